@@ -1,0 +1,25 @@
+# The README's two commands are `make demo` and `make test`; both set everything up first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DAY ?= 2026-11-01
+EVENTS ?= 200000
+
+.PHONY: setup demo test lint format schema
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(PY) -m event_export.demo --day $(DAY) --events $(EVENTS)
+
+test: setup
+	@$(VENV)/bin/ruff check include dags plugins tests
+	@$(VENV)/bin/ruff format --check include dags plugins tests
+	@$(VENV)/bin/python -m pytest
+
+lint: setup
+	@$(VENV)/bin/ruff check --fix include dags plugins tests
+	@$(VENV)/bin/ruff format include dags plugins tests
+
+schema: setup
+	@$(PY) -m event_export.config schema > include/exports/export.schema.json

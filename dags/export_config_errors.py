@@ -1,0 +1,14 @@
+"""Airflow DAG file with no DAG: it fails to import while any export config is broken.
+
+That import error is how the Airflow UI shows a broken config, naming the file and the field,
+while exports.py keeps every valid export running.
+"""
+
+from event_export.factory import config_errors
+
+_errors = config_errors()
+if _errors:
+    raise ValueError(
+        f"{len(_errors)} export config(s) are invalid and were skipped:\n"
+        + "\n".join(str(e) for e in _errors)
+    )

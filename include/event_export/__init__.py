@@ -1,0 +1,1 @@
+"""Event Export Scheduler: scheduled delivery of event data into clients' own storage."""

@@ -1,0 +1,228 @@
+"""The export config: one YAML file per export, validated into a typed model.
+
+A broken file must fail alone and say which file and which field, so loading returns the good
+configs and the errors side by side instead of raising on the first bad file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import date, time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Destination(_Strict):
+    """Where files go. Credentials and hosts live in the Airflow connection, never here."""
+
+    type: Literal["local"] = Field(description="Destination kind.")
+    conn_id: str = Field(
+        min_length=1,
+        description="Airflow connection id holding the location and the credentials.",
+    )
+    path: str = Field(
+        default="",
+        description="Folder (or bucket prefix) under the connection's root; no '..' segments.",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _no_escape(cls, value: str) -> str:
+        parts = [p for p in value.replace("\\", "/").split("/") if p]
+        if any(p == ".." for p in parts):
+            raise ValueError("must not contain '..'")
+        return "/".join(parts)
+
+
+class Schedule(_Strict):
+    """When the export runs and by when its files must be delivered."""
+
+    frequency: Literal["daily"] = Field(
+        default="daily", description="daily: one calendar day per run."
+    )
+    timezone: str = Field(default="UTC", description="IANA time zone of the client's day.")
+    deadline: time = Field(
+        default=time(7, 0),
+        description="Local time on the next day by which a daily run must be delivered.",
+    )
+    start_date: date = Field(
+        default=date(2026, 1, 1), description="First day the export may cover."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+class Notify(_Strict):
+    failure_emails: list[EmailStr] = Field(
+        default_factory=list, description="Who gets failure emails about this export."
+    )
+
+
+class ExportConfig(_Strict):
+    """One export: what to send, in which shape, when, and where."""
+
+    client_id: str = Field(pattern=IDENTIFIER, description="The client's id; starts file names.")
+    export_id: str = Field(pattern=IDENTIFIER, description="Unique export id; the DAG id's base.")
+    description: str = ""
+    kind: Literal["all_events", "selected_events"] = Field(
+        default="all_events", description="Which events go out."
+    )
+    events: list[str] = Field(
+        default_factory=list, description="Event names, required for kind selected_events."
+    )
+    profile: Literal["daily_zip"] = Field(
+        default="daily_zip",
+        description="File layout: daily_zip is one <client>_<DDMMYYYY>.zip of one CSV per event.",
+    )
+    format: Literal["csv"] = Field(default="csv", description="File format of each event file.")
+    source: str | None = Field(
+        default=None,
+        description="Event lake URI (local path, s3://, gs://); defaults to EES_LAKE_URI.",
+    )
+    schedule: Schedule = Field(default_factory=Schedule)
+    destination: Destination
+    notify: Notify = Field(default_factory=Notify)
+
+    @model_validator(mode="after")
+    def _events_match_kind(self) -> ExportConfig:
+        if self.kind == "selected_events" and not self.events:
+            raise ValueError("events: list at least one event name for kind selected_events")
+        if self.kind != "selected_events" and self.events:
+            raise ValueError("events: only allowed with kind selected_events")
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return f"export_{self.export_id}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.schedule.timezone)
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    """A config that could not be loaded, with the file and every offending field."""
+
+    path: Path
+    messages: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{self.path}: {m}" for m in self.messages)
+
+
+def _field_messages(exc: ValidationError) -> tuple[str, ...]:
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if ": " in msg and not err["loc"]:  # model-level errors name their field first
+            field, msg = msg.split(": ", 1)
+        out.append(f"{field}: {msg}")
+    return tuple(out)
+
+
+def load_config(path: Path) -> ExportConfig:
+    """Read and validate one config; raises ConfigError-carrying ValueError on any problem."""
+    result = _load(path)
+    if isinstance(result, ConfigError):
+        raise ValueError(str(result))
+    return result
+
+
+def _load(path: Path) -> ExportConfig | ConfigError:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    except (OSError, UnicodeDecodeError) as exc:
+        return ConfigError(path, (f"(file): cannot read: {exc}",))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        return ConfigError(path, (f"(file): not valid YAML{line}: {getattr(exc, 'problem', exc)}",))
+    if not isinstance(data, dict):
+        return ConfigError(path, ("(file): must be a mapping of fields",))
+    try:
+        config = ExportConfig.model_validate(data)
+    except ValidationError as exc:
+        return ConfigError(path, _field_messages(exc))
+    if config.export_id != path.stem:
+        return ConfigError(
+            path, (f"export_id: {config.export_id!r} must equal the file name {path.stem!r}",)
+        )
+    return config
+
+
+def config_files(folder: Path) -> list[Path]:
+    """Config files in a stable order, so DAGs are generated deterministically."""
+    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"})
+
+
+def load_all(folder: Path) -> tuple[dict[Path, ExportConfig], list[ConfigError]]:
+    """Load every config in a folder; bad files and duplicate ids are reported, not raised."""
+    good: dict[Path, ExportConfig] = {}
+    errors: list[ConfigError] = []
+    seen: dict[str, Path] = {}
+    for path in config_files(folder):
+        result = _load(path)
+        if isinstance(result, ConfigError):
+            errors.append(result)
+        elif result.export_id in seen:
+            used = f"export_id: {result.export_id!r} is already used by {seen[result.export_id]}"
+            errors.append(ConfigError(path, (used,)))
+        else:
+            seen[result.export_id] = path
+            good[path] = result
+    return good, errors
+
+
+def json_schema() -> dict:
+    """The JSON Schema published for editors (include/exports/export.schema.json)."""
+    schema = ExportConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Event Export Scheduler export config"
+    return schema
+
+
+def _main(argv: list[str]) -> int:
+    if argv[:1] == ["schema"]:
+        print(json.dumps(json_schema(), indent=2, sort_keys=True))
+        return 0
+    if argv[:1] == ["check"] and len(argv) == 2:
+        good, errors = load_all(Path(argv[1]))
+        for err in errors:
+            print(err, file=sys.stderr)
+        print(f"{len(good)} valid config(s), {len(errors)} broken")
+        return 1 if errors else 0
+    print("usage: python -m event_export.config schema | check FOLDER", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

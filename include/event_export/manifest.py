@@ -1,0 +1,38 @@
+"""The manifest: what a delivery holds. Uploaded last: its presence means the delivery is whole."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Manifest:
+    client_id: str
+    export_id: str
+    day: date
+    interval_start: str
+    interval_end: str
+    files: list[dict]  # DeliveryFile.to_dict() without the staging path
+
+    @property
+    def rows_per_event(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for f in self.files:
+            for event, rows in f["events"].items():
+                totals[event] = totals.get(event, 0) + rows
+        return dict(sorted(totals.items()))
+
+    def to_json(self) -> bytes:
+        """Stable bytes: no run time inside, keys sorted, so a rerun writes the same manifest."""
+        body = {
+            "client_id": self.client_id,
+            "export_id": self.export_id,
+            "day": self.day.isoformat(),
+            "interval": {"start": self.interval_start, "end": self.interval_end},
+            "files": self.files,
+            "rows_per_event": self.rows_per_event,
+            "total_rows": sum(self.rows_per_event.values()),
+        }
+        return (json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()

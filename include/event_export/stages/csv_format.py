@@ -1,0 +1,87 @@
+"""Format one event's staged rows as the daily-zip CSV, streamed batch by batch.
+
+Columns: the Event Data Scheduler document's fields under its names and in its order, then one
+`payload.<key>` column per payload key seen that day for that event, sorted. Timestamps are ISO
+8601 in the client's time zone with milliseconds and offset (2026-11-01T10:15:05.123+0530).
+An absent value is an empty field; an empty string is `""`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from event_export.payload import flatten, keys_of, parse_column
+
+# Client-facing column name -> lake column, as listed in the Event Data Scheduler document.
+SEED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("appVersion", "app_version"),
+    ("appId", "app_id"),
+    ("siteId", "site_id"),
+    ("model", "model"),
+    ("eventId", "event_id"),
+    ("eventType", "event_type"),
+    ("ts", "ts"),
+    ("purl", "purl"),
+    ("url", "url"),
+    ("pts", "pts"),
+    ("sdkVersion", "sdk_version"),
+    ("osVersion", "os_version"),
+    ("Identity", "identity"),
+    ("osType", "os_type"),
+    ("Make", "make"),
+    ("Medium", "medium"),
+    ("msgId", "msg_id"),
+    ("sessionId", "session_id"),
+    ("sid", "sid"),
+)
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class FormattedFile:
+    event: str
+    path: str
+    rows: int
+    size: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def header(payload_keys: list[str]) -> list[str]:
+    return [name for name, _ in SEED_COLUMNS] + [f"payload.{k}" for k in payload_keys]
+
+
+def _as_strings(batch: pa.RecordBatch, timezone: str, keys: list[str]) -> list[pa.Array]:
+    columns = []
+    for _, lake_col in SEED_COLUMNS:
+        col = batch.column(lake_col)
+        if lake_col == "ts":
+            local = col.cast(pa.timestamp(col.type.unit, tz=timezone))
+            col = pc.strftime(local, format=TS_FORMAT)
+        columns.append(col.cast(pa.string()))
+    columns.extend(flatten(parse_column(batch.column("payload")), keys))
+    return columns
+
+
+def format_csv(staged_path: str, event: str, timezone: str, target: Path) -> FormattedFile:
+    """Write one event's CSV: a pre-pass collects payload keys, then rows stream to disk."""
+    source = pq.ParquetFile(staged_path)
+    keys = keys_of(source.iter_batches(batch_size=BATCH_ROWS, columns=["payload"]))
+    names = header(keys)
+    schema = pa.schema([(n, pa.string()) for n in names])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    options = pacsv.WriteOptions(quoting_style="needed", batch_size=BATCH_ROWS)
+    with pacsv.CSVWriter(target, schema, write_options=options) as writer:
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            writer.write_batch(pa.record_batch(_as_strings(batch, timezone, keys), schema=schema))
+            rows += batch.num_rows
+    return FormattedFile(event, str(target), rows, target.stat().st_size)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv with the pinned requirements and the project package; idempotent and quick when done.
+# Everything a fresh machine needs is installed from here: Python packages from requirements.txt
+# (no online constraint files) and, where missing, the Debian packages the tests use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.9
+VENV=${VENV:-.venv}
+stamp="$VENV/.installed"
+
+if [ -f "$stamp" ] && [ "$stamp" -nt requirements.txt ] && [ "$stamp" -nt pyproject.toml ]; then
+  exit 0
+fi
+
+if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | awk '{print $2}')" != "$UV_VERSION" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+fi
+uv=$(python3 -c 'import shutil,sys,sysconfig,os; p=shutil.which("uv") or os.path.join(sysconfig.get_path("scripts"),"uv"); print(p)')
+
+start=$(date +%s)
+[ -x "$VENV/bin/python" ] || "$uv" venv --quiet --python 3.11 "$VENV"
+VIRTUAL_ENV="$VENV" "$uv" pip install --quiet -r requirements.txt
+VIRTUAL_ENV="$VENV" "$uv" pip install --quiet --no-deps -e .
+echo "setup: Python packages installed in $(( $(date +%s) - start )) s"
+touch "$stamp"

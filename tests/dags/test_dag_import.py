@@ -1,0 +1,60 @@
+"""Every shipped config becomes a DAG of the fixed shape; a broken one shows as an import error."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from conftest import REPO
+
+EXPORTS = REPO / "include" / "exports"
+SHAPE = {"extract", "split_by_event", "format", "chunk", "upload", "validate"}
+
+
+def _bag() -> DagBag:
+    return DagBag(dag_folder=REPO / "dags")
+
+
+def test_every_shipped_config_loads_as_one_dag():
+    bag = _bag()
+    assert bag.import_errors == {}
+    configs = sorted(p.stem for p in EXPORTS.glob("*.yaml"))
+    assert sorted(bag.dag_ids) == [f"export_{c}" for c in configs]
+    for dag_id in bag.dag_ids:
+        dag = bag.dags[dag_id]
+        assert set(dag.task_dict) == SHAPE
+        assert dag.task_dict["validate"].upstream_task_ids == {"chunk", "upload"}
+        assert dag.task_dict["format"].upstream_task_ids == {"split_by_event"}
+
+
+def test_tags_let_the_ui_filter_exports():
+    dag = _bag().dags["export_globex_purchases"]
+    assert set(dag.tags) >= {
+        "destination:local",
+        "format:csv",
+        "kind:selected_events",
+        "frequency:daily",
+        "client:globex",
+    }
+    assert str(dag.timetable.summary) == "0 0 * * *"
+    assert dag.timetable._timezone.name == "America/New_York"
+
+
+@pytest.fixture
+def exports_with_a_broken_one(tmp_path, monkeypatch) -> Path:
+    for config in EXPORTS.glob("*.yaml"):
+        shutil.copy(config, tmp_path / config.name)
+    (tmp_path / "broken_one.yaml").write_text(
+        "client_id: acme\nexport_id: broken_one\nschedule: {timezone: Nowhere/Land}\n"
+        "destination: {type: local, conn_id: x}\n"
+    )
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_a_broken_config_is_an_import_error_and_the_others_still_load(exports_with_a_broken_one):
+    bag = _bag()
+    assert set(bag.dag_ids) == {"export_acme_daily", "export_globex_purchases"}
+    assert list(bag.import_errors) == [str(REPO / "dags" / "export_config_errors.py")]
+    message = next(iter(bag.import_errors.values()))
+    assert "broken_one.yaml: schedule.timezone: unknown IANA time zone 'Nowhere/Land'" in message

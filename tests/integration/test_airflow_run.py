@@ -1,0 +1,91 @@
+"""A real Airflow DAG run (dag.test) of the daily zip, read back with independent readers."""
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from conftest import REPO, set_local_connection
+from event_export.lake import read_window
+from event_export.windows import day_window
+
+CONFIG = """\
+client_id: acme
+export_id: it_acme
+source: {lake}
+schedule: {{timezone: Asia/Kolkata}}
+destination: {{type: local, conn_id: it_local, path: acme}}
+"""
+
+
+@pytest.fixture
+def export_dag(tmp_path, monkeypatch, kolkata_lake, airflow_db):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "it_acme.yaml").write_text(CONFIG.format(lake=kolkata_lake))
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(exports))
+    set_local_connection("it_local", tmp_path / "client")
+    bag = DagBag(dag_folder=REPO / "dags" / "exports.py")
+    assert bag.import_errors == {}
+    return bag.dags["export_it_acme"], tmp_path / "client" / "acme"
+
+
+def _run(dag, day) -> str:
+    logical = datetime.combine(
+        day + timedelta(days=1), datetime.min.time(), ZoneInfo("Asia/Kolkata")
+    )
+    run = dag.test(logical_date=logical)
+    return run.state
+
+
+def test_dag_run_delivers_the_day_and_a_rerun_is_identical(export_dag, demo_day, kolkata_lake):
+    dag, delivered = export_dag
+    assert _run(dag, demo_day) == "success"
+    zip_path = delivered / "acme_01112026.zip"
+    manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
+    first_zip = zip_path.read_bytes()
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(first_zip).hexdigest()
+
+    window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
+    lake = pa.Table.from_batches(list(read_window(str(kolkata_lake), window)))
+    lake_by_id = {r["event_id"]: r for r in lake.to_pylist()}
+    with zipfile.ZipFile(io.BytesIO(first_zip)) as zf:
+        names = zf.namelist()
+        assert names == sorted(names)
+        delivered_rows = 0
+        for name in names:
+            event = name.removesuffix("_01112026.csv")
+            text = zf.read(name).decode("utf-8")
+            rows = list(csv.DictReader(io.StringIO(text, newline="")))
+            expected = pc.sum(pc.equal(lake.column("event_name"), event)).as_py()
+            assert len(rows) == expected == manifest["rows_per_event"][event], name
+            delivered_rows += len(rows)
+            for row in rows[:25]:  # a sample of values, compared with the lake
+                source = lake_by_id[row["eventId"]]
+                assert source["event_name"] == event
+                assert row["Identity"] == (source["identity"] or "")
+                assert row["url"] == (source["url"] or "")
+                local = source["ts"].astimezone(ZoneInfo("Asia/Kolkata"))
+                assert row["ts"] == local.strftime("%Y-%m-%dT%H:%M:%S.") + (
+                    f"{local.microsecond // 1000:03d}{local:%z}"
+                )
+                payload = json.loads(source["payload"])
+                for key, value in payload.items():
+                    if isinstance(value, str):
+                        assert row[f"payload.{key}"] == value
+    assert delivered_rows == lake.num_rows == manifest["total_rows"]
+
+    assert _run(dag, demo_day) == "success"
+    assert zip_path.read_bytes() == first_zip
+    assert sorted(p.name for p in Path(delivered).iterdir()) == [
+        "acme_01112026.manifest.json",
+        "acme_01112026.zip",
+    ]

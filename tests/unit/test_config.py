@@ -1,0 +1,101 @@
+from pathlib import Path
+
+import pytest
+from event_export.config import ExportConfig, json_schema, load_all, load_config
+
+VALID = """\
+client_id: acme
+export_id: {export_id}
+kind: all_events
+schedule: {{timezone: Asia/Kolkata}}
+destination: {{type: local, conn_id: demo_local, path: acme}}
+notify: {{failure_emails: [ops@acme.example]}}
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_config_gets_defaults(tmp_path):
+    config = load_config(write(tmp_path, "acme_daily", VALID.format(export_id="acme_daily")))
+    assert config.dag_id == "export_acme_daily"
+    assert config.schedule.deadline.isoformat() == "07:00:00"
+    assert config.profile == "daily_zip" and config.format == "csv"
+    assert str(config.tz) == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize(
+    ("replace", "field", "message"),
+    [
+        ("client_id: acme\n", "client_id", "Field required"),
+        ("kind: all_events", "kind", "Input should be 'all_events' or 'selected_events'"),
+        ("timezone: Asia/Kolkata", "schedule.timezone", "unknown IANA time zone"),
+        ("type: local", "destination.type", "Input should be 'local'"),
+        ("path: acme", "destination.path", "must not contain '..'"),
+        ("ops@acme.example", "notify.failure_emails.0", "not a valid email"),
+        ("kind: all_events\n", "events", "at least one event name"),
+        ("export_id: acme_daily", "export_id", "must equal the file name"),
+        ("notify:", "notfy", "Extra inputs are not permitted"),
+    ],
+)
+def test_each_broken_field_is_named_with_the_file(tmp_path, replace, field, message):
+    text = VALID.format(export_id="acme_daily")
+    broken = {
+        "client_id: acme\n": "",
+        "kind: all_events": "kind: every_event",
+        "timezone: Asia/Kolkata": "timezone: Mars/Olympus",
+        "type: local": "type: dropbox",
+        "path: acme": "path: ../../etc",
+        "ops@acme.example": "not-an-address",
+        "kind: all_events\n": "kind: selected_events\n",
+        "export_id: acme_daily": "export_id: other_name",
+        "notify:": "notfy:",
+    }[replace]
+    path = write(tmp_path, "acme_daily", text.replace(replace, broken, 1))
+    with pytest.raises(ValueError) as err:
+        load_config(path)
+    assert f"{path}: {field}: " in str(err.value)
+    assert message in str(err.value)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "x", "client_id: acme\nexport_id: [unclosed\n")
+    with pytest.raises(ValueError, match=r"x\.yaml: \(file\): not valid YAML at line 3"):
+        load_config(path)
+
+
+def test_a_broken_file_fails_alone(tmp_path):
+    write(tmp_path, "a_good", VALID.format(export_id="a_good"))
+    write(tmp_path, "b_bad", "client_id: acme\nexport_id: b_bad\n")
+    write(tmp_path, "c_good", VALID.format(export_id="c_good"))
+    good, errors = load_all(tmp_path)
+    assert sorted(c.export_id for c in good.values()) == ["a_good", "c_good"]
+    assert len(errors) == 1
+    assert errors[0].path.name == "b_bad.yaml"
+    assert "destination: Field required" in str(errors[0])
+
+
+def test_selected_events_needs_and_keeps_its_list(tmp_path):
+    text = VALID.format(export_id="sel").replace(
+        "kind: all_events", "kind: selected_events\nevents: [add to cart]"
+    )
+    assert load_config(write(tmp_path, "sel", text)).events == ["add to cart"]
+
+
+def test_shipped_configs_are_valid_and_schema_is_current():
+    folder = Path(__file__).resolve().parents[2] / "include" / "exports"
+    good, errors = load_all(folder)
+    assert not errors
+    assert len(good) >= 2
+    import json
+
+    published = json.loads((folder / "export.schema.json").read_text())
+    assert published == json.loads(json.dumps(json_schema())), "run `make schema`"
+    assert set(published["required"]) == {"client_id", "export_id", "destination"}
+    assert ExportConfig.model_json_schema()["properties"]["kind"]["enum"] == [
+        "all_events",
+        "selected_events",
+    ]
