@@ -13,13 +13,13 @@ demo: setup
 	@$(PY) -m event_export.demo --day $(DAY) --events $(EVENTS)
 
 test: setup
-	@$(VENV)/bin/ruff check include dags plugins tests
-	@$(VENV)/bin/ruff format --check include dags plugins tests
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/python -m pytest
 
 lint: setup
-	@$(VENV)/bin/ruff check --fix include dags plugins tests
-	@$(VENV)/bin/ruff format include dags plugins tests
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
 
 schema: setup
 	@$(PY) -m event_export.config schema > include/exports/export.schema.json
