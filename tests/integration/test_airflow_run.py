@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from airflow.dag_processing.dagbag import DagBag
-from conftest import REPO, set_local_connection
+from conftest import METADATA_DB, REPO, set_local_connection
 from event_export.lake import read_window
 from event_export.windows import day_window
 
@@ -89,3 +89,18 @@ def test_dag_run_delivers_the_day_and_a_rerun_is_identical(export_dag, demo_day,
         "acme_01112026.manifest.json",
         "acme_01112026.zip",
     ]
+
+
+def test_runs_use_postgres_where_the_machine_has_it(airflow_db):
+    """On machines that run PostgreSQL on 127.0.0.1:5432 the DAG runs above used it."""
+    import socket
+
+    from airflow import settings
+
+    with socket.socket() as probe:
+        has_postgres = probe.connect_ex(("127.0.0.1", 5432)) == 0
+    if has_postgres:
+        assert settings.engine.dialect.name == "postgresql"
+        assert settings.engine.url.database == METADATA_DB.rsplit("/", 1)[1]
+    else:
+        assert settings.engine.dialect.name == "sqlite"
