@@ -49,7 +49,6 @@ os.environ.update(
         "AIRFLOW_HOME": str(_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "EES_STAGING_DIR": str(_HOME / "staging"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": METADATA_DB,
     }
