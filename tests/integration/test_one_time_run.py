@@ -1,4 +1,4 @@
-"""One-time exports through dag.test with the trigger form's values: a range delivered, or refused."""
+"""One-time exports through dag.test with trigger-form values: a range delivered, or refused."""
 
 import json
 from datetime import UTC, datetime, timedelta
