@@ -113,6 +113,7 @@ async def on_deadline_missed(
         miss["day"],
         _as_datetime(miss["deadline"]),
         miss["late_min"],
+        miss["run_id"],
     )
     await emails.asend(email)
     return "alerted"

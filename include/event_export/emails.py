@@ -76,7 +76,13 @@ def _late(minutes: int) -> str:
 
 
 def deadline_missed(
-    to: Sequence[str], export_id: str, client_id: str, period: str, due: datetime, late_min: int
+    to: Sequence[str],
+    export_id: str,
+    client_id: str,
+    period: str,
+    due: datetime,
+    late_min: int,
+    run_id: str,
 ) -> Email:
     return Email(
         tuple(to),
@@ -84,6 +90,7 @@ def deadline_missed(
         (
             f"The export {export_id} (client {client_id}) has not delivered its files for "
             f"{period}. They were due at {due.isoformat()} and are now {_late(late_min)} late.",
+            f"Airflow DAG export_{export_id}, run {run_id}.",
             "Check the export's latest run in Airflow. If it failed, fix the cause and clear the "
             "run; if it is still running, watch it finish. The client has not been emailed about "
             "this delay.",
