@@ -22,6 +22,12 @@ STACK_EXPORTS = {
     # paused by the failure policy's third email in the pause test
     "stop_me": "schedule: {timezone: Europe/Berlin}",
 }
+DESTINATIONS = {
+    "dl_acme": "{type: local, conn_id: stack_missing_conn}",
+    # the connection's folder does not exist: the client's fault (ClientSideError path_missing)
+    "stop_me": "{type: local, conn_id: stack_client}",
+}
+CLIENT_EMAIL = "client@acme.example"
 
 
 @dataclass
@@ -80,7 +86,8 @@ def start_stack(tmp_path_factory, smtp_server):
     for export_id, schedule in STACK_EXPORTS.items():
         (exports / f"{export_id}.yaml").write_text(
             f"client_id: acme\nexport_id: {export_id}\nsource: {home / 'lake'}\n{schedule}\n"
-            f"destination: {{type: local, conn_id: stack_missing_conn}}\n"
+            f"destination: {DESTINATIONS[export_id]}\n"
+            f"notify: {{failure_emails: [{CLIENT_EMAIL}]}}\n"
         )
     port = free_port()
     password = "stack-test-password"
@@ -107,6 +114,10 @@ def start_stack(tmp_path_factory, smtp_server):
         "EES_STAGING_DIR": str(home / "staging"),
         "EES_DEADLINE_ALERTS": "on",
         "EES_ONCALL_EMAILS": "oncall@ees.invalid",
+        "EES_INCIDENTS_PATH": str(home / "incidents.json"),
+        "AIRFLOW_CONN_STACK_CLIENT": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
+        ),
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
@@ -117,6 +128,8 @@ def start_stack(tmp_path_factory, smtp_server):
         "triggerer": ["triggerer"],
     }
     procs, logs = {}, {}
+    stack = AirflowStack(home, env, f"http://127.0.0.1:{port}", password, logs)
+    env["AIRFLOW_CONN_EES_AIRFLOW_API"] = stack.connection_env()
     for name, args in commands.items():
         logs[name] = home / f"{name}.out"
         with logs[name].open("w") as out:
@@ -127,7 +140,6 @@ def start_stack(tmp_path_factory, smtp_server):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-    stack = AirflowStack(home, env, f"http://127.0.0.1:{port}", password, logs)
 
     def healthy():
         for name, proc in procs.items():
