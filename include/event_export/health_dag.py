@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-HEALTH_DAG_ID = "export_health_check"
+HEALTH_DAG_ID = "ees_health_check"
 
 
 def build_health_dag() -> DAG:

@@ -60,3 +60,10 @@ def test_a_broken_config_is_an_import_error_and_the_others_still_load(exports_wi
     assert list(bag.import_errors) == [str(REPO / "dags" / "export_config_errors.py")]
     message = next(iter(bag.import_errors.values()))
     assert "broken_one.yaml: schedule.timezone: unknown IANA time zone 'Nowhere/Land'" in message
+
+
+def test_the_health_check_runs_hourly_and_cannot_clash_with_an_export():
+    dag = _bag().dags["ees_health_check"]
+    assert not dag.dag_id.startswith("export_")
+    assert str(dag.timetable.summary) == "0 * * * *"
+    assert set(dag.task_dict) == {"check_exports"}

@@ -18,7 +18,7 @@ def _finished_run(api, dag_id):
 def test_client_failure_three_emails_and_pause_through_the_rest_api(airflow_stack, smtp_server):
     api = airflow_stack.api()
     airflow_stack.wait_for_dag("export_stop_me")
-    airflow_stack.wait_for_dag("export_health_check")
+    airflow_stack.wait_for_dag("ees_health_check")
     api.set_paused("export_stop_me", False)
     api.trigger("export_stop_me", datetime.now(UTC).replace(microsecond=0).isoformat())
     run = wait_until(lambda: _finished_run(api, "export_stop_me"), 180, "export run finished")
@@ -33,9 +33,9 @@ def test_client_failure_three_emails_and_pause_through_the_rest_api(airflow_stac
         return [m for m in smtp_server.messages if m["X-Envelope-To"] == CLIENT_EMAIL]
 
     # the hourly DAG, run now by hand, opens the incident and sends email 1 from its worker
-    api.set_paused("export_health_check", False)
-    api.trigger("export_health_check", datetime.now(UTC).replace(microsecond=0).isoformat())
-    check = wait_until(lambda: _finished_run(api, "export_health_check"), 120, "health check ran")
+    api.set_paused("ees_health_check", False)
+    api.trigger("ees_health_check", datetime.now(UTC).replace(microsecond=0).isoformat())
+    check = wait_until(lambda: _finished_run(api, "ees_health_check"), 120, "health check ran")
     assert check["state"] == "success", airflow_stack.log_text()[-4000:]
     (first,) = wait_until(client_emails, 30, "email 1")
     assert "could not deliver files" in str(first["Subject"])
