@@ -58,3 +58,18 @@ def test_client_failure_three_emails_and_pause_through_the_rest_api(airflow_stac
     ]
     assert run_check(configs, api, store, day_three + timedelta(hours=5)) == {}
     assert len(client_emails()) == 3
+
+
+def test_the_config_switch_pauses_a_running_export(airflow_stack, tmp_path):
+    api = airflow_stack.api()
+    airflow_stack.wait_for_dag("export_stop_me")
+    config = load_config(airflow_stack.home / "exports" / "stop_me.yaml")
+    stopped = config.model_copy(
+        update={"schedule": config.schedule.model_copy(update={"enabled": False})}
+    )
+    api.set_paused("export_stop_me", False)
+    store = IncidentStore(tmp_path / "incidents.json")
+    now = datetime.now(UTC)
+    assert run_check([stopped], api, store, now) == {"stop_me": ["paused by config"]}
+    assert api.get_dag("export_stop_me")["is_paused"] is True
+    assert run_check([stopped], api, store, now) == {}
