@@ -51,6 +51,9 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "EES_STAGING_DIR": str(_HOME / "staging"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": METADATA_DB,
+        # dag.test() crashes on DAGs with deadline alerts in Airflow 3.3.2 (see deadlines.py);
+        # tests/integration/test_deadline_alert.py proves the alert under a real scheduler.
+        "EES_DEADLINE_ALERTS": "off",
     }
 )
 os.environ.pop("EES_EXPORTS_DIR", None)
@@ -104,3 +107,80 @@ def kolkata_lake(tmp_path_factory, demo_day) -> Path:
     root = tmp_path_factory.mktemp("lake")
     write_window(root, day_window(demo_day, ZoneInfo("Asia/Kolkata")), 6_000)
     return root
+
+
+class _Inbox:
+    """Messages an aiosmtpd server on 127.0.0.1 received, parsed with the standard library."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.messages]
+
+    def body(self, message) -> str:
+        return message.get_body(preferencelist=("html", "plain")).get_content()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def smtp_connection_json(port: int) -> str:
+    return json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "extra": {
+                "disable_tls": True,
+                "disable_ssl": True,
+                "from_email": "exports@ees.invalid",
+                "retry_limit": 0,
+                "timeout": 10,
+            },
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on loopback and Airflow's smtp_default connection pointing at it."""
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_connection_json(port)
+    inbox.port = port
+    yield inbox
+    controller.stop()
+    os.environ.pop("AIRFLOW_CONN_SMTP_DEFAULT", None)
+
+
+@pytest.fixture
+def inbox(smtp_server):
+    smtp_server.messages.clear()
+    return smtp_server
+
+
+@pytest.fixture(scope="session")
+def airflow_stack(tmp_path_factory, smtp_server):
+    """A running Airflow (scheduler, triggerer, dag-processor, api-server) on loopback."""
+    from stack import start_stack
+
+    yield from start_stack(tmp_path_factory, smtp_server)

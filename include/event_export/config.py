@@ -55,18 +55,37 @@ class Destination(_Strict):
 
 
 class Schedule(_Strict):
-    """When the export runs and by when its files must be delivered."""
+    """When the export runs, what each run covers, and by when its files must be delivered."""
 
-    frequency: Literal["daily"] = Field(
-        default="daily", description="daily: one calendar day per run."
+    frequency: Literal["daily", "recurring", "one_time"] = Field(
+        default="daily",
+        description=(
+            "daily: the previous calendar day, every local midnight. recurring: the last "
+            "`every_hours` hours, every `every_hours` hours. one_time: never scheduled; each run "
+            "is triggered from the Airflow UI form with a day, a date range, the previous or the "
+            "current month, within the last 60 days."
+        ),
+    )
+    every_hours: int | None = Field(
+        default=None,
+        ge=4,
+        le=24,
+        description="recurring only: run every N hours (4 to 24), each run covering the last N.",
     )
     timezone: str = Field(default="UTC", description="IANA time zone of the client's day.")
     deadline: time = Field(
         default=time(7, 0),
-        description="Local time on the next day by which a daily run must be delivered.",
+        description="daily only: local time on the next day by which a run must be delivered.",
     )
     start_date: date = Field(
         default=date(2026, 1, 1), description="First day the export may cover."
+    )
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "false stops the export: its DAG is created paused and tagged `stopped`; "
+            "it can still be started from the UI by someone who knows why it was stopped."
+        ),
     )
 
     @field_validator("timezone")
@@ -77,6 +96,14 @@ class Schedule(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _hours_match_frequency(self) -> Schedule:
+        if self.frequency == "recurring" and self.every_hours is None:
+            raise ValueError("every_hours: required for frequency recurring (4 to 24)")
+        if self.frequency != "recurring" and self.every_hours is not None:
+            raise ValueError("every_hours: only allowed with frequency recurring")
+        return self
 
 
 class Notify(_Strict):

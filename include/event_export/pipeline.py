@@ -17,32 +17,55 @@ from event_export.config import ExportConfig
 from event_export.destinations import VerificationError, destination_for
 from event_export.lake import Window, count_window
 from event_export.manifest import Manifest
+from event_export.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 from event_export.stages.csv_format import format_csv
 from event_export.stages.extract import extract
 from event_export.stages.package import build_zip, describe
 from event_export.stages.split import split_by_event
-from event_export.windows import day_covered_by_run, day_window
 
 
 @dataclass(frozen=True)
 class ExportRun:
-    """One export of one client-day: its window and its staging folder."""
+    """One export of one period (a client-day by default): its window and its staging folder.
+
+    `day` is the first local day covered; `period` widens the run to a date range or a few hours
+    (recurring and one-time exports). A single day keeps the daily zip's DDMMYYYY names.
+    """
 
     config: ExportConfig
     day: date
+    period: Period | None = None
 
     @classmethod
     def for_logical_date(cls, config: ExportConfig, logical_date: datetime) -> ExportRun:
-        return cls(config, day_covered_by_run(logical_date, config.tz))
+        return cls.for_period(config, daily_run_period(logical_date, config.tz))
+
+    @classmethod
+    def for_period(cls, config: ExportConfig, period: Period) -> ExportRun:
+        return cls(config, period.first_day, period)
+
+    @property
+    def covered(self) -> Period:
+        return self.period or day_period(self.day, self.config.tz)
 
     @property
     def window(self) -> Window:
-        return day_window(self.day, self.config.tz)
+        return self.covered.window
 
     @property
     def staging(self) -> Path:
-        return staging_root() / self.config.export_id / self.day.isoformat()
+        return staging_root() / self.config.export_id / self.covered.key
+
+    def _csv_name(self, event: str) -> str:
+        if self.covered.single_day:
+            return naming.daily_csv_name(event, self.day)
+        return f"{naming.safe_component(event)}_{self.covered.label}.csv"
+
+    def _zip_name(self) -> str:
+        if self.covered.single_day:
+            return naming.daily_zip_name(self.config.client_id, self.day)
+        return f"{naming.safe_component(self.config.client_id)}_{self.covered.label}.zip"
 
     @property
     def events(self) -> list[str] | None:
@@ -60,18 +83,16 @@ class ExportRun:
         return [p.to_dict() for p in parts]
 
     def format(self, part: dict) -> dict:
-        name = naming.daily_csv_name(part["event"], self.day)
+        name = self._csv_name(part["event"])
         target = self.staging / "format" / naming.staging_key(part["event"]) / name
         done = format_csv(part["path"], part["event"], self.config.schedule.timezone, target)
         return done.to_dict()
 
     def package(self, formatted: list[dict]) -> list[dict]:
         """Zip the day's CSVs into `<client>_<DDMMYYYY>.zip` and describe it."""
-        entries = naming.unique_names(
-            {f["event"]: naming.daily_csv_name(f["event"], self.day) for f in formatted}
-        )
+        entries = naming.unique_names({f["event"]: self._csv_name(f["event"]) for f in formatted})
         members = [(entries[f["event"]], Path(f["path"])) for f in formatted]
-        name = naming.daily_zip_name(self.config.client_id, self.day)
+        name = self._zip_name()
         target = self.staging / "package" / name
         build_zip(members, target)
         events = {f["event"]: f["rows"] for f in sorted(formatted, key=lambda f: f["event"])}

@@ -19,8 +19,9 @@ def test_every_shipped_config_loads_as_one_dag():
     bag = _bag()
     assert bag.import_errors == {}
     configs = sorted(p.stem for p in EXPORTS.glob("*.yaml"))
-    assert sorted(bag.dag_ids) == [f"export_{c}" for c in configs]
-    for dag_id in bag.dag_ids:
+    exports = sorted(d for d in bag.dag_ids if d.startswith("export_"))
+    assert exports == [f"export_{c}" for c in configs]
+    for dag_id in exports:
         dag = bag.dags[dag_id]
         assert set(dag.task_dict) == SHAPE
         assert dag.task_dict["validate"].upstream_task_ids == {"chunk", "upload"}
@@ -54,7 +55,15 @@ def exports_with_a_broken_one(tmp_path, monkeypatch) -> Path:
 
 def test_a_broken_config_is_an_import_error_and_the_others_still_load(exports_with_a_broken_one):
     bag = _bag()
-    assert set(bag.dag_ids) == {"export_acme_daily", "export_globex_purchases"}
+    exports = {d for d in bag.dag_ids if d.startswith("export_")}
+    assert exports == {"export_acme_daily", "export_globex_purchases"}
     assert list(bag.import_errors) == [str(REPO / "dags" / "export_config_errors.py")]
     message = next(iter(bag.import_errors.values()))
     assert "broken_one.yaml: schedule.timezone: unknown IANA time zone 'Nowhere/Land'" in message
+
+
+def test_the_health_check_runs_hourly_and_cannot_clash_with_an_export():
+    dag = _bag().dags["ees_health_check"]
+    assert not dag.dag_id.startswith("export_")
+    assert str(dag.timetable.summary) == "0 * * * *"
+    assert set(dag.task_dict) == {"check_exports"}

@@ -1,0 +1,5 @@
+"""Airflow DAG file: the hourly health check of every export (logic: event_export.health_check)."""
+
+from event_export.health_dag import build_health_dag
+
+dag = build_health_dag()

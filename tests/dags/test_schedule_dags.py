@@ -1,0 +1,65 @@
+"""How each frequency, the deadline switch and the stop switch shape an export's DAG."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from event_export.config import ExportConfig
+from event_export.dag_builder import STOPPED_TAG, build_dag
+
+
+def _config(**schedule) -> ExportConfig:
+    return ExportConfig.model_validate(
+        {
+            "client_id": "acme",
+            "export_id": "acme_x",
+            "schedule": {"timezone": "Asia/Kolkata", **schedule},
+            "destination": {"type": "local", "conn_id": "c"},
+        }
+    )
+
+
+def _dag(config: ExportConfig):
+    return build_dag(config, Path("acme_x.yaml"))
+
+
+def test_recurring_runs_every_n_hours_from_local_midnight():
+    dag = _dag(_config(frequency="recurring", every_hours=6, start_date="2026-10-01"))
+    assert dag.timetable.summary == "6:00:00"
+    assert dag.start_date.isoformat() == "2026-10-01T00:30:00+00:00"  # 06:00 IST
+    assert "frequency:recurring" in dag.tags
+    assert dag.deadline is None
+
+
+def test_one_time_is_unscheduled_with_a_validated_form_and_a_request_check():
+    dag = _dag(_config(frequency="one_time"))
+    assert type(dag.timetable).__name__ == "NullTimetable"
+    assert set(dag.params) == {"period", "day", "date_from", "date_to"}
+    assert dag.params.get_param("period").schema["enum"] == [
+        "day",
+        "date_range",
+        "previous_month",
+        "current_month",
+    ]
+    assert dag.task_dict["extract"].upstream_task_ids == {"check_request"}
+    with pytest.raises(ValueError, match="date"):
+        dag.params.get_param("day").resolve("31/12/2026")
+
+
+def test_daily_dag_carries_the_deadline_alert_when_alerts_are_on(monkeypatch):
+    assert _dag(_config(deadline="06:30")).deadline is None  # tests run with alerts off
+    monkeypatch.setenv("EES_DEADLINE_ALERTS", "on")
+    dag = _dag(_config(deadline="06:30"))
+    (alert,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert alert.interval == timedelta(hours=6, minutes=30)
+    assert alert.callback.path == "event_export.deadlines.on_deadline_missed"
+    assert alert.callback.kwargs["export_id"] == "acme_x"
+
+
+def test_enabled_false_creates_the_dag_paused_and_tagged_stopped():
+    stopped = _dag(_config(enabled=False))
+    assert stopped.is_paused_upon_creation is True
+    assert STOPPED_TAG in stopped.tags
+    running = _dag(_config())
+    assert STOPPED_TAG not in running.tags
+    assert not running.is_paused_upon_creation
