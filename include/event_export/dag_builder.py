@@ -1,7 +1,9 @@
 """Build one Airflow DAG from one export config. The pipeline's shape is fixed; the config fills it.
 
 extract -> split_by_event -> format (mapped per event) -> chunk -> upload (mapped per file) ->
-validate. Tasks are thin: each rebuilds the ExportRun from the config and calls one stage.
+validate. Tasks are thin: each rebuilds the ExportRun from the config and calls one stage. Both
+naming profiles share the shape: `chunk` zips the day (daily_zip) or names the size-limited files
+the format tasks cut (gcp_export); a profile export has one part, the day's snapshot.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
     doc = (
         f"Export **{config.export_id}** for client **{config.client_id}**, built from "
         f"`{source.name}`. {config.description}\n\nEach run covers the previous calendar day in "
-        f"{tz} and is due by {config.schedule.deadline:%H:%M} local time the next morning."
+        f"{tz} and is due by {config.schedule.deadline:%H:%M} local time the next morning. "
+        f"Files: profile `{config.profile}`, format `{config.format}`, kind `{config.kind}`."
     )
     with DAG(
         dag_id=config.dag_id,
