@@ -66,3 +66,23 @@ def test_a_record_bigger_than_the_limit_gets_a_file_of_its_own(staged, tmp_path)
     chunks = write_series(str(staged), "json", EVENTS, Options(), Output(tmp_path, limit=100))
     assert {c.rows for c in chunks} == {1}
     assert len(chunks) == pq.ParquetFile(staged).metadata.num_rows
+
+
+def test_a_parquet_file_over_the_limit_is_rewritten_as_two(staged, tmp_path, monkeypatch):
+    from event_export.formats import parquet
+
+    monkeypatch.setattr(parquet, "MARGIN", 0.3)  # plan row groups far too big
+    splits = []
+    original = parquet.ParquetWriter._split
+    monkeypatch.setattr(
+        parquet.ParquetWriter,
+        "_split",
+        lambda self, path: splits.append(path) or original(self, path),
+    )
+    output = Output(tmp_path, limit=LIMIT)
+    chunks = write_series(str(staged), "parquet", EVENTS, Options(), output, HOSTILE_EVENT)
+    assert splits  # the planning overshot, and the rewrite caught it
+    assert all(Path(c.path).stat().st_size == c.size <= LIMIT for c in chunks)
+    delivered = [i for c in chunks for i in _ids_parquet(Path(c.path))]
+    assert delivered == pq.read_table(staged).column("event_id").to_pylist()
+    assert sorted(tmp_path.iterdir()) == [Path(c.path) for c in chunks]

@@ -1,6 +1,9 @@
 """Table-driven rules of the GCP export: identity fallback, values as strings, file names."""
 
+import csv
+import io
 import json
+import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -10,7 +13,9 @@ import pytest
 from event_export import naming
 from event_export.formats import EVENTS, Options, Output, write_series
 from event_export.formats.records import resolve_identity
+from event_export.formats.text import csv_field, csv_field_py, json_member, xml_element
 from event_export.lake import EVENT_SCHEMA
+from gcp_reference import XML_ILLEGAL
 
 
 @pytest.mark.parametrize(
@@ -143,3 +148,28 @@ def test_request_id_and_run_timestamp_are_stable():
     assert naming.run_timestamp(end) == "1793557800"
     profile = naming.gcp_profile_file_name(42, "0123456789", "1793557800", "db1", "parquet")
     assert profile == "42-0123456789-1793557800-db1-parquet.gz"
+
+
+HOSTILE = ["plain", 'q"uote', "back\\slash", "nl\nx", "cr\rx", "bell\x07", "nul\x00",
+           "ls\u2028ps\u2029nel\u0085", "<&>", "  pad ", "", "a,b", "नमस्ते 🎉", None]  # fmt: skip
+
+
+@pytest.mark.parametrize("repeat", [1, 8])  # unique values, and few distinct ones (by value)
+def test_text_escaping_matches_the_standard_encoders(repeat):
+    column = pa.array(HOSTILE * repeat, pa.string())
+    encoded = zip(
+        column.to_pylist(),
+        json_member(column, "k").to_pylist(),
+        xml_element(column, "v").to_pylist(),
+        csv_field(column).to_pylist(),
+        strict=True,
+    )
+    for value, member, element, field in encoded:
+        if value is None:
+            assert member is element is field is None
+            continue
+        assert json.loads("{" + member + "}") == {"k": value}
+        assert "\u2028" not in member and "\n" not in member
+        assert (ET.fromstring(element).text or "") == XML_ILLEGAL.sub("?", value)
+        assert next(csv.reader(io.StringIO(field + "\n", newline=""))) == [value]
+        assert field == csv_field_py(value)

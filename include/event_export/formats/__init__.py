@@ -8,11 +8,13 @@ share one header or schema.
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
+
 from event_export.formats.base import FormatWriter, Output
 from event_export.formats.chunks import Chunk
 from event_export.formats.csv_plain import CsvWriter
 from event_export.formats.json_lines import JsonLinesWriter
-from event_export.formats.parquet import ParquetWriter
+from event_export.formats.parquet import ParquetWriter, parquet_extension
 from event_export.formats.records import EVENTS, PROFILES, Layout, Options, Rows, scan_props
 from event_export.formats.xml import XmlWriter
 
@@ -28,7 +30,7 @@ WRITERS: dict[str, type[FormatWriter]] = {
 def extension(file_format: str, parquet_gzip: bool = True) -> str:
     """The file name extension of an event file in this format."""
     if file_format == "parquet":
-        return "parquet.gzip" if parquet_gzip else "parquet"
+        return parquet_extension(parquet_gzip)
     return WRITERS[file_format].extension
 
 
@@ -41,8 +43,6 @@ def write_series(
     title: str | None = None,
 ) -> list[Chunk]:
     """Write one staged Parquet file as files of `file_format` under `output.out_dir`."""
-    import pyarrow.parquet as pq
-
     source = pq.ParquetFile(staged_path)
     texts = (
         batch.column(0)

@@ -2,9 +2,10 @@
 the event's own fields, then `profile.<field>`, `deviceInfo.<field>` and one `eventProps.<key>`
 column per property key of the day's file series, sorted, so every chunk has the same header.
 
-Fields are quoted when they hold a comma, a quote or a line break (quotes doubled), and an empty
-string is `""`, so an absent value (an empty field) stays distinguishable. Any standard CSV reader
-round-trips it. CSV has no types: values read back as text whatever `values_as_strings` says.
+Fields are quoted when they hold a comma, a quote or a line break (quotes doubled) or start or end
+with a blank, and an empty string is `""`, so an absent value (an empty field) stays
+distinguishable. Any standard CSV reader round-trips it. CSV has no types: values read back as
+text whatever `values_as_strings` says.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pyarrow.compute as pc
 from event_export.formats.base import TextWriter
 from event_export.formats.records import Layout, PropsSchema, Rows
 from event_export.formats.text import as_strings, csv_field, csv_field_py
+from event_export.payload import as_text
 
 
 def column_names(layout: Layout, props: PropsSchema) -> list[str]:
@@ -35,12 +37,17 @@ class CsvWriter(TextWriter):
         names = column_names(self.layout, self.props)
         return (",".join(csv_field_py(n) for n in names) + "\n").encode()
 
+    def _props(self, props: dict) -> str:
+        texts = (as_text(props.get(key)) for key in self.props.keys)
+        return ",".join("" if text is None else csv_field_py(text) for text in texts)
+
     def encode(self, rows: Rows) -> pa.Array:
         fields = [text for _, text in rows.times_text]
         fields += [_field(column) for _, column in rows.scalars()]
         for _, group in rows.groups():
             fields += [_field(column) for _, column in group]
-        fields += [_field(text) for _, text in rows.props_text()]
+        if self.props.keys:
+            fields.append(rows.props_fragment(self._props))
         line = pc.binary_join_element_wise(
             *fields, ",", null_handling="replace", null_replacement=""
         )

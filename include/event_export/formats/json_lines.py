@@ -8,34 +8,27 @@ that split lines on them (Python's `str.splitlines`, JavaScript) still see one r
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from event_export.formats.base import TextWriter
 from event_export.formats.records import Rows
-from event_export.formats.text import as_strings, concat, json_string, piece
-
-_LINE_BREAKS = (("\u0085", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
-
-
-def _one_line(text: pa.Array) -> pa.Array:
-    """Escape the raw Unicode line breaks (they can only occur inside JSON strings)."""
-    if not pc.any(pc.match_substring_regex(text, "[\u0085\u2028\u2029]")).as_py():
-        return text
-    for raw, escaped in _LINE_BREAKS:
-        text = pc.replace_substring(text, raw, escaped)
-    return text
+from event_export.formats.text import (
+    as_strings,
+    concat,
+    drop_first_byte,
+    json_member,
+    json_text,
+    piece,
+)
 
 
-def _key(name: str) -> str:
-    return "," + json.dumps(name, ensure_ascii=False) + ":"
+def _members(parts: list[pa.Array]) -> pa.Array:
+    """Members written as `,"a":1` (null when absent) joined, without the first comma."""
+    return drop_first_byte(concat(*parts))
 
 
-def _members(inner: pa.Array) -> pa.Array:
-    """`,"a":1,"b":2` -> `"a":1,"b":2` (every member is written with a leading comma)."""
-    return pc.utf8_slice_codeunits(inner, 1)
+def _member(name: str, value: pa.Array) -> pa.Array:
+    return piece("," + json_text(name) + ":", value)
 
 
 class JsonLinesWriter(TextWriter):
@@ -44,18 +37,17 @@ class JsonLinesWriter(TextWriter):
     def header(self) -> bytes:
         if self.title is None:  # profile files have no event name line
             return b""
-        title = json.dumps(self.title, ensure_ascii=False)
-        for raw, escaped in _LINE_BREAKS:
-            title = title.replace(raw, escaped)
-        return (title + "\n").encode()
+        return (json_text(self.title) + "\n").encode()
 
     def encode(self, rows: Rows) -> pa.Array:
-        top = [piece(_key(name), text) for name, text in rows.times_text]
+        top = [_member(name, text) for name, text in rows.times_text]
         for name, column in rows.scalars(skip=self.layout.name_field):
-            value = json_string(column) if pa.types.is_string(column.type) else as_strings(column)
-            top.append(piece(_key(name), value))
+            if pa.types.is_string(column.type):
+                top.append(json_member(column, name, lead=","))
+            else:
+                top.append(_member(name, as_strings(column)))
         for group, fields in rows.groups():
-            inner = concat(*[piece(_key(name), json_string(column)) for name, column in fields])
-            top.append(piece(_key(group), "{", _members(inner), "}"))
-        top.append(piece(_key(self.layout.props), rows.props_json()))
-        return _one_line(piece("{", _members(concat(*top)), "}\n"))
+            inner = _members([json_member(column, name, lead=",") for name, column in fields])
+            top.append(piece("," + json_text(group) + ":{", inner, "}"))
+        top.append(_member(self.layout.props, rows.props_json()))
+        return piece("{", _members(top), "}\n")

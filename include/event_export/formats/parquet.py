@@ -61,10 +61,14 @@ def _leaf_paths(type_: pa.DataType, prefix: str) -> list[str]:
     return [prefix]
 
 
+def parquet_extension(gzip: bool) -> str:
+    return "parquet.gzip" if gzip else "parquet"
+
+
 class ParquetWriter(FormatWriter):
     @property
-    def extension(self) -> str:  # type: ignore[override]
-        return "parquet.gzip" if self.output.parquet_gzip and not self.output.gzip else "parquet"
+    def extension(self) -> str:  # type: ignore[override]  # depends on the compression
+        return parquet_extension(self.output.parquet_gzip and not self.output.gzip)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

