@@ -26,6 +26,16 @@ from pydantic import (
 )
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+NAME_PART = r"^[A-Za-z0-9_]{1,40}$"  # one '-'-separated part of a gcp_export file name
+GCP_ONLY = (
+    "identity_priority",
+    "values_as_strings",
+    "chunk_size_mb",
+    "parquet_compression",
+    "database_id",
+    "account_id",
+    "request_id",
+)
 
 
 class _Strict(BaseModel):
@@ -118,17 +128,61 @@ class ExportConfig(_Strict):
     client_id: str = Field(pattern=IDENTIFIER, description="The client's id; starts file names.")
     export_id: str = Field(pattern=IDENTIFIER, description="Unique export id; the DAG id's base.")
     description: str = ""
-    kind: Literal["all_events", "selected_events"] = Field(
-        default="all_events", description="Which events go out."
+    kind: Literal["all_events", "selected_events", "user_profiles"] = Field(
+        default="all_events",
+        description="What goes out: every event, the listed events, or every user profile.",
     )
     events: list[str] = Field(
         default_factory=list, description="Event names, required for kind selected_events."
     )
-    profile: Literal["daily_zip"] = Field(
+    profile: Literal["daily_zip", "gcp_export"] = Field(
         default="daily_zip",
-        description="File layout: daily_zip is one <client>_<DDMMYYYY>.zip of one CSV per event.",
+        description=(
+            "File layout: daily_zip is one <client>_<DDMMYYYY>.zip of one CSV per event; "
+            "gcp_export is the GCP export's files, named and chunked as its document says."
+        ),
     )
-    format: Literal["csv"] = Field(default="csv", description="File format of each event file.")
+    format: Literal["csv", "json", "xml", "parquet"] = Field(
+        default="csv", description="File format; daily_zip takes csv only."
+    )
+    identity_priority: list[Literal["identity", "email", "phone"]] = Field(
+        default_factory=lambda: ["identity"],
+        min_length=1,
+        max_length=3,
+        description=(
+            "gcp_export, kinds all_events and user_profiles: the identity column takes the "
+            "first present value among these, in this order; empty when none is present."
+        ),
+    )
+    values_as_strings: bool = Field(
+        default=False,
+        description="gcp_export: write every property value as a string (else original types).",
+    )
+    chunk_size_mb: float = Field(
+        default=100,
+        gt=0,
+        le=10_000,
+        description="gcp_export event files: size limit per file in MB (10^6 bytes).",
+    )
+    parquet_compression: Literal["gzip", "none"] = Field(
+        default="gzip",
+        description="gcp_export parquet events: gzip (.parquet.gzip) or none (.parquet).",
+    )
+    database_id: str = Field(
+        default="0",
+        pattern=NAME_PART,
+        description="gcp_export: the database id that ends every file name.",
+    )
+    account_id: int | None = Field(
+        default=None,
+        ge=0,
+        description="gcp_export user_profiles: the account (project) id that starts file names.",
+    )
+    request_id: str | None = Field(
+        default=None,
+        pattern=NAME_PART,
+        description="gcp_export: export request id in file names; default derived from export_id.",
+    )
     source: str | None = Field(
         default=None,
         description="Event lake URI (local path, s3://, gs://); defaults to EES_LAKE_URI.",
@@ -143,6 +197,31 @@ class ExportConfig(_Strict):
             raise ValueError("events: list at least one event name for kind selected_events")
         if self.kind != "selected_events" and self.events:
             raise ValueError("events: only allowed with kind selected_events")
+        return self
+
+    @model_validator(mode="after")
+    def _options_match_profile(self) -> ExportConfig:
+        """Options that would be silently ignored are errors, so a typo'd intent shows."""
+        given = self.model_fields_set
+        if self.profile == "daily_zip":
+            if self.format != "csv":
+                raise ValueError("format: profile daily_zip writes csv only")
+            if self.kind == "user_profiles":
+                raise ValueError("kind: user_profiles needs profile gcp_export")
+            for name in GCP_ONLY:
+                if name in given:
+                    raise ValueError(f"{name}: only used by profile gcp_export")
+            return self
+        if "identity_priority" in given and self.kind == "selected_events":
+            raise ValueError(
+                "identity_priority: applies to kinds all_events and user_profiles only"
+            )
+        if len(set(self.identity_priority)) != len(self.identity_priority):
+            raise ValueError("identity_priority: list each identifier once")
+        if "parquet_compression" in given and self.format != "parquet":
+            raise ValueError("parquet_compression: only used by format parquet")
+        if self.kind == "user_profiles" and self.account_id is None:
+            raise ValueError("account_id: required for kind user_profiles (starts file names)")
         return self
 
     @property

@@ -1,7 +1,9 @@
 """Build one Airflow DAG from one export config. The pipeline's shape is fixed; the config fills it.
 
 extract -> split_by_event -> format (mapped per event) -> chunk -> upload (mapped per file) ->
-validate. Tasks are thin: each rebuilds the ExportRun from the config and calls one stage.
+validate. Tasks are thin: each rebuilds the ExportRun from the config and calls one stage. Both
+naming profiles share the shape: `chunk` zips the day (daily_zip) or names the size-limited files
+the format tasks cut (gcp_export); a profile export has one part, the day's snapshot.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def _doc(config: ExportConfig, source: Path) -> str:
     schedule = config.schedule
     head = (
         f"Export **{config.export_id}** for client **{config.client_id}**, built from "
-        f"`{source.name}`. {config.description}\n\n"
+        f"`{source.name}`. {config.description} Files: profile `{config.profile}`, format "
+        f"`{config.format}`, kind `{config.kind}`.\n\n"
     )
     if schedule.frequency == "daily":
         when = (

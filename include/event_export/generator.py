@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from event_export.lake import EVENT_SCHEMA, Window, partition_dir
+from event_export.lake import EVENT_SCHEMA, PROFILE_SCHEMA, Window, partition_dir, profiles_dir
 from event_export.windows import day_window
 
 SYSTEM_EVENTS = [
@@ -51,6 +51,15 @@ PAYLOAD_KEYS = [
     "in_stock", "rating", "page", "query", "results", "duration", "source", "campaign",
     "brand", "color", "size", "variant", "city", "लेबल", "الفئة", "tags", "meta",
 ]  # fmt: skip
+PROFILE_KEYS = [
+    "plan", "lifetime value", "orders", "newsletter", "preferred language", "last coupon",
+    "loyalty tier", "app rating", "interests", "पसंदीदा", "المدينة", "referrals",
+]  # fmt: skip
+NAMES = [
+    "Aarav Sharma", "आरव शर्मा", "محمد علي", "李小龙", "O'Brien, Pat", 'Dwayne "The Rock"',
+    "Zoë 🌟", "Line\nBreak", "", "Ελένη", "  Spaced Name  ", "Tab\tName",
+]  # fmt: skip
+CITIES = ["Mumbai", "मुंबई", "دبي", "東京", "São Paulo", "New York, NY", ""]
 MEDIA = ["", "Broadcast", "Journey", "Onsite"]
 OS_TYPES = ["Android", "iOS", "Windows", "macOS", "Linux"]
 MAKES = ["Samsung", "Apple", "Xiaomi", "OnePlus", "Google", "Vivo", "Oppo", ""]
@@ -184,16 +193,71 @@ def write_window(root: str | Path, window: Window, events: int, seed: int = 7) -
     return int(per_hour.sum())
 
 
+@functools.lru_cache(maxsize=8)
+def _properties_pool(seed: int) -> list[str]:
+    """POOL custom-property texts for profiles: 2 to 8 keys with mixed types and scripts."""
+    rng = _rng(seed, "profile-properties")
+    pool = []
+    for _ in range(POOL):
+        keys = sorted(rng.choice(len(PROFILE_KEYS), size=int(rng.integers(2, 9)), replace=False))
+        props = {PROFILE_KEYS[k]: _value(rng, int(k)) for k in keys}
+        pool.append(json.dumps(props, ensure_ascii=False))
+    return pool
+
+
+def generate_profiles(day: date, users: int, seed: int = 7) -> pa.Table:
+    """The profile snapshot at the end of `day`: `users` profiles, whose identifiers are the
+    events' own (user-00042, user42@mail.example, +919800000042), each missing for some users."""
+    rng = _rng(seed, "profiles", day.isoformat())
+    ids = np.arange(users)
+
+    def ids_as(fmt: str, none_share: float) -> pa.Array:
+        values = pa.array([fmt.format(i) for i in ids.tolist()], pa.string())
+        return pc.if_else(pa.array(rng.random(users) < none_share), pa.nulls(users), values)
+
+    end_ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+    end_ms += 86_400_000
+    first = rng.integers(end_ms - 400 * 86_400_000, end_ms - 86_400_000, users)
+    last = first + rng.integers(0, end_ms - first)
+    pool = _properties_pool(seed)
+    columns = {
+        "identity": ids_as("user-{:05d}", 0.2),
+        "email": ids_as("user{}@mail.example", 0.3),
+        "phone": ids_as("+9198{:08d}", 0.5),
+        "name": _choice(rng, NAMES, users),
+        "gender": _choice(rng, ["M", "F", "O", ""], users),
+        "city": _choice(rng, CITIES, users),
+        "country": _choice(rng, ["IN", "AE", "JP", "BR", "US"], users),
+        "platform": _choice(rng, ["Android", "iOS", "Web"], users),
+        "first_seen": pa.array(first, pa.timestamp("ms", tz="UTC")),
+        "last_seen": pa.array(last, pa.timestamp("ms", tz="UTC")),
+        "properties": pa.array(pool).take(pa.array(rng.integers(0, POOL, users))),
+    }
+    return pa.table(columns, schema=PROFILE_SCHEMA)
+
+
+def write_profiles(root: str | Path, day: date, users: int, seed: int = 7) -> int:
+    """Write the profile snapshot of `day` (UTC date partition) and return its row count."""
+    folder = Path(profiles_dir(str(root), day))
+    folder.mkdir(parents=True, exist_ok=True)
+    table = generate_profiles(day, users, seed)
+    pq.write_table(table, folder / "part-0.parquet", compression="zstd", row_group_size=65536)
+    return table.num_rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Generate one client-day of demo events.")
     parser.add_argument("root", help="lake root folder")
     parser.add_argument("--day", type=date.fromisoformat, required=True)
     parser.add_argument("--timezone", default="UTC")
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--profiles", type=int, default=0, help="users in the day's snapshot")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     window = day_window(args.day, ZoneInfo(args.timezone))
     print(write_window(args.root, window, args.events, args.seed), "events written")
+    if args.profiles:
+        print(write_profiles(args.root, args.day, args.profiles, args.seed), "profiles written")
 
 
 if __name__ == "__main__":

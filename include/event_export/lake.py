@@ -2,13 +2,15 @@
 
 Layout: ``<root>/events/date=YYYY-MM-DD/hour=HH/*.parquet``. The payload is JSON text so each
 value keeps its original type (string, number, boolean, nested) whatever keys an event carries.
+User profiles are a daily snapshot beside the events: ``<root>/profiles/date=YYYY-MM-DD/*.parquet``
+holds every profile as it stood at the end of that day, custom properties as JSON text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +18,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 EVENTS_TABLE = "events"
+PROFILES_TABLE = "profiles"
 
 # Lake column -> type. Names follow the platform's own fields; profiles rename them for clients.
 EVENT_SCHEMA = pa.schema(
@@ -43,6 +46,23 @@ EVENT_SCHEMA = pa.schema(
         ("session_id", pa.string()),
         ("sid", pa.string()),
         ("payload", pa.string()),
+    ]
+)
+
+# The profile snapshot: identifiers, the standard profile fields, custom properties as JSON text.
+PROFILE_SCHEMA = pa.schema(
+    [
+        ("identity", pa.string()),
+        ("email", pa.string()),
+        ("phone", pa.string()),
+        ("name", pa.string()),
+        ("gender", pa.string()),
+        ("city", pa.string()),
+        ("country", pa.string()),
+        ("platform", pa.string()),
+        ("first_seen", pa.timestamp("ms", tz="UTC")),
+        ("last_seen", pa.timestamp("ms", tz="UTC")),
+        ("properties", pa.string()),
     ]
 )
 
@@ -125,3 +145,38 @@ def count_window(root: str, window: Window, events: Sequence[str] | None = None)
         ):
             counts[name] = counts.get(name, 0) + n
     return dict(sorted(counts.items()))
+
+
+def profiles_dir(root: str, day: date) -> str:
+    return f"{root.rstrip('/')}/{PROFILES_TABLE}/date={day:%Y-%m-%d}"
+
+
+def _profile_files(root: str, day: date) -> list[tuple[pafs.FileSystem, str]]:
+    fs, base = resolve(root)
+    folder = profiles_dir(base, day)
+    selector = pafs.FileSelector(folder, allow_not_found=True)
+    paths = sorted(i.path for i in fs.get_file_info(selector) if i.path.endswith(".parquet"))
+    if not paths:
+        raise FileNotFoundError(f"no profile snapshot for {day} under {folder}")
+    return [(fs, path) for path in paths]
+
+
+def read_profiles(
+    root: str, day: date, batch_rows: int = READ_BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """Stream the profile snapshot of one day. A missing snapshot is an error, never 0 profiles."""
+    for fs, path in _profile_files(root, day):
+        with fs.open_input_file(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            for batch in parquet.iter_batches(batch_size=batch_rows):
+                if batch.num_rows:
+                    yield batch.select(PROFILE_SCHEMA.names)
+
+
+def count_profiles(root: str, day: date) -> int:
+    """Profiles in a day's snapshot (from the footers): what a profile export must deliver."""
+    total = 0
+    for fs, path in _profile_files(root, day):
+        with fs.open_input_file(path) as handle:
+            total += pq.ParquetFile(handle).metadata.num_rows
+    return total

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, datetime
 
 _SEPARATORS = re.compile(r"[\t\n\r\x0b\x0c/\\\x00]")
 _CONTROL = re.compile(r"[\x01-\x1f\x7f]")
+_WHITESPACE = re.compile(r"\s")
 
 
-def safe_component(name: str) -> str:
+def safe_component(name: str, keep_spaces: bool = True) -> str:
     """One path component from any event name: no separators, no control characters, no '..'.
 
     Tabs, line breaks, slashes and NUL become '-', other control characters '?'. Spaces stay, as
-    the daily-zip examples keep them ("add to cart_01012022.csv").
+    the daily-zip examples keep them ("add to cart_01012022.csv"); with `keep_spaces=False` every
+    whitespace character becomes '-' too, as the GCP export document asks.
     """
-    cleaned = _CONTROL.sub("?", _SEPARATORS.sub("-", name)).strip()
+    cleaned = _CONTROL.sub("?", _SEPARATORS.sub("-", name))
+    cleaned = cleaned.strip() if keep_spaces else _WHITESPACE.sub("-", cleaned)
     cleaned = cleaned.lstrip(".") or "-"
     return cleaned[:200]
 
@@ -57,3 +60,45 @@ def unique_names(names: dict[str, str]) -> dict[str, str]:
             file_name = f"{stem}-{staging_key(event)[:6]}{dot}{ext}"
         out[event] = file_name
     return out
+
+
+# GCP export names (seed 003). Parts are joined by '-', so ids never contain one; the run's
+# timestamp comes from the data interval, not the clock, so a rerun writes the same names.
+
+
+def request_id_for(client_id: str, export_id: str) -> str:
+    """A stable 10-digit export request id: one per export, as the dashboard's would be."""
+    digest = hashlib.sha256(f"{client_id}/{export_id}".encode()).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**10:010d}"
+
+
+def run_timestamp(interval_end: datetime) -> str:
+    """The export run's timestamp: Unix seconds of the interval's end (when the run is due)."""
+    return str(int(interval_end.timestamp()))
+
+
+def gcp_event_components(events: list[str]) -> dict[str, str]:
+    """Each event's name part: whitespace too becomes '-'; collisions get a short hash."""
+    tagged = unique_names({e: f"{safe_component(e, keep_spaces=False)}.x" for e in events})
+    return {event: name.removesuffix(".x") for event, name in tagged.items()}
+
+
+def gcp_event_file_name(
+    request_id: str, run_ts: str, event_part: str, day: date, index: int, database_id: str, ext: str
+) -> str:
+    """`<request id>-<run timestamp>-<event name>-<yyyymmdd>-<file index>-<database-id>.<ext>`."""
+    return f"{request_id}-{run_ts}-{event_part}-{day:%Y%m%d}-{index}-{database_id}.{ext}"
+
+
+def gcp_profile_file_name(
+    account_id: int, request_id: str, run_ts: str, database_id: str, file_format: str
+) -> str:
+    """`<account id>-<request id>-<run timestamp>-<database-id>-<file format>.gz`."""
+    return f"{account_id}-{request_id}-{run_ts}-{database_id}-{file_format}.gz"
+
+
+def gcp_manifest_name(prefix: str, day: date, database_id: str) -> str:
+    """The delivery's manifest: `<prefix>-<yyyymmdd>-<database-id>.manifest.json`, where the
+    prefix is the files' own leading parts (request id and run timestamp, after the account id
+    for profiles), so it sorts beside the files it describes."""
+    return f"{prefix}-{day:%Y%m%d}-{database_id}.manifest.json"

@@ -11,7 +11,8 @@ import pyarrow.compute as pc
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
 
 
-def _parse(text: str | None) -> dict:
+def parse(text: str | None) -> dict:
+    """One payload as a dict; empty or null text is {}, a non-object value is {"value": v}."""
     if not text:
         return {}
     value = json.loads(text)
@@ -24,7 +25,7 @@ def parse_column(column: pa.Array | pa.ChunkedArray) -> list[dict]:
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     out: list[dict] = []
     for chunk in chunks:
-        parsed = [_parse(t) for t in chunk.dictionary.to_pylist()]
+        parsed = [parse(t) for t in chunk.dictionary.to_pylist()]
         out.extend(parsed[i] if i is not None else {} for i in chunk.indices.to_pylist())
     return out
 
@@ -35,7 +36,7 @@ def keys_of(batches: Iterable[pa.RecordBatch]) -> list[str]:
     for batch in batches:
         encoded = pc.dictionary_encode(batch.column("payload"))
         for text in encoded.dictionary.to_pylist():
-            keys.update(_parse(text).keys())
+            keys.update(parse(text).keys())
     return sorted(keys)
 
 

@@ -2,7 +2,8 @@
 
 Each function here is what one Airflow task does; they exchange only small dicts (paths, names,
 counts) so XCom stays small. Keying staging by day (not by run) makes a rerun overwrite its own
-files and nothing else.
+files and nothing else. The naming profile decides the files: daily_zip packs one zip per day,
+gcp_export (see gcp_export.py) names each format's chunk files.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from event_export import naming
 from event_export.config import ExportConfig
 from event_export.destinations import VerificationError, destination_for
-from event_export.lake import Window, count_window
+from event_export.gcp_export import PROFILES_PART, GcpRun
+from event_export.lake import Window, count_profiles, count_window
 from event_export.manifest import Manifest
 from event_export.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 from event_export.stages.csv_format import format_csv
-from event_export.stages.extract import extract
+from event_export.stages.extract import extract, extract_profiles
 from event_export.stages.package import build_zip, describe
 from event_export.stages.split import split_by_event
 
@@ -71,25 +75,48 @@ class ExportRun:
     def events(self) -> list[str] | None:
         return list(self.config.events) if self.config.kind == "selected_events" else None
 
+    @property
+    def profiles(self) -> bool:
+        return self.config.kind == "user_profiles"
+
+    @property
+    def gcp(self) -> GcpRun | None:
+        """The gcp_export settings, or None for the daily zip."""
+        if self.config.profile != "gcp_export":
+            return None
+        return GcpRun(self.config, self.day, self.window)
+
     def extract(self) -> dict:
         if self.staging.exists():
             shutil.rmtree(self.staging)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
-        result = extract(source, self.window, self.events, self.staging / "extract")
+        if self.profiles:
+            result = extract_profiles(source, self.day, self.staging / "extract")
+        else:
+            result = extract(source, self.window, self.events, self.staging / "extract")
         return {"day": self.day.isoformat(), "rows": result.rows, "path": result.path}
 
     def split(self, extract_path: str) -> list[dict]:
+        if self.profiles:  # one snapshot, one part
+            rows = pq.ParquetFile(extract_path).metadata.num_rows
+            return [{"event": PROFILES_PART, "rows": rows, "path": extract_path}]
         parts = split_by_event(extract_path, self.staging / "split")
         return [p.to_dict() for p in parts]
 
     def format(self, part: dict) -> dict:
+        if self.gcp is not None:
+            out_dir = self.staging / "format" / naming.staging_key(part["event"])
+            return self.gcp.format(part, out_dir)
         name = self._csv_name(part["event"])
         target = self.staging / "format" / naming.staging_key(part["event"]) / name
         done = format_csv(part["path"], part["event"], self.config.schedule.timezone, target)
         return done.to_dict()
 
     def package(self, formatted: list[dict]) -> list[dict]:
-        """Zip the day's CSVs into `<client>_<DDMMYYYY>.zip` and describe it."""
+        """gcp_export: name each chunk file; daily_zip: zip the period's CSVs into
+        `<client>_<DDMMYYYY>.zip`. Either way, describe the files to deliver."""
+        if self.gcp is not None:
+            return self.gcp.name_files(formatted)
         entries = naming.unique_names({f["event"]: self._csv_name(f["event"]) for f in formatted})
         members = [(entries[f["event"]], Path(f["path"])) for f in formatted]
         name = self._zip_name()
@@ -121,7 +148,11 @@ class ExportRun:
         for f in files:
             problems += destination.verify(f["name"], f["size"], f["sha256"], Path(f["path"]))
         manifest = self.manifest(files)
-        expected = count_window(lake_uri(self.config.source), self.window, self.events)
+        source = lake_uri(self.config.source)
+        if self.profiles:
+            expected = {PROFILES_PART: count_profiles(source, self.day)}
+        else:
+            expected = count_window(source, self.window, self.events)
         if manifest.rows_per_event != expected:
             problems.append(
                 f"row counts differ from the lake: delivered {manifest.rows_per_event}, "
@@ -129,7 +160,12 @@ class ExportRun:
             )
         if problems:
             raise VerificationError("; ".join(problems))
-        name = naming.manifest_name(files[0]["name"]) if files else "empty.manifest.json"
+        if self.gcp is not None:
+            name = self.gcp.manifest_name()
+        elif files:
+            name = naming.manifest_name(files[0]["name"])
+        else:
+            name = "empty.manifest.json"
         local = self.staging / name
         local.write_bytes(manifest.to_json())
         destination.upload(local, name)

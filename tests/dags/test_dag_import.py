@@ -53,10 +53,24 @@ def exports_with_a_broken_one(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+def test_gcp_export_dags_are_tagged_with_their_profile_format_and_kind():
+    bag = _bag()
+    assert set(bag.dags["export_umbrella_profiles_csv"].tags) >= {
+        "profile:gcp_export",
+        "format:csv",
+        "kind:user_profiles",
+    }
+    formats = {
+        tag for dag in bag.dags.values() if "profile:gcp_export" in dag.tags for tag in dag.tags
+    }
+    assert formats >= {"format:json", "format:xml", "format:csv", "format:parquet"}
+
+
 def test_a_broken_config_is_an_import_error_and_the_others_still_load(exports_with_a_broken_one):
     bag = _bag()
     exports = {d for d in bag.dag_ids if d.startswith("export_")}
-    assert exports == {"export_acme_daily", "export_globex_purchases"}
+    assert exports == {f"export_{p.stem}" for p in EXPORTS.glob("*.yaml") if p.stem != "broken_one"}
+    assert "export_broken_one" not in bag.dag_ids
     assert list(bag.import_errors) == [str(REPO / "dags" / "export_config_errors.py")]
     message = next(iter(bag.import_errors.values()))
     assert "broken_one.yaml: schedule.timezone: unknown IANA time zone 'Nowhere/Land'" in message

@@ -31,7 +31,7 @@ def test_valid_config_gets_defaults(tmp_path):
     ("replace", "field", "message"),
     [
         ("client_id: acme\n", "client_id", "Field required"),
-        ("kind: all_events", "kind", "Input should be 'all_events' or 'selected_events'"),
+        ("kind: all_events", "kind", "Input should be 'all_events', 'selected_events' or"),
         ("timezone: Asia/Kolkata", "schedule.timezone", "unknown IANA time zone"),
         ("type: local", "destination.type", "Input should be 'local'"),
         ("path: acme", "destination.path", "must not contain '..'"),
@@ -98,4 +98,56 @@ def test_shipped_configs_are_valid_and_schema_is_current():
     assert ExportConfig.model_json_schema()["properties"]["kind"]["enum"] == [
         "all_events",
         "selected_events",
+        "user_profiles",
     ]
+    formats = {c.format for c in good.values() if c.profile == "gcp_export"}
+    assert formats == {"csv", "json", "xml", "parquet"}  # one example per format
+
+
+GCP = VALID + "profile: gcp_export\n"
+
+
+def test_gcp_export_options_and_their_defaults(tmp_path):
+    text = GCP.format(export_id="g") + (
+        "format: parquet\nparquet_compression: none\nidentity_priority: [email, identity]\n"
+        "values_as_strings: true\nchunk_size_mb: 0.5\ndatabase_id: db7\n"
+    )
+    config = load_config(write(tmp_path, "g", text))
+    assert config.identity_priority == ["email", "identity"]
+    assert config.values_as_strings and config.chunk_size_mb == 0.5
+    assert (config.parquet_compression, config.database_id) == ("none", "db7")
+    plain = load_config(write(tmp_path, "h", GCP.format(export_id="h")))
+    assert plain.identity_priority == ["identity"] and plain.chunk_size_mb == 100
+    assert (plain.format, plain.parquet_compression, plain.database_id) == ("csv", "gzip", "0")
+    assert plain.account_id is None and plain.request_id is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ("format: json\n", "format", "profile daily_zip writes csv only"),
+        ("kind: user_profiles\n", "kind", "user_profiles needs profile gcp_export"),
+        ("values_as_strings: true\n", "values_as_strings", "only used by profile gcp_export"),
+        ("chunk_size_mb: 5\n", "chunk_size_mb", "only used by profile gcp_export"),
+        ("profile: gcp_export\nformat: yaml\n", "format", "Input should be"),
+        ("profile: gcp_export\nchunk_size_mb: 0\n", "chunk_size_mb", "greater than 0"),
+        ("profile: gcp_export\nidentity_priority: [email, email]\n", "identity_priority",
+         "list each identifier once"),
+        ("profile: gcp_export\nidentity_priority: [fax]\n", "identity_priority.0",
+         "Input should be"),
+        ("profile: gcp_export\nidentity_priority: []\n", "identity_priority", "at least 1"),
+        ("profile: gcp_export\nkind: selected_events\nevents: [x]\n"
+         "identity_priority: [email]\n", "identity_priority", "all_events and user_profiles"),
+        ("profile: gcp_export\nparquet_compression: none\n", "parquet_compression",
+         "only used by format parquet"),
+        ("profile: gcp_export\nkind: user_profiles\n", "account_id", "required"),
+        ("profile: gcp_export\ndatabase_id: a-b\n", "database_id", "should match pattern"),
+        ("profile: gcp_export\nrequest_id: 'x/y'\n", "request_id", "should match pattern"),
+    ],
+)  # fmt: skip
+def test_gcp_export_option_errors_name_the_field(tmp_path, extra, field, message):
+    text = VALID.format(export_id="g").replace("kind: all_events\n", "") + extra
+    with pytest.raises(ValueError) as err:
+        load_config(write(tmp_path, "g", text))
+    assert f"g.yaml: {field}: " in str(err.value)
+    assert message in str(err.value)

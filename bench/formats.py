@@ -1,0 +1,115 @@
+"""Throughput of each GCP export format writer on a generated day (not a test).
+
+    .venv/bin/python bench/formats.py [--events 1000000] [--work .bench/formats]
+
+Generates a day of events (the UTC day, so exactly --events rows; timestamps written in
+Asia/Kolkata), extracts and splits it as the pipeline does (not timed), then times each format
+writer over every event's staged file at the default 100 MB chunk size, one format per child
+process so each peak memory figure is its own. A warm-up on the smallest event runs first (this
+machine sets PYTHONDONTWRITEBYTECODE, so lazy imports such as pandas would cost seconds).
+Rows/s counts input events; MB/s counts the bytes written (10^6 bytes per MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from event_export.formats import EVENTS, Options, Output, write_series
+from event_export.generator import write_window
+from event_export.stages.extract import extract
+from event_export.stages.split import split_by_event
+from event_export.windows import day_window
+
+TZ = "Asia/Kolkata"
+DAY = date(2026, 11, 1)
+CASES = {  # name -> (format, parquet gzip, values as strings)
+    "json": ("json", True, False),
+    "xml": ("xml", True, False),
+    "csv": ("csv", True, False),
+    "parquet.gzip": ("parquet", True, False),
+    "parquet": ("parquet", False, False),
+    "json (as strings)": ("json", True, True),
+}
+
+
+def prepare(work: Path, events: int) -> list[dict]:
+    """The day's per-event staged files, built once and reused by later runs."""
+    parts_file = work / "parts.json"
+    if parts_file.exists() and json.loads(parts_file.read_text())["events"] == events:
+        return json.loads(parts_file.read_text())["parts"]
+    shutil.rmtree(work, ignore_errors=True)
+    window = day_window(DAY, ZoneInfo("UTC"))
+    started = time.perf_counter()
+    write_window(work / "lake", window, events)
+    extracted = extract(str(work / "lake"), window, None, work / "extract")
+    parts = [p.to_dict() for p in split_by_event(extracted.path, work / "split")]
+    print(f"prepared {extracted.rows:,} events in {time.perf_counter() - started:.1f} s")
+    parts_file.write_text(json.dumps({"events": events, "parts": parts}))
+    return parts
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_case(name: str, parts: list[dict], work: Path) -> dict:
+    file_format, parquet_gzip, as_strings = CASES[name]
+    out = work / "out" / name.replace(" ", "_")
+    shutil.rmtree(out, ignore_errors=True)
+    options = Options(timezone=TZ, values_as_strings=as_strings)
+    smallest = min(parts, key=lambda p: p["rows"])
+    write_series(smallest["path"], file_format, EVENTS, options, Output(out / "warm-up"), "w")
+    rows = size = files = 0
+    started = time.perf_counter()
+    for part in parts:
+        output = Output(out / Path(part["path"]).stem, 100_000_000, False, parquet_gzip)
+        chunks = write_series(part["path"], file_format, EVENTS, options, output, part["event"])
+        for chunk in chunks:
+            rows, size, files = rows + chunk.rows, size + chunk.size, files + 1
+    seconds = time.perf_counter() - started
+    peak_mb = peak_rss_mb()
+    shutil.rmtree(out, ignore_errors=True)
+    return {"case": name, "rows": rows, "bytes": size, "files": files, "seconds": seconds,
+            "peak_mb": peak_mb}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--work", type=Path, default=Path(".bench/formats"))
+    parser.add_argument("--case", choices=sorted(CASES), help="run one case (in this process)")
+    args = parser.parse_args()
+    parts = prepare(args.work, args.events)
+    if args.case:
+        print(json.dumps(run_case(args.case, parts, args.work)))
+        return
+    print("| writer | rows | files | output MB | seconds | rows/s | MB/s | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in CASES:
+        done = subprocess.run(
+            [sys.executable, __file__, "--events", str(args.events), "--work", str(args.work),
+             "--case", name],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        mb = r["bytes"] / 1e6
+        print(
+            f"| {name} | {r['rows']:,} | {r['files']} | {mb:,.1f} | {r['seconds']:.1f} | "
+            f"{r['rows'] / r['seconds']:,.0f} | {mb / r['seconds']:,.1f} | {r['peak_mb']:,.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

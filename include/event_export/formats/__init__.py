@@ -1,0 +1,68 @@
+"""The GCP export's file formats, streamed batch by batch and cut into files under a size limit.
+
+`write_series` is the stage: one staged Parquet file (an event's rows, or the profile snapshot) in,
+a series of files in one format out. Each format is a `FormatWriter` fed `Rows` batches; a
+pre-pass over the properties column fixes the property columns first, so all files of a series
+share one header or schema.
+"""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+
+from event_export.formats.base import FormatWriter, Output
+from event_export.formats.chunks import Chunk
+from event_export.formats.csv_plain import CsvWriter
+from event_export.formats.json_lines import JsonLinesWriter
+from event_export.formats.parquet import ParquetWriter, parquet_extension
+from event_export.formats.records import EVENTS, PROFILES, Layout, Options, Rows, scan_props
+from event_export.formats.xml import XmlWriter
+
+BATCH_ROWS = 65_536
+WRITERS: dict[str, type[FormatWriter]] = {
+    "csv": CsvWriter,
+    "json": JsonLinesWriter,
+    "parquet": ParquetWriter,
+    "xml": XmlWriter,
+}
+
+
+def extension(file_format: str, parquet_gzip: bool = True) -> str:
+    """The file name extension of an event file in this format."""
+    if file_format == "parquet":
+        return parquet_extension(parquet_gzip)
+    return WRITERS[file_format].extension
+
+
+def write_series(
+    staged_path: str,
+    file_format: str,
+    layout: Layout,
+    options: Options,
+    output: Output,
+    title: str | None = None,
+) -> list[Chunk]:
+    """Write one staged Parquet file as files of `file_format` under `output.out_dir`."""
+    source = pq.ParquetFile(staged_path)
+    texts = (
+        batch.column(0)
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=[layout.props_column])
+    )
+    props = scan_props(texts, options.values_as_strings)
+    writer = WRITERS[file_format](layout, options, props, output, title)
+    for batch in source.iter_batches(batch_size=BATCH_ROWS):
+        writer.write(Rows(batch, layout, options, props))
+    return writer.close()
+
+
+__all__ = [
+    "EVENTS",
+    "PROFILES",
+    "Chunk",
+    "FormatWriter",
+    "Layout",
+    "Options",
+    "Output",
+    "extension",
+    "write_series",
+]

@@ -1,0 +1,145 @@
+"""Cutting a stream of records into files under a size limit, each file valid on its own.
+
+Text records arrive as one Arrow string array per batch, every element a whole record ending in a
+newline. The cut points come from the array's offsets (byte positions), and each file's bytes are
+written straight from the array's data buffer, so cutting costs no copy and no Python per row.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+from isal import igzip
+
+GZIP_LEVEL = 1  # isal level 1: ~450 MB/s on one core at a ratio close to zlib's level 6
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One written file of a series: its staging path, records and size in bytes."""
+
+    path: str
+    rows: int
+    size: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def chunk_path(out_dir: Path, index: int, extension: str) -> Path:
+    return out_dir / f"{index:05d}.{extension}"
+
+
+def open_output(path: Path, gzip: bool) -> BinaryIO:
+    """A file to write; with `gzip`, a deterministic gzip stream (no name or time in its header)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = path.open("wb")
+    if not gzip:
+        return raw
+    return _ClosingGzip(raw)
+
+
+class _ClosingGzip(io.RawIOBase):
+    """A gzip stream that also closes the file beneath it."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.zipped = igzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        return self.zipped.write(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.zipped.close()
+            self.raw.close()
+        super().close()
+
+
+class TextChunks:
+    """Files of at most `limit` bytes (None: one file), each `header + records + footer`.
+
+    A record larger than the limit on its own still goes out, alone in its file: a record is
+    never split. With `gzip`, the limit applies to the uncompressed bytes.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        extension: str,
+        header: bytes,
+        footer: bytes,
+        limit: int | None,
+        gzip: bool = False,
+    ):
+        self.out_dir = out_dir
+        self.extension = extension
+        self.header = header
+        self.footer = footer
+        self.limit = limit
+        self.gzip = gzip
+        self.chunks: list[Chunk] = []
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
+        self._size = 0
+        self._rows = 0
+
+    def _open(self) -> None:
+        self._path = chunk_path(self.out_dir, len(self.chunks), self.extension)
+        self._file = open_output(self._path, self.gzip)
+        self._file.write(self.header)
+        self._size, self._rows = len(self.header), 0
+
+    def _close_file(self) -> None:
+        assert self._file is not None and self._path is not None
+        self._file.write(self.footer)
+        self._file.close()
+        self._file = None
+        size = self._path.stat().st_size
+        self.chunks.append(Chunk(str(self._path), self._rows, size))
+
+    def write(self, records: pa.Array) -> None:
+        if records.null_count:
+            raise ValueError("a record cannot be null")
+        if not len(records):
+            return
+        wide = pa.types.is_large_string(records.type)
+        offsets = np.frombuffer(records.buffers()[1], dtype=np.int64 if wide else np.int32)
+        offsets = offsets[records.offset : records.offset + len(records) + 1].astype(np.int64)
+        data = memoryview(records.buffers()[2])
+        start, count = 0, len(records)
+        while start < count:
+            if self._file is None:
+                self._open()
+            if self.limit is None:
+                stop = count
+            else:
+                room = self.limit - self._size - len(self.footer)
+                fit = int(np.searchsorted(offsets[start + 1 :], offsets[start] + room, "right"))
+                if fit == 0 and self._rows:
+                    self._close_file()
+                    continue
+                stop = start + max(fit, 1)
+            assert self._file is not None
+            self._file.write(data[offsets[start] : offsets[stop]])
+            self._size += int(offsets[stop] - offsets[start])
+            self._rows += stop - start
+            if stop < count:  # the file is full
+                self._close_file()
+            start = stop
+
+    def close(self) -> list[Chunk]:
+        """Finish the last file; a series always has at least one (an empty document)."""
+        if self._file is None and not self.chunks:
+            self._open()
+        if self._file is not None:
+            self._close_file()
+        return self.chunks

@@ -1,0 +1,54 @@
+"""CSV: comma-delimited, one record per row, a header. Columns: the timestamps (yyyymmddHHMMSS),
+the event's own fields, then `profile.<field>`, `deviceInfo.<field>` and one `eventProps.<key>`
+column per property key of the day's file series, sorted, so every chunk has the same header.
+
+Fields are quoted when they hold a comma, a quote or a line break (quotes doubled) or start or end
+with a blank, and an empty string is `""`, so an absent value (an empty field) stays
+distinguishable. Any standard CSV reader round-trips it. CSV has no types: values read back as
+text whatever `values_as_strings` says.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from event_export.formats.base import TextWriter
+from event_export.formats.records import Layout, PropsSchema, Rows
+from event_export.formats.text import as_strings, csv_field, csv_field_py
+from event_export.payload import as_text
+
+
+def column_names(layout: Layout, props: PropsSchema) -> list[str]:
+    names = [name for name, _ in layout.times] + [name for name, _ in layout.scalars]
+    for group, fields in layout.groups:
+        names += [f"{group}.{name}" for name, _ in fields]
+    return names + [f"{layout.props}.{key}" for key in props.keys]
+
+
+def _field(column: pa.Array) -> pa.Array:
+    return csv_field(column) if pa.types.is_string(column.type) else as_strings(column)
+
+
+class CsvWriter(TextWriter):
+    extension = "csv"
+
+    def header(self) -> bytes:
+        names = column_names(self.layout, self.props)
+        return (",".join(csv_field_py(n) for n in names) + "\n").encode()
+
+    def _props(self, props: dict) -> str:
+        texts = (as_text(props.get(key)) for key in self.props.keys)
+        return ",".join("" if text is None else csv_field_py(text) for text in texts)
+
+    def encode(self, rows: Rows) -> pa.Array:
+        fields = [text for _, text in rows.times_text]
+        fields += [_field(column) for _, column in rows.scalars()]
+        for _, group in rows.groups():
+            fields += [_field(column) for _, column in group]
+        if self.props.keys:
+            fields.append(rows.props_fragment(self._props))
+        line = pc.binary_join_element_wise(
+            *fields, ",", null_handling="replace", null_replacement=""
+        )
+        return pc.binary_join_element_wise(line, "\n", "")

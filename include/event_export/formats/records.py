@@ -1,0 +1,261 @@
+"""What a GCP-export record holds, computed once per Arrow batch and shared by every format.
+
+A layout names the client-facing fields and the lake columns they come from: timestamps, top-level
+fields, fixed groups (`profile`, `deviceInfo`) and one free-form properties object (`eventProps`
+or `profileProps`). `Rows` turns one lake batch into those fields; the formats only encode them.
+Properties are decoded once per distinct JSON text of the batch (dictionary encoding), so
+repeated payloads cost one parse, and values reach every row through `take`, never a Python loop
+over rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from event_export.formats.text import json_text
+from event_export.lake import EVENT_SCHEMA, PROFILE_SCHEMA
+from event_export.payload import as_text, parse
+
+Fields = tuple[tuple[str, str], ...]  # (client-facing name, lake column)
+IDENTIFIERS = ("identity", "email", "phone")
+_INT64 = (-(2**63), 2**63)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The record shape of one export kind."""
+
+    root: str  # XML root element of a file
+    element: str  # XML element of one record
+    times: Fields  # timestamps: yyyymmddHHMMSS in the client's zone in text formats
+    scalars: Fields  # further top-level fields
+    groups: tuple[tuple[str, Fields], ...]  # nested objects with fixed fields
+    props: str  # the free-form properties object
+    props_column: str  # lake column holding the properties as JSON text
+    source: pa.Schema  # the lake table's schema
+    name_field: str | None = None  # the event name: JSON files carry it once, on their first line
+
+
+EVENTS = Layout(
+    root="Events",
+    element="Event",
+    times=(("ts", "ts"),),
+    scalars=(
+        ("eventName", "event_name"),
+        ("eventId", "event_id"),
+        ("eventType", "event_type"),
+        ("sessionId", "session_id"),
+        ("sid", "sid"),
+        ("msgId", "msg_id"),
+        ("medium", "medium"),
+        ("url", "url"),
+        ("purl", "purl"),
+        ("pts", "pts"),
+    ),
+    groups=(
+        ("profile", (("identity", "identity"), ("email", "email"), ("phone", "phone"))),
+        (
+            "deviceInfo",
+            (
+                ("appVersion", "app_version"),
+                ("appId", "app_id"),
+                ("siteId", "site_id"),
+                ("model", "model"),
+                ("make", "make"),
+                ("osType", "os_type"),
+                ("osVersion", "os_version"),
+                ("sdkVersion", "sdk_version"),
+            ),
+        ),
+    ),
+    props="eventProps",
+    props_column="payload",
+    source=EVENT_SCHEMA,
+    name_field="eventName",
+)
+
+PROFILES = Layout(
+    root="Profiles",
+    element="Profile",
+    times=(("firstSeen", "first_seen"), ("lastSeen", "last_seen")),
+    scalars=(),
+    groups=(
+        (
+            "profile",
+            (
+                ("identity", "identity"),
+                ("email", "email"),
+                ("phone", "phone"),
+                ("name", "name"),
+                ("gender", "gender"),
+                ("city", "city"),
+                ("country", "country"),
+                ("platform", "platform"),
+            ),
+        ),
+    ),
+    props="profileProps",
+    props_column="properties",
+    source=PROFILE_SCHEMA,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How values are written, from the export config."""
+
+    timezone: str = "UTC"
+    identity_priority: tuple[str, ...] = ("identity",)
+    values_as_strings: bool = False
+
+
+def resolve_identity(columns: dict[str, pa.Array], priority: Iterable[str]) -> pa.Array:
+    """The identity column: the first present (non-null, non-empty) identifier in priority
+    order, else the empty string."""
+    candidates = []
+    for name in priority:
+        column = columns[name]
+        candidates.append(pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column))
+    return pc.coalesce(*candidates, pa.scalar("", pa.string()))
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int" if _INT64[0] <= value < _INT64[1] else "other"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return "other"
+
+
+def _arrow_type(kinds: set[str]) -> pa.DataType:
+    if kinds == {"bool"}:
+        return pa.bool_()
+    if kinds == {"int"}:
+        return pa.int64()
+    if kinds and kinds <= {"int", "float"}:
+        return pa.float64()
+    return pa.string()  # strings, and objects, lists or mixed types as JSON text
+
+
+@dataclass(frozen=True)
+class PropsSchema:
+    """Every property key of a file series, sorted, with the typed column it gets in Parquet."""
+
+    keys: tuple[str, ...] = ()
+    types: tuple[pa.DataType, ...] = ()
+
+
+def scan_props(texts: Iterable[pa.Array], values_as_strings: bool = False) -> PropsSchema:
+    """Keys and types over all properties texts (a pre-pass, so every chunk shares one schema)."""
+    kinds: dict[str, set[str]] = {}
+    for column in texts:
+        for text in pc.unique(column).to_pylist():
+            for key, value in parse(text).items():
+                seen = kinds.setdefault(key, set())
+                if value is not None:
+                    seen.add(_kind(value))
+    keys = tuple(sorted(kinds))
+    if values_as_strings:
+        return PropsSchema(keys, tuple(pa.string() for _ in keys))
+    return PropsSchema(keys, tuple(_arrow_type(kinds[k]) for k in keys))
+
+
+def _typed(value: object, type_: pa.DataType) -> object:
+    return as_text(value) if pa.types.is_string(type_) else value
+
+
+class Rows:
+    """One lake batch as a layout's fields; each view is computed on first use."""
+
+    def __init__(self, batch: pa.RecordBatch, layout: Layout, options: Options, props: PropsSchema):
+        self.batch = batch
+        self.layout = layout
+        self.options = options
+        self.props_schema = props
+        self.num_rows = batch.num_rows
+
+    def column(self, lake_column: str) -> pa.Array:
+        if lake_column == "identity":
+            return self.identity
+        return self.batch.column(lake_column)
+
+    @cached_property
+    def identity(self) -> pa.Array:
+        columns = {name: self.batch.column(name) for name in IDENTIFIERS}
+        return resolve_identity(columns, self.options.identity_priority)
+
+    def times(self) -> list[tuple[str, pa.Array]]:
+        """Timestamps in the client's zone (same instants; the zone travels in the type)."""
+        out = []
+        for name, column in self.layout.times:
+            values = self.batch.column(column)
+            out.append((name, values.cast(pa.timestamp(values.type.unit, self.options.timezone))))
+        return out
+
+    @cached_property
+    def times_text(self) -> list[tuple[str, pa.Array]]:
+        """Timestamps as yyyymmddHHMMSS in the client's zone, as the GCP document shows them.
+
+        Built as the number Y*10^10 + M*10^8 + ... from the local fields: ten times faster than
+        Arrow's strftime, which formats every value through the time zone database.
+        """
+        out = []
+        for name, zoned in self.times():
+            local = pc.local_timestamp(zoned)
+            number = pc.year(local)
+            for part, scale in ((pc.month, 100), (pc.day, 100), (pc.hour, 100), (pc.minute, 100)):
+                number = pc.add(pc.multiply(number, scale), part(local))
+            number = pc.add(pc.multiply(number, 100), pc.second(local))
+            out.append((name, number.cast(pa.string())))
+        return out
+
+    def scalars(self, skip: str | None = None) -> list[tuple[str, pa.Array]]:
+        return [(n, self.column(c)) for n, c in self.layout.scalars if n != skip]
+
+    def groups(self) -> list[tuple[str, list[tuple[str, pa.Array]]]]:
+        return [(g, [(n, self.column(c)) for n, c in fields]) for g, fields in self.layout.groups]
+
+    @cached_property
+    def _decoded(self) -> tuple[list[dict], pa.Array]:
+        """Distinct properties texts parsed once, and each row's index into them."""
+        encoded = pc.dictionary_encode(self.batch.column(self.layout.props_column))
+        parsed = [parse(text) for text in encoded.dictionary.to_pylist()]
+        return parsed, encoded.indices
+
+    def _per_row(self, distinct: list, type_: pa.DataType) -> pa.Array:
+        return pa.array(distinct, type_).take(self._decoded[1])
+
+    def props_fragment(self, render: Callable[[dict], str]) -> pa.Array:
+        """`render(properties)` for each row, computed once per distinct properties text.
+
+        The text formats render a row's whole properties part this way (a JSON object, XML
+        entries, CSV fields): its cost follows the distinct payloads, not the rows. Values are
+        already strings when values go as strings; absent properties render as {}.
+        """
+        parsed, indices = self._decoded
+        if self.options.values_as_strings:
+            parsed = [{k: as_text(v) for k, v in p.items()} for p in parsed]
+        texts = pa.array([render(p) for p in parsed], pa.string())
+        return pc.fill_null(texts.take(indices), render({}))
+
+    def props_typed(self) -> list[tuple[str, pa.Array]]:
+        """Each property in its scanned type (all strings when values go as strings)."""
+        parsed, _ = self._decoded
+        schema = self.props_schema
+        return [
+            (key, self._per_row([_typed(p.get(key), type_) for p in parsed], type_))
+            for key, type_ in zip(schema.keys, schema.types, strict=True)
+        ]
+
+    def props_json(self) -> pa.Array:
+        """Each row's properties as one compact JSON object (values as strings if asked)."""
+        return self.props_fragment(json_text)

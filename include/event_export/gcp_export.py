@@ -1,0 +1,118 @@
+"""The gcp_export profile: which files one run writes, in which format, under which names.
+
+Event exports write one file series per event, cut at `chunk_size_mb`; profile exports write one
+gzip file of the whole snapshot (its documented name has no file index). The names carry the
+export's request id and the run's timestamp, both derived from the config and the data interval,
+so a rerun of an interval writes the same names with the same bytes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from event_export import naming
+from event_export.config import ExportConfig
+from event_export.formats import EVENTS, PROFILES, Options, Output, extension, write_series
+from event_export.lake import Window
+from event_export.stages.package import describe
+
+PROFILES_PART = "user_profiles"  # the one part of a profile export, and its manifest row key
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class GcpRun:
+    """One run's settings for the gcp_export profile."""
+
+    config: ExportConfig
+    day: date
+    window: Window
+
+    @property
+    def profiles(self) -> bool:
+        return self.config.kind == "user_profiles"
+
+    @property
+    def request_id(self) -> str:
+        config = self.config
+        return config.request_id or naming.request_id_for(config.client_id, config.export_id)
+
+    @property
+    def run_timestamp(self) -> str:
+        return naming.run_timestamp(self.window.end)
+
+    @property
+    def options(self) -> Options:
+        return Options(
+            timezone=self.config.schedule.timezone,
+            identity_priority=tuple(self.config.identity_priority),
+            values_as_strings=self.config.values_as_strings,
+        )
+
+    def format(self, part: dict, out_dir: Path) -> dict:
+        """Write one part (an event's rows, or the snapshot) as its file series."""
+        if out_dir.exists():
+            shutil.rmtree(out_dir)  # an earlier try of this task
+        config = self.config
+        if self.profiles:
+            output = Output(out_dir, limit=None, gzip=True)
+            chunks = write_series(part["path"], config.format, PROFILES, self.options, output)
+        else:
+            output = Output(
+                out_dir,
+                limit=int(config.chunk_size_mb * MB),
+                parquet_gzip=config.parquet_compression == "gzip",
+            )
+            chunks = write_series(
+                part["path"], config.format, EVENTS, self.options, output, title=part["event"]
+            )
+        return {
+            "event": part["event"],
+            "rows": sum(c.rows for c in chunks),
+            "chunks": [c.to_dict() for c in chunks],
+        }
+
+    def name_files(self, formatted: list[dict]) -> list[dict]:
+        """Name every written file and describe it (size, SHA-256, rows) for upload and manifest."""
+        config = self.config
+        files = []
+        if self.profiles:
+            for part in formatted:
+                for chunk in part["chunks"]:
+                    name = naming.gcp_profile_file_name(
+                        config.account_id or 0,
+                        self.request_id,
+                        self.run_timestamp,
+                        config.database_id,
+                        config.format,
+                    )
+                    files.append(self._describe(chunk, name, PROFILES_PART))
+            return files
+        ext = extension(config.format, config.parquet_compression == "gzip")
+        parts = naming.gcp_event_components([p["event"] for p in formatted])
+        for part in sorted(formatted, key=lambda p: p["event"]):
+            for index, chunk in enumerate(part["chunks"]):
+                name = naming.gcp_event_file_name(
+                    self.request_id,
+                    self.run_timestamp,
+                    parts[part["event"]],
+                    self.day,
+                    index,
+                    config.database_id,
+                    ext,
+                )
+                files.append(self._describe(chunk, name, part["event"]))
+        return files
+
+    @staticmethod
+    def _describe(chunk: dict, name: str, event: str) -> dict:
+        return describe(Path(chunk["path"]), name, chunk["rows"], {event: chunk["rows"]}).to_dict()
+
+    def manifest_name(self) -> str:
+        prefix = f"{self.request_id}-{self.run_timestamp}"
+        if self.profiles:
+            prefix = f"{self.config.account_id}-{prefix}"
+        return naming.gcp_manifest_name(prefix, self.day, self.config.database_id)
