@@ -9,6 +9,22 @@ UV_VERSION=0.13.9
 VENV=${VENV:-.venv}
 stamp="$VENV/.installed"
 
+# Debian packages the destination tests start as real servers: OpenSSH's sshd (sFTP), ssh-keygen,
+# and openssl (the FTPS test certificate). Checked on every run, installed only where missing.
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: please install ${missing[*]} (apt-get install ${missing[*]})" >&2
+  else
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
 if [ -f "$stamp" ] && [ "$stamp" -nt requirements.txt ] && [ "$stamp" -nt pyproject.toml ]; then
   exit 0
 fi

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+pytest_plugins = ["servers.fixtures"]  # test servers on 127.0.0.1 (tests/servers/)
+
 REPO = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="ees-airflow-"))
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -7,11 +7,12 @@ configs and the errors side by side instead of raising on the first bad file.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -36,16 +37,18 @@ GCP_ONLY = (
     "account_id",
     "request_id",
 )
+S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+GCS_BUCKET = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
+FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.DOTALL)  # "field: message"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Destination(_Strict):
+class _DestinationBase(_Strict):
     """Where files go. Credentials and hosts live in the Airflow connection, never here."""
 
-    type: Literal["local"] = Field(description="Destination kind.")
     conn_id: str = Field(
         min_length=1,
         description="Airflow connection id holding the location and the credentials.",
@@ -62,6 +65,86 @@ class Destination(_Strict):
         if any(p == ".." for p in parts):
             raise ValueError("must not contain '..'")
         return "/".join(parts)
+
+
+def _bucket_name(value: str, pattern: str, longest: int) -> str:
+    if not re.match(pattern, value):
+        raise ValueError(
+            f"{value!r} is not a bucket name: 3-{longest} lower-case letters, digits, dots or "
+            "hyphens, starting and ending with a letter or digit (just the name, no gs:// or s3://)"
+        )
+    return value
+
+
+class LocalDestinationConfig(_DestinationBase):
+    """A folder under an `fs` connection's root: development and the demo."""
+
+    type: Literal["local"] = Field(description="Destination kind.")
+
+
+class S3DestinationConfig(_DestinationBase):
+    """An S3 (or S3-compatible) bucket, through an `aws` connection."""
+
+    type: Literal["s3"] = Field(description="Destination kind.")
+    bucket: str = Field(
+        json_schema_extra={"pattern": S3_BUCKET}, description="Bucket name (3-63 characters)."
+    )
+    sse: Literal["none", "s3", "kms"] = Field(
+        default="none",
+        description="Server-side encryption: none (bucket default), s3 (SSE-S3) or kms (SSE-KMS).",
+    )
+    kms_key_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="KMS key id or ARN for sse: kms; the account's aws/s3 key when omitted.",
+    )
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        return _bucket_name(value, S3_BUCKET, 63)
+
+    @model_validator(mode="after")
+    def _kms_key_needs_kms(self) -> S3DestinationConfig:
+        if self.kms_key_id and self.sse != "kms":
+            raise ValueError("kms_key_id: only allowed with sse: kms")
+        return self
+
+
+class GCSDestinationConfig(_DestinationBase):
+    """A Google Cloud Storage bucket, through a `google_cloud_platform` connection."""
+
+    type: Literal["gcs"] = Field(description="Destination kind.")
+    bucket: str = Field(json_schema_extra={"pattern": GCS_BUCKET}, description="Bucket name.")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        return _bucket_name(value, GCS_BUCKET, 222)
+
+
+class SFTPDestinationConfig(_DestinationBase):
+    """A folder on an sFTP server, through an `sftp` connection (host key checked)."""
+
+    type: Literal["sftp"] = Field(description="Destination kind.")
+
+
+class FTPDestinationConfig(_DestinationBase):
+    """A folder on an FTP server, through an `ftp` connection; `ftps: true` for FTP over TLS."""
+
+    type: Literal["ftp"] = Field(description="Destination kind.")
+    ftps: bool = Field(default=False, description="Use FTPS (explicit TLS, certificate checked).")
+
+
+Destination = Annotated[
+    LocalDestinationConfig
+    | S3DestinationConfig
+    | GCSDestinationConfig
+    | SFTPDestinationConfig
+    | FTPDestinationConfig,
+    Field(discriminator="type"),
+]
+DESTINATION_TYPES = ("local", "s3", "gcs", "sftp", "ftp")
 
 
 class Schedule(_Strict):
@@ -247,11 +330,21 @@ class ConfigError:
 def _field_messages(exc: ValidationError) -> tuple[str, ...]:
     out = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        # The destination union's tag ('s3', ...) is not a field the user wrote: leave it out.
+        loc = [
+            str(p)
+            for i, p in enumerate(err["loc"])
+            if not (i and err["loc"][i - 1] == "destination" and p in DESTINATION_TYPES)
+        ]
         msg = err["msg"].removeprefix("Value error, ")
-        if ": " in msg and not err["loc"]:  # model-level errors name their field first
-            field, msg = msg.split(": ", 1)
-        out.append(f"{field}: {msg}")
+        if err["type"] == "union_tag_invalid":
+            *head, last = [repr(t) for t in DESTINATION_TYPES]
+            loc, msg = [*loc, "type"], f"Input should be {', '.join(head)} or {last}"
+        elif err["type"] == "union_tag_not_found":
+            loc, msg = [*loc, "type"], "Field required"
+        elif err["type"] == "value_error" and (named := FIELD_FIRST.match(msg)):
+            loc, msg = [*loc, named.group(1)], named.group(2)  # model-level errors name a field
+        out.append(f"{'.'.join(loc) or '(file)'}: {msg}")
     return tuple(out)
 
 

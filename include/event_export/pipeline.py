@@ -144,9 +144,7 @@ class ExportRun:
     def validate(self, files: list[dict]) -> dict:
         """Check every file against the destination and the lake, then publish the manifest."""
         destination = destination_for(self.config.destination)
-        problems = []
-        for f in files:
-            problems += destination.verify(f["name"], f["size"], f["sha256"], Path(f["path"]))
+        problems = destination.verify_all(files)
         manifest = self.manifest(files)
         source = lake_uri(self.config.source)
         if self.profiles:

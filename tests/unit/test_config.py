@@ -33,7 +33,11 @@ def test_valid_config_gets_defaults(tmp_path):
         ("client_id: acme\n", "client_id", "Field required"),
         ("kind: all_events", "kind", "Input should be 'all_events', 'selected_events' or"),
         ("timezone: Asia/Kolkata", "schedule.timezone", "unknown IANA time zone"),
-        ("type: local", "destination.type", "Input should be 'local'"),
+        (
+            "type: local",
+            "destination.type",
+            "Input should be 'local', 's3', 'gcs', 'sftp' or 'ftp'",
+        ),
         ("path: acme", "destination.path", "must not contain '..'"),
         ("ops@acme.example", "notify.failure_emails.0", "not a valid email"),
         ("kind: all_events\n", "events", "at least one event name"),
@@ -59,6 +63,49 @@ def test_each_broken_field_is_named_with_the_file(tmp_path, replace, field, mess
         load_config(path)
     assert f"{path}: {field}: " in str(err.value)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("destination", "message"),
+    [
+        ("{type: s3, conn_id: c}", "destination.bucket: Field required"),
+        ("{type: s3, conn_id: c, bucket: S3://Up}", "destination.bucket: 'S3://Up' is not a"),
+        (
+            "{type: s3, conn_id: c, bucket: b-1, kms_key_id: k}",
+            "destination.kms_key_id: only allowed with sse: kms",
+        ),
+        ("{type: s3, conn_id: c, bucket: b-1, sse: des}", "destination.sse: Input should be"),
+        ("{type: gcs, conn_id: c}", "destination.bucket: Field required"),
+        ("{type: sftp, conn_id: c, bucket: b-1}", "destination.bucket: Extra inputs are not"),
+        ("{type: ftp, conn_id: c, ftps: maybe}", "destination.ftps: Input should be a valid"),
+        ("{conn_id: c}", "destination.type: Field required"),
+    ],
+)
+def test_destination_fields_depend_on_the_type(tmp_path, destination, message):
+    text = VALID.format(export_id="d").replace(
+        "{type: local, conn_id: demo_local, path: acme}", destination
+    )
+    with pytest.raises(ValueError) as err:
+        load_config(write(tmp_path, "d", text))
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("destination", "fields"),
+    [
+        ("{type: s3, conn_id: c, bucket: my.bucket, path: a/b}", {"sse": "none", "path": "a/b"}),
+        ("{type: s3, conn_id: c, bucket: b-1, sse: kms, kms_key_id: alias/x}", {"sse": "kms"}),
+        ("{type: gcs, conn_id: c, bucket: b_1}", {"bucket": "b_1"}),
+        ("{type: sftp, conn_id: c, path: /out/}", {"path": "out"}),
+        ("{type: ftp, conn_id: c, ftps: true}", {"ftps": True}),
+    ],
+)
+def test_each_destination_type_loads(tmp_path, destination, fields):
+    text = VALID.format(export_id="d").replace(
+        "{type: local, conn_id: demo_local, path: acme}", destination
+    )
+    loaded = load_config(write(tmp_path, "d", text)).destination
+    assert {k: getattr(loaded, k) for k in fields} == fields
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

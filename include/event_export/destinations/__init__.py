@@ -8,11 +8,30 @@ from event_export.destinations.errors import ClientSideError, DeliveryError, Ver
 
 
 def destination_for(config: DestinationConfig) -> Destination:
-    """The destination a config names, built from its Airflow connection."""
+    """The destination a config names, built from its Airflow connection.
+
+    Each kind's module (and its provider) is imported only when an export uses it.
+    """
     if config.type == "local":
         from event_export.destinations.local import LocalDestination
 
         return LocalDestination.from_connection(config.conn_id, config.path)
+    if config.type == "s3":
+        from event_export.destinations.s3 import S3Destination
+
+        return S3Destination.from_config(config)
+    if config.type == "gcs":
+        from event_export.destinations.gcs import GCSDestination
+
+        return GCSDestination.from_config(config)
+    if config.type == "sftp":
+        from event_export.destinations.sftp import SFTPDestination
+
+        return SFTPDestination.from_config(config)
+    if config.type == "ftp":
+        from event_export.destinations.ftp import FTPDestination
+
+        return FTPDestination.from_config(config)
     raise ValueError(f"unsupported destination type {config.type!r}")
 
 

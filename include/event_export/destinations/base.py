@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+TEMP_PREFIX = ".uploading-"
+_TEMP_ID_LENGTH = 32 + 1  # uuid hex and a dash
+
+
+def temp_name(name: str) -> str:
+    """A hidden, unique name to write `name` under before the rename that publishes it."""
+    return f"{TEMP_PREFIX}{uuid.uuid4().hex}-{name}"
+
+
+def is_temp(entry: str) -> bool:
+    return entry.startswith(TEMP_PREFIX)
+
+
+def is_temp_of(entry: str, name: str) -> bool:
+    """Whether `entry` is a leftover temporary upload of `name` (from an interrupted try)."""
+    return is_temp(entry) and entry[len(TEMP_PREFIX) + _TEMP_ID_LENGTH :] == name
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error's type and first line, short: for internal errors, never for secrets' sake."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -30,7 +55,20 @@ class Destination(ABC):
 
     def verify(self, name: str, size: int, sha256: str, local: Path) -> list[str]:
         """Problems with one delivered file, empty when it matches the manifest."""
-        found = self.list().get(name)
+        return self._check(self.list(), name, size, sha256, local)
+
+    def verify_all(self, files: Iterable[dict]) -> list[str]:
+        """Problems with delivered files (dicts with name, size, sha256, path): one listing."""
+        listing = self.list()
+        problems = []
+        for f in files:
+            problems += self._check(listing, f["name"], f["size"], f["sha256"], Path(f["path"]))
+        return problems
+
+    def _check(
+        self, listing: dict[str, RemoteFile], name: str, size: int, sha256: str, local: Path
+    ) -> list[str]:
+        found = listing.get(name)
         if found is None:
             return [f"{name}: missing at the destination"]
         if found.size != size:

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from pathlib import Path
 
-from event_export.destinations.base import Destination, RemoteFile
+from event_export.destinations.base import Destination, RemoteFile, is_temp, temp_name
 from event_export.destinations.errors import ClientSideError
 from event_export.stages.package import sha256_of
-
-TEMP_PREFIX = ".uploading-"
 
 
 class LocalDestination(Destination):
@@ -47,7 +44,7 @@ class LocalDestination(Destination):
 
     def upload(self, local: Path, name: str) -> None:
         self._ensure_folder()
-        temp = self.folder / f"{TEMP_PREFIX}{uuid.uuid4().hex}-{name}"
+        temp = self.folder / temp_name(name)
         try:
             shutil.copyfile(local, temp)
             os.replace(temp, self.folder / name)
@@ -66,7 +63,7 @@ class LocalDestination(Destination):
         return {
             p.name: RemoteFile(p.name, p.stat().st_size)
             for p in self.folder.iterdir()
-            if p.is_file() and not p.name.startswith(TEMP_PREFIX)
+            if p.is_file() and not is_temp(p.name)
         }
 
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:

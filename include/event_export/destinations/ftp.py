@@ -1,0 +1,203 @@
+"""A folder on an FTP or FTPS server through the ftp provider's FTPHook / FTPSHook.
+
+A file is stored under a hidden temporary name and then renamed (RNFR/RNTO) to its final name, so
+no reader sees a part of it; a server that refuses to rename over an existing file gets the old one
+deleted first. The next try of a file removes the temporaries an interrupted try left.
+
+Connection (`ftp`): host, port, login, password; extra `passive` (default true), `encoding`, and
+`path`, the root folder (default: the login's home); the config's `path` is created under it.
+With `ftps: true` in the config the session is FTP over explicit TLS (control and data), and the
+server's certificate is verified against the system's CA store (`SSL_CERT_FILE` to add one).
+"""
+
+from __future__ import annotations
+
+import ftplib
+import logging
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from event_export.config import FTPDestinationConfig
+from event_export.destinations.base import (
+    Destination,
+    RemoteFile,
+    describe_error,
+    is_temp,
+    is_temp_of,
+    temp_name,
+)
+from event_export.destinations.errors import ClientSideError, DeliveryError
+
+if TYPE_CHECKING:
+    from airflow.providers.ftp.hooks.ftp import FTPHook
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 60
+BLOCK = 1024 * 1024
+AUTH_REPLIES = ("530", "532")
+DENIED_REPLIES = ("550", "553", "552")
+
+
+class FTPDestination(Destination):
+    def __init__(self, conn_id: str, folder: str = "", *, ftps: bool = False):
+        self.conn_id = conn_id
+        self.subfolder = folder.strip("/")
+        self.ftps = ftps
+
+    @classmethod
+    def from_config(cls, config: FTPDestinationConfig) -> FTPDestination:
+        return cls(config.conn_id, config.path, ftps=config.ftps)
+
+    @property
+    def scheme(self) -> str:
+        return "ftps" if self.ftps else "ftp"
+
+    @contextmanager
+    def _session(self, action: str, *, create: bool = False) -> Iterator[FTPHook | None]:
+        """A logged-in hook working in the export's folder (None if absent and not created)."""
+        from airflow.providers.ftp.hooks.ftp import FTPHook, FTPSHook
+
+        hook = (FTPSHook if self.ftps else FTPHook)(ftp_conn_id=self.conn_id)
+        try:
+            conn = hook.get_conn()
+            conn.timeout = TIMEOUT  # for data connections
+            if conn.sock is not None:
+                conn.sock.settimeout(TIMEOUT)
+            yield hook if self._enter_folder(hook, create) else None
+            with suppress(Exception):
+                hook.close_conn()
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc, action) from exc
+        finally:
+            if hook.conn is not None:
+                with suppress(Exception):
+                    hook.conn.close()
+
+    def _enter_folder(self, hook: FTPHook, create: bool) -> bool:
+        conn = hook.get_conn()
+        root = hook.get_connection(self.conn_id).extra_dejson.get("path")
+        if root:
+            try:
+                conn.cwd(root)
+            except ftplib.error_perm as exc:
+                raise ClientSideError(
+                    f"The folder {root} does not exist on the {self.scheme.upper()} server.",
+                    "Create it, or correct the path in the connection.",
+                    code="path_missing",
+                ) from exc
+        for part in filter(None, self.subfolder.split("/")):
+            try:
+                conn.cwd(part)
+            except ftplib.error_perm:
+                if not create:
+                    return False
+                conn.mkd(part)
+                conn.cwd(part)
+        return True
+
+    def upload(self, local: Path, name: str) -> None:
+        started = time.monotonic()
+        with self._session(f"upload of {name}", create=True) as hook:
+            assert hook is not None  # created when missing
+            for entry in self._names(hook):
+                if is_temp_of(entry, name):
+                    hook.delete_file(entry)
+            temp = temp_name(name)
+            try:
+                hook.store_file(temp, str(local), block_size=BLOCK)
+                self._rename(hook, temp, name)
+            except BaseException:
+                with suppress(Exception):  # the connection may be gone; the next try cleans up
+                    hook.delete_file(temp)
+                raise
+        log.info(
+            "Uploaded %s (%d bytes) to %s://…/%s in %.1f s",
+            name,
+            local.stat().st_size,
+            self.scheme,
+            self.subfolder,
+            time.monotonic() - started,
+        )
+
+    @staticmethod
+    def _rename(hook: FTPHook, temp: str, name: str) -> None:
+        try:
+            hook.rename(temp, name)
+        except ftplib.error_perm:
+            if name not in FTPDestination._names(hook):
+                raise
+            hook.delete_file(name)  # the server will not rename over a file
+            hook.rename(temp, name)
+
+    @staticmethod
+    def _names(hook: FTPHook) -> list[str]:
+        try:
+            return [n.rsplit("/", 1)[-1] for n in _lines(hook.get_conn(), "NLST")]
+        except ftplib.error_perm as exc:  # some servers answer an empty folder with 550
+            if str(exc).startswith("550"):
+                return []
+            raise
+
+    def list(self) -> dict[str, RemoteFile]:
+        with self._session("listing") as hook:
+            return self._sizes(hook) if hook else {}
+
+    def _sizes(self, hook: FTPHook) -> dict[str, RemoteFile]:
+        """Names and sizes from MLSD; SIZE per file where the server has no MLSD."""
+        conn = hook.get_conn()
+        try:
+            files = {}
+            for line in _lines(conn, "MLSD"):
+                facts, _, name = line.partition(" ")
+                fact = dict(f.lower().split("=", 1) for f in facts.split(";") if "=" in f)
+                if fact.get("type") == "file":
+                    files[name] = int(fact["size"])
+        except ftplib.error_perm as exc:
+            if not str(exc).startswith(("500", "501", "502")):
+                raise
+            conn.voidcmd("TYPE I")  # SIZE answers in binary mode
+            files = {n: hook.get_size(n) or 0 for n in self._names(hook)}
+        return {n: RemoteFile(n, s) for n, s in files.items() if not is_temp(n)}
+
+    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+        return None  # FTP offers no standard checksum: sizes are compared
+
+    def classify(self, exc: BaseException, action: str) -> DeliveryError:
+        """The client-side error an FTP failure means, or an internal one."""
+        reply = str(exc)[:3] if isinstance(exc, ftplib.error_perm) else ""
+        if reply in AUTH_REPLIES:
+            return ClientSideError(
+                f"The {self.scheme.upper()} server rejected the login ({reply}).",
+                "Check the username and password in the connection and that the account is "
+                "enabled.",
+                code="auth_failed",
+            )
+        if reply in DENIED_REPLIES:
+            return ClientSideError(
+                f"The {self.scheme.upper()} server refused to write to the export folder "
+                f"({describe_error(exc)}).",
+                "Give the connection's user permission to create files and folders there, and "
+                "to rename and delete its own files.",
+                code="permission_denied",
+            )
+        return DeliveryError(f"{self.scheme.upper()} {action} failed: {describe_error(exc)}")
+
+
+def _lines(conn: ftplib.FTP, command: str) -> list[str]:
+    """A listing's lines. Over TLS 1.3, ftplib fails to close an empty listing's data channel
+    (SHUTDOWN_WHILE_IN_INIT) after the server sent it all: the listing is then empty."""
+    lines: list[str] = []
+    try:
+        conn.retrlines(command, lines.append)
+    except ssl.SSLError as exc:
+        if exc.reason != "SHUTDOWN_WHILE_IN_INIT" or lines:
+            raise
+        conn.voidresp()  # the transfer's 226, which ftplib did not get to read
+    return lines

@@ -1,0 +1,165 @@
+"""A Google Cloud Storage bucket through the google provider's GCSHook.
+
+GCS publishes an object only when its upload is finalised, so no temporary name is needed. Files
+over 8 MiB go up as a resumable upload in `chunk_size` pieces; a dropped connection resumes within
+the same session (`retry_seconds`), and a failed upload leaves nothing under the object's name.
+
+Connection (`google_cloud_platform`): extra `keyfile_dict` (the service account's JSON key) or
+`key_path`, and `project`. The hook builds the storage client from it; the upload itself is the
+client's blob API, as GCSHook.upload does, so the chunk size, checksum and retry deadline are ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from event_export.config import GCSDestinationConfig
+from event_export.destinations.base import Destination, RemoteFile, describe_error
+from event_export.destinations.errors import ClientSideError, DeliveryError
+
+if TYPE_CHECKING:
+    from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 32 * 1024 * 1024  # a multiple of 256 KiB, as GCS requires
+RETRY_SECONDS = 120.0
+REQUEST_TIMEOUT = 120
+
+
+class GCSDestination(Destination):
+    def __init__(
+        self,
+        conn_id: str,
+        bucket: str,
+        prefix: str = "",
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        retry_seconds: float = RETRY_SECONDS,
+    ):
+        self.conn_id = conn_id
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.chunk_size = chunk_size
+        self.retry_seconds = retry_seconds
+
+    @classmethod
+    def from_config(cls, config: GCSDestinationConfig) -> GCSDestination:
+        return cls(config.conn_id, config.bucket, config.path)
+
+    @cached_property
+    def hook(self) -> GCSHook:
+        from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+        return GCSHook(gcp_conn_id=self.conn_id)
+
+    @property
+    def location(self) -> str:
+        return f"gs://{self.bucket}/{self.prefix}" if self.prefix else f"gs://{self.bucket}"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def upload(self, local: Path, name: str) -> None:
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        started = time.monotonic()
+        with self._classified(f"upload of {name}"):
+            bucket = self.hook.get_conn().bucket(self.bucket)
+            blob = bucket.blob(self.key(name), chunk_size=self.chunk_size)
+            blob.upload_from_filename(
+                str(local),
+                content_type="application/octet-stream",
+                checksum="crc32c",
+                timeout=REQUEST_TIMEOUT,
+                retry=DEFAULT_RETRY.with_timeout(self.retry_seconds),
+            )
+        log.info(
+            "Uploaded %s (%d bytes) to %s/%s in %.1f s",
+            name,
+            local.stat().st_size,
+            self.location,
+            name,
+            time.monotonic() - started,
+        )
+
+    def list(self) -> dict[str, RemoteFile]:
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        with self._classified("listing"):
+            blobs = list(self.hook.get_conn().list_blobs(self.bucket, prefix=prefix, delimiter="/"))
+        return {
+            b.name[len(prefix) :]: RemoteFile(b.name[len(prefix) :], b.size)
+            for b in blobs
+            if b.name != prefix
+        }
+
+    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+        """Compare the stored MD5 (CRC32C for composite objects, which have no MD5)."""
+        with self._classified(f"checksum of {name}"):
+            blob = self.hook.get_conn().bucket(self.bucket).get_blob(self.key(name))
+        if blob is None:
+            return False
+        with local.open("rb") as handle:
+            if blob.md5_hash:
+                md5 = hashlib.file_digest(handle, "md5").digest()
+                return blob.md5_hash == base64.b64encode(md5).decode()
+            if blob.crc32c:
+                import google_crc32c
+
+                crc = google_crc32c.Checksum()
+                while block := handle.read(1024 * 1024):
+                    crc.update(block)
+                return blob.crc32c == base64.b64encode(crc.digest()).decode()
+        return None
+
+    @contextmanager
+    def _classified(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc, action) from exc
+
+    def classify(self, exc: BaseException, action: str) -> DeliveryError:
+        """The client-side error a GCS failure means, or an internal one."""
+        from google.api_core import exceptions as api
+        from google.auth.exceptions import RefreshError
+
+        if isinstance(exc, RefreshError | api.Unauthorized):
+            return ClientSideError(
+                "Google rejected the service account key.",
+                "Create a new key for the service account (or re-enable the account) and put it "
+                "in the connection's keyfile_dict.",
+                code="auth_failed",
+            )
+        if isinstance(exc, api.Forbidden):
+            reasons = {e.get("reason") for e in exc.errors if isinstance(e, dict)}
+            if "retentionPolicyNotMet" in reasons or "retentionPolicyNotMet" in str(exc):
+                return ClientSideError(
+                    f"A retention policy on {self.location} forbids replacing the file.",
+                    "Shorten or remove the bucket's retention policy, or deliver to a new path; "
+                    "a rerun of a day replaces its files.",
+                    code="retention_policy",
+                )
+            return ClientSideError(
+                f"The service account may not write to {self.location}.",
+                "Grant it roles/storage.objectAdmin (or objectCreator and objectViewer) on the "
+                "bucket.",
+                code="permission_denied",
+            )
+        if isinstance(exc, api.NotFound):
+            return ClientSideError(
+                f"The bucket {self.bucket} does not exist.",
+                "Create it, or correct the bucket name in the export config.",
+                code="bucket_missing",
+            )
+        return DeliveryError(f"GCS {action} at {self.location} failed: {describe_error(exc)}")

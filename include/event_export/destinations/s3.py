@@ -1,0 +1,237 @@
+"""An S3 bucket (or an S3-compatible store) through the amazon provider's S3Hook.
+
+S3 publishes an object only when its PUT, or the CompleteMultipartUpload of a multipart upload,
+succeeds, so no temporary name is needed: a half-sent file is never visible. A failed multipart
+upload is aborted by boto3's transfer manager; one left behind by a killed worker is aborted by the
+next try of the same file, before it starts.
+
+Connection (`aws`): login = access key id, password = secret; extra `region_name`, and
+`endpoint_url` for an S3-compatible store. Every object is sent with a SHA-256 checksum, which the
+store checks on arrival and `checksum_matches` compares with the manifest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from event_export.config import S3DestinationConfig
+from event_export.destinations.base import Destination, RemoteFile, describe_error
+from event_export.destinations.errors import ClientSideError, DeliveryError
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+log = logging.getLogger(__name__)
+
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+PART_SIZE = 64 * 1024 * 1024  # S3 allows 10,000 parts: boto3 grows it for files over 640 GB
+READ_BLOCK = 1024 * 1024
+AUTH_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+}
+PERMISSION_CODES = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "403"}
+SSE_ARGS = {
+    "none": {},
+    "s3": {"ServerSideEncryption": "AES256"},
+    "kms": {"ServerSideEncryption": "aws:kms"},
+}
+
+
+class S3Destination(Destination):
+    def __init__(
+        self,
+        conn_id: str,
+        bucket: str,
+        prefix: str = "",
+        *,
+        sse: str = "none",
+        kms_key_id: str | None = None,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        part_size: int = PART_SIZE,
+    ):
+        self.conn_id = conn_id
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.extra_args = {"ChecksumAlgorithm": "SHA256", **SSE_ARGS[sse]}
+        if kms_key_id:
+            self.extra_args["SSEKMSKeyId"] = kms_key_id
+        self.transfer = {
+            "multipart_threshold": multipart_threshold,
+            "multipart_chunksize": part_size,
+        }
+
+    @classmethod
+    def from_config(cls, config: S3DestinationConfig) -> S3Destination:
+        return cls(
+            config.conn_id, config.bucket, config.path, sse=config.sse, kms_key_id=config.kms_key_id
+        )
+
+    @cached_property
+    def hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(
+            aws_conn_id=self.conn_id,
+            transfer_config_args=dict(self.transfer),
+            extra_args=dict(self.extra_args),
+        )
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def upload(self, local: Path, name: str) -> None:
+        key = self.key(name)
+        started = time.monotonic()
+        with self._classified(f"upload of {name}"):
+            self._abort_stale_uploads(key)
+            self.hook.load_file(local, key, bucket_name=self.bucket, replace=True)
+        log.info(
+            "Uploaded %s (%d bytes) to s3://%s/%s in %.1f s",
+            name,
+            local.stat().st_size,
+            self.bucket,
+            key,
+            time.monotonic() - started,
+        )
+
+    def _abort_stale_uploads(self, key: str) -> None:
+        """Abort multipart uploads of `key` left by a killed try: they are invisible but billed."""
+        from botocore.exceptions import ClientError
+
+        client = self.hook.get_conn()
+        try:
+            pending = client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        except ClientError as exc:  # a client policy may not allow listing uploads: not fatal
+            if _code(exc) in PERMISSION_CODES:
+                log.warning("Cannot list pending multipart uploads in %s", self.location)
+                return
+            raise
+        for upload in pending.get("Uploads", []):
+            if upload["Key"] == key:
+                log.info("Aborting multipart upload %s left by an earlier try", upload["UploadId"])
+                client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                )
+
+    def list(self) -> dict[str, RemoteFile]:
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        found = {}
+        with self._classified("listing"):
+            for obj in self.hook.iter_file_metadata(prefix=prefix, bucket_name=self.bucket):
+                name = obj["Key"][len(prefix) :]
+                if name and "/" not in name:
+                    found[name] = RemoteFile(name, obj["Size"])
+        return found
+
+    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+        """Compare the store's SHA-256 checksum, else its ETag where that is an MD5."""
+        with self._classified(f"checksum of {name}"):
+            client, key = self.hook.get_conn(), self.key(name)
+            head = client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            etag = head["ETag"].strip('"')
+            parts = int(etag.rsplit("-", 1)[1]) if "-" in etag else 0
+            part_size = 0
+            if parts:
+                first = client.head_object(Bucket=self.bucket, Key=key, PartNumber=1)
+                part_size = first["ContentLength"]
+        stored = head.get("ChecksumSHA256")
+        if stored and not parts:
+            return stored == base64.b64encode(bytes.fromhex(sha256)).decode()
+        if stored:  # composite: SHA-256 of the parts' SHA-256 digests
+            digests = [d for d, _ in _part_digests(local, part_size)]
+            composite = hashlib.sha256(b"".join(digests)).digest()
+            return stored.split("-")[0] == base64.b64encode(composite).decode()
+        if head.get("ServerSideEncryption") == "aws:kms" or head.get("SSECustomerAlgorithm"):
+            return None  # the ETag of an encrypted-with-a-key object is not an MD5
+        if not parts:
+            with local.open("rb") as handle:
+                return etag == hashlib.file_digest(handle, "md5").hexdigest()
+        md5s = [m for _, m in _part_digests(local, part_size)]
+        return etag == f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{parts}"
+
+    @contextmanager
+    def _classified(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc, action) from exc
+
+    def classify(self, exc: BaseException, action: str) -> DeliveryError:
+        """The client-side error an S3 failure means, or an internal one."""
+        from botocore.exceptions import ClientError
+
+        cause = next((e for e in _chain(exc) if isinstance(e, ClientError)), None)
+        code = _code(cause) if cause else ""
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if cause else None
+        if code in AUTH_CODES or status == 401:
+            return ClientSideError(
+                f"The S3 credentials were rejected ({code or status}).",
+                "Check the access key id and secret in the connection and that the key is active.",
+                code="auth_failed",
+            )
+        if code == "NoSuchBucket":
+            return ClientSideError(
+                f"The bucket {self.bucket} does not exist.",
+                "Create it, or correct the bucket name in the export config.",
+                code="bucket_missing",
+            )
+        if code.startswith("KMS."):
+            return ClientSideError(
+                f"The KMS key for {self.location} cannot be used ({code}).",
+                "Check the key id and allow the key's user kms:GenerateDataKey and kms:Decrypt.",
+                code="permission_denied",
+            )
+        if code in PERMISSION_CODES or status == 403:
+            return ClientSideError(
+                f"Access to {self.location} was denied ({code or status}).",
+                "Allow s3:PutObject, s3:GetObject, s3:ListBucket and s3:AbortMultipartUpload "
+                "on this bucket and prefix to the connection's user.",
+                code="permission_denied",
+            )
+        return DeliveryError(f"S3 {action} at {self.location} failed: {describe_error(exc)}")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what caused it: boto3 wraps a ClientError in S3UploadFailedError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _code(exc: BaseException) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _part_digests(local: Path, part_size: int) -> Iterator[tuple[bytes, bytes]]:
+    """(SHA-256, MD5) of each multipart part, read in blocks so memory stays flat."""
+    with local.open("rb") as handle:
+        while True:
+            sha, md5, left = hashlib.sha256(), hashlib.md5(), part_size
+            while left and (block := handle.read(min(READ_BLOCK, left))):
+                sha.update(block)
+                md5.update(block)
+                left -= len(block)
+            if left == part_size:
+                return
+            yield sha.digest(), md5.digest()

@@ -1,0 +1,174 @@
+"""A folder on an sFTP server through the sftp provider's SFTPHook.
+
+A file is written under a hidden temporary name and renamed over its final name with the
+`posix-rename@openssh.com` extension (an atomic replace), so readers see the old file or the whole
+new one, never a part. The next try of a file removes the temporaries an interrupted try left.
+
+Connection (`sftp`): host, port, login, and the password or extra `private_key` (or `key_file`).
+The server's host key is always checked against extra `host_key` (`ssh-ed25519 AAAA…`, as
+`ssh-keyscan` prints it); skipping the check takes an explicit `"no_host_key_check": true`. Extra
+`path` is the root folder (default: the login's home); the config's `path` is created under it.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from event_export.config import SFTPDestinationConfig
+from event_export.destinations.base import (
+    Destination,
+    RemoteFile,
+    describe_error,
+    is_temp,
+    is_temp_of,
+    temp_name,
+)
+from event_export.destinations.errors import ClientSideError, DeliveryError
+
+if TYPE_CHECKING:
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+    from paramiko import SFTPClient
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 30
+
+
+class SFTPDestination(Destination):
+    def __init__(self, conn_id: str, folder: str = ""):
+        self.conn_id = conn_id
+        self.subfolder = folder.strip("/")
+
+    @classmethod
+    def from_config(cls, config: SFTPDestinationConfig) -> SFTPDestination:
+        return cls(config.conn_id, config.path)
+
+    @cached_property
+    def hook(self) -> SFTPHook:
+        from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+        # One connection attempt per call: Airflow's task retries back off between tries, and a
+        # rejected password must not be tried again and again.
+        hook = SFTPHook(ssh_conn_id=self.conn_id, conn_retry_attempts=1)
+        if hook.conn_timeout is None:
+            hook.conn_timeout = CONNECT_TIMEOUT
+        if hook.host_key is None and not hook.no_host_key_check:
+            raise DeliveryError(
+                f"The sftp connection {self.conn_id!r} has no host_key, so the server cannot be "
+                "verified. Add the server's public host key (ssh-keyscan -p PORT HOST) as extra "
+                'host_key, or set "no_host_key_check": true to skip the check explicitly.'
+            )
+        return hook
+
+    @cached_property
+    def root(self) -> str:
+        return self.hook.get_connection(self.conn_id).extra_dejson.get("path") or "."
+
+    @property
+    def folder(self) -> str:
+        return posixpath.join(self.root, self.subfolder) if self.subfolder else self.root
+
+    @property
+    def location(self) -> str:
+        return f"sftp://{self.hook.remote_host}:{self.hook.port}/{self.folder}"
+
+    def upload(self, local: Path, name: str) -> None:
+        started = time.monotonic()
+        with self._classified(f"upload of {name}"), self.hook.get_managed_conn() as sftp:
+            self._ensure_folder()
+            for entry in sftp.listdir(self.folder):
+                if is_temp_of(entry, name):
+                    sftp.remove(posixpath.join(self.folder, entry))
+            temp = posixpath.join(self.folder, temp_name(name))
+            try:
+                self.hook.store_file(temp, str(local), confirm=True)
+                _replace(sftp, temp, posixpath.join(self.folder, name))
+            except BaseException:
+                with suppress(Exception):  # the connection may be gone; the next try cleans up
+                    sftp.remove(temp)
+                raise
+        log.info(
+            "Uploaded %s (%d bytes) to %s in %.1f s",
+            name,
+            local.stat().st_size,
+            self.location,
+            time.monotonic() - started,
+        )
+
+    def _ensure_folder(self) -> None:
+        if not self.hook.isdir(self.root):
+            raise ClientSideError(
+                f"The folder {self.root} does not exist on the sFTP server.",
+                "Create it, or correct the path in the connection.",
+                code="path_missing",
+            )
+        self.hook.create_directory(self.folder)
+
+    def list(self) -> dict[str, RemoteFile]:
+        with self._classified("listing"), self.hook.get_managed_conn() as sftp:
+            try:
+                entries = sftp.listdir_attr(self.folder)
+            except FileNotFoundError:
+                return {}
+        return {
+            e.filename: RemoteFile(e.filename, e.st_size or 0)
+            for e in entries
+            if stat.S_ISREG(e.st_mode or 0) and not is_temp(e.filename)
+        }
+
+    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+        return None  # sFTP offers no checksum: sizes are compared
+
+    @contextmanager
+    def _classified(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc, action) from exc
+
+    def classify(self, exc: BaseException, action: str) -> DeliveryError:
+        """The client-side error an sFTP failure means, or an internal one."""
+        import paramiko
+
+        if isinstance(exc, paramiko.AuthenticationException):
+            return ClientSideError(
+                "The sFTP server rejected the login.",
+                "Check the username and the password or private key in the connection, and that "
+                "the account is enabled.",
+                code="auth_failed",
+            )
+        if isinstance(exc, PermissionError):
+            return ClientSideError(
+                f"Permission denied writing to {self.folder} on the sFTP server.",
+                "Give the connection's user write access to that folder.",
+                code="permission_denied",
+            )
+        if isinstance(exc, paramiko.BadHostKeyException):  # never the client's to waive
+            return DeliveryError(
+                f"The sFTP server's host key differs from the connection's host_key; refusing to "
+                f"send. Confirm the new key with the client before updating the connection. "
+                f"({describe_error(exc)})"
+            )
+        return DeliveryError(f"sFTP {action} failed: {describe_error(exc)}")
+
+
+def _replace(sftp: SFTPClient, temp: str, final: str) -> None:
+    """Rename `temp` over `final` atomically; servers without posix-rename get remove + rename."""
+    try:
+        sftp.posix_rename(temp, final)
+    except OSError as exc:
+        if "unsupported" not in str(exc).lower():
+            raise
+        with suppress(FileNotFoundError):
+            sftp.remove(final)
+        sftp.rename(temp, final)

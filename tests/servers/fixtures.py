@@ -1,0 +1,74 @@
+"""pytest fixtures starting each test server once per test module and stopping it after."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from servers.ftp import FtpServer, self_signed_certificate
+from servers.gcs import StorageEmulator, TokenServer
+from servers.s3 import AuthMoto, MotoS3
+from servers.sshd import SSHD, Sshd
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[MotoS3]:
+    server = MotoS3()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_moto() -> Iterator[AuthMoto]:
+    server = AuthMoto.start()
+    yield server
+    server.stop()
+
+
+@dataclass(frozen=True)
+class Gcs:
+    emulator: StorageEmulator
+    tokens: TokenServer
+
+
+@pytest.fixture(scope="module")
+def gcs() -> Iterator[Gcs]:
+    """The emulator, reached by Google's client through STORAGE_EMULATOR_HOST, and the tokens."""
+    tokens, emulator = TokenServer(), StorageEmulator()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", emulator.endpoint)
+        yield Gcs(emulator, tokens)
+    emulator.stop()
+    tokens.stop()
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory) -> Iterator[Sshd]:
+    if not SSHD.exists():
+        pytest.fail(f"{SSHD} is missing: run `make setup` (scripts/setup.sh installs it)")
+    if os.geteuid() != 0:
+        pytest.fail("the sFTP tests start sshd and create a throw-away user: run them as root")
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ftp_server(tmp_path_factory) -> Iterator[FtpServer]:
+    server = FtpServer(tmp_path_factory.mktemp("ftp-root"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ftps_server(tmp_path_factory) -> Iterator[FtpServer]:
+    """FTPS with a self-signed certificate the client trusts through SSL_CERT_FILE."""
+    certificate = self_signed_certificate(tmp_path_factory.mktemp("ftps-cert"))
+    server = FtpServer(tmp_path_factory.mktemp("ftps-root"), certificate)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(certificate[0]))
+        yield server
+    server.stop()

@@ -1,0 +1,104 @@
+"""S3 on 127.0.0.1: moto's threaded server, and a separate moto process that checks credentials.
+
+moto accepts any credentials by default. With INITIAL_NO_AUTH_ACTION_COUNT set before moto is
+imported, it verifies signatures and IAM policies after that many requests; the counter is
+process-wide, so that server runs as its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+
+from servers.net import free_port, wait_for_port
+
+REGION = "us-east-1"
+
+
+def aws_connection(endpoint: str, key_id: str, secret: str, **extra) -> dict:
+    return {
+        "conn_type": "aws",
+        "login": key_id,
+        "password": secret,
+        "extra": {"endpoint_url": endpoint, "region_name": REGION, **extra},
+    }
+
+
+def boto_client(endpoint: str, service: str = "s3", key_id: str = "test", secret: str = "test"):
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+    )
+
+
+class MotoS3:
+    """moto's ThreadedMotoServer on a free loopback port; `reset()` wipes every bucket."""
+
+    def __init__(self):
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.port = port
+        self.endpoint = f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request).close()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+@dataclass(frozen=True)
+class AuthMoto:
+    """A moto process that checks credentials, with one bucket and one read-only IAM user."""
+
+    endpoint: str
+    bucket: str
+    key_id: str
+    secret: str
+    process: subprocess.Popen
+
+    SETUP_REQUESTS = 4  # create_bucket, create_user, create_access_key, put_user_policy
+
+    @classmethod
+    def start(cls, bucket: str = "ees-auth") -> AuthMoto:
+        port = free_port()
+        env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(cls.SETUP_REQUESTS)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        boto_client(endpoint).create_bucket(Bucket=bucket)
+        iam = boto_client(endpoint, "iam")
+        iam.create_user(UserName="reader")
+        key = iam.create_access_key(UserName="reader")["AccessKey"]
+        read_only = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}
+            ],
+        }
+        iam.put_user_policy(
+            UserName="reader", PolicyName="read-only", PolicyDocument=json.dumps(read_only)
+        )
+        return cls(endpoint, bucket, key["AccessKeyId"], key["SecretAccessKey"], process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
