@@ -9,6 +9,11 @@ UV_VERSION=0.13.9
 VENV=${VENV:-.venv}
 stamp="$VENV/.installed"
 
+# Debian packages: unzip (the zip tests check archives with `unzip -t`).
+if ! command -v unzip >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unzip >/dev/null
+fi
+
 if [ -f "$stamp" ] && [ "$stamp" -nt requirements.txt ] && [ "$stamp" -nt pyproject.toml ]; then
   exit 0
 fi
