@@ -252,6 +252,8 @@ def table(results: dict) -> str:
             f"peak {s['duckdb_peak_mb']:.0f} MB",
             f"ratio to DuckDB: daily zip {s['core_ratio']:.2f}, "
             f"end to end {s['end_to_end_ratio']:.2f} (below 1.0 = faster than DuckDB)",
+            f"CPU seconds: daily zip {s['core_cpu_seconds']:.2f}, DuckDB "
+            f"{s['duckdb_cpu_seconds']:.2f}, ratio {s['core_cpu_ratio']:.2f} (steadier when busy)",
         ]
     return "\n".join(lines)
 
@@ -291,6 +293,7 @@ def main() -> None:
         print(f"bench: duckdb {duck['seconds']:.2f} s", flush=True)
 
     core = sum(stages[s]["seconds"] for s in CORE)
+    core_cpu = sum(stages[s]["cpu_seconds"] for s in CORE)
     rows = stages["extract"]["rows"]
     duck_seconds = duck["seconds"] if duck else None
     results = {
@@ -312,6 +315,9 @@ def main() -> None:
             "duckdb_seconds": duck_seconds,
             "duckdb_peak_mb": duck["peak_mb"] if duck else None,
             "core_ratio": core / duck_seconds if duck_seconds else None,
+            "core_cpu_seconds": core_cpu,
+            "duckdb_cpu_seconds": duck["cpu_seconds"] if duck else None,
+            "core_cpu_ratio": core_cpu / duck["cpu_seconds"] if duck else None,
             "end_to_end_ratio": end_to_end["seconds"] / duck_seconds if duck_seconds else None,
         },
     }
