@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from event_export import naming
 from event_export.config import ExportConfig
 from event_export.destinations import VerificationError, destination_for
@@ -139,7 +141,10 @@ def run_export(config: ExportConfig, day: date) -> dict:
     """All stages in this process, in order: for the benchmark and tests without a scheduler."""
     run = ExportRun(config, day)
     extracted = run.extract()
-    formatted = run.format_all(run.split(extracted["path"]))
+    parts = run.split(extracted["path"])
+    pa.default_memory_pool().release_unused()  # as if each stage had its own process
+    formatted = run.format_all(parts)
+    pa.default_memory_pool().release_unused()
     files = run.package(formatted)
     for f in files:
         run.upload(f)

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 from event_export.payload import flatten, flatten_column, parse_column
 from event_export.stages.csv_format import TS_FORMAT, local_iso
-from event_export.streams import prefetch
+from event_export.streams import ordered_map, prefetch
 
 PAYLOADS = [
     json.dumps({"price": 59.99, "q": 3, "ok": True, "tags": ["a", 1], "meta": {"k": "ü"}}),
@@ -82,3 +82,17 @@ def test_prefetch_stops_its_producer_when_the_consumer_leaves_early():
             break
     assert threading.active_count() == before
     assert len(produced) <= 5 + 4  # it ran at most a queue's depth (and one in hand) ahead
+
+
+def test_ordered_map_keeps_order_whatever_the_finishing_order():
+    import time
+
+    def slow_for_small(x):
+        time.sleep(0.001 * (10 - x % 10))
+        return x * x
+
+    assert list(ordered_map(slow_for_small, range(40), workers=3, ahead=2)) == [
+        x * x for x in range(40)
+    ]
+    with pytest.raises(ZeroDivisionError):
+        list(ordered_map(lambda x: 1 // (x - 5), range(10)))

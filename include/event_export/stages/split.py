@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,11 +14,15 @@ import pyarrow.parquet as pq
 
 from event_export.naming import staging_key
 from event_export.stages.extract import read_extract
-from event_export.streams import prefetch
+from event_export.streams import ordered_map, prefetch
 
-FLUSH_BYTES = 8 * 1024 * 1024  # per event buffer; bounds memory at about 40 x 8 MB
-WRITE_THREADS = 2  # Parquet encoding releases the GIL: two events encode while this thread sorts
+FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer; bounds memory at about 40 x 4 MB
+SORT_THREADS = 2  # batches cut by event at once (Arrow's take releases the GIL)
+WRITE_THREADS = 2  # Parquet encoding releases the GIL too: two events encode at once
 MAX_IN_FLIGHT = 4  # buffers handed to the writers and not yet written
+# Staged files are read once, whole, by the format tasks: no min/max statistics, which cost about a
+# fifth of the writing of every string column and serve no reader here.
+PARQUET_OPTIONS = {"compression": "lz4", "write_statistics": False}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class _EventWriter:
     def _write(self, table: pa.Table) -> None:
         try:
             if self.writer is None:
-                self.writer = pq.ParquetWriter(self.path, self.schema, compression="lz4")
+                self.writer = pq.ParquetWriter(self.path, self.schema, **PARQUET_OPTIONS)
             self.writer.write_table(table)
         finally:
             self.slots.release()
@@ -84,7 +87,7 @@ class _EventWriter:
             self.writer.close()
 
 
-def _runs(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+def _runs(batch: pa.RecordBatch) -> list[tuple[str, pa.RecordBatch]]:
     """The batch's rows per event name, each a compact copy, in extract order within an event.
 
     Sorting the event names' dictionary codes (integers) is cheaper than sorting the names, and
@@ -94,10 +97,11 @@ def _runs(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
     codes = encoded.indices
     order = pc.sort_indices(codes)  # stable: rows keep their order within an event
     counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary))
-    offset = 0
+    runs, offset = [], 0
     for name, n in zip(encoded.dictionary.to_pylist(), counts.tolist(), strict=True):
-        yield name, batch.take(order.slice(offset, n))
+        runs.append((name, batch.take(order.slice(offset, n))))
         offset += n
+    return runs
 
 
 def split_by_event(extract_path: str, out_dir: Path) -> list[EventPart]:
@@ -109,11 +113,12 @@ def split_by_event(extract_path: str, out_dir: Path) -> list[EventPart]:
     slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="split-write") as pool:
         try:
-            for batch in prefetch(read_extract(extract_path)):
-                for name, part in _runs(batch):
+            batches = prefetch(read_extract(extract_path))
+            for runs in ordered_map(_runs, batches, workers=SORT_THREADS, ahead=1):
+                for name, part in runs:
                     if name not in writers:
                         path = out_dir / f"{staging_key(name)}.parquet"
-                        writers[name] = _EventWriter(path, batch.schema, pool, slots)
+                        writers[name] = _EventWriter(path, part.schema, pool, slots)
                     writers[name].add(part)
             for writer in writers.values():
                 writer.flush()
