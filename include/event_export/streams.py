@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+import pyarrow as pa
+
 T = TypeVar("T")
 R = TypeVar("R")
 _DONE = object()
@@ -78,3 +80,20 @@ def ordered_map(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def coalesce(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """Join small batches into batches of at least `rows` rows (the last may be smaller).
+
+    Per-batch work (dictionary-encoding payloads, kernel calls) then runs once per `rows`.
+    """
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+            pending, count = [], 0
+    if pending:
+        yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 from event_export.payload import flatten, flatten_column, parse_column
 from event_export.stages.csv_format import TS_FORMAT, local_iso
-from event_export.streams import ordered_map, prefetch
+from event_export.streams import coalesce, ordered_map, prefetch
 
 PAYLOADS = [
     json.dumps({"price": 59.99, "q": 3, "ok": True, "tags": ["a", 1], "meta": {"k": "ü"}}),
@@ -96,3 +96,10 @@ def test_ordered_map_keeps_order_whatever_the_finishing_order():
     ]
     with pytest.raises(ZeroDivisionError):
         list(ordered_map(lambda x: 1 // (x - 5), range(10)))
+
+
+def test_coalesce_joins_small_batches_without_losing_or_reordering_rows():
+    batches = [pa.record_batch([pa.array(range(i * 10, (i + 1) * 10))], ["n"]) for i in range(7)]
+    joined = list(coalesce(batches, 25))
+    assert [b.num_rows for b in joined] == [30, 30, 10]
+    assert pa.Table.from_batches(joined).column("n").to_pylist() == list(range(70))

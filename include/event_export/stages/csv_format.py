@@ -14,9 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from event_export.payload import flatten_column, keys_of
+from event_export.staged import read_staged
+from event_export.streams import coalesce, prefetch
 
 # Client-facing column name -> lake column, as listed in the Event Data Scheduler document.
 SEED_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -43,6 +44,7 @@ SEED_COLUMNS: tuple[tuple[str, str], ...] = (
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # the layout `local_iso` writes (fraction from the unit)
 _TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 BATCH_ROWS = 65_536
+READ_COLUMNS = [lake for _, lake in SEED_COLUMNS] + ["payload"]
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,14 @@ def _as_strings(batch: pa.RecordBatch, timezone: str, keys: list[str]) -> list[p
 
 def format_csv(staged_path: str, event: str, timezone: str, target: Path) -> FormattedFile:
     """Write one event's CSV: a pre-pass collects payload keys, then rows stream to disk."""
-    source = pq.ParquetFile(staged_path)
-    keys = keys_of(source.iter_batches(batch_size=BATCH_ROWS, columns=["payload"]))
+    keys = keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
     names = header(keys)
     schema = pa.schema([(n, pa.string()) for n in names])
     target.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     options = pacsv.WriteOptions(quoting_style="needed", batch_size=BATCH_ROWS)
     with pacsv.CSVWriter(target, schema, write_options=options) as writer:
-        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+        for batch in prefetch(coalesce(read_staged(staged_path, READ_COLUMNS), BATCH_ROWS)):
             writer.write_batch(pa.record_batch(_as_strings(batch, timezone, keys), schema=schema))
             rows += batch.num_rows
     return FormattedFile(event, str(target), rows, target.stat().st_size)

@@ -1,21 +1,16 @@
-"""Extract: read only the run's window and events from the lake into one staged file.
-
-The staged file is Arrow IPC, uncompressed: it is read once, by the split on the same machine,
-and IPC costs about a fifth of Parquet's encoding to write and next to nothing to read.
-"""
+"""Extract: read only the run's window and events from the lake into one staged file (IPC)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
+from event_export import staged
 from event_export.lake import EVENT_SCHEMA, Window, read_window
 from event_export.streams import prefetch
 
-EXTRACT_NAME = "extract.arrow"
+EXTRACT_NAME = f"extract{staged.SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -34,16 +29,8 @@ def extract(
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / EXTRACT_NAME
     rows = 0
-    with pa.OSFile(str(target), "wb") as sink, pa.ipc.new_file(sink, EVENT_SCHEMA) as writer:
+    with staged.open_writer(target, EVENT_SCHEMA) as writer:
         for batch in prefetch(read_window(lake_uri, window, events)):
             writer.write_batch(batch)
             rows += batch.num_rows
     return Extracted(str(target), rows)
-
-
-def read_extract(path: str) -> Iterator[pa.RecordBatch]:
-    """The staged rows, batch by batch, read into memory (not mapped) so RSS stays small."""
-    with pa.OSFile(path) as source:
-        reader = pa.ipc.open_file(source)
-        for i in range(reader.num_record_batches):
-            yield reader.get_batch(i)

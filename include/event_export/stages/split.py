@@ -1,4 +1,4 @@
-"""Split by event: one staged Parquet file per event name, written as the extract streams by."""
+"""Split by event: one staged file (Arrow IPC) per event name, written as the extract streams by."""
 
 from __future__ import annotations
 
@@ -10,19 +10,15 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from event_export import staged
 from event_export.naming import staging_key
-from event_export.stages.extract import read_extract
 from event_export.streams import ordered_map, prefetch
 
 FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer; bounds memory at about 40 x 4 MB
 SORT_THREADS = 2  # batches cut by event at once (Arrow's take releases the GIL)
-WRITE_THREADS = 2  # Parquet encoding releases the GIL too: two events encode at once
+WRITE_THREADS = 2  # writes go on while this thread cuts the next batches
 MAX_IN_FLIGHT = 4  # buffers handed to the writers and not yet written
-# Staged files are read once, whole, by the format tasks: no min/max statistics, which cost about a
-# fifth of the writing of every string column and serve no reader here.
-PARQUET_OPTIONS = {"compression": "lz4", "write_statistics": False}
 
 
 @dataclass(frozen=True)
@@ -45,7 +41,7 @@ class _EventWriter:
         self.schema = schema
         self.pool = pool
         self.slots = slots
-        self.writer: pq.ParquetWriter | None = None
+        self.writer: pa.ipc.RecordBatchFileWriter | None = None
         self.writing: Future | None = None
         self.pending: list[pa.RecordBatch] = []
         self.pending_bytes = 0
@@ -70,8 +66,8 @@ class _EventWriter:
     def _write(self, table: pa.Table) -> None:
         try:
             if self.writer is None:
-                self.writer = pq.ParquetWriter(self.path, self.schema, **PARQUET_OPTIONS)
-            self.writer.write_table(table)
+                self.writer = staged.open_writer(self.path, self.schema)
+            self.writer.write_table(table, max_chunksize=table.num_rows or None)
         finally:
             self.slots.release()
 
@@ -105,19 +101,22 @@ def _runs(batch: pa.RecordBatch) -> list[tuple[str, pa.RecordBatch]]:
 
 
 def split_by_event(extract_path: str, out_dir: Path) -> list[EventPart]:
-    """Write `out_dir/<key>.parquet` per event; returns the events in name order with row counts."""
+    """Write `out_dir/<key>.arrow` per event; returns the events in name order with row counts.
+
+    Read a part back with `staged.read_staged(path, columns)`.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.parquet"):
+    for stale in [*out_dir.glob("*.parquet"), *out_dir.glob(f"*{staged.SUFFIX}")]:
         stale.unlink()
     writers: dict[str, _EventWriter] = {}
     slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="split-write") as pool:
         try:
-            batches = prefetch(read_extract(extract_path))
+            batches = prefetch(staged.read_staged(extract_path))
             for runs in ordered_map(_runs, batches, workers=SORT_THREADS, ahead=1):
                 for name, part in runs:
                     if name not in writers:
-                        path = out_dir / f"{staging_key(name)}.parquet"
+                        path = out_dir / f"{staging_key(name)}{staged.SUFFIX}"
                         writers[name] = _EventWriter(path, part.schema, pool, slots)
                     writers[name].add(part)
             for writer in writers.values():
