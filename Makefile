@@ -3,14 +3,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DAY ?= 2026-11-01
 EVENTS ?= 200000
+N ?= 10000000
+BENCH_ARGS ?=
 
-.PHONY: setup demo test lint format schema
+.PHONY: setup demo test lint format schema bench
 
 setup:
 	@bash scripts/setup.sh
 
 demo: setup
 	@$(PY) -m event_export.demo --day $(DAY) --events $(EVENTS)
+
+bench: setup
+	@$(PY) bench/bench.py --events $(N) $(BENCH_ARGS)
 
 test: setup
 	@$(VENV)/bin/ruff check .

@@ -9,12 +9,13 @@ UV_VERSION=0.13.9
 VENV=${VENV:-.venv}
 stamp="$VENV/.installed"
 
-# Debian packages the destination tests start as real servers: OpenSSH's sshd (sFTP), ssh-keygen,
-# and openssl (the FTPS test certificate). Checked on every run, installed only where missing.
+# Debian packages the tests use: OpenSSH's sshd (sFTP) and ssh-keygen, openssl (the FTPS test
+# certificate) and unzip (archives are checked with `unzip -t`). Checked on every run, installed only where missing.
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: please install ${missing[*]} (apt-get install ${missing[*]})" >&2

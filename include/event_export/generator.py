@@ -99,6 +99,18 @@ def _payload_pool(seed: int, event_index: int) -> list[str]:
     return pool
 
 
+@functools.lru_cache(maxsize=8)
+def _all_payloads(seed: int) -> pa.Array:
+    """Every event's payload pool, one after the other, so rows pick theirs with one `take`."""
+    return pa.array([t for e in range(len(EVENT_NAMES)) for t in _payload_pool(seed, e)])
+
+
+def _sequence_ids(prefix: str, n: int) -> pa.Array:
+    """`<prefix>000000000`, `<prefix>000000001`, ... built column-wise (no per-row Python)."""
+    digits = pc.utf8_lpad(pa.array(np.arange(n)).cast(pa.string()), 9, "0")
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
 def _choice(rng: np.random.Generator, values: list, n: int) -> pa.Array:
     return pa.array(values).take(pa.array(rng.integers(0, len(values), n)))
 
@@ -126,11 +138,10 @@ def generate_hour(day: date, hour: int, rows: int, seed: int = 7) -> pa.Table:
     ts = np.sort(rng.integers(start_ms, start_ms + 3_600_000, rows))
     is_web = rng.random(rows) < 0.4
 
-    payload = np.empty(rows, dtype=object)
+    payload_idx = np.empty(rows, dtype=np.int64)  # index into every event's pool, end to end
     for e in np.unique(event_idx):
         where = np.flatnonzero(event_idx == e)
-        pool = _payload_pool(seed, int(e))
-        payload[where] = [pool[i] for i in rng.integers(0, POOL, where.size)]
+        payload_idx[where] = int(e) * POOL + rng.integers(0, POOL, where.size)
 
     web = pa.array(is_web)
     none = pa.nulls(rows, pa.string())
@@ -141,9 +152,7 @@ def generate_hour(day: date, hour: int, rows: int, seed: int = 7) -> pa.Table:
     identity = _pooled(rng, "user-{:05d}", rows, none_share=0.2)
     columns = {
         "event_name": pa.array(EVENT_NAMES).take(pa.array(event_idx)),
-        "event_id": pa.array(
-            [f"{day:%Y%m%d}-{hour:02d}-{i:09d}" for i in range(rows)], pa.string()
-        ),
+        "event_id": _sequence_ids(f"{day:%Y%m%d}-{hour:02d}-", rows),
         "event_type": by_channel(pa.array(["web"] * rows), pa.array(["app"] * rows)),
         "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
         "app_version": by_channel(none, _choice(rng, ["2.30.1", "2.31.0", "3.0.0"], rows)),
@@ -166,7 +175,7 @@ def generate_hour(day: date, hour: int, rows: int, seed: int = 7) -> pa.Table:
         "msg_id": _pooled(rng, "msg-{}", rows, none_share=0.7),
         "session_id": by_channel(none, _pooled(rng, "s-{:06d}", rows)),
         "sid": by_channel(_pooled(rng, "w-{:06d}", rows), none),
-        "payload": pa.array(payload, pa.string()),
+        "payload": _all_payloads(seed).take(pa.array(payload_idx)),
     }
     return pa.table(columns, schema=EVENT_SCHEMA)
 

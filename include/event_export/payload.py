@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 
 import pyarrow as pa
@@ -46,11 +47,32 @@ def as_text(value: object) -> str | None:
     Booleans are `true`/`false`, numbers keep their JSON form (no float noise), nested objects and
     lists stay JSON, and an absent or null value is None (an empty CSV field).
     """
-    if value is None or isinstance(value, str):
+    kind = type(value)
+    if value is None or kind is str:
         return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)  # what json.dumps writes for them, at a fraction of its cost
     return json.dumps(value, **_COMPACT)
 
 
 def flatten(payloads: list[dict], keys: list[str]) -> list[pa.Array]:
     """One string column per key, in the order of `keys`."""
     return [pa.array([as_text(p.get(k)) for p in payloads], pa.string()) for k in keys]
+
+
+def flatten_column(column: pa.Array | pa.ChunkedArray, keys: list[str]) -> list[pa.Array]:
+    """`flatten(parse_column(column), keys)` without per-row Python work for repeated payloads.
+
+    Each distinct payload text is parsed and spelled once; rows then pick their values with one
+    `take` per key, so the cost follows the distinct payloads, not the rows.
+    """
+    encoded = pc.dictionary_encode(column)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    out: list[list[pa.Array]] = [[] for _ in keys]
+    for chunk in chunks:
+        distinct = flatten([parse(t) for t in chunk.dictionary.to_pylist()], keys)
+        for values, parts in zip(distinct, out, strict=True):
+            parts.append(values.take(chunk.indices))  # a null payload takes null everywhere
+    return [pa.concat_arrays(p) if p else pa.array([], pa.string()) for p in out]

@@ -8,8 +8,6 @@ share one header or schema.
 
 from __future__ import annotations
 
-import pyarrow.parquet as pq
-
 from event_export.formats.base import FormatWriter, Output
 from event_export.formats.chunks import Chunk
 from event_export.formats.csv_plain import CsvWriter
@@ -17,6 +15,8 @@ from event_export.formats.json_lines import JsonLinesWriter
 from event_export.formats.parquet import ParquetWriter, parquet_extension
 from event_export.formats.records import EVENTS, PROFILES, Layout, Options, Rows, scan_props
 from event_export.formats.xml import XmlWriter
+from event_export.staged import read_staged
+from event_export.streams import coalesce
 
 BATCH_ROWS = 65_536
 WRITERS: dict[str, type[FormatWriter]] = {
@@ -42,15 +42,14 @@ def write_series(
     output: Output,
     title: str | None = None,
 ) -> list[Chunk]:
-    """Write one staged Parquet file as files of `file_format` under `output.out_dir`."""
-    source = pq.ParquetFile(staged_path)
+    """Write one staged file (see staged.py) as files of `file_format` under `output.out_dir`."""
     texts = (
         batch.column(0)
-        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=[layout.props_column])
+        for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)
     )
     props = scan_props(texts, options.values_as_strings)
     writer = WRITERS[file_format](layout, options, props, output, title)
-    for batch in source.iter_batches(batch_size=BATCH_ROWS):
+    for batch in coalesce(read_staged(staged_path), BATCH_ROWS):
         writer.write(Rows(batch, layout, options, props))
     return writer.close()
 

@@ -1,19 +1,21 @@
 """Package: put the formatted files into their delivery shape and describe them in a manifest.
 
 The daily-zip profile makes one zip per client-day. Entries carry a fixed timestamp and come in
-name order, so the same day always gives a byte-identical zip.
+name order, and the deflate stream depends only on the input (see `zipwriter`), so the same day
+always gives a byte-identical zip.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import zipfile
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: entries never carry the build time
-ZIP_LEVEL = 6
+from event_export.zipwriter import write_zip
+
+ZIP_LEVEL = 1  # ISA-L's fastest level: ~0.2-0.35 of the CSV's size at ~400 MB/s per core
+ZIP_THREADS = min(4, os.cpu_count() or 1)  # the bytes do not depend on it
 COPY_BLOCK = 1024 * 1024
 
 
@@ -41,17 +43,10 @@ def sha256_of(path: Path) -> str:
 
 
 def build_zip(members: list[tuple[str, Path]], target: Path, level: int = ZIP_LEVEL) -> None:
-    """Write `members` (entry name, file) into a deterministic zip, streaming each file."""
+    """Write `members` (entry name, file) into a deterministic zip, in name order, streaming."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-        for entry, source in sorted(members):
-            info = zipfile.ZipInfo(entry, date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            info.file_size = source.stat().st_size  # lets zipfile pick zip64 up front when needed
-            with source.open("rb") as src, zf.open(info, "w") as dst:
-                shutil.copyfileobj(src, dst, COPY_BLOCK)
+    write_zip(sorted(members), partial, level=level, threads=ZIP_THREADS)
     partial.replace(target)
 
 

@@ -1,17 +1,24 @@
-"""Split by event: one staged Parquet file per event name, written as the extract streams by."""
+"""Split by event: one staged file (Arrow IPC) per event name, written as the extract streams by."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from event_export import staged
 from event_export.naming import staging_key
+from event_export.streams import ordered_map, prefetch
 
-FLUSH_BYTES = 8 * 1024 * 1024  # per event buffer; bounds memory at about 40 x 8 MB
+FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer; bounds memory at about 40 x 4 MB
+SORT_THREADS = 2  # batches cut by event at once (Arrow's take releases the GIL)
+WRITE_THREADS = 2  # writes go on while this thread cuts the next batches
+MAX_IN_FLIGHT = 4  # buffers handed to the writers and not yet written
 
 
 @dataclass(frozen=True)
@@ -27,10 +34,15 @@ class EventPart:
 
 
 class _EventWriter:
-    def __init__(self, path: Path, schema: pa.Schema):
+    """Buffers one event's rows and writes them as row groups, in order, on a shared pool."""
+
+    def __init__(self, path: Path, schema: pa.Schema, pool: ThreadPoolExecutor, slots):
         self.path = path
         self.schema = schema
-        self.writer: pq.ParquetWriter | None = None
+        self.pool = pool
+        self.slots = slots
+        self.writer: pa.ipc.RecordBatchFileWriter | None = None
+        self.writing: Future | None = None
         self.pending: list[pa.RecordBatch] = []
         self.pending_bytes = 0
         self.rows = 0
@@ -45,42 +57,71 @@ class _EventWriter:
     def flush(self) -> None:
         if not self.pending:
             return
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, self.schema, compression="lz4")
-        self.writer.write_table(pa.Table.from_batches(self.pending, self.schema))
+        table = pa.Table.from_batches(self.pending, self.schema)
         self.pending, self.pending_bytes = [], 0
+        self.wait()  # row groups of one file go in order
+        self.slots.acquire()
+        self.writing = self.pool.submit(self._write, table)
+
+    def _write(self, table: pa.Table) -> None:
+        try:
+            if self.writer is None:
+                self.writer = staged.open_writer(self.path, self.schema)
+            self.writer.write_table(table, max_chunksize=table.num_rows or None)
+        finally:
+            self.slots.release()
+
+    def wait(self) -> None:
+        if self.writing is not None:
+            self.writing.result()
+            self.writing = None
 
     def close(self) -> None:
         self.flush()
+        self.wait()
         if self.writer is not None:
             self.writer.close()
 
 
 def _runs(batch: pa.RecordBatch) -> list[tuple[str, pa.RecordBatch]]:
-    """The batch sorted by event name, cut into one slice per event."""
-    ordered = batch.take(pc.sort_indices(batch.column("event_name")))
-    counts = pc.value_counts(ordered.column("event_name"))
-    out, offset = [], 0
-    for name, n in zip(
-        counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
-    ):
-        out.append((name, ordered.slice(offset, n)))
+    """The batch's rows per event name, each a compact copy, in extract order within an event.
+
+    Sorting the event names' dictionary codes (integers) is cheaper than sorting the names, and
+    taking each event's rows separately copies them, so a buffered event holds only its own rows.
+    """
+    encoded = pc.dictionary_encode(batch.column("event_name"))
+    codes = encoded.indices
+    order = pc.sort_indices(codes)  # stable: rows keep their order within an event
+    counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary))
+    runs, offset = [], 0
+    for name, n in zip(encoded.dictionary.to_pylist(), counts.tolist(), strict=True):
+        runs.append((name, batch.take(order.slice(offset, n))))
         offset += n
-    return out
+    return runs
 
 
-def split_by_event(extract_path: str, out_dir: Path, batch_rows: int = 65_536) -> list[EventPart]:
-    """Write `out_dir/<key>.parquet` per event; returns the events in name order with row counts."""
+def split_by_event(extract_path: str, out_dir: Path) -> list[EventPart]:
+    """Write `out_dir/<key>.arrow` per event; returns the events in name order with row counts.
+
+    Read a part back with `staged.read_staged(path, columns)`.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.parquet"):
+    for stale in [*out_dir.glob("*.parquet"), *out_dir.glob(f"*{staged.SUFFIX}")]:
         stale.unlink()
-    source = pq.ParquetFile(extract_path)
     writers: dict[str, _EventWriter] = {}
-    for batch in source.iter_batches(batch_size=batch_rows):
-        for name, part in _runs(batch):
-            if name not in writers:
-                writers[name] = _EventWriter(out_dir / f"{staging_key(name)}.parquet", batch.schema)
-            writers[name].add(part)
-    for writer in writers.values():
-        writer.close()
+    slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+    with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="split-write") as pool:
+        try:
+            batches = prefetch(staged.read_staged(extract_path))
+            for runs in ordered_map(_runs, batches, workers=SORT_THREADS, ahead=1):
+                for name, part in runs:
+                    if name not in writers:
+                        path = out_dir / f"{staging_key(name)}{staged.SUFFIX}"
+                        writers[name] = _EventWriter(path, part.schema, pool, slots)
+                    writers[name].add(part)
+            for writer in writers.values():
+                writer.flush()
+        finally:
+            for writer in writers.values():
+                writer.close()
     return [EventPart(name, w.rows, str(w.path)) for name, w in sorted(writers.items())]

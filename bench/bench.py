@@ -1,0 +1,347 @@
+"""`make bench`: time the daily-zip export of a generated day, stage by stage, against DuckDB.
+
+Every stage runs in a fresh Python process, as an Airflow task would, so its peak memory is its own:
+the child reports its resident high-water mark (`VmHWM`, exact for all its threads) and the parent
+also samples the resident memory of the child's process tree every 50 ms; the higher of the two
+is the stage's peak (`ru_maxrss` is not used: on Linux it carries the parent's peak over exec). A
+stage's time (wall and CPU) is measured inside the child around the stage call, after one-off
+imports. The end-to-end figure is `pipeline.run_export` (every stage in one process), timed the
+same way. The baseline is DuckDB writing the same window split by event name to CSV.
+
+Results go to a table on stdout and to JSON (`--out`, default bench/results.json), so commits can
+be compared. The generated lake is kept in the work folder and reused when N and the day match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("extract", "split", "format", "package", "upload", "validate")
+CORE = ("extract", "split", "format", "package")  # the daily zip itself: lake -> zip
+CONN_ID = "bench_local"
+SAMPLE_SECONDS = 0.05
+
+
+# --- the child side: one stage in this process -------------------------------------------------
+
+
+def _config(lake: str, timezone: str, delivered: str):
+    from event_export.config import ExportConfig
+
+    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
+        {"conn_type": "fs", "extra": {"path": delivered}}
+    )
+    return ExportConfig.model_validate(
+        {
+            "client_id": "bench",
+            "export_id": "bench_daily",
+            "source": lake,
+            "schedule": {"timezone": timezone},
+            "destination": {"type": "local", "conn_id": CONN_ID, "path": "out"},
+        }
+    )
+
+
+def _size(paths: list[str]) -> int:
+    return sum(Path(p).stat().st_size for p in paths)
+
+
+def _peak() -> dict:
+    """This process's resident high-water mark, from the kernel."""
+    status = Path("/proc/self/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+    kilobytes = int(line.split()[1])
+    return {"hwm_mb": kilobytes * 1024 / 1e6}
+
+
+def _warm_up(stage: str) -> None:
+    """Pay one-off import costs before the clock starts, as a long-lived worker already has.
+
+    pyarrow imports pandas (~2.5 s) the first time it converts Python objects, and the
+    destination's hook imports Airflow (~6 s); neither is the stage's work.
+    """
+    import pyarrow as pa
+
+    pa.array(["warm up"])
+    if stage in ("upload", "validate", "end_to_end"):
+        from airflow.providers.standard.hooks.filesystem import FSHook  # noqa: F401
+
+
+def run_stage(stage: str, spec: dict) -> dict:
+    """Run one stage over the staging folder; return its timing, rows and output bytes."""
+    from event_export.pipeline import ExportRun, run_export
+
+    os.environ["EES_STAGING_DIR"] = spec["staging"]
+    config = _config(spec["lake"], spec["timezone"], spec["delivered"])
+    run = ExportRun(config, date.fromisoformat(spec["day"]))
+    state_file = Path(spec["staging"]) / "bench-state.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    if stage in ("extract", "end_to_end"):  # the last run's files: deleting them is not the work
+        shutil.rmtree(run.staging, ignore_errors=True)
+    _warm_up(stage)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if stage == "extract":
+        result = run.extract()
+        state["extract"] = result
+        rows, written = result["rows"], _size([result["path"]])
+    elif stage == "split":
+        parts = run.split(state["extract"]["path"])
+        state["split"] = parts
+        rows, written = sum(p["rows"] for p in parts), _size([p["path"] for p in parts])
+    elif stage == "format":
+        formatted = run.format_all(state["split"])
+        state["format"] = formatted
+        rows, written = sum(f["rows"] for f in formatted), sum(f["size"] for f in formatted)
+    elif stage == "package":
+        files = run.package(state["format"])
+        state["package"] = files
+        rows, written = sum(f["rows"] for f in files), sum(f["size"] for f in files)
+    elif stage == "upload":
+        for f in state["package"]:
+            run.upload(f)
+        rows = sum(f["rows"] for f in state["package"])
+        written = sum(f["size"] for f in state["package"])
+    elif stage == "validate":
+        done = run.validate(state["package"])
+        rows, written = sum(done["rows_per_event"].values()), 0
+    elif stage == "end_to_end":
+        done = run_export(config, run.day)
+        rows, written = sum(done["rows_per_event"].values()), 0
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps(state))
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "bytes": written, **_peak()}
+
+
+def run_duckdb(spec: dict) -> dict:
+    """The baseline: DuckDB's partitioned CSV writer over the same window, payload left as text."""
+    from zoneinfo import ZoneInfo
+
+    import duckdb
+    from event_export.lake import partition_files
+    from event_export.windows import day_window
+
+    window = day_window(date.fromisoformat(spec["day"]), ZoneInfo(spec["timezone"]))
+    files = [path for _, path in partition_files(spec["lake"], window)]
+    out = Path(spec["staging"]) / "duckdb"
+    shutil.rmtree(out, ignore_errors=True)
+    con = duckdb.connect()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    con.execute(
+        f"""
+        COPY (SELECT * FROM read_parquet($files)
+              WHERE ts >= $start AND ts < $end)
+        TO '{out}' (FORMAT CSV, PARTITION_BY (event_name))
+        """,
+        {"files": files, "start": window.start, "end": window.end},
+    )
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    rows = con.execute(
+        "SELECT count(*) FROM read_parquet($files) WHERE ts >= $start AND ts < $end",
+        {"files": files, "start": window.start, "end": window.end},
+    ).fetchone()[0]
+    written = sum(p.stat().st_size for p in out.rglob("*.csv"))
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "bytes": written, **_peak()}
+
+
+# --- the parent side: spawn, measure, report ---------------------------------------------------
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (0 once it is gone)."""
+    total, todo = 0, [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as handle:
+                total += int(handle.read().split()[1]) * page
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as handle:
+                    todo += [int(c) for c in handle.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def measure(stage: str, spec: dict) -> dict:
+    """Run `stage` in a child process; add its wall time and peak memory to what it reports."""
+    command = [sys.executable, __file__, "--child", stage, json.dumps(spec)]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(SAMPLE_SECONDS):
+            peak[0] = max(peak[0], _tree_rss(child.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = child.stdout.read()
+    _, status, _ = os.wait4(child.pid, 0)
+    stop.set()
+    sampler.join()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"bench: stage {stage} failed with exit code {child.returncode}")
+    result = json.loads(output.strip().splitlines()[-1])
+    result["wall_seconds"] = time.perf_counter() - started
+    result["peak_mb"] = max(result.pop("hwm_mb"), peak[0] / 1e6)
+    result["rows_per_s"] = result["rows"] / result["seconds"] if result["seconds"] else 0.0
+    result["mb_per_s"] = result["bytes"] / 1e6 / result["seconds"] if result["seconds"] else 0.0
+    return result
+
+
+def ensure_lake(workdir: Path, day: date, timezone: str, events: int) -> tuple[Path, float | None]:
+    """The generated lake for (day, timezone, N), reused when already complete."""
+    from zoneinfo import ZoneInfo
+
+    from event_export.generator import write_window
+    from event_export.windows import day_window
+
+    lake = workdir / f"lake-{day.isoformat()}-{timezone.replace('/', '_')}-{events}"
+    marker = lake / "COMPLETE"
+    if marker.exists():
+        return lake, None
+    if lake.exists():
+        shutil.rmtree(lake)
+    started = time.perf_counter()
+    write_window(lake, day_window(day, ZoneInfo(timezone)), events)
+    seconds = time.perf_counter() - started
+    marker.write_text("ok\n")
+    return lake, seconds
+
+
+def table(results: dict) -> str:
+    head = (
+        f"{'stage':<12} {'rows':>12} {'seconds':>8} {'cpu s':>7} {'rows/s':>11} {'out MB':>9} "
+        f"{'MB/s':>8}"
+    )
+    lines = [head + f" {'peak MB':>8}", "-" * (len(head) + 9)]
+    for name, r in results["stages"].items():
+        lines.append(
+            f"{name:<12} {r['rows']:>12,} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} "
+            f"{r['rows_per_s']:>11,.0f} "
+            f"{r['bytes'] / 1e6:>9.1f} {r['mb_per_s']:>8.1f} {r['peak_mb']:>8.0f}"
+        )
+    s = results["summary"]
+    lines += [
+        "-" * (len(head) + 9),
+        f"daily zip (extract..package, sum of stages): {s['core_seconds']:.2f} s, "
+        f"{s['core_rows_per_s']:,.0f} rows/s",
+        f"end to end (run_export in one process):       {s['end_to_end_seconds']:.2f} s, "
+        f"peak {s['end_to_end_peak_mb']:.0f} MB",
+    ]
+    if s["duckdb_seconds"] is not None:
+        lines += [
+            f"DuckDB COPY ... PARTITION_BY (event_name):    {s['duckdb_seconds']:.2f} s, "
+            f"peak {s['duckdb_peak_mb']:.0f} MB",
+            f"ratio to DuckDB: daily zip {s['core_ratio']:.2f}, "
+            f"end to end {s['end_to_end_ratio']:.2f} (below 1.0 = faster than DuckDB)",
+            f"CPU seconds: daily zip {s['core_cpu_seconds']:.2f}, DuckDB "
+            f"{s['duckdb_cpu_seconds']:.2f}, ratio {s['core_cpu_ratio']:.2f} (steadier when busy)",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the daily-zip export against DuckDB.")
+    parser.add_argument("--events", type=int, default=10_000_000, help="events in the day (N)")
+    parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 1))
+    parser.add_argument("--timezone", default="UTC", help="the client's time zone")
+    parser.add_argument("--workdir", type=Path, default=REPO / ".bench", help="lake and staging")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument("--skip-duckdb", action="store_true", help="no baseline (no ratio)")
+    args = parser.parse_args()
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    lake, generated = ensure_lake(args.workdir.resolve(), args.day, args.timezone, args.events)
+    note = f"generated in {generated:.1f} s" if generated is not None else "reused"
+    print(f"bench: lake {lake} ({args.events:,} events, {note})", flush=True)
+    base = args.workdir.resolve()
+    spec = {
+        "lake": str(lake),
+        "day": args.day.isoformat(),
+        "timezone": args.timezone,
+        "staging": str(base / "staging"),
+        "delivered": str(base / "delivered"),
+    }
+    Path(spec["delivered"]).mkdir(parents=True, exist_ok=True)
+
+    stages: dict[str, dict] = {}
+    for stage in STAGES:
+        stages[stage] = measure(stage, spec)
+        print(f"bench: {stage} {stages[stage]['seconds']:.2f} s", flush=True)
+    end_to_end = measure("end_to_end", spec)
+    print(f"bench: end to end {end_to_end['seconds']:.2f} s", flush=True)
+    duck = None if args.skip_duckdb else measure("duckdb", spec)
+    if duck:
+        print(f"bench: duckdb {duck['seconds']:.2f} s", flush=True)
+
+    core = sum(stages[s]["seconds"] for s in CORE)
+    core_cpu = sum(stages[s]["cpu_seconds"] for s in CORE)
+    rows = stages["extract"]["rows"]
+    duck_seconds = duck["seconds"] if duck else None
+    results = {
+        "events": args.events,
+        "day": args.day.isoformat(),
+        "timezone": args.timezone,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "commit": _commit(),
+        "stages": stages,
+        "end_to_end": end_to_end,
+        "duckdb": duck,
+        "summary": {
+            "rows": rows,
+            "core_seconds": core,
+            "core_rows_per_s": rows / core if core else 0.0,
+            "end_to_end_seconds": end_to_end["seconds"],
+            "end_to_end_peak_mb": end_to_end["peak_mb"],
+            "peak_mb": max([end_to_end["peak_mb"], *(s["peak_mb"] for s in stages.values())]),
+            "duckdb_seconds": duck_seconds,
+            "duckdb_peak_mb": duck["peak_mb"] if duck else None,
+            "core_ratio": core / duck_seconds if duck_seconds else None,
+            "core_cpu_seconds": core_cpu,
+            "duckdb_cpu_seconds": duck["cpu_seconds"] if duck else None,
+            "core_cpu_ratio": core_cpu / duck["cpu_seconds"] if duck else None,
+            "end_to_end_ratio": end_to_end["seconds"] / duck_seconds if duck_seconds else None,
+        },
+    }
+    print()
+    print(table(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+    print(f"\nbench: results in {args.out}")
+
+
+def _commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        name, child_spec = sys.argv[2], json.loads(sys.argv[3])
+        outcome = run_duckdb(child_spec) if name == "duckdb" else run_stage(name, child_spec)
+        print(json.dumps(outcome))
+    else:
+        main()
