@@ -32,12 +32,20 @@ class Sshd:
         self.workdir = workdir
         self.user = f"ees{secrets.token_hex(4)}"
         self.password = f"pw-{secrets.token_urlsafe(12)}"
-        self.home = Path(tempfile.mkdtemp(prefix="ees-sftp-home-"))
         self.host_key = keygen(workdir / "host_ed25519")
         self.client_key = keygen(workdir / "client_ed25519")
         self.client_private_key = (workdir / "client_ed25519").read_text()
+        self.process: subprocess.Popen | None = None
+        self.home = Path(tempfile.mkdtemp(prefix="ees-sftp-home-"))
         # sshd reads authorized keys as the user: they must sit where the user can read them.
         self.keys_dir = Path(tempfile.mkdtemp(prefix="ees-sftp-keys-"))
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.keys_dir.chmod(0o755)
         (self.keys_dir / "authorized_keys").write_text(self.client_key + "\n")
         subprocess.run(
@@ -47,12 +55,12 @@ class Sshd:
         shutil.chown(self.home, self.user, self.user)
         self.home.chmod(0o755)
         self.port = free_port()
-        config = workdir / "sshd_config"
+        config = self.workdir / "sshd_config"
         config.write_text(
             "\n".join(
                 [
                     "ListenAddress 127.0.0.1",
-                    f"HostKey {workdir / 'host_ed25519'}",
+                    f"HostKey {self.workdir / 'host_ed25519'}",
                     "PidFile none",
                     "UsePAM no",
                     "StrictModes no",
@@ -63,6 +71,7 @@ class Sshd:
                     f"AllowUsers {self.user}",
                     "Subsystem sftp internal-sftp",
                     "MaxStartups 50",
+                    "LoginGraceTime 10",  # paramiko leaves a host-key-refused connection open
                     "LogLevel ERROR",
                     "",
                 ]
@@ -72,7 +81,7 @@ class Sshd:
         self.process = subprocess.Popen(
             [str(SSHD), "-D", "-e", "-f", str(config), "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
-            stderr=(workdir / "sshd.log").open("w"),
+            stderr=(self.workdir / "sshd.log").open("w"),
         )
         wait_for_port(self.port)
 
@@ -88,8 +97,10 @@ class Sshd:
         }
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        subprocess.run(["userdel", self.user], check=False, capture_output=True)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        # -f: a session child may outlive the listener for a moment; the user goes regardless.
+        subprocess.run(["userdel", "-f", self.user], check=False, capture_output=True)
         shutil.rmtree(self.home, ignore_errors=True)
         shutil.rmtree(self.keys_dir, ignore_errors=True)

@@ -149,9 +149,15 @@ class S3Destination(Destination):
             etag = head["ETag"].strip('"')
             parts = int(etag.rsplit("-", 1)[1]) if "-" in etag else 0
             part_size = 0
-            if parts:
+            if parts:  # the first part's size, as the parts' digests need it
                 first = client.head_object(Bucket=self.bucket, Key=key, PartNumber=1)
                 part_size = first["ContentLength"]
+                if first.get("PartsCount") != parts:  # a store without part-number reads
+                    from s3transfer.utils import ChunksizeAdjuster
+
+                    part_size = ChunksizeAdjuster().adjust_chunksize(
+                        self.transfer["multipart_chunksize"], head["ContentLength"]
+                    )
         stored = head.get("ChecksumSHA256")
         if stored and not parts:
             return stored == base64.b64encode(bytes.fromhex(sha256)).decode()

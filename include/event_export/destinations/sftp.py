@@ -8,6 +8,7 @@ Connection (`sftp`): host, port, login, and the password or extra `private_key` 
 The server's host key is always checked against extra `host_key` (`ssh-ed25519 AAAA…`, as
 `ssh-keyscan` prints it); skipping the check takes an explicit `"no_host_key_check": true`. Extra
 `path` is the root folder (default: the login's home); the config's `path` is created under it.
+SSH compression is off unless the extra asks for it: the files are zips already.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class SFTPDestination(Destination):
         hook = SFTPHook(ssh_conn_id=self.conn_id, conn_retry_attempts=1)
         if hook.conn_timeout is None:
             hook.conn_timeout = CONNECT_TIMEOUT
+        extra = hook.get_connection(self.conn_id).extra_dejson
+        if "compress" not in extra:  # zips are compressed already: SSH's zlib only costs CPU
+            hook.compress = False
         if hook.host_key is None and not hook.no_host_key_check:
             raise DeliveryError(
                 f"The sftp connection {self.conn_id!r} has no host_key, so the server cannot be "
