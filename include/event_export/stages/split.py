@@ -15,7 +15,7 @@ from event_export import staged
 from event_export.naming import staging_key
 from event_export.streams import ordered_map, prefetch
 
-FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer; bounds memory at about 40 x 4 MB
+FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer: about 40 x 4 MB at most; readers coalesce
 SORT_THREADS = 2  # batches cut by event at once (Arrow's take releases the GIL)
 WRITE_THREADS = 2  # writes go on while this thread cuts the next batches
 MAX_IN_FLIGHT = 4  # buffers handed to the writers and not yet written
@@ -34,7 +34,7 @@ class EventPart:
 
 
 class _EventWriter:
-    """Buffers one event's rows and writes them as row groups, in order, on a shared pool."""
+    """Buffers one event's rows and writes them as record batches, in order, on a shared pool."""
 
     def __init__(self, path: Path, schema: pa.Schema, pool: ThreadPoolExecutor, slots):
         self.path = path
