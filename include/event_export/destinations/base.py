@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from event_export.destinations.errors import DeliveryError
 
 TEMP_PREFIX = ".uploading-"
 _TEMP_ID_LENGTH = 32 + 1  # uuid hex and a dash
@@ -52,6 +55,20 @@ class Destination(ABC):
     @abstractmethod
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
         """Whether the stored file's checksum matches; None where the store offers none."""
+
+    def classify(self, exc: BaseException, action: str) -> DeliveryError:
+        """What a store's failure means: a ClientSideError for the client's side, else ours."""
+        return DeliveryError(f"{action} failed: {describe_error(exc)}")
+
+    @contextmanager
+    def _classified(self, action: str) -> Iterator[None]:
+        """Re-raise any failure inside as `classify` names it (errors already ours pass)."""
+        try:
+            yield
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc, action) from exc
 
     def verify(self, name: str, size: int, sha256: str, local: Path) -> list[str]:
         """Problems with one delivered file, empty when it matches the manifest."""

@@ -15,8 +15,6 @@ import base64
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,15 +117,6 @@ class GCSDestination(Destination):
                     crc.update(block)
                 return blob.crc32c == base64.b64encode(crc.digest()).decode()
         return None
-
-    @contextmanager
-    def _classified(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except DeliveryError:
-            raise
-        except Exception as exc:
-            raise self.classify(exc, action) from exc
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error a GCS failure means, or an internal one."""

@@ -17,7 +17,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -172,15 +171,6 @@ class S3Destination(Destination):
                 return etag == hashlib.file_digest(handle, "md5").hexdigest()
         md5s = [m for _, m in _part_digests(local, part_size)]
         return etag == f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{parts}"
-
-    @contextmanager
-    def _classified(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except DeliveryError:
-            raise
-        except Exception as exc:
-            raise self.classify(exc, action) from exc
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error an S3 failure means, or an internal one."""

@@ -17,8 +17,7 @@ import logging
 import posixpath
 import stat
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,15 +129,6 @@ class SFTPDestination(Destination):
 
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
         return None  # sFTP offers no checksum: sizes are compared
-
-    @contextmanager
-    def _classified(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except DeliveryError:
-            raise
-        except Exception as exc:
-            raise self.classify(exc, action) from exc
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error an sFTP failure means, or an internal one."""
