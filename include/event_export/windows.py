@@ -25,8 +25,3 @@ def day_window(day: date, tz: ZoneInfo) -> Window:
 def day_covered_by_run(logical_date: datetime, tz: ZoneInfo) -> date:
     """A daily run triggers at local midnight and exports the day that just ended."""
     return logical_date.astimezone(tz).date() - timedelta(days=1)
-
-
-def deadline_for(day: date, tz: ZoneInfo, deadline: time) -> datetime:
-    """When a day's files are due: the deadline's local time on the following day, in UTC."""
-    return datetime.combine(day + timedelta(days=1), deadline, tzinfo=tz).astimezone(UTC)

@@ -1,7 +1,7 @@
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from event_export.windows import day_covered_by_run, day_window, deadline_for
+from event_export.windows import day_covered_by_run, day_window
 
 
 def test_kolkata_day_is_utc_1830_to_1830():
@@ -27,8 +27,3 @@ def test_run_at_local_midnight_covers_the_day_before():
     tz = ZoneInfo("Asia/Kolkata")
     logical = datetime(2026, 11, 1, 18, 30, tzinfo=UTC)  # 2026-11-02 00:00 IST
     assert day_covered_by_run(logical, tz) == date(2026, 11, 1)
-
-
-def test_deadline_is_seven_next_morning_local():
-    due = deadline_for(date(2026, 11, 1), ZoneInfo("Asia/Kolkata"), time(7, 0))
-    assert due == datetime(2026, 11, 2, 1, 30, tzinfo=UTC)
