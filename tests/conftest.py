@@ -21,8 +21,9 @@ _HOME = Path(tempfile.mkdtemp(prefix="ees-airflow-"))
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def _metadata_database() -> str:
-    """A fresh PostgreSQL database for Airflow where the machine runs one, else SQLite.
+def create_database(name: str) -> str | None:
+    """A fresh PostgreSQL database `name` (an `ees_test_..._<pid>` name) where the machine runs
+    one, else None. Databases that killed sessions left behind are dropped first.
 
     The machines this project runs on start PostgreSQL on 127.0.0.1:5432 (trust auth); a laptop
     without it still runs the suite on SQLite, Airflow's embedded default.
@@ -31,9 +32,8 @@ def _metadata_database() -> str:
         import psycopg2
 
         admin = psycopg2.connect(PG_ADMIN, connect_timeout=3)
-    except Exception:  # no server here: the embedded default
-        return f"sqlite:///{_HOME / 'airflow.db'}"
-    name = f"ees_test_{os.getpid()}"
+    except Exception:  # no server here
+        return None
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ees\\_test\\_%'")
@@ -43,6 +43,22 @@ def _metadata_database() -> str:
         cur.execute(f"CREATE DATABASE {name}")
     admin.close()
     return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(url: str) -> None:
+    """Drop a database create_database made (its URL), closing whatever still uses it."""
+    import psycopg2
+
+    admin = psycopg2.connect(PG_ADMIN)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+    admin.close()
+
+
+def _metadata_database() -> str:
+    """The session's metadata database: PostgreSQL where the machine has it, else SQLite."""
+    return create_database(f"ees_test_{os.getpid()}") or f"sqlite:///{_HOME / 'airflow.db'}"
 
 
 METADATA_DB = _metadata_database()
@@ -82,17 +98,11 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     """Drop the session's PostgreSQL database, whatever happened."""
     if not METADATA_DB.startswith("postgresql"):
         return
-    import psycopg2
-
     with contextlib.suppress(ImportError):
         from airflow.settings import dispose_orm
 
         dispose_orm()
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {METADATA_DB.rsplit('/', 1)[1]} WITH (FORCE)")
-    admin.close()
+    drop_database(METADATA_DB)
 
 
 @pytest.fixture(scope="session")

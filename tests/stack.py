@@ -1,5 +1,6 @@
 """A real Airflow on loopback for the tests that need one: scheduler, triggerer, dag-processor and
-api-server (LocalExecutor, SQLite), started once per session, with its own AIRFLOW_HOME."""
+api-server with its own AIRFLOW_HOME, on the session's metadata database with LocalExecutor, or on a
+fresh PostgreSQL database with CeleryExecutor and Celery workers (Redis broker)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from conftest import REPO, free_port, smtp_connection_json
+from conftest import REPO, create_database, drop_database, free_port, smtp_connection_json
 
 SERVICE_USER = "ees_service"
 STACK_EXPORTS = {
@@ -28,6 +29,7 @@ DESTINATIONS = {
     "stop_me": "{type: local, conn_id: stack_client}",
 }
 CLIENT_EMAIL = "client@acme.example"
+REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
 
 
 @dataclass
@@ -78,17 +80,67 @@ def wait_until(check, timeout: float, what: str, every: float = 1.0):
         time.sleep(every)
 
 
-def start_stack(tmp_path_factory, smtp_server):
-    """Generator for the session fixture `airflow_stack` (tests/conftest.py)."""
-    home = tmp_path_factory.mktemp("airflow-stack")
-    exports = home / "exports"
-    exports.mkdir()
-    for export_id, schedule in STACK_EXPORTS.items():
-        (exports / f"{export_id}.yaml").write_text(
+def start_stack(tmp_path_factory, smtp_server, exports=None, env=None, celery_workers: int = 0):
+    """Generator for the fixtures `airflow_stack` (tests/conftest.py) and `celery_stack`.
+
+    `exports` maps export ids to their YAML (default: STACK_EXPORTS); `env` adds settings (e.g.
+    connections) to every process's environment. With `celery_workers`, the
+    stack runs CeleryExecutor on a database of its own (dropped afterwards) and that many workers,
+    named w1, w2, ... as their task instances' hostname (see tests/worker_name.py).
+    """
+    home = tmp_path_factory.mktemp("celery-stack" if celery_workers else "airflow-stack")
+    (home / "exports").mkdir()
+    for export_id, text in (exports or _default_exports(home)).items():
+        (home / "exports" / f"{export_id}.yaml").write_text(text)
+    database = None
+    if celery_workers:
+        database = create_database(f"ees_test_celery_{os.getpid()}")
+        assert database, "the Celery stack needs PostgreSQL on 127.0.0.1:5432"
+    try:
+        yield from _run_stack(home, smtp_server, database, celery_workers, env or {})
+    finally:
+        if database:
+            drop_database(database)
+            _forget_queue()
+
+
+def _queue() -> str:
+    return f"ees_test_{os.getpid()}"  # a queue of its own: other sessions may share the Redis db
+
+
+def _forget_queue() -> None:
+    """Remove the bindings Celery left in Redis for the stack's queue."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    client.delete(*(client.keys(f"*{_queue()}*") or ["-"]))
+    client.close()
+
+
+def _default_exports(home: Path) -> dict[str, str]:
+    return {
+        export_id: (
             f"client_id: acme\nexport_id: {export_id}\nsource: {home / 'lake'}\n{schedule}\n"
             f"destination: {DESTINATIONS[export_id]}\n"
             f"notify: {{failure_emails: [{CLIENT_EMAIL}]}}\n"
         )
+        for export_id, schedule in STACK_EXPORTS.items()
+    }
+
+
+def _celery_env(database: str) -> dict[str, str]:
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database,
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": _queue(),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+    }
+
+
+def _run_stack(home: Path, smtp_server, database: str | None, celery_workers: int, extra_env: dict):
+    exports = home / "exports"
     port = free_port()
     password = "stack-test-password"
     (home / "passwords.json").write_text(json.dumps({SERVICE_USER: password}))
@@ -118,6 +170,8 @@ def start_stack(tmp_path_factory, smtp_server):
         "AIRFLOW_CONN_STACK_CLIENT": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
         ),
+        **(_celery_env(database) if database else {}),
+        **extra_env,
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
@@ -130,16 +184,20 @@ def start_stack(tmp_path_factory, smtp_server):
     procs, logs = {}, {}
     stack = AirflowStack(home, env, f"http://127.0.0.1:{port}", password, logs)
     env["AIRFLOW_CONN_EES_AIRFLOW_API"] = stack.connection_env()
-    for name, args in commands.items():
-        logs[name] = home / f"{name}.out"
-        with logs[name].open("w") as out:
-            procs[name] = subprocess.Popen(
-                [airflow, *args],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    envs = {name: env for name in commands}
+    for n in range(1, celery_workers + 1):
+        name = f"w{n}"
+        commands[name] = ["celery", "worker", "--celery-hostname", f"{name}@127.0.0.1"]
+        commands[name] += ["--queues", env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]]
+        commands[name] += ["--skip-serve-logs", "--without-gossip", "--without-mingle"]
+        envs[name] = {
+            **env,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_name.hostname",
+            "EES_TEST_WORKER": name,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPO / "tests"), env.get("PYTHONPATH")])
+            ),
+        }
 
     def healthy():
         for name, proc in procs.items():
@@ -151,6 +209,16 @@ def start_stack(tmp_path_factory, smtp_server):
             return False
 
     try:
+        for name, args in commands.items():
+            logs[name] = home / f"{name}.out"
+            with logs[name].open("w") as out:
+                procs[name] = subprocess.Popen(
+                    [airflow, *args],
+                    env=envs[name],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         wait_until(healthy, 120, "api-server healthy")
         yield stack
     finally:
@@ -162,3 +230,4 @@ def start_stack(tmp_path_factory, smtp_server):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

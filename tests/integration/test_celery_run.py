@@ -1,0 +1,94 @@
+"""Scale-out on Airflow's own engine: a daily zip run by the scheduler and two Celery workers
+(Redis broker, PostgreSQL result backend and metadata database), its mapped `format` tasks spread
+over both workers, and the delivered zip and manifest read back against the lake."""
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pytest
+from event_export.generator import EVENT_NAMES
+from event_export.lake import read_window
+from event_export.windows import day_window
+from stack import start_stack, wait_until
+
+EVENTS = EVENT_NAMES[:8]  # the most frequent: eight mapped `format` tasks for two workers
+CONFIG = """\
+client_id: acme
+export_id: cel_acme
+source: {lake}
+kind: selected_events
+events: {events}
+schedule: {{timezone: Asia/Kolkata}}
+destination: {{type: local, conn_id: cel_local, path: acme}}
+"""
+
+
+@pytest.fixture(scope="module")
+def celery_stack(tmp_path_factory, smtp_server, kolkata_lake):
+    client = tmp_path_factory.mktemp("celery-client")
+    connection = json.dumps({"conn_type": "fs", "extra": {"path": str(client)}})
+    exports = {"cel_acme": CONFIG.format(lake=kolkata_lake, events=json.dumps(EVENTS))}
+    stack = start_stack(
+        tmp_path_factory,
+        smtp_server,
+        exports=exports,
+        env={
+            "AIRFLOW_CONN_CEL_LOCAL": connection,
+            # unpaused for the triggered run only: no scheduled runs besides it, no deadline
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "EES_DEADLINE_ALERTS": "off",
+        },
+        celery_workers=2,
+    )
+    started = next(stack)
+    yield started, client / "acme"
+    stack.close()  # stops every process and drops the stack's database
+
+
+def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, demo_day):
+    stack, delivered = celery_stack
+    api = stack.api()
+    stack.wait_for_dag("export_cel_acme")
+    api.set_paused("export_cel_acme", False)
+    tz = ZoneInfo("Asia/Kolkata")
+    logical = datetime.combine(demo_day + timedelta(days=1), datetime.min.time(), tz)
+    run_id = api.trigger("export_cel_acme", logical.isoformat())["dag_run_id"]
+
+    def finished():
+        runs = [r for r in api.latest_runs("export_cel_acme") if r["dag_run_id"] == run_id]
+        return runs[0] if runs else None
+
+    run = wait_until(finished, 150, "the Celery run finished", every=2)
+    tis = api.task_instances("export_cel_acme", run_id)
+    assert run["state"] == "success", [(t["task_id"], t["state"]) for t in tis]
+    formats = [t for t in tis if t["task_id"] == "format"]
+    assert len(formats) == len(EVENTS), [(t["task_id"], t["state"], t["hostname"]) for t in tis]
+    per_worker = Counter(t["hostname"] for t in formats)
+    assert set(per_worker) == {"w1", "w2"}, per_worker  # each worker ran at least one
+    assert {t["hostname"] for t in tis} <= {"w1", "w2"}
+
+    zip_bytes = (delivered / "acme_01112026.zip").read_bytes()
+    manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(zip_bytes).hexdigest()
+    window = day_window(demo_day, tz)
+    lake = pa.Table.from_batches(list(read_window(str(kolkata_lake), window))).to_pylist()
+    expected = {e: {r["event_id"] for r in lake if r["event_name"] == e} for e in EVENTS}
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+        assert zf.testzip() is None
+        got = {
+            name.removesuffix("_01112026.csv"): {
+                row["eventId"]
+                for row in csv.DictReader(io.StringIO(zf.read(name).decode(), newline=""))
+            }
+            for name in zf.namelist()
+        }
+    assert got == expected
+    assert manifest["rows_per_event"] == {e: len(ids) for e, ids in expected.items()}
+    assert manifest["total_rows"] == sum(len(ids) for ids in expected.values())
