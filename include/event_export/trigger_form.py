@@ -26,25 +26,12 @@ def one_time_params() -> dict[str, Param]:
             ),
             section=section,
         ),
-        "day": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Day (for period 'day')",
-            section=section,
-        ),
-        "date_from": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="First day (for period 'date_range')",
-            section=section,
-        ),
-        "date_to": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            title="Last day, included (for period 'date_range')",
-            section=section,
-        ),
+        "day": _date_param("Day (for period 'day')", section),
+        "date_from": _date_param("First day (for period 'date_range')", section),
+        "date_to": _date_param("Last day, included (for period 'date_range')", section),
     }
+
+
+def _date_param(title: str, section: str) -> Param:
+    """An optional ISO date field: empty keeps the form valid for periods that don't use it."""
+    return Param(None, type=["null", "string"], format="date", title=title, section=section)
