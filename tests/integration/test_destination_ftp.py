@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from pathlib import Path
 
 import pytest
 from event_export.destinations import ClientSideError, DeliveryError
@@ -13,7 +12,7 @@ from event_export.destinations.ftp import FTPDestination
 from servers.delivery import deliver, export_files, make_file, manifest_came_last
 from servers.ftp import self_signed_certificate
 from servers.net import set_connection
-from servers.watch import Watcher
+from servers.watch import Watcher, on_disk
 
 MiB = 1024 * 1024
 
@@ -31,16 +30,6 @@ def server(request):
 
 def destination(server, folder: str = "acme", conn_id: str = "it_ftp") -> FTPDestination:
     return FTPDestination(conn_id, folder, ftps=server.tls)
-
-
-def on_disk(folder: Path):
-    def listing() -> dict[str, int]:
-        try:
-            return {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-        except FileNotFoundError:
-            return {}
-
-    return listing
 
 
 def test_multi_file_export_is_delivered_into_new_folders_and_verified(server, tmp_path):

@@ -14,7 +14,7 @@ from servers.delivery import deliver, export_files, make_file, manifest_came_las
 from servers.net import set_connection
 from servers.proxy import CutoffProxy
 from servers.sshd import keygen
-from servers.watch import Watcher
+from servers.watch import Watcher, on_disk
 
 MiB = 1024 * 1024
 
@@ -29,18 +29,6 @@ def home(sshd) -> Path:
             entry.unlink()
     set_connection("it_sftp", sshd.connection())
     return sshd.home
-
-
-def on_disk(folder: Path):
-    """Every file in the server's folder with its size, temporary names included."""
-
-    def listing() -> dict[str, int]:
-        try:
-            return {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-        except FileNotFoundError:
-            return {}
-
-    return listing
 
 
 def test_multi_file_export_is_delivered_into_new_folders_and_verified(sshd, home, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
 
 class Watcher:
@@ -43,3 +44,15 @@ class Watcher:
         if not self.listings or self.listings[-1] != set(found):
             self.listings.append(set(found))
         self.polls += 1
+
+
+def on_disk(folder: Path) -> Callable[[], dict[str, int]]:
+    """A listing of every file in a server's folder with its size, temporary names included."""
+
+    def listing() -> dict[str, int]:
+        try:
+            return {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
+        except FileNotFoundError:
+            return {}
+
+    return listing

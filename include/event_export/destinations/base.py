@@ -93,3 +93,22 @@ class Destination(ABC):
         if self.checksum_matches(name, sha256, local) is False:
             return [f"{name}: checksum differs from the manifest"]
         return []
+
+
+class BucketDestination(Destination):
+    """An object store addressed as `<scheme>://<bucket>/<prefix>`: S3 and GCS."""
+
+    scheme: str
+
+    def __init__(self, conn_id: str, bucket: str, prefix: str = ""):
+        self.conn_id = conn_id
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+
+    @property
+    def location(self) -> str:
+        base = f"{self.scheme}://{self.bucket}"
+        return f"{base}/{self.prefix}" if self.prefix else base
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from event_export.config import GCSDestinationConfig
-from event_export.destinations.base import Destination, RemoteFile, describe_error
+from event_export.destinations.base import BucketDestination, RemoteFile, describe_error
 from event_export.destinations.errors import ClientSideError, DeliveryError
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ RETRY_SECONDS = 120.0
 REQUEST_TIMEOUT = 120
 
 
-class GCSDestination(Destination):
+class GCSDestination(BucketDestination):
+    scheme = "gs"
+
     def __init__(
         self,
         conn_id: str,
@@ -43,9 +45,7 @@ class GCSDestination(Destination):
         chunk_size: int = CHUNK_SIZE,
         retry_seconds: float = RETRY_SECONDS,
     ):
-        self.conn_id = conn_id
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
+        super().__init__(conn_id, bucket, prefix)
         self.chunk_size = chunk_size
         self.retry_seconds = retry_seconds
 
@@ -58,13 +58,6 @@ class GCSDestination(Destination):
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
         return GCSHook(gcp_conn_id=self.conn_id)
-
-    @property
-    def location(self) -> str:
-        return f"gs://{self.bucket}/{self.prefix}" if self.prefix else f"gs://{self.bucket}"
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}/{name}" if self.prefix else name
 
     def upload(self, local: Path, name: str) -> None:
         from google.cloud.storage.retry import DEFAULT_RETRY

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from event_export.config import S3DestinationConfig
-from event_export.destinations.base import Destination, RemoteFile, describe_error
+from event_export.destinations.base import BucketDestination, RemoteFile, describe_error
 from event_export.destinations.errors import ClientSideError, DeliveryError
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ SSE_ARGS = {
 }
 
 
-class S3Destination(Destination):
+class S3Destination(BucketDestination):
+    scheme = "s3"
+
     def __init__(
         self,
         conn_id: str,
@@ -62,9 +64,7 @@ class S3Destination(Destination):
         multipart_threshold: int = MULTIPART_THRESHOLD,
         part_size: int = PART_SIZE,
     ):
-        self.conn_id = conn_id
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
+        super().__init__(conn_id, bucket, prefix)
         self.extra_args = {"ChecksumAlgorithm": "SHA256", **SSE_ARGS[sse]}
         if kms_key_id:
             self.extra_args["SSEKMSKeyId"] = kms_key_id
@@ -88,13 +88,6 @@ class S3Destination(Destination):
             transfer_config_args=dict(self.transfer),
             extra_args=dict(self.extra_args),
         )
-
-    @property
-    def location(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}/{name}" if self.prefix else name
 
     def upload(self, local: Path, name: str) -> None:
         key = self.key(name)
