@@ -53,8 +53,10 @@ def _config(lake: str, timezone: str, delivered: str):
     )
 
 
-def _size(paths: list[str]) -> int:
-    return sum(Path(p).stat().st_size for p in paths)
+def _size(keys: list[str]) -> int:
+    """Bytes of staged files, by staging key (the bench stages in a local folder)."""
+    root = Path(os.environ["EES_STAGING_DIR"])
+    return sum((root / k).stat().st_size for k in keys)
 
 
 def _peak() -> dict:

@@ -10,12 +10,15 @@ VENV=${VENV:-.venv}
 stamp="$VENV/.installed"
 
 # Debian packages the tests use: OpenSSH's sshd (sFTP) and ssh-keygen, openssl (the FTPS test
-# certificate) and unzip (archives are checked with `unzip -t`). Checked on every run, installed only where missing.
+# certificate), unzip (archives are checked with `unzip -t`) and headless chromium with its
+# chromedriver (the Exports page's browser test). Checked on every run, installed only where missing.
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: please install ${missing[*]} (apt-get install ${missing[*]})" >&2

@@ -78,6 +78,22 @@ os.environ.pop("EES_EXPORTS_DIR", None)
 os.environ.pop("EES_LAKE_URI", None)
 
 
+def export_dags(folder: Path, monkeypatch: pytest.MonkeyPatch, configs: dict[str, str]) -> dict:
+    """Write each config (export id -> YAML) into `folder/exports`, point EES_EXPORTS_DIR there
+    and parse the factory's DAG file as the dag-processor does; the DAGs by id. A config that
+    does not load fails the test here."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    exports = folder / "exports"
+    exports.mkdir(exist_ok=True)
+    for export_id, text in configs.items():
+        (exports / f"{export_id}.yaml").write_text(text)
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(exports))
+    bag = DagBag(dag_folder=REPO / "dags" / "exports.py")
+    assert bag.import_errors == {}
+    return bag.dags
+
+
 def set_local_connection(conn_id: str, root: Path) -> None:
     """An Airflow `fs` connection through the environment, as a deployment's secrets would give."""
     root.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,11 @@
 """A real Airflow on loopback for the tests that need one: scheduler, triggerer, dag-processor and
-api-server with its own AIRFLOW_HOME, on the session's metadata database with LocalExecutor, or on a
-fresh PostgreSQL database with CeleryExecutor and Celery workers (Redis broker)."""
+api-server with its own AIRFLOW_HOME and a metadata database of its own (PostgreSQL where the
+machine has it, else SQLite in that home), with LocalExecutor, or with CeleryExecutor and Celery
+workers (Redis broker).
+
+A stack never shares the session's metadata database: the in-process `dag.test()` runs of the other
+tests write DAGs and runs of the same `dags-folder` bundle there, which the stack's scheduler and
+dag-processor would otherwise pick up or retire."""
 
 from __future__ import annotations
 
@@ -61,6 +66,31 @@ class AirflowStack:
         api = self.api()
         return wait_until(lambda: api.get_dag(dag_id), timeout, f"DAG {dag_id} parsed")
 
+    def wait_for_finished_run(self, dag_id: str, timeout: float) -> dict:
+        """The newest finished run of `dag_id`. On a timeout the error lists every run and task
+        state and the scheduler's last lines, so a stuck run is explained by CI's output alone."""
+        api = self.api()
+        try:
+            return wait_until(
+                lambda: next(iter(api.latest_runs(dag_id, limit=1)), None),
+                timeout,
+                f"a finished run of {dag_id}",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.describe_runs(dag_id)}") from None
+
+    def describe_runs(self, dag_id: str) -> str:
+        """Every run of `dag_id` with its tasks' states, then the scheduler's log tail."""
+        api = self.api()
+        runs = api.call_path("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 20})
+        lines = []
+        for run in runs.get("dag_runs", []):
+            tasks = api.task_instances(dag_id, run["dag_run_id"])
+            states = ", ".join(f"{t['task_id']}[{t['map_index']}]={t['state']}" for t in tasks)
+            lines.append(f"{run['dag_run_id']} {run['state']}: {states or 'no task instances'}")
+        scheduler = self.logs["scheduler"].read_text(errors="replace")[-4000:]
+        return "\n".join([*lines, "--- scheduler log tail ---", scheduler])
+
     def log_text(self) -> str:
         text = "\n".join(p.read_text(errors="replace") for p in self.logs.values())
         for path in (self.home / "logs").rglob("*"):
@@ -80,27 +110,38 @@ def wait_until(check, timeout: float, what: str, every: float = 1.0):
         time.sleep(every)
 
 
-def start_stack(tmp_path_factory, smtp_server, exports=None, env=None, celery_workers: int = 0):
+def start_stack(
+    tmp_path_factory,
+    smtp_server,
+    exports=None,
+    env=None,
+    celery_workers: int = 0,
+    worker_scratch: bool = False,
+):
     """Generator for the fixtures `airflow_stack` (tests/conftest.py) and `celery_stack`.
 
     `exports` maps export ids to their YAML (default: STACK_EXPORTS); `env` adds settings (e.g.
     connections) to every process's environment. With `celery_workers`, the
-    stack runs CeleryExecutor on a database of its own (dropped afterwards) and that many workers,
-    named w1, w2, ... as their task instances' hostname (see tests/worker_name.py).
+    stack runs CeleryExecutor and that many workers,
+    named w1, w2, ... as their task instances' hostname (see tests/worker_name.py). With
+    `worker_scratch`, each worker has a local staging folder of its own (`scratch-w1`, ...), as on
+    separate hosts: only staging on object storage (EES_STAGING_URI) hands files over then.
     """
     home = tmp_path_factory.mktemp("celery-stack" if celery_workers else "airflow-stack")
     (home / "exports").mkdir()
     for export_id, text in (exports or _default_exports(home)).items():
         (home / "exports" / f"{export_id}.yaml").write_text(text)
-    database = None
+    database = create_database(f"ees_test_{home.name.replace('-', '_')}_{os.getpid()}")
     if celery_workers:
-        database = create_database(f"ees_test_celery_{os.getpid()}")
         assert database, "the Celery stack needs PostgreSQL on 127.0.0.1:5432"
     try:
-        yield from _run_stack(home, smtp_server, database, celery_workers, env or {})
+        yield from _run_stack(
+            home, smtp_server, database, celery_workers, env or {}, worker_scratch
+        )
     finally:
         if database:
             drop_database(database)
+        if celery_workers:
             _forget_queue()
 
 
@@ -131,7 +172,6 @@ def _default_exports(home: Path) -> dict[str, str]:
 def _celery_env(database: str) -> dict[str, str]:
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database,
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": _queue(),
@@ -139,7 +179,14 @@ def _celery_env(database: str) -> dict[str, str]:
     }
 
 
-def _run_stack(home: Path, smtp_server, database: str | None, celery_workers: int, extra_env: dict):
+def _run_stack(
+    home: Path,
+    smtp_server,
+    database: str | None,
+    celery_workers: int,
+    extra_env: dict,
+    worker_scratch: bool = False,
+):
     exports = home / "exports"
     port = free_port()
     password = "stack-test-password"
@@ -170,7 +217,8 @@ def _run_stack(home: Path, smtp_server, database: str | None, celery_workers: in
         "AIRFLOW_CONN_STACK_CLIENT": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
         ),
-        **(_celery_env(database) if database else {}),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database or f"sqlite:///{home / 'airflow.db'}",
+        **(_celery_env(database) if celery_workers else {}),
         **extra_env,
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
@@ -194,6 +242,7 @@ def _run_stack(home: Path, smtp_server, database: str | None, celery_workers: in
             **env,
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_name.hostname",
             "EES_TEST_WORKER": name,
+            **({"EES_STAGING_DIR": str(home / f"scratch-{name}")} if worker_scratch else {}),
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(REPO / "tests"), env.get("PYTHONPATH")])
             ),

@@ -53,11 +53,23 @@ class AirflowApi:
             self._token = response.json()["access_token"]
         return self._token
 
+    @classmethod
+    def with_token(cls, base_url: str, token: str) -> AirflowApi:
+        """A client that already holds a token (e.g. from EES_API_TOKEN)."""
+        api = cls(base_url, "", "")
+        api._token = token
+        return api
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A public REST API (v2) call; a 404 answers None (no such DAG or run)."""
+        return self.call_path(method, f"/api/v2{path}", missing_ok=True, **kwargs)
+
+    def call_path(self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any) -> Any:
+        """A call to any path of the api-server (plugins included) with the bearer token."""
         headers = {"Authorization": f"Bearer {self.token()}"}
-        url = f"{self.base_url}/api/v2{path}"
+        url = f"{self.base_url}{path}"
         response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-        if response.status_code == 404:
+        if response.status_code == 404 and missing_ok:
             return None
         if response.status_code >= 300:
             raise AirflowApiError(

@@ -35,7 +35,6 @@ GCP_ONLY = (
     "parquet_compression",
     "database_id",
     "account_id",
-    "request_id",
 )
 S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 GCS_BUCKET = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
@@ -57,6 +56,13 @@ class _DestinationBase(_Strict):
         default="",
         description="Folder (or bucket prefix) under the connection's root; no '..' segments.",
     )
+    nickname: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        description="Short name shown on the Exports page, e.g. 'EU archive'; a client may "
+        "have several destinations, each with its own nickname.",
+    )
 
     @field_validator("path")
     @classmethod
@@ -65,6 +71,18 @@ class _DestinationBase(_Strict):
         if any(p == ".." for p in parts):
             raise ValueError("must not contain '..'")
         return "/".join(parts)
+
+    @property
+    def location(self) -> str:
+        """Where files land, as a URI without secrets: bucket for stores, connection id else."""
+        scheme = {"s3": "s3", "gcs": "gs"}.get(self.type, self.type)  # type: ignore[attr-defined]
+        root = getattr(self, "bucket", None) or self.conn_id
+        return f"{scheme}://{root}/{self.path}".rstrip("/")
+
+    @property
+    def display_name(self) -> str:
+        """The nickname, else the bucket, else the connection id."""
+        return self.nickname or getattr(self, "bucket", None) or self.conn_id
 
 
 def _bucket_name(value: str, pattern: str, longest: int) -> str:
@@ -261,11 +279,6 @@ class ExportConfig(_Strict):
         ge=0,
         description="gcp_export user_profiles: the account (project) id that starts file names.",
     )
-    request_id: str | None = Field(
-        default=None,
-        pattern=NAME_PART,
-        description="gcp_export: export request id in file names; default derived from export_id.",
-    )
     source: str | None = Field(
         default=None,
         description="Event lake URI (local path, s3://, gs://); defaults to EES_LAKE_URI.",
@@ -350,13 +363,14 @@ def _field_messages(exc: ValidationError) -> tuple[str, ...]:
 
 def load_config(path: Path) -> ExportConfig:
     """Read and validate one config; raises ConfigError-carrying ValueError on any problem."""
-    result = _load(path)
+    result = load_or_error(path)
     if isinstance(result, ConfigError):
         raise ValueError(str(result))
     return result
 
 
-def _load(path: Path) -> ExportConfig | ConfigError:
+def load_or_error(path: Path) -> ExportConfig | ConfigError:
+    """One config, or what is wrong with it: for callers that list broken files beside good ones."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     except (OSError, UnicodeDecodeError) as exc:
@@ -389,7 +403,7 @@ def load_all(folder: Path) -> tuple[dict[Path, ExportConfig], list[ConfigError]]
     errors: list[ConfigError] = []
     seen: dict[str, Path] = {}
     for path in config_files(folder):
-        result = _load(path)
+        result = load_or_error(path)
         if isinstance(result, ConfigError):
             errors.append(result)
         elif result.export_id in seen:

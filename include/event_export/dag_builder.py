@@ -1,9 +1,11 @@
 """Build one Airflow DAG from one export config. The pipeline's shape is fixed; the config fills it.
 
-extract -> split_by_event -> format (mapped per event) -> chunk -> upload (mapped per file) ->
-validate. Tasks are thin: each rebuilds the ExportRun from the config and calls one stage. Both
-naming profiles share the shape: `chunk` zips the day (daily_zip) or names the size-limited files
-the format tasks cut (gcp_export); a profile export has one part, the day's snapshot.
+[check_request ->] check_destination -> extract -> split_by_event -> format (mapped per event) ->
+chunk -> upload (mapped per file) -> validate. The destination is probed before any data is read,
+and a one-time request is checked before that. Tasks are thin: each rebuilds the ExportRun from
+the config and calls one stage. Both naming profiles share the shape: `chunk` zips the day
+(daily_zip) or names the size-limited files the format tasks cut (gcp_export); a profile export
+has one part, the day's snapshot.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ from airflow.sdk import DAG, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable, DeltaTriggerTimetable
 
-from event_export.config import ExportConfig
+from event_export import destination_check, rules
+from event_export.config import ExportConfig, load_all
 from event_export.deadlines import deadline_alert
 from event_export.failure_reports import reports_client_errors
 from event_export.pipeline import ExportRun
 from event_export.schedules import (
+    ONE_TIME_FIELDS,
     RequestRefused,
     daily_run_period,
     hours_period,
     one_time_period,
 )
+from event_export.settings import exports_dir
 from event_export.trigger_form import one_time_params
 
 DEFAULT_RETRIES = 2
@@ -45,17 +50,22 @@ def tags_for(config: ExportConfig) -> list[str]:
 
 
 def _run(config: ExportConfig) -> ExportRun:
-    """The period this run covers, from its logical date (scheduled) or its form (one-time)."""
+    """The period this run covers: its logical date (scheduled), or the one-time period asked
+    for by the trigger form (one-time exports) or by a run-once's `conf` (any export)."""
     context = get_current_context()
-    when = context.get("logical_date") or context["dag_run"].run_after
+    dag_run = context["dag_run"]
+    when = context.get("logical_date") or dag_run.run_after
     schedule = config.schedule
+    run_once = {k: v for k, v in (dag_run.conf or {}).items() if k in ONE_TIME_FIELDS}
+    if schedule.frequency == "one_time" or run_once.get("period"):
+        asked = {**dict(context["params"]), **run_once}
+        try:
+            period = one_time_period(asked, dag_run.run_after, config.tz)
+        except RequestRefused as exc:  # the asker's mistake: retrying cannot help
+            raise AirflowFailException(f"one-time export refused: {exc}") from exc
+        return ExportRun.for_period(config, period)
     if schedule.frequency == "recurring":
         return ExportRun.for_period(config, hours_period(when, schedule.every_hours, config.tz))
-    if schedule.frequency == "one_time":
-        asked = dict(context["params"])
-        return ExportRun.for_period(
-            config, one_time_period(asked, context["dag_run"].run_after, config.tz)
-        )
     return ExportRun.for_period(config, daily_run_period(when, config.tz))
 
 
@@ -128,6 +138,12 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
     ) as dag:
 
         @task
+        @reports_client_errors
+        def check_destination() -> dict:
+            """Credentials, bucket or folder, a probe written and deleted: before any data."""
+            return destination_check.check_before_run(config.destination)
+
+        @task
         def extract() -> dict:
             return _run(config).extract()
 
@@ -154,18 +170,21 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
             return _run(config).validate(files)
 
         extracted = extract()
+        checked = check_destination()
         if config.schedule.frequency == "one_time":
 
             @task
             def check_request() -> dict:
-                """Refuse a request outside the allowed periods before any work is done."""
-                try:
-                    period = _run(config).covered
-                except RequestRefused as exc:
-                    raise AirflowFailException(f"one-time export refused: {exc}") from exc
+                """Refuse a request outside the allowed periods, or a one-time profile export
+                while a scheduled one of the client is active, before any work is done."""
+                period = _run(config).covered  # refuses a bad period itself (see _run)
+                others = load_all(exports_dir())[0].values()
+                if refusal := rules.profile_export_refusal(config, others):
+                    raise AirflowFailException(f"one-time export refused: {refusal}")
                 return {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()}
 
-            check_request() >> extracted
+            check_request() >> checked
+        checked >> extracted
         parts = split_by_event(extracted)
         files = chunk(format.expand(part=parts))
         validate(files, upload.expand(file=files))

@@ -17,7 +17,7 @@ from event_export import naming
 from event_export.config import ExportConfig
 from event_export.formats import EVENTS, PROFILES, Options, Output, extension, write_series
 from event_export.lake import Window
-from event_export.stages.package import describe
+from event_export.stages.package import DeliveryFile, describe
 
 PROFILES_PART = "user_profiles"  # the one part of a profile export, and its manifest row key
 MB = 1_000_000
@@ -30,15 +30,11 @@ class GcpRun:
     config: ExportConfig
     day: date
     window: Window
+    request_id: str  # the run's: see naming.request_id_for
 
     @property
     def profiles(self) -> bool:
         return self.config.kind == "user_profiles"
-
-    @property
-    def request_id(self) -> str:
-        config = self.config
-        return config.request_id or naming.request_id_for(config.client_id, config.export_id)
 
     @property
     def run_timestamp(self) -> str:
@@ -109,6 +105,13 @@ class GcpRun:
 
     @staticmethod
     def _describe(chunk: dict, name: str, event: str) -> dict:
+        """The chunk as a file to deliver; a chunk hashed where it was written is not read again
+        (with staging on object storage it is not on this worker)."""
+        if "sha256" in chunk:
+            rows = chunk["rows"]
+            return DeliveryFile(
+                name, chunk["path"], chunk["size"], chunk["sha256"], rows, {event: rows}
+            ).to_dict()
         return describe(Path(chunk["path"]), name, chunk["rows"], {event: chunk["rows"]}).to_dict()
 
     def manifest_name(self) -> str:

@@ -11,6 +11,8 @@ from datetime import date
 class Manifest:
     client_id: str
     export_id: str
+    request_id: str
+    location: str  # where the files were delivered, e.g. s3://bucket/prefix (no secrets)
     day: date
     interval_start: str
     interval_end: str
@@ -29,6 +31,8 @@ class Manifest:
         body = {
             "client_id": self.client_id,
             "export_id": self.export_id,
+            "request_id": self.request_id,
+            "location": self.location,
             "day": self.day.isoformat(),
             "interval": {"start": self.interval_start, "end": self.interval_end},
             "files": self.files,
@@ -36,3 +40,16 @@ class Manifest:
             "total_rows": sum(self.rows_per_event.values()),
         }
         return (json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+    def summary(self, manifest_name: str) -> dict:
+        """What the `validate` task returns (XCom) and the Exports page shows for a run."""
+        return {
+            "manifest": manifest_name,
+            "request_id": self.request_id,
+            "location": self.location,
+            "files": [
+                {k: f[k] for k in ("name", "size", "sha256", "rows") if k in f} for f in self.files
+            ],
+            "rows_per_event": self.rows_per_event,
+            "bytes": sum(f.get("size", 0) for f in self.files),
+        }

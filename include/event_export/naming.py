@@ -66,9 +66,11 @@ def unique_names(names: dict[str, str]) -> dict[str, str]:
 # timestamp comes from the data interval, not the clock, so a rerun writes the same names.
 
 
-def request_id_for(client_id: str, export_id: str) -> str:
-    """A stable 10-digit export request id: one per export, as the dashboard's would be."""
-    digest = hashlib.sha256(f"{client_id}/{export_id}".encode()).digest()
+def request_id_for(client_id: str, export_id: str, period_key: str) -> str:
+    """A run's 10-digit request id: one per export and period, so a rerun of the same period has
+    the same id (and writes the same names) and searching for it finds exactly that run's files.
+    """
+    digest = hashlib.sha256(f"{client_id}/{export_id}/{period_key}".encode()).digest()
     return f"{int.from_bytes(digest[:8], 'big') % 10**10:010d}"
 
 

@@ -1,18 +1,20 @@
-"""The export of one client-day, stage by stage, over a staging folder keyed by export and day.
+"""The export of one client-day, stage by stage, over a staging area keyed by export and day.
 
-Each function here is what one Airflow task does; they exchange only small dicts (paths, names,
-counts) so XCom stays small. Keying staging by day (not by run) makes a rerun overwrite its own
-files and nothing else. The naming profile decides the files: daily_zip packs one zip per day,
-gcp_export (see gcp_export.py) names each format's chunk files.
+Each function here is what one Airflow task does; they exchange only small dicts (staging keys,
+names, counts) so XCom stays small. Each works in a `staging.Workspace`: it fetches its inputs by
+key and publishes its outputs, so with staging on S3 the tasks of a run may run on any workers.
+Keying staging by day (not by run) makes a rerun overwrite its own files and nothing else. The
+naming profile decides the files: daily_zip packs one zip per day, gcp_export (see gcp_export.py)
+names each format's chunk files.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,8 +30,9 @@ from event_export.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 from event_export.stages.csv_format import format_csv
 from event_export.stages.extract import extract, extract_profiles
-from event_export.stages.package import build_zip, describe
+from event_export.stages.package import build_zip, describe, sha256_of
 from event_export.stages.split import split_by_event
+from event_export.staging import Staging, Workspace, staging_store
 
 FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
 
@@ -63,8 +66,23 @@ class ExportRun:
         return self.covered.window
 
     @property
+    def prefix(self) -> str:
+        """The run's staging key: `<export_id>/<period>`."""
+        return f"{self.config.export_id}/{self.covered.key}"
+
+    @property
     def staging(self) -> Path:
-        return staging_root() / self.config.export_id / self.covered.key
+        """The run's local staging folder (with S3 staging: unused, see `store`)."""
+        return staging_root() / self.prefix
+
+    @cached_property
+    def store(self) -> Staging:
+        return staging_store()
+
+    @property
+    def request_id(self) -> str:
+        """This run's request id: in every gcp_export file name and in every manifest."""
+        return naming.request_id_for(self.config.client_id, self.config.export_id, self.covered.key)
 
     def _csv_name(self, event: str) -> str:
         if self.covered.single_day:
@@ -89,33 +107,44 @@ class ExportRun:
         """The gcp_export settings, or None for the daily zip."""
         if self.config.profile != "gcp_export":
             return None
-        return GcpRun(self.config, self.day, self.window)
+        return GcpRun(self.config, self.day, self.window, self.request_id)
 
     def extract(self) -> dict:
-        if self.staging.exists():
-            shutil.rmtree(self.staging)  # our own stale staging from an earlier try of this day
+        self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
-        if self.profiles:
-            result = extract_profiles(source, self.day, self.staging / "extract")
-        else:
-            result = extract(source, self.window, self.events, self.staging / "extract")
-        return {"day": self.day.isoformat(), "rows": result.rows, "path": result.path}
+        with self.store.workspace() as ws:
+            out_dir = ws.path(self.prefix) / "extract"
+            if self.profiles:
+                result = extract_profiles(source, self.day, out_dir)
+            else:
+                result = extract(source, self.window, self.events, out_dir)
+            key = ws.publish(result.path)
+        return {"day": self.day.isoformat(), "rows": result.rows, "path": key}
 
-    def split(self, extract_path: str) -> list[dict]:
-        if self.profiles:  # one snapshot, one part
-            rows = pq.ParquetFile(extract_path).metadata.num_rows
-            return [{"event": PROFILES_PART, "rows": rows, "path": extract_path}]
-        parts = split_by_event(extract_path, self.staging / "split")
-        return [p.to_dict() for p in parts]
+    def split(self, extract_key: str) -> list[dict]:
+        with self.store.workspace() as ws:
+            extract_path = str(ws.fetch(extract_key))
+            if self.profiles:  # one snapshot, one part
+                rows = pq.ParquetFile(extract_path).metadata.num_rows
+                return [{"event": PROFILES_PART, "rows": rows, "path": extract_key}]
+            out_dir = ws.path(self.prefix) / "split"
+            parts = split_by_event(extract_path, out_dir)
+            ws.publish_folder(out_dir)
+            return [{**p.to_dict(), "path": ws.key(p.path)} for p in parts]
 
     def format(self, part: dict) -> dict:
-        if self.gcp is not None:
-            out_dir = self.staging / "format" / naming.staging_key(part["event"])
-            return self.gcp.format(part, out_dir)
-        name = self._csv_name(part["event"])
-        target = self.staging / "format" / naming.staging_key(part["event"]) / name
-        done = format_csv(part["path"], part["event"], self.config.schedule.timezone, target)
-        return done.to_dict()
+        with self.store.workspace() as ws:
+            local = {**part, "path": str(ws.fetch(part["path"]))}
+            out_dir = ws.path(self.prefix) / "format" / naming.staging_key(part["event"])
+            if self.gcp is not None:
+                done = self.gcp.format(local, out_dir)
+                ws.publish_folder(out_dir)
+                done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
+                return done
+            target = out_dir / self._csv_name(part["event"])
+            timezone = self.config.schedule.timezone
+            done = format_csv(local["path"], part["event"], timezone, target).to_dict()
+            return {**done, "path": ws.publish(target)}
 
     def format_all(self, parts: list[dict], workers: int = FORMAT_WORKERS) -> list[dict]:
         """Every event's CSV, as the mapped `format` tasks make them, on `workers` threads.
@@ -133,17 +162,21 @@ class ExportRun:
         """gcp_export: name each chunk file; daily_zip: zip the period's CSVs into
         `<client>_<DDMMYYYY>.zip`. Either way, describe the files to deliver."""
         if self.gcp is not None:
-            return self.gcp.name_files(formatted)
+            return self.gcp.name_files(formatted)  # chunks were hashed where they were written
         entries = naming.unique_names({f["event"]: self._csv_name(f["event"]) for f in formatted})
-        members = [(entries[f["event"]], Path(f["path"])) for f in formatted]
-        name = self._zip_name()
-        target = self.staging / "package" / name
-        build_zip(members, target)
-        events = {f["event"]: f["rows"] for f in sorted(formatted, key=lambda f: f["event"])}
-        return [describe(target, name, sum(events.values()), events).to_dict()]
+        with self.store.workspace() as ws:
+            local = ws.fetch_all([f["path"] for f in formatted])
+            members = [(entries[f["event"]], p) for f, p in zip(formatted, local, strict=True)]
+            name = self._zip_name()
+            target = ws.path(self.prefix) / "package" / name
+            build_zip(members, target)
+            events = {f["event"]: f["rows"] for f in sorted(formatted, key=lambda f: f["event"])}
+            described = describe(target, name, sum(events.values()), events).to_dict()
+            return [{**described, "path": ws.publish(target)}]
 
     def upload(self, file: dict) -> str:
-        destination_for(self.config.destination).upload(Path(file["path"]), file["name"])
+        with self.store.workspace() as ws:
+            destination_for(self.config.destination).upload(ws.fetch(file["path"]), file["name"])
         return file["name"]
 
     def manifest(self, files: list[dict]) -> Manifest:
@@ -152,6 +185,8 @@ class ExportRun:
         return Manifest(
             self.config.client_id,
             self.config.export_id,
+            self.request_id,
+            self.config.destination.location,
             self.day,
             window.start.isoformat(),
             window.end.isoformat(),
@@ -159,7 +194,20 @@ class ExportRun:
         )
 
     def validate(self, files: list[dict]) -> dict:
-        """Check every file against the destination and the lake, then publish the manifest."""
+        """Check every file against the destination and the lake, then publish the manifest.
+
+        S3 and GCS checksums may need the local file (composite or MD5 digests): with staging on
+        object storage those files are fetched first; other destinations need none.
+        """
+        with self.store.workspace() as ws:
+            if self.config.destination.type in ("s3", "gcs"):
+                local = ws.fetch_all([f["path"] for f in files])
+            else:
+                local = [ws.path(f["path"]) for f in files]
+            local_files = [{**f, "path": str(p)} for f, p in zip(files, local, strict=True)]
+            return self._validate(ws, local_files)
+
+    def _validate(self, ws: Workspace, files: list[dict]) -> dict:
         destination = destination_for(self.config.destination)
         problems = destination.verify_all(files)
         manifest = self.manifest(files)
@@ -181,14 +229,11 @@ class ExportRun:
             name = naming.manifest_name(files[0]["name"])
         else:
             name = "empty.manifest.json"
-        local = self.staging / name
+        local = ws.path(self.prefix) / name
+        local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(manifest.to_json())
         destination.upload(local, name)
-        return {
-            "manifest": name,
-            "files": [f["name"] for f in files],
-            "rows_per_event": manifest.rows_per_event,
-        }
+        return manifest.summary(name)
 
 
 def run_export(config: ExportConfig, day: date) -> dict:
@@ -203,3 +248,9 @@ def run_export(config: ExportConfig, day: date) -> dict:
     for f in files:
         run.upload(f)
     return run.validate(files)
+
+
+def _staged_chunk(ws: Workspace, chunk: dict) -> dict:
+    """A staged gcp_export chunk by key, with its SHA-256 taken here, where the file is local."""
+    path = Path(chunk["path"])
+    return {**chunk, "path": ws.key(path), "sha256": sha256_of(path)}

@@ -19,6 +19,7 @@ from event_export.windows import day_covered_by_run, local_midnight
 
 ONE_TIME_MAX_AGE_DAYS = 60
 ONE_TIME_MODES = ("day", "date_range", "previous_month", "current_month")
+ONE_TIME_FIELDS = ("period", "day", "date_from", "date_to")  # the trigger form's, a run's conf
 
 
 @dataclass(frozen=True)

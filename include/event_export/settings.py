@@ -23,9 +23,21 @@ def lake_uri(configured: str | None) -> str:
 
 
 def staging_root() -> Path:
-    """Scratch space between stages (EES_STAGING_DIR, default $AIRFLOW_HOME/staging)."""
+    """Local staging between stages (EES_STAGING_DIR, default $AIRFLOW_HOME/staging); with
+    EES_STAGING_URI set, only the tasks' scratch folders live here."""
     configured = os.environ.get("EES_STAGING_DIR")
     if configured:
         return Path(configured)
     airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
     return Path(airflow_home) / "staging"
+
+
+def staging_uri() -> str | None:
+    """Object-storage staging shared by all workers (EES_STAGING_URI, s3://bucket/prefix);
+    unset: the local folder `staging_root()` is the staging area."""
+    return os.environ.get("EES_STAGING_URI") or None
+
+
+def staging_conn_id() -> str:
+    """The `aws` connection for EES_STAGING_URI (EES_STAGING_CONN_ID, default aws_default)."""
+    return os.environ.get("EES_STAGING_CONN_ID") or "aws_default"

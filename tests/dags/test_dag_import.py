@@ -8,7 +8,7 @@ from airflow.dag_processing.dagbag import DagBag
 from conftest import REPO
 
 EXPORTS = REPO / "include" / "exports"
-SHAPE = {"extract", "split_by_event", "format", "chunk", "upload", "validate"}
+SHAPE = {"check_destination", "extract", "split_by_event", "format", "chunk", "upload", "validate"}
 
 
 def _bag() -> DagBag:
@@ -24,6 +24,8 @@ def test_every_shipped_config_loads_as_one_dag():
     for dag_id in exports:
         dag = bag.dags[dag_id]
         assert set(dag.task_dict) == SHAPE
+        assert dag.task_dict["check_destination"].upstream_task_ids == set()
+        assert dag.task_dict["extract"].upstream_task_ids == {"check_destination"}
         assert dag.task_dict["validate"].upstream_task_ids == {"chunk", "upload"}
         assert dag.task_dict["format"].upstream_task_ids == {"split_by_event"}
 

@@ -41,7 +41,8 @@ def test_one_time_is_unscheduled_with_a_validated_form_and_a_request_check():
         "previous_month",
         "current_month",
     ]
-    assert dag.task_dict["extract"].upstream_task_ids == {"check_request"}
+    assert dag.task_dict["check_destination"].upstream_task_ids == {"check_request"}
+    assert dag.task_dict["extract"].upstream_task_ids == {"check_destination"}
     with pytest.raises(ValueError, match="date"):
         dag.params.get_param("day").resolve("31/12/2026")
 

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from airflow.dag_processing.dagbag import DagBag
-from conftest import METADATA_DB, REPO, set_local_connection
+from conftest import METADATA_DB, export_dags, set_local_connection
 from event_export.lake import read_window
 from event_export.windows import day_window
 
@@ -28,14 +27,9 @@ destination: {{type: local, conn_id: it_local, path: acme}}
 
 @pytest.fixture
 def export_dag(tmp_path, monkeypatch, kolkata_lake, airflow_db):
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    (exports / "it_acme.yaml").write_text(CONFIG.format(lake=kolkata_lake))
-    monkeypatch.setenv("EES_EXPORTS_DIR", str(exports))
+    dags = export_dags(tmp_path, monkeypatch, {"it_acme": CONFIG.format(lake=kolkata_lake)})
     set_local_connection("it_local", tmp_path / "client")
-    bag = DagBag(dag_folder=REPO / "dags" / "exports.py")
-    assert bag.import_errors == {}
-    return bag.dags["export_it_acme"], tmp_path / "client" / "acme"
+    return dags["export_it_acme"], tmp_path / "client" / "acme"
 
 
 def _run(dag, day) -> str:

@@ -7,8 +7,7 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from airflow.dag_processing.dagbag import DagBag
-from conftest import REPO
+from conftest import export_dags
 from event_export.lake import read_window
 from event_export.windows import day_window
 from servers.net import set_connection
@@ -25,17 +24,13 @@ destination: {{type: sftp, conn_id: it_sftp_dag, path: exports/acme}}
 def test_dag_run_delivers_the_day_to_sftp(
     sshd, tmp_path, monkeypatch, kolkata_lake, airflow_db, demo_day, capfd
 ):
-    exports = tmp_path / "exports"
-    exports.mkdir()
-    (exports / "it_sftp_acme.yaml").write_text(CONFIG.format(lake=kolkata_lake))
-    monkeypatch.setenv("EES_EXPORTS_DIR", str(exports))
+    config = CONFIG.format(lake=kolkata_lake)
+    dags = export_dags(tmp_path, monkeypatch, {"it_sftp_acme": config})
     root = sshd.home / "dag-run"
     root.mkdir()
     root.chmod(0o777)
     set_connection("it_sftp_dag", sshd.connection(path=str(root)))
-    bag = DagBag(dag_folder=REPO / "dags" / "exports.py")
-    assert bag.import_errors == {}
-    dag = bag.dags["export_it_sftp_acme"]
+    dag = dags["export_it_sftp_acme"]
     assert "destination:sftp" in dag.tags
 
     kolkata = ZoneInfo("Asia/Kolkata")

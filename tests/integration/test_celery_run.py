@@ -1,6 +1,9 @@
 """Scale-out on Airflow's own engine: a daily zip run by the scheduler and two Celery workers
 (Redis broker, PostgreSQL result backend and metadata database), its mapped `format` tasks spread
-over both workers, and the delivered zip and manifest read back against the lake."""
+over both workers, and the delivered zip and manifest read back against the lake.
+
+As in the compose stack, staging is on S3 (moto on 127.0.0.1) and each worker has a local
+folder of its own, as on separate hosts: the tasks hand files over through the bucket only."""
 
 import csv
 import hashlib
@@ -16,6 +19,7 @@ import pytest
 from event_export.generator import EVENT_NAMES
 from event_export.lake import read_window
 from event_export.windows import day_window
+from servers.s3 import aws_connection, boto_client
 from stack import start_stack, wait_until
 
 EVENTS = EVENT_NAMES[:8]  # the most frequent: eight mapped `format` tasks for two workers
@@ -28,10 +32,14 @@ events: {events}
 schedule: {{timezone: Asia/Kolkata}}
 destination: {{type: local, conn_id: cel_local, path: acme}}
 """
+BUCKET = "cel-staging"
 
 
 @pytest.fixture(scope="module")
-def celery_stack(tmp_path_factory, smtp_server, kolkata_lake):
+def celery_stack(tmp_path_factory, smtp_server, kolkata_lake, moto_s3):
+    moto_s3.reset()
+    boto_client(moto_s3.endpoint).create_bucket(Bucket=BUCKET)
+    staging = aws_connection(moto_s3.endpoint, "AKIACELERY", "celery-staging-secret")
     client = tmp_path_factory.mktemp("celery-client")
     connection = json.dumps({"conn_type": "fs", "extra": {"path": str(client)}})
     exports = {"cel_acme": CONFIG.format(lake=kolkata_lake, events=json.dumps(EVENTS))}
@@ -44,16 +52,20 @@ def celery_stack(tmp_path_factory, smtp_server, kolkata_lake):
             # unpaused for the triggered run only: no scheduled runs besides it, no deadline
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "EES_DEADLINE_ALERTS": "off",
+            "EES_STAGING_URI": f"s3://{BUCKET}/runs",
+            "EES_STAGING_CONN_ID": "cel_staging",
+            "AIRFLOW_CONN_CEL_STAGING": json.dumps(staging),
         },
         celery_workers=2,
+        worker_scratch=True,
     )
     started = next(stack)
-    yield started, client / "acme"
+    yield started, client / "acme", boto_client(moto_s3.endpoint)
     stack.close()  # stops every process and drops the stack's database
 
 
 def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, demo_day):
-    stack, delivered = celery_stack
+    stack, delivered, s3 = celery_stack
     api = stack.api()
     stack.wait_for_dag("export_cel_acme")
     api.set_paused("export_cel_acme", False)
@@ -73,6 +85,15 @@ def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, d
     per_worker = Counter(t["hostname"] for t in formats)
     assert set(per_worker) == {"w1", "w2"}, per_worker  # each worker ran at least one
     assert {t["hostname"] for t in tis} <= {"w1", "w2"}
+
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/cel_acme/2026-11-01/")["Contents"]
+    staged = {o["Key"].removeprefix("runs/cel_acme/2026-11-01/").split("/")[0] for o in listed}
+    assert staged == {"extract", "split", "format", "package"}
+    assert len([o for o in listed if "/format/" in o["Key"]]) == len(EVENTS)
+    for worker in ("w1", "w2"):  # each worked in its own folder and left nothing there
+        scratch = stack.home / f"scratch-{worker}"
+        assert scratch.is_dir() and [p for p in scratch.rglob("*") if p.is_file()] == []
+    assert not (stack.home / "staging" / "cel_acme").exists()
 
     zip_bytes = (delivered / "acme_01112026.zip").read_bytes()
     manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())

@@ -22,11 +22,7 @@ CHUNK = 1 * MiB  # resumable chunks must be multiples of 256 KiB
 @pytest.fixture
 def bucket(gcs):
     """An empty bucket and a connection whose key the token endpoint accepts."""
-    gcs.emulator.wipe()
-    client = gcs.emulator.client()
-    client.create_bucket(BUCKET)
-    set_connection("it_gcs", gcp_connection(gcs.tokens.new_key()))
-    return client.bucket(BUCKET)
+    return gcs.empty_bucket(BUCKET, "it_gcs")
 
 
 def listing(bucket):

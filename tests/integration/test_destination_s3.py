@@ -13,7 +13,7 @@ from event_export.destinations.s3 import S3Destination
 from servers.delivery import deliver, export_files, make_file, manifest_came_last
 from servers.net import set_connection
 from servers.proxy import CutoffProxy
-from servers.s3 import aws_connection, boto_client
+from servers.s3 import aws_connection, boto_client, empty_bucket
 from servers.watch import Watcher
 
 BUCKET = "client-bucket"
@@ -24,11 +24,7 @@ SECRET = "s3-secret-never-shown"
 @pytest.fixture
 def s3(moto_s3):
     """An empty bucket and a connection to it; the client to look at it directly."""
-    moto_s3.reset()
-    client = boto_client(moto_s3.endpoint)
-    client.create_bucket(Bucket=BUCKET)
-    set_connection("it_s3", aws_connection(moto_s3.endpoint, "AKIATESTKEY", SECRET))
-    return client
+    return empty_bucket(moto_s3, BUCKET, "it_s3", SECRET)
 
 
 def small_parts(**kwargs) -> S3Destination:

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 import pytest
-from airflow.dag_processing.dagbag import DagBag
-from conftest import REPO, set_local_connection
+from conftest import export_dags, set_local_connection
 from event_export.lake import read_profiles, read_window
 from event_export.windows import day_window
 from gcp_reference import (
@@ -115,15 +114,9 @@ CHECKS = {"json": _check_json, "xml": _check_xml, "csv": _check_csv, "parquet": 
 def test_dag_run_delivers_the_format(
     fmt, tmp_path, monkeypatch, kolkata_lake, airflow_db, demo_day
 ):
-    exports = tmp_path / "exports"
-    exports.mkdir()
     text = CONFIG.format(fmt=fmt, lake=kolkata_lake, tz=TZ) + EXTRA[fmt]
-    (exports / f"it_gcp_{fmt}.yaml").write_text(text)
-    monkeypatch.setenv("EES_EXPORTS_DIR", str(exports))
+    dag = export_dags(tmp_path, monkeypatch, {f"it_gcp_{fmt}": text})[f"export_it_gcp_{fmt}"]
     set_local_connection("it_gcp", tmp_path / "client")
-    bag = DagBag(dag_folder=REPO / "dags" / "exports.py")
-    assert bag.import_errors == {}
-    dag = bag.dags[f"export_it_gcp_{fmt}"]
     logical = datetime.combine(demo_day + timedelta(days=1), datetime.min.time(), ZoneInfo(TZ))
     assert dag.test(logical_date=logical).state == "success"
 

@@ -10,18 +10,13 @@ from event_export.incidents import IncidentStore
 from stack import CLIENT_EMAIL, wait_until
 
 
-def _finished_run(api, dag_id):
-    runs = api.latest_runs(dag_id, limit=1)
-    return runs[0] if runs else None
-
-
 def test_client_failure_three_emails_and_pause_through_the_rest_api(airflow_stack, smtp_server):
     api = airflow_stack.api()
     airflow_stack.wait_for_dag("export_stop_me")
     airflow_stack.wait_for_dag("ees_health_check")
     api.set_paused("export_stop_me", False)
     api.trigger("export_stop_me", datetime.now(UTC).replace(microsecond=0).isoformat())
-    run = wait_until(lambda: _finished_run(api, "export_stop_me"), 180, "export run finished")
+    run = airflow_stack.wait_for_finished_run("export_stop_me", 180)
     assert run["state"] == "failed"
 
     seen = observe(api, "export_stop_me")
@@ -35,7 +30,7 @@ def test_client_failure_three_emails_and_pause_through_the_rest_api(airflow_stac
     # the hourly DAG, run now by hand, opens the incident and sends email 1 from its worker
     api.set_paused("ees_health_check", False)
     api.trigger("ees_health_check", datetime.now(UTC).replace(microsecond=0).isoformat())
-    check = wait_until(lambda: _finished_run(api, "ees_health_check"), 120, "health check ran")
+    check = airflow_stack.wait_for_finished_run("ees_health_check", 120)
     assert check["state"] == "success", airflow_stack.log_text()[-4000:]
     (first,) = wait_until(client_emails, 30, "email 1")
     assert "could not deliver files" in str(first["Subject"])

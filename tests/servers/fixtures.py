@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from servers.ftp import FtpServer, self_signed_certificate
-from servers.gcs import StorageEmulator, TokenServer
+from servers.gcs import StorageEmulator, TokenServer, gcp_connection
+from servers.net import set_connection
 from servers.s3 import AuthMoto, MotoS3
 from servers.sshd import SSHD, Sshd
 
@@ -32,6 +33,15 @@ def auth_moto() -> Iterator[AuthMoto]:
 class Gcs:
     emulator: StorageEmulator
     tokens: TokenServer
+
+    def empty_bucket(self, bucket: str, conn_id: str):
+        """A wiped emulator with one empty bucket and a connection whose key the token endpoint
+        accepts; the bucket, to look in directly."""
+        self.emulator.wipe()
+        client = self.emulator.client()
+        client.create_bucket(bucket)
+        set_connection(conn_id, gcp_connection(self.tokens.new_key()))
+        return client.bucket(bucket)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """pyftpdlib FTP and FTPS (explicit TLS, self-signed certificate) servers on 127.0.0.1.
 
-Users: `writer` may do everything in the root folder, `reader` may only list and read it. Armed
+Users: `writer` may do everything in the root folder, `reader` may only list and read it, and
+`keeper` may create and rename files but not delete them. Armed
 with `drop_after(n)`, the server drops the whole session of an upload once n bytes of it arrived,
 like a server that went away mid-transfer.
 """
@@ -41,6 +42,7 @@ class FtpServer:
         authorizer = DummyAuthorizer()
         authorizer.add_user("writer", self.password, str(root), perm="elradfmwMT")
         authorizer.add_user("reader", self.password, str(root), perm="elr")
+        authorizer.add_user("keeper", self.password, str(root), perm="elrwmf")
         handler = self._handler_class(certificate)
         handler.authorizer = authorizer
         handler.auth_failed_timeout = 0.01

@@ -145,3 +145,72 @@ class StorageEmulator:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+class RefusingProxy:
+    """An HTTP proxy in front of the emulator that answers chosen requests with the error the
+    JSON API gives for what the emulator cannot hold (IAM roles, retention policies) and forwards
+    everything else, so Google's own client meets those errors over the wire.
+
+    `refuse(method, path_part, status, reason, message)`: a request whose method matches and
+    whose path contains `path_part` gets that error instead of reaching the emulator.
+    """
+
+    def __init__(self, upstream_port: int):
+        import http.client
+
+        self.rules: list[tuple[str, str, int, str, str]] = []
+        self.refused = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                for method, part, status, reason, message in outer.rules:
+                    if self.command == method and part in self.path:
+                        outer.refused += 1
+                        error = {"code": status, "message": message}
+                        errors = [{"message": message, "domain": "global", "reason": reason}]
+                        return self._send(
+                            status, json.dumps({"error": {**error, "errors": errors}})
+                        )
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                reply = upstream.getresponse()
+                data = reply.read()
+                self.send_response(reply.status)
+                for key, value in reply.getheaders():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            def _send(self, status: int, text: str):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def refuse(self, method: str, path_part: str, status: int, reason: str, message: str) -> None:
+        self.rules.append((method, path_part, status, reason, message))
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

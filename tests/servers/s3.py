@@ -14,7 +14,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass
 
-from servers.net import free_port, wait_for_port
+from servers.net import free_port, set_connection, wait_for_port
 
 REGION = "us-east-1"
 
@@ -102,3 +102,12 @@ class AuthMoto:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+def empty_bucket(moto: MotoS3, bucket: str, conn_id: str, secret: str):
+    """A wiped moto with one empty bucket and an `aws` connection to it; the client to look in."""
+    moto.reset()
+    client = boto_client(moto.endpoint)
+    client.create_bucket(Bucket=bucket)
+    set_connection(conn_id, aws_connection(moto.endpoint, "AKIATESTKEY", secret))
+    return client

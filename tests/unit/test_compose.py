@@ -1,8 +1,10 @@
 """docker-compose.yaml checked statically: no Docker engine runs on the machines we test on."""
 
+import json
 import re
-from pathlib import Path
+from urllib.parse import urlparse
 
+import compose_env
 import yaml
 from conftest import REPO
 from event_export.config import load_all
@@ -17,15 +19,6 @@ AIRFLOW_SERVICES = {
     "airflow-worker",
     "airflow-init",
 }
-
-
-def _env_file(path: Path) -> dict[str, str]:
-    pairs = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key.strip()] = value
-    return pairs
 
 
 def test_stack_has_the_official_airflow_3_services():
@@ -70,7 +63,7 @@ def test_references_resolve():
 
 
 def test_airflow_settings_cover_celery_and_every_shipped_connection():
-    env = _env_file(REPO / "deploy" / "airflow.env")
+    env = compose_env.env_file()
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
@@ -81,3 +74,73 @@ def test_airflow_settings_cover_celery_and_every_shipped_connection():
     assert not errors
     for config in good.values():
         assert f"AIRFLOW_CONN_{config.destination.conn_id.upper()}" in env, config.export_id
+
+
+STANDINS = {"s3-standin", "sftp-standin", "gcs-standin", "mailpit"}
+CONN_TYPES = {"local": "fs", "s3": "aws", "gcs": "google_cloud_platform", "sftp": "sftp"}
+
+
+def _host(conn: dict) -> str | None:
+    """The service a connection reaches: its host, or its endpoint_url's host."""
+    endpoint = conn.get("extra", {}).get("endpoint_url")
+    return urlparse(endpoint).hostname if endpoint else conn.get("host")
+
+
+def test_every_image_names_a_version():
+    for name, service in SERVICES.items():
+        tag = service["image"].rsplit(":", 1)[1]
+        assert re.search(r"\d", tag), f"{name}: tag {tag!r} is not a version"
+
+
+def test_destination_and_email_stand_ins_run_beside_airflow():
+    assert set(SERVICES) >= STANDINS
+    for name in AIRFLOW_SERVICES:
+        assert "s3-standin" in SERVICES[name]["depends_on"], f"{name}: staging lives on it"
+    init = SERVICES["airflow-init"]
+    assert {"gcs-standin", "sftp-standin"} <= set(init["depends_on"])
+    assert "python -m event_export.standins" in init["command"][-1]
+
+
+def test_connections_parse_and_reach_compose_services():
+    from airflow.sdk import Connection
+
+    connections = compose_env.connections()
+    assert {"ees_staging", "demo_local", "demo_s3", "demo_sftp", "demo_gcs"} <= set(connections)
+    for conn_id, conn in connections.items():
+        parsed = Connection.from_json(json.dumps(conn), conn_id=conn_id)
+        assert parsed.conn_type == conn["conn_type"]
+        host = _host(conn)
+        if host is not None:
+            assert host in SERVICES, f"{conn_id}: {host} is not a compose service"
+        if conn.get("password"):  # only the stand-ins' fixed demo passwords live in this file
+            assert "demo" in conn["password"], conn_id
+    gcs = connections["demo_gcs"]["extra"]
+    assert gcs["is_anonymous"] is True
+    env = compose_env.env_file()
+    assert urlparse(env["STORAGE_EMULATOR_HOST"]).hostname == "gcs-standin"
+
+
+def test_compose_stages_on_the_s3_stand_in():
+    from event_export.staging import parse_s3_uri
+
+    env = compose_env.env_file()
+    bucket, prefix = parse_s3_uri(env["EES_STAGING_URI"])
+    assert bucket and prefix
+    conn = compose_env.connections()[env["EES_STAGING_CONN_ID"]]
+    assert conn["conn_type"] == "aws" and _host(conn) == "s3-standin"
+    scratch = env["EES_STAGING_DIR"]
+    mounts = {m.split(":")[1] for m in COMPOSE["x-airflow-common"]["volumes"]}
+    assert scratch in mounts  # scratch folders and the incidents file stay on a volume
+
+
+def test_shipped_configs_use_connections_of_their_type():
+    good, errors = load_all(REPO / "include" / "exports")
+    assert not errors
+    connections = compose_env.connections()
+    used = set()
+    for config in good.values():
+        destination = config.destination
+        used.add(destination.type)
+        conn = connections[destination.conn_id]
+        assert conn["conn_type"] == CONN_TYPES[destination.type], config.export_id
+    assert used >= {"local", "s3", "gcs", "sftp"}  # an example for each stand-in

@@ -166,7 +166,7 @@ def test_gcp_export_options_and_their_defaults(tmp_path):
     plain = load_config(write(tmp_path, "h", GCP.format(export_id="h")))
     assert plain.identity_priority == ["identity"] and plain.chunk_size_mb == 100
     assert (plain.format, plain.parquet_compression, plain.database_id) == ("csv", "gzip", "0")
-    assert plain.account_id is None and plain.request_id is None
+    assert plain.account_id is None
 
 
 @pytest.mark.parametrize(
@@ -189,7 +189,7 @@ def test_gcp_export_options_and_their_defaults(tmp_path):
          "only used by format parquet"),
         ("profile: gcp_export\nkind: user_profiles\n", "account_id", "required"),
         ("profile: gcp_export\ndatabase_id: a-b\n", "database_id", "should match pattern"),
-        ("profile: gcp_export\nrequest_id: 'x/y'\n", "request_id", "should match pattern"),
+        ("profile: gcp_export\nrequest_id: '1'\n", "request_id", "not permitted"),
     ],
 )  # fmt: skip
 def test_gcp_export_option_errors_name_the_field(tmp_path, extra, field, message):
@@ -198,3 +198,19 @@ def test_gcp_export_option_errors_name_the_field(tmp_path, extra, field, message
         load_config(write(tmp_path, "g", text))
     assert f"g.yaml: {field}: " in str(err.value)
     assert message in str(err.value)
+
+
+def test_destination_nickname_names_it_on_the_page_and_location_has_no_secret(tmp_path):
+    plain = load_config(write(tmp_path, "p", VALID.format(export_id="p")))
+    assert plain.destination.display_name == "demo_local"
+    assert plain.destination.location == "local://demo_local/acme"
+    text = VALID.format(export_id="s").replace(
+        "{type: local, conn_id: demo_local, path: acme}",
+        "{type: s3, conn_id: acme_aws, bucket: acme-exports, path: daily, nickname: EU archive}",
+    )
+    s3 = load_config(write(tmp_path, "s", text))
+    assert s3.destination.display_name == "EU archive"
+    assert s3.destination.location == "s3://acme-exports/daily"
+    too_long = text.replace("EU archive", "x" * 61)
+    with pytest.raises(ValueError, match=r"destination\.nickname"):
+        load_config(write(tmp_path, "t", too_long))

@@ -14,6 +14,7 @@ from event_export.config import ExportConfig
 from event_export.lake import count_window, read_profiles
 from event_export.naming import request_id_for
 from event_export.pipeline import ExportRun, run_export
+from event_export.schedules import day_period
 from gcp_reference import expected_profile, identity_of
 
 EVENT_NAME = re.compile(
@@ -42,6 +43,15 @@ def gcp_config(kolkata_lake, tmp_path):
     return make
 
 
+def _names(result: dict) -> list[str]:
+    return [f["name"] for f in result["files"]]
+
+
+def _request_id(config, day) -> str:
+    """The run's request id, as the Exports page computes it from the export and the period."""
+    return request_id_for(config.client_id, config.export_id, day_period(day, config.tz).key)
+
+
 def _delivered(tmp_path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((tmp_path / "client" / "out").iterdir())}
 
@@ -52,12 +62,12 @@ def test_event_files_follow_the_documented_name_and_rerun_identically(
     config = gcp_config(format="json", chunk_size_mb=0.05)
     result = run_export(config, demo_day)
     first = _delivered(tmp_path)
-    request = request_id_for("acme", "gcp_unit")
+    request = _request_id(config, demo_day)
     manifest_name = f"{request}-{RUN_TS}-20261101-db1.manifest.json"
     assert result["manifest"] == manifest_name and manifest_name in first
     indices: dict[str, list[int]] = {}
     rows: dict[str, int] = {}
-    for name in result["files"]:
+    for name in _names(result):
         match = EVENT_NAME.match(name)
         assert match, name
         assert (match["request"], match["ts"], match["day"], match["db"], match["ext"]) == (
@@ -86,7 +96,7 @@ def test_selected_events_in_xml(gcp_config, demo_day, tmp_path):
     config = gcp_config(format="xml", kind="selected_events", events=["add to cart", "खरीदारी पूरी"])
     result = run_export(config, demo_day)
     assert set(result["rows_per_event"]) == {"add to cart", "खरीदारी पूरी"}
-    parts = {EVENT_NAME.match(n)["event"] for n in result["files"]}
+    parts = {EVENT_NAME.match(n)["event"] for n in _names(result)}
     assert parts == {"add-to-cart", "खरीदारी-पूरी"}
     for name, body in _delivered(tmp_path).items():
         if name.endswith(".xml"):
@@ -98,8 +108,8 @@ def test_selected_events_in_xml(gcp_config, demo_day, tmp_path):
 def test_plain_parquet_switch(gcp_config, demo_day, tmp_path):
     config = gcp_config(format="parquet", parquet_compression="none")
     result = run_export(config, demo_day)
-    assert all(n.endswith("-db1.parquet") for n in result["files"])
-    path = tmp_path / "client" / "out" / result["files"][0]
+    assert all(n.endswith("-db1.parquet") for n in _names(result))
+    path = tmp_path / "client" / "out" / _names(result)[0]
     assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "UNCOMPRESSED"
 
 
@@ -109,10 +119,10 @@ def test_profile_export_is_one_gzip_file_with_every_profile(gcp_config, demo_day
         format="csv", kind="user_profiles", account_id=42, identity_priority=list(priority)
     )
     result = run_export(config, demo_day)
-    request = request_id_for("acme", "gcp_unit")
-    assert result["files"] == [f"42-{request}-{RUN_TS}-db1-csv.gz"]
+    request = _request_id(config, demo_day)
+    assert _names(result) == [f"42-{request}-{RUN_TS}-db1-csv.gz"]
     assert result["manifest"] == f"42-{request}-{RUN_TS}-20261101-db1.manifest.json"
-    body = gzip.decompress(_delivered(tmp_path)[result["files"][0]]).decode("utf-8")
+    body = gzip.decompress(_delivered(tmp_path)[_names(result)[0]]).decode("utf-8")
     records = list(csv.DictReader(io.StringIO(body, newline="")))
     lake = [r for batch in read_profiles(config.source, demo_day) for r in batch.to_pylist()]
     assert len(records) == len(lake) == result["rows_per_event"]["user_profiles"] == 800

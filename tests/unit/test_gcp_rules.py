@@ -141,9 +141,12 @@ def test_colliding_event_names_get_distinct_stable_parts():
 
 
 def test_request_id_and_run_timestamp_are_stable():
-    assert naming.request_id_for("acme", "x") == naming.request_id_for("acme", "x")
-    assert naming.request_id_for("acme", "x") != naming.request_id_for("acme", "y")
-    assert naming.request_id_for("acme", "x").isdigit()
+    day = "2026-11-01_2026-11-01"
+    assert naming.request_id_for("acme", "x", day) == naming.request_id_for("acme", "x", day)
+    assert naming.request_id_for("acme", "x", day) != naming.request_id_for("acme", "y", day)
+    other_day = "2026-11-02_2026-11-02"
+    assert naming.request_id_for("acme", "x", day) != naming.request_id_for("acme", "x", other_day)
+    assert naming.request_id_for("acme", "x", day).isdigit()
     end = datetime(2026, 11, 1, 18, 30, tzinfo=UTC)
     assert naming.run_timestamp(end) == "1793557800"
     profile = naming.gcp_profile_file_name(42, "0123456789", "1793557800", "db1", "parquet")

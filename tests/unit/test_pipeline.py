@@ -1,7 +1,9 @@
 """The stages chained in-process (no scheduler): counts, layout and byte-identical reruns."""
 
 import csv
+import hashlib
 import io
+import json
 import zipfile
 
 import pyarrow.compute as pc
@@ -65,3 +67,24 @@ def test_selected_events_export_only_those(config, demo_day):
     batches = read_window(selected.source, window, selected.events, columns=["event_name"])
     expected = sum(pc.sum(pc.equal(b.column("event_name"), "add to cart")).as_py() for b in batches)
     assert result["rows_per_event"]["add to cart"] == expected
+
+
+def test_run_summary_and_manifest_carry_the_request_id_sizes_and_location(
+    config, demo_day, tmp_path
+):
+    result = run_export(config, demo_day)
+    zip_bytes = (tmp_path / "client" / "out" / "acme_01112026.zip").read_bytes()
+    manifest = json.loads((tmp_path / "client" / "out" / result["manifest"]).read_bytes())
+    run = ExportRun(config, demo_day)
+    assert result["request_id"] == manifest["request_id"] == run.request_id
+    assert run.request_id != ExportRun(config, demo_day.replace(day=2)).request_id
+    assert result["location"] == manifest["location"] == "local://unit_local/out"
+    assert result["files"] == [
+        {
+            "name": "acme_01112026.zip",
+            "size": len(zip_bytes),
+            "sha256": hashlib.sha256(zip_bytes).hexdigest(),
+            "rows": sum(result["rows_per_event"].values()),
+        }
+    ]
+    assert result["bytes"] == len(zip_bytes)

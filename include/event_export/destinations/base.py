@@ -1,11 +1,13 @@
-"""One interface for every destination: upload atomically, list what is there, verify a file."""
+"""One interface for every destination: upload atomically, list what is there, verify a file,
+and probe it (credentials, bucket or folder, a small file written and deleted)."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,9 @@ from event_export.destinations.errors import DeliveryError
 
 TEMP_PREFIX = ".uploading-"
 _TEMP_ID_LENGTH = 32 + 1  # uuid hex and a dash
+PROBE_PREFIX = ".ees-probe-"  # hidden, and no export names a file with a leading dot
+PROBE_STEPS = ("credentials", "location", "write", "delete")
+PROBE_TEXT = b"Event Export Scheduler destination check. Safe to delete.\n"
 
 
 def temp_name(name: str) -> str:
@@ -22,6 +27,20 @@ def temp_name(name: str) -> str:
 
 def is_temp(entry: str) -> bool:
     return entry.startswith(TEMP_PREFIX)
+
+
+def probe_name() -> str:
+    """A name for the check's probe object that no client or export file can have."""
+    return f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+
+
+def is_probe(entry: str) -> bool:
+    return entry.startswith(PROBE_PREFIX)
+
+
+def is_ours(entry: str) -> bool:
+    """A temporary upload or a probe: never a delivered file."""
+    return is_temp(entry) or is_probe(entry)
 
 
 def is_temp_of(entry: str, name: str) -> bool:
@@ -44,6 +63,8 @@ class RemoteFile:
 class Destination(ABC):
     """A client's storage. Implementations wrap one provider hook and one Airflow connection."""
 
+    kind: str  # the key of its sentences in explanations.STORES
+
     @abstractmethod
     def upload(self, local: Path, name: str) -> None:
         """Make `name` appear with the content of `local`, all at once or not at all."""
@@ -55,6 +76,46 @@ class Destination(ABC):
     @abstractmethod
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
         """Whether the stored file's checksum matches; None where the store offers none."""
+
+    @abstractmethod
+    def reach(self) -> None:
+        """Log in and look at the bucket or root folder, writing nothing."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove `name` from the export's folder."""
+
+    @abstractmethod
+    def probes(self) -> list[str]:
+        """Probe objects earlier checks left in the export's folder (a deletion the store
+        refused, as under a retention policy, or a killed check)."""
+
+    def probe(self, passed: Callable[[str], None]) -> None:
+        """Check the destination as an upload would use it, calling `passed` with each of
+        PROBE_STEPS that succeeds; raise as `upload` does at the first that fails.
+
+        The probe goes up through `upload` itself (same temporary name, rename and checks) and
+        is always deleted, also when its upload failed part way.
+        """
+        self.reach()
+        passed("credentials")
+        passed("location")
+        for left in self.probes():  # best effort: a retention policy may still hold them
+            with suppress(Exception):
+                self.delete(left)
+        name = probe_name()
+        with tempfile.TemporaryDirectory(prefix="ees-probe-") as folder:
+            local = Path(folder) / name
+            local.write_bytes(PROBE_TEXT)
+            try:
+                self.upload(local, name)
+            except BaseException:
+                with suppress(Exception):
+                    self.delete(name)
+                raise
+        passed("write")
+        self.delete(name)
+        passed("delete")
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """What a store's failure means: a ClientSideError for the client's side, else ours."""

@@ -22,15 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from event_export.config import FTPDestinationConfig
+from event_export.destinations import explanations
 from event_export.destinations.base import (
     Destination,
     RemoteFile,
     describe_error,
-    is_temp,
+    is_ours,
+    is_probe,
     is_temp_of,
     temp_name,
 )
-from event_export.destinations.errors import ClientSideError, DeliveryError
+from event_export.destinations.errors import DeliveryError
 
 if TYPE_CHECKING:
     from airflow.providers.ftp.hooks.ftp import FTPHook
@@ -56,6 +58,10 @@ class FTPDestination(Destination):
     @property
     def scheme(self) -> str:
         return "ftps" if self.ftps else "ftp"
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.scheme
 
     @contextmanager
     def _session(self, action: str, *, create: bool = False) -> Iterator[FTPHook | None]:
@@ -87,11 +93,7 @@ class FTPDestination(Destination):
             try:
                 conn.cwd(root)
             except ftplib.error_perm as exc:
-                raise ClientSideError(
-                    f"The folder {root} does not exist on the {self.scheme.upper()} server.",
-                    "Create it, or correct the path in the connection.",
-                    code="path_missing",
-                ) from exc
+                raise explanations.path_missing(self.scheme, root) from exc
         for part in filter(None, self.subfolder.split("/")):
             try:
                 conn.cwd(part)
@@ -145,6 +147,19 @@ class FTPDestination(Destination):
                 return []
             raise
 
+    def reach(self) -> None:
+        with self._session("destination check"):
+            pass
+
+    def delete(self, name: str) -> None:
+        with self._session(f"deletion of {name}") as hook:
+            if hook is not None:
+                hook.delete_file(name)
+
+    def probes(self) -> list[str]:
+        with self._session("listing of probes") as hook:
+            return [n for n in self._names(hook) if is_probe(n)] if hook else []
+
     def list(self) -> dict[str, RemoteFile]:
         with self._session("listing") as hook:
             return self._sizes(hook) if hook else {}
@@ -164,7 +179,7 @@ class FTPDestination(Destination):
                 raise
             conn.voidcmd("TYPE I")  # SIZE answers in binary mode
             files = {n: hook.get_size(n) or 0 for n in self._names(hook)}
-        return {n: RemoteFile(n, s) for n, s in files.items() if not is_temp(n)}
+        return {n: RemoteFile(n, s) for n, s in files.items() if not is_ours(n)}
 
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
         return None  # FTP offers no standard checksum: sizes are compared
@@ -173,19 +188,12 @@ class FTPDestination(Destination):
         """The client-side error an FTP failure means, or an internal one."""
         reply = str(exc)[:3] if isinstance(exc, ftplib.error_perm) else ""
         if reply in AUTH_REPLIES:
-            return ClientSideError(
-                f"The {self.scheme.upper()} server rejected the login ({reply}).",
-                "Check the username and password in the connection and that the account is "
-                "enabled.",
-                code="auth_failed",
-            )
+            return explanations.auth_failed(self.scheme, reply)
         if reply in DENIED_REPLIES:
-            return ClientSideError(
-                f"The {self.scheme.upper()} server refused to write to the export folder "
-                f"({describe_error(exc)}).",
-                "Give the connection's user permission to create files and folders there, and "
-                "to rename and delete its own files.",
-                code="permission_denied",
+            return explanations.permission_denied(
+                self.scheme,
+                f"the export folder on {explanations.STORES[self.scheme].name}",
+                describe_error(exc),
             )
         return DeliveryError(f"{self.scheme.upper()} {action} failed: {describe_error(exc)}")
 

@@ -20,8 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from event_export.config import GCSDestinationConfig
-from event_export.destinations.base import BucketDestination, RemoteFile, describe_error
-from event_export.destinations.errors import ClientSideError, DeliveryError
+from event_export.destinations import explanations
+from event_export.destinations.base import (
+    PROBE_PREFIX,
+    BucketDestination,
+    RemoteFile,
+    describe_error,
+    is_ours,
+)
+from event_export.destinations.errors import DeliveryError
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -35,6 +42,7 @@ REQUEST_TIMEOUT = 120
 
 class GCSDestination(BucketDestination):
     scheme = "gs"
+    kind = "gcs"
 
     def __init__(
         self,
@@ -89,8 +97,23 @@ class GCSDestination(BucketDestination):
         return {
             b.name[len(prefix) :]: RemoteFile(b.name[len(prefix) :], b.size)
             for b in blobs
-            if b.name != prefix
+            if b.name != prefix and not is_ours(b.name[len(prefix) :])
         }
+
+    def reach(self) -> None:
+        """One listing call: objectAdmin may list objects, not read the bucket's metadata."""
+        with self._classified("destination check"):
+            blobs = self.hook.get_conn().list_blobs(self.bucket, prefix=self.key(""), max_results=1)
+            list(blobs)
+
+    def delete(self, name: str) -> None:
+        with self._classified(f"deletion of {name}"):
+            self.hook.get_conn().bucket(self.bucket).blob(self.key(name)).delete()
+
+    def probes(self) -> list[str]:
+        with self._classified("listing of probes"):
+            blobs = self.hook.get_conn().list_blobs(self.bucket, prefix=self.key(PROBE_PREFIX))
+            return [b.name[len(self.key("")) :] for b in blobs]
 
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
         """Compare the stored MD5 (CRC32C for composite objects, which have no MD5)."""
@@ -117,31 +140,12 @@ class GCSDestination(BucketDestination):
         from google.auth.exceptions import RefreshError
 
         if isinstance(exc, RefreshError | api.Unauthorized):
-            return ClientSideError(
-                "Google rejected the service account key.",
-                "Create a new key for the service account (or re-enable the account) and put it "
-                "in the connection's keyfile_dict.",
-                code="auth_failed",
-            )
+            return explanations.auth_failed("gcs")
         if isinstance(exc, api.Forbidden):
             reasons = {e.get("reason") for e in exc.errors if isinstance(e, dict)}
             if "retentionPolicyNotMet" in reasons or "retentionPolicyNotMet" in str(exc):
-                return ClientSideError(
-                    f"A retention policy on {self.location} forbids replacing the file.",
-                    "Shorten or remove the bucket's retention policy, or deliver to a new path; "
-                    "a rerun of a day replaces its files.",
-                    code="retention_policy",
-                )
-            return ClientSideError(
-                f"The service account may not write to {self.location}.",
-                "Grant it roles/storage.objectAdmin (or objectCreator and objectViewer) on the "
-                "bucket.",
-                code="permission_denied",
-            )
+                return explanations.retention_policy(self.location)
+            return explanations.permission_denied("gcs", self.location)
         if isinstance(exc, api.NotFound):
-            return ClientSideError(
-                f"The bucket {self.bucket} does not exist.",
-                "Create it, or correct the bucket name in the export config.",
-                code="bucket_missing",
-            )
+            return explanations.bucket_missing("gcs", self.bucket)
         return DeliveryError(f"GCS {action} at {self.location} failed: {describe_error(exc)}")

@@ -6,16 +6,24 @@ the standard provider's FSHook reads it, so a config never names a machine path.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from event_export.destinations.base import Destination, RemoteFile, is_temp, temp_name
-from event_export.destinations.errors import ClientSideError
+from event_export.destinations import explanations
+from event_export.destinations.base import Destination, RemoteFile, is_ours, is_probe, temp_name
 from event_export.stages.package import sha256_of
+
+# A folder we may not write: no permission, or a read-only mount.
+DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 class LocalDestination(Destination):
+    kind = "local"
+
     def __init__(self, root: Path, folder: str = ""):
         self.root = root
         self.folder = root / folder if folder else root
@@ -26,36 +34,43 @@ class LocalDestination(Destination):
 
         return cls(Path(FSHook(fs_conn_id=conn_id).get_path()), folder)
 
-    def _ensure_folder(self) -> None:
-        if not self.root.is_dir():
-            raise ClientSideError(
-                f"The destination folder {self.root} does not exist.",
-                "Create it, or correct the path in the connection.",
-                code="path_missing",
-            )
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
         try:
+            yield
+        except OSError as exc:
+            if exc.errno in DENIED:
+                raise explanations.permission_denied("local", str(self.folder)) from exc
+            raise
+
+    def reach(self) -> None:
+        if not self.root.is_dir():
+            raise explanations.path_missing("local", str(self.root))
+
+    def _ensure_folder(self) -> None:
+        self.reach()
+        with self._writing():
             self.folder.mkdir(parents=True, exist_ok=True)
-        except PermissionError as exc:
-            raise ClientSideError(
-                f"Permission denied writing to {self.folder}.",
-                "Grant write access to the export folder.",
-                code="permission_denied",
-            ) from exc
 
     def upload(self, local: Path, name: str) -> None:
         self._ensure_folder()
         temp = self.folder / temp_name(name)
         try:
-            shutil.copyfile(local, temp)
-            os.replace(temp, self.folder / name)
-        except PermissionError as exc:
-            raise ClientSideError(
-                f"Permission denied writing to {self.folder}.",
-                "Grant write access to the export folder.",
-                code="permission_denied",
-            ) from exc
+            with self._writing():
+                shutil.copyfile(local, temp)
+                os.replace(temp, self.folder / name)
         finally:
-            temp.unlink(missing_ok=True)
+            if temp.exists():  # unlink on a read-only mount fails even for a missing file
+                temp.unlink()
+
+    def delete(self, name: str) -> None:
+        with self._writing():
+            (self.folder / name).unlink()
+
+    def probes(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return [p.name for p in self.folder.iterdir() if is_probe(p.name)]
 
     def list(self) -> dict[str, RemoteFile]:
         if not self.folder.is_dir():
@@ -63,7 +78,7 @@ class LocalDestination(Destination):
         return {
             p.name: RemoteFile(p.name, p.stat().st_size)
             for p in self.folder.iterdir()
-            if p.is_file() and not is_temp(p.name)
+            if p.is_file() and not is_ours(p.name)
         }
 
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:

@@ -22,8 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from event_export.config import S3DestinationConfig
-from event_export.destinations.base import BucketDestination, RemoteFile, describe_error
-from event_export.destinations.errors import ClientSideError, DeliveryError
+from event_export.destinations import explanations
+from event_export.destinations.base import (
+    PROBE_PREFIX,
+    BucketDestination,
+    RemoteFile,
+    describe_error,
+    is_ours,
+)
+from event_export.destinations.errors import DeliveryError
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -52,6 +59,7 @@ SSE_ARGS = {
 
 class S3Destination(BucketDestination):
     scheme = "s3"
+    kind = "s3"
 
     def __init__(
         self,
@@ -129,9 +137,25 @@ class S3Destination(BucketDestination):
         with self._classified("listing"):
             for obj in self.hook.iter_file_metadata(prefix=prefix, bucket_name=self.bucket):
                 name = obj["Key"][len(prefix) :]
-                if name and "/" not in name:
+                if name and "/" not in name and not is_ours(name):
                     found[name] = RemoteFile(name, obj["Size"])
         return found
+
+    def reach(self) -> None:
+        """One listing call: it proves the key, the bucket and the right to list the prefix."""
+        with self._classified("destination check"):
+            client = self.hook.get_conn()
+            client.list_objects_v2(Bucket=self.bucket, Prefix=self.key(""), MaxKeys=1)
+
+    def delete(self, name: str) -> None:
+        with self._classified(f"deletion of {name}"):
+            self.hook.get_conn().delete_object(Bucket=self.bucket, Key=self.key(name))
+
+    def probes(self) -> list[str]:
+        start = self.key(PROBE_PREFIX)
+        with self._classified("listing of probes"):
+            listed = self.hook.iter_file_metadata(prefix=start, bucket_name=self.bucket)
+            return [o["Key"][len(self.key("")) :] for o in listed]
 
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
         """Compare the store's SHA-256 checksum, else its ETag where that is an MD5."""
@@ -173,30 +197,13 @@ class S3Destination(BucketDestination):
         code = _code(cause) if cause else ""
         status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if cause else None
         if code in AUTH_CODES or status == 401:
-            return ClientSideError(
-                f"The S3 credentials were rejected ({code or status}).",
-                "Check the access key id and secret in the connection and that the key is active.",
-                code="auth_failed",
-            )
+            return explanations.auth_failed("s3", str(code or status))
         if code == "NoSuchBucket":
-            return ClientSideError(
-                f"The bucket {self.bucket} does not exist.",
-                "Create it, or correct the bucket name in the export config.",
-                code="bucket_missing",
-            )
+            return explanations.bucket_missing("s3", self.bucket)
         if code.startswith("KMS."):
-            return ClientSideError(
-                f"The KMS key for {self.location} cannot be used ({code}).",
-                "Check the key id and allow the key's user kms:GenerateDataKey and kms:Decrypt.",
-                code="permission_denied",
-            )
+            return explanations.kms_key_unusable(self.location, code)
         if code in PERMISSION_CODES or status == 403:
-            return ClientSideError(
-                f"Access to {self.location} was denied ({code or status}).",
-                "Allow s3:PutObject, s3:GetObject, s3:ListBucket and s3:AbortMultipartUpload "
-                "on this bucket and prefix to the connection's user.",
-                code="permission_denied",
-            )
+            return explanations.permission_denied("s3", self.location, str(code or status))
         return DeliveryError(f"S3 {action} at {self.location} failed: {describe_error(exc)}")
 
 

@@ -17,21 +17,24 @@ import logging
 import posixpath
 import stat
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from event_export.config import SFTPDestinationConfig
+from event_export.destinations import explanations
 from event_export.destinations.base import (
     Destination,
     RemoteFile,
     describe_error,
-    is_temp,
+    is_ours,
+    is_probe,
     is_temp_of,
     temp_name,
 )
-from event_export.destinations.errors import ClientSideError, DeliveryError
+from event_export.destinations.errors import DeliveryError
 
 if TYPE_CHECKING:
     from airflow.providers.sftp.hooks.sftp import SFTPHook
@@ -43,6 +46,8 @@ CONNECT_TIMEOUT = 30
 
 
 class SFTPDestination(Destination):
+    kind = "sftp"
+
     def __init__(self, conn_id: str, folder: str = ""):
         self.conn_id = conn_id
         self.subfolder = folder.strip("/")
@@ -107,13 +112,32 @@ class SFTPDestination(Destination):
         )
 
     def _ensure_folder(self) -> None:
-        if not self.hook.isdir(self.root):
-            raise ClientSideError(
-                f"The folder {self.root} does not exist on the sFTP server.",
-                "Create it, or correct the path in the connection.",
-                code="path_missing",
-            )
+        self._check_root()
         self.hook.create_directory(self.folder)
+
+    def _check_root(self) -> None:
+        if not self.hook.isdir(self.root):
+            raise explanations.path_missing("sftp", self.root)
+
+    def probe(self, passed: Callable[[str], None]) -> None:
+        """The check over one SSH session: the hook shares an open one with nested uses."""
+        with self._classified("destination check"), self.hook.get_managed_conn():
+            super().probe(passed)
+
+    def reach(self) -> None:
+        with self._classified("destination check"), self.hook.get_managed_conn():
+            self._check_root()
+
+    def delete(self, name: str) -> None:
+        with self._classified(f"deletion of {name}"), self.hook.get_managed_conn() as sftp:
+            sftp.remove(posixpath.join(self.folder, name))
+
+    def probes(self) -> list[str]:
+        with self._classified("listing of probes"), self.hook.get_managed_conn() as sftp:
+            try:
+                return [n for n in sftp.listdir(self.folder) if is_probe(n)]
+            except FileNotFoundError:
+                return []
 
     def list(self) -> dict[str, RemoteFile]:
         with self._classified("listing"), self.hook.get_managed_conn() as sftp:
@@ -124,7 +148,7 @@ class SFTPDestination(Destination):
         return {
             e.filename: RemoteFile(e.filename, e.st_size or 0)
             for e in entries
-            if stat.S_ISREG(e.st_mode or 0) and not is_temp(e.filename)
+            if stat.S_ISREG(e.st_mode or 0) and not is_ours(e.filename)
         }
 
     def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
@@ -135,18 +159,9 @@ class SFTPDestination(Destination):
         import paramiko
 
         if isinstance(exc, paramiko.AuthenticationException):
-            return ClientSideError(
-                "The sFTP server rejected the login.",
-                "Check the username and the password or private key in the connection, and that "
-                "the account is enabled.",
-                code="auth_failed",
-            )
+            return explanations.auth_failed("sftp")
         if isinstance(exc, PermissionError):
-            return ClientSideError(
-                f"Permission denied writing to {self.folder} on the sFTP server.",
-                "Give the connection's user write access to that folder.",
-                code="permission_denied",
-            )
+            return explanations.permission_denied("sftp", f"{self.folder} on the sFTP server")
         if isinstance(exc, paramiko.BadHostKeyException):  # never the client's to waive
             return DeliveryError(
                 f"The sFTP server's host key differs from the connection's host_key; refusing to "

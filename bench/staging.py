@@ -1,0 +1,135 @@
+"""One-off: the same daily-zip export with staging in a local folder versus on S3 (moto).
+
+Two measures per mode, each in a fresh process: `run_export` (every stage in one process; with S3
+staging each stage still fetches its inputs and publishes its outputs) and one real DAG run
+(`dag.test()`, SQLite metadata in a temporary AIRFLOW_HOME). moto runs as its own process on
+127.0.0.1 and keeps objects in memory, so its figures show the cost of the transfers on this
+machine, not of a network. Usage:
+    .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
+        --events 1000000
+    .venv/bin/python bench/staging.py LAKE
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from servers.net import free_port, wait_for_port  # noqa: E402
+
+CONFIG = """\
+client_id: bench
+export_id: staging_bench
+source: {lake}
+schedule: {{timezone: Asia/Kolkata}}
+destination: {{type: local, conn_id: bench_local, path: out}}
+"""
+DAY = "2026-11-01"
+LOGICAL = "2026-11-02T00:00:00+05:30"
+
+ONE_PROCESS = """
+import sys, time
+from datetime import date
+from event_export.config import load_config
+from event_export.pipeline import run_export
+config = load_config(__import__("pathlib").Path(sys.argv[1]))
+started = time.perf_counter()
+run_export(config, date.fromisoformat(sys.argv[2]))
+print(time.perf_counter() - started)
+"""
+
+DAG_RUN = """
+import sys, time
+from datetime import datetime
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag(dag_folder=sys.argv[1]).dags["export_staging_bench"]
+started = time.perf_counter()
+state = dag.test(logical_date=datetime.fromisoformat(sys.argv[2])).state
+assert state == "success", state
+print(time.perf_counter() - started)
+"""
+
+
+def _python(code: str, args: list[str], env: dict) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    lake = Path(sys.argv[1]).resolve()
+    work = Path(tempfile.mkdtemp(prefix="ees-staging-bench-"))
+    port = free_port()
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        exports = work / "exports"
+        exports.mkdir()
+        (work / "client").mkdir()
+        (exports / "staging_bench.yaml").write_text(CONFIG.format(lake=lake))
+        home = work / "airflow"
+        base = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "EES_DEADLINE_ALERTS": "off",
+            "EES_EXPORTS_DIR": str(exports),
+            "EES_STAGING_DIR": str(work / "staging"),
+            "AIRFLOW_CONN_BENCH_LOCAL": json.dumps(
+                {"conn_type": "fs", "extra": {"path": str(work / "client")}}
+            ),
+            "AIRFLOW_CONN_BENCH_STAGING": json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "bench",
+                    "password": "bench",
+                    "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+                }
+            ),
+        }
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        subprocess.run([airflow, "db", "migrate"], env=base, check=True, capture_output=True)
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).create_bucket(Bucket="staging")
+        s3 = {**base, "EES_STAGING_URI": "s3://staging/runs"}
+        s3["EES_STAGING_CONN_ID"] = "bench_staging"
+        results = {}
+        for label, env in (("local", base), ("s3 (moto)", s3)):
+            shutil.rmtree(work / "staging", ignore_errors=True)
+            one = _python(ONE_PROCESS, [str(exports / "staging_bench.yaml"), DAY], env)
+            dag = _python(DAG_RUN, [str(REPO / "dags" / "exports.py"), LOGICAL], env)
+            results[label] = {"run_export_s": round(one, 1), "dag_test_s": round(dag, 1)}
+            print(f"{label}: run_export {one:.1f} s, DAG run (dag.test) {dag:.1f} s", flush=True)
+        print(json.dumps(results))
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Every sentence a client reads about a problem on their side, written once.
+
+The failure emails (through the ClientSideError a failed task records) and the destination check
+(`destination_check.py`, the "Save Credentials" answer) both show these words, so a client reads
+the same explanation and fix in both. They follow seed 003's "Error When Saving Credential" box:
+bucket names must match exactly; a rejected key is generated again. No secret ever goes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from event_export.destinations.errors import ClientSideError
+
+
+@dataclass(frozen=True)
+class Store:
+    """How a kind of storage names itself and its credential to a client."""
+
+    name: str  # "S3", "the sFTP server"
+    console: str  # where the client looks a bucket or folder up
+    credential: str
+    invalid: str  # what a rejected credential may be
+    renew: str  # how a new credential is made and where it goes
+    grant: str  # what the connection's user must be allowed
+
+
+STORES = {
+    "s3": Store(
+        "S3",
+        "your AWS account",
+        "access key",
+        "the key id or secret is wrong, or the key has expired or been deleted",
+        "Generate a new access key for the connection's user and put its key id and secret in "
+        "the connection",
+        "Allow s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads and "
+        "s3:AbortMultipartUpload on this bucket and prefix to the connection's user",
+    ),
+    "gcs": Store(
+        "Google Cloud Storage",
+        "Google Cloud",
+        "service account key",
+        "the key is invalid, or it has expired or been deleted",
+        "Generate the service account key again and paste the new JSON key, whole, into the "
+        "connection's keyfile_dict",
+        "Grant the service account roles/storage.objectAdmin on the bucket",
+    ),
+    "sftp": Store(
+        "the sFTP server",
+        "the server",
+        "login",
+        "the username, password or private key is wrong or has expired, or the account is disabled",
+        "Check the username, put a new password or private key in the connection, and make sure "
+        "the account is enabled",
+        "Give the connection's user permission to create, rename and delete files in that folder",
+    ),
+    "ftp": Store(
+        "the FTP server",
+        "the server",
+        "login",
+        "the username or password is wrong or has expired, or the account is disabled",
+        "Check the username, put a new password in the connection, and make sure the account is "
+        "enabled",
+        "Give the connection's user permission to create folders and files there, and to rename "
+        "and delete its own files",
+    ),
+    "local": Store(
+        "this machine",
+        "the machine",
+        "access",
+        "the workers' user may not use the folder",
+        "Check the connection",
+        "Give the workers' user write access to the export folder",
+    ),
+}
+STORES["ftps"] = replace(STORES["ftp"], name="the FTPS server")
+
+
+def _because(reason: str) -> str:
+    return f" ({reason})" if reason else ""
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def auth_failed(kind: str, reason: str = "") -> ClientSideError:
+    store = STORES[kind]
+    return ClientSideError(
+        _sentence(
+            f"{store.name} rejected the {store.credential}{_because(reason)}: {store.invalid}."
+        ),
+        f"{store.renew}.",
+        code="auth_failed",
+    )
+
+
+def bucket_missing(kind: str, bucket: str) -> ClientSideError:
+    store = STORES[kind]
+    return ClientSideError(
+        f"The bucket {bucket} does not exist.",
+        f"Check that the bucket name in the export config is the same as in {store.console}: "
+        "bucket names need to be an exact match. Or create the bucket.",
+        code="bucket_missing",
+    )
+
+
+def path_missing(kind: str, folder: str) -> ClientSideError:
+    store = STORES[kind]
+    return ClientSideError(
+        f"The folder {folder} does not exist on {store.name}.",
+        f"Check that the path in the connection is the same as on {store.console}: folder names "
+        "need to be an exact match. Or create the folder.",
+        code="path_missing",
+    )
+
+
+def permission_denied(kind: str, location: str, reason: str = "") -> ClientSideError:
+    return ClientSideError(
+        f"Permission denied at {location}{_because(reason)}.",
+        f"{STORES[kind].grant}.",
+        code="permission_denied",
+    )
+
+
+def kms_key_unusable(location: str, reason: str) -> ClientSideError:
+    return ClientSideError(
+        f"Permission denied using the KMS key for {location} ({reason}).",
+        "Check the key id in the export config and allow the connection's user "
+        "kms:GenerateDataKey and kms:Decrypt on the key.",
+        code="permission_denied",
+    )
+
+
+def retention_policy(location: str) -> ClientSideError:
+    return ClientSideError(
+        f"A retention policy on {location} forbids replacing or deleting files until they are "
+        "old enough, and a rerun of a day replaces its files.",
+        "Remove or shorten the bucket's retention policy in Google Cloud if it is not locked; a "
+        "locked retention policy cannot be changed, so deliver to a bucket without one.",
+        code="retention_policy",
+    )

@@ -1,0 +1,257 @@
+"""Where a run's files wait between tasks: a local folder, or an S3 prefix any worker can reach.
+
+Stages work on local paths (fast Arrow IPC, streamed). Each task gets a `Workspace`, a local
+folder that staging keys map into: it fetches its inputs by key, runs its stage, and publishes
+its outputs; XCom carries the keys (relative to the staging root), never a worker's paths.
+
+- `LocalStaging` (the default, `EES_STAGING_DIR`): the workspace IS the staging folder, so fetch
+  and publish copy nothing. Every worker must see that folder (one host, or a shared volume).
+- `S3Staging` (`EES_STAGING_URI=s3://bucket/prefix`, connection `EES_STAGING_CONN_ID`): each
+  workspace is a fresh temporary folder under `EES_STAGING_DIR`, removed when the task ends, so
+  tasks of one run may execute on different workers. Files stream to and from S3 through boto3's
+  transfer manager (multipart above 64 MB, never a whole file in memory).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from event_export.settings import staging_conn_id, staging_root, staging_uri
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+log = logging.getLogger(__name__)
+
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+PART_SIZE = 64 * 1024 * 1024
+TRANSFER_THREADS = 4  # files moved at once (many small split parts); each multipart also threads
+ABANDONED_AFTER_S = 24 * 3600  # a scratch folder this old was left by a killed task
+
+
+def check_key(key: str) -> str:
+    """A staging key: relative, forward slashes, no `..` (it names a file under the root)."""
+    parts = PurePosixPath(key).parts
+    if not parts or key.startswith("/") or ".." in parts or "\\" in key:
+        raise ValueError(f"not a staging key: {key!r}")
+    return key
+
+
+class Staging:
+    """The store behind the workspaces: what `fetch`, `publish` and `clear` mean."""
+
+    location: str
+
+    @contextmanager
+    def workspace(self) -> Iterator[Workspace]:
+        raise NotImplementedError
+
+    def fetch(self, key: str, target: Path) -> None:
+        """Make the staged file `key` available at `target`."""
+        raise NotImplementedError
+
+    def publish(self, local: Path, key: str) -> None:
+        """Stage the file `local` as `key`, replacing it."""
+        raise NotImplementedError
+
+    def publish_folder(self, local: Path, prefix: str) -> None:
+        """Stage every file under the folder `local` as `prefix/...`, replacing what was there."""
+        raise NotImplementedError
+
+    def clear(self, prefix: str) -> None:
+        """Remove everything staged under `prefix` (a folder-like key)."""
+        raise NotImplementedError
+
+    def keys(self, prefix: str) -> list[str]:
+        """Staged keys under `prefix`, sorted (for checks and tests)."""
+        raise NotImplementedError
+
+
+class Workspace:
+    """One task's local view of staging: keys map to files under `root`."""
+
+    def __init__(self, store: Staging, root: Path):
+        self.store = store
+        self.root = root
+
+    def path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def key(self, path: str | Path) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    def fetch(self, key: str) -> Path:
+        """The staged file `key` as a local file (downloaded unless staging is local)."""
+        target = self.path(key)
+        self.store.fetch(key, target)
+        return target
+
+    def fetch_all(self, keys: list[str]) -> list[Path]:
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            return list(pool.map(self.fetch, keys))
+
+    def publish(self, path: str | Path) -> str:
+        """Stage a file written under `root`; returns its key."""
+        key = self.key(path)
+        self.store.publish(Path(path), key)
+        return key
+
+    def publish_folder(self, folder: Path) -> None:
+        """Stage every file under `folder`, replacing whatever was staged there before."""
+        self.store.publish_folder(folder, self.key(folder))
+
+
+class LocalStaging(Staging):
+    """A folder every task sees: the workspace is the folder itself, nothing is copied."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.location = str(root)
+
+    @contextmanager
+    def workspace(self) -> Iterator[Workspace]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        yield Workspace(self, self.root)
+
+    def fetch(self, key: str, target: Path) -> None:
+        if target != self.root / key or not target.is_file():
+            raise FileNotFoundError(f"not staged: {self.root / key}")
+
+    def publish(self, local: Path, key: str) -> None:
+        if local != self.root / key:
+            raise ValueError(f"{local} is not staged as {key} under {self.root}")
+
+    def publish_folder(self, local: Path, prefix: str) -> None:
+        self.publish(local, prefix)  # the stage wrote (and replaced) the folder in place
+
+    def clear(self, prefix: str) -> None:
+        folder = self.root / check_key(prefix)
+        if folder.exists():
+            shutil.rmtree(folder)
+
+    def keys(self, prefix: str) -> list[str]:
+        folder = self.root / check_key(prefix)
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+class S3Staging(Staging):
+    """An S3 prefix (or an S3-compatible store's) through the amazon provider's S3Hook.
+
+    Connection (`aws`): as for an S3 destination; the key needs s3:GetObject, s3:PutObject,
+    s3:DeleteObject and s3:ListBucket on the prefix. `scratch` holds the tasks' workspaces.
+    """
+
+    def __init__(
+        self,
+        conn_id: str,
+        bucket: str,
+        prefix: str,
+        scratch: Path,
+        *,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        part_size: int = PART_SIZE,
+    ):
+        self.conn_id = conn_id
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.scratch = scratch
+        self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.transfer = {
+            "multipart_threshold": multipart_threshold,
+            "multipart_chunksize": part_size,
+        }
+        self._client_lock = threading.Lock()  # boto3 builds clients unsafely across threads
+
+    @cached_property
+    def hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.conn_id, transfer_config_args=dict(self.transfer))
+
+    @cached_property
+    def client(self):
+        with self._client_lock:
+            return self.hook.get_conn()
+
+    def object_key(self, key: str) -> str:
+        key = check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextmanager
+    def workspace(self) -> Iterator[Workspace]:
+        """A fresh folder for one task, removed afterwards: nothing is handed over locally."""
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned()
+        root = Path(tempfile.mkdtemp(prefix="task-", dir=self.scratch))
+        try:
+            yield Workspace(self, root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _remove_abandoned(self) -> None:
+        """Scratch folders of tasks killed before their cleanup ran (a day old, so none in use)."""
+        cutoff = time.time() - ABANDONED_AFTER_S
+        for old in self.scratch.glob("task-*"):
+            try:
+                if old.stat().st_mtime < cutoff:
+                    log.info("Removing abandoned scratch folder %s", old)
+                    shutil.rmtree(old, ignore_errors=True)
+            except FileNotFoundError:  # another task removed it first
+                continue
+
+    def fetch(self, key: str, target: Path) -> None:
+        """Stream the object to `target` (boto3 writes a temporary name, then renames it)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        config = self.hook.transfer_config
+        self.client.download_file(self.bucket, self.object_key(key), str(target), Config=config)
+
+    def publish(self, local: Path, key: str) -> None:
+        config = self.hook.transfer_config
+        self.client.upload_file(str(local), self.bucket, self.object_key(key), Config=config)
+
+    def publish_folder(self, local: Path, prefix: str) -> None:
+        self.clear(prefix)  # files of an earlier try that this one did not write again
+        files = sorted(p for p in local.rglob("*") if p.is_file())
+        keys = [f"{prefix}/{p.relative_to(local).as_posix()}" for p in files]
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            list(pool.map(self.publish, files, keys))
+        log.info("Staged %d files under %s/%s", len(files), self.location, prefix)
+
+    def clear(self, prefix: str) -> None:
+        stale = [self.object_key(k) for k in self.keys(prefix)]
+        if stale:
+            self.hook.delete_objects(self.bucket, stale)
+
+    def keys(self, prefix: str) -> list[str]:
+        below = f"{self.object_key(prefix)}/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        found = self.hook.iter_file_metadata(prefix=below, bucket_name=self.bucket)
+        return sorted(obj["Key"][strip:] for obj in found)
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` -> (bucket, prefix)."""
+    scheme, _, rest = uri.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme != "s3" or not bucket:
+        raise ValueError(f"EES_STAGING_URI must look like s3://bucket/prefix, not {uri!r}")
+    return bucket, prefix.strip("/")
+
+
+def staging_store() -> Staging:
+    """The deployment's staging: S3 when EES_STAGING_URI is set, else the local folder."""
+    uri = staging_uri()
+    if not uri:
+        return LocalStaging(staging_root())
+    bucket, prefix = parse_s3_uri(uri)
+    return S3Staging(staging_conn_id(), bucket, prefix, staging_root())

@@ -1,0 +1,410 @@
+"""The Exports page's JSON API over the real plugin app (FastAPI's TestClient), on the session's
+Airflow metadata database, with tokens the auth manager issues.
+
+The exports' DAGs reach the database the way `dag.test()` puts them there (a real run of one
+daily export over a generated lake syncs every DAG of the folder). This folder sorts before
+tests/integration, so it runs before the shared Airflow stack, whose dag-processor parses another
+exports folder into the same database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import REPO
+from event_export.failure_policy import ExportState, Incident
+from event_export.incidents import IncidentStore
+from fastapi.testclient import TestClient
+
+CLIENT_DIR = "page_client"
+CONFIGS = {
+    "acme_daily": "schedule: {{timezone: Asia/Kolkata}}\nsource: {lake}\n"
+    "destination: {{type: local, conn_id: page_local, path: acme}}",
+    "globex_s3": "kind: selected_events\nevents: [add to cart]\n"
+    "schedule: {{frequency: recurring, every_hours: 6}}\n"
+    "destination: {{type: s3, conn_id: page_s3, bucket: globex-raw}}",
+    "umbrella_parquet": "profile: gcp_export\nformat: parquet\n"
+    "destination: {{type: gcs, conn_id: page_gcs, bucket: umbrella-bucket}}",
+    "umbrella_profiles": "profile: gcp_export\nkind: user_profiles\naccount_id: 7\n"
+    "schedule: {{frequency: one_time, timezone: Asia/Dubai}}\n"
+    "destination: {{type: gcs, conn_id: page_gcs, bucket: umbrella-bucket}}",
+    "initech_sftp": "destination: {{type: sftp, conn_id: page_sftp, path: in}}",
+    "initech_off": "schedule: {{enabled: false}}\ndestination: {{type: ftp, conn_id: page_ftp}}",
+}
+BROKEN = "client_id: hooli\nexport_id: hooli_bad\nschedule: {timezone: Nowhere/Land}\n"
+
+
+def write_config(folder: Path, export_id: str, body: str, lake: Path | str = "/nowhere") -> None:
+    client = export_id.split("_")[0]
+    text = f"client_id: {client}\nexport_id: {export_id}\n{body.format(lake=lake)}\n"
+    (folder / f"{export_id}.yaml").write_text(text)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory, airflow_db, kolkata_lake):
+    """Configs, their DAGs and one delivered run in the metadata DB, and an API client."""
+    from airflow.api_fastapi.app import init_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from event_export.exports_api import app
+    from sqlalchemy import update
+
+    home = tmp_path_factory.mktemp("exports-page")
+    exports = home / "exports"
+    exports.mkdir()
+    for export_id, body in CONFIGS.items():
+        write_config(exports, export_id, body, kolkata_lake)
+    (exports / "hooli_bad.yaml").write_text(BROKEN)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EES_EXPORTS_DIR", str(exports))
+        mp.setenv("EES_INCIDENTS_PATH", str(home / "incidents.json"))
+        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer")
+        mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "exports-page-test-secret-" + "x" * 48)
+        (home / "client").mkdir()
+        connection = {"conn_type": "fs", "extra": {"path": str(home / "client")}}
+        mp.setenv("AIRFLOW_CONN_PAGE_LOCAL", json.dumps(connection))
+        dag = DagBag(dag_folder=REPO / "dags" / "exports.py").dags["export_acme_daily"]
+        logical = datetime(2026, 11, 2, tzinfo=ZoneInfo("Asia/Kolkata"))
+        run = dag.test(logical_date=logical)
+        assert run.state == "success"
+        enabled = [f"export_{e}" for e in CONFIGS if e != "initech_off"]
+        with create_session() as session:  # an operator unpauses new exports
+            session.execute(
+                update(DagModel).where(DagModel.dag_id.in_(enabled)).values(is_paused=False)
+            )
+        opened = datetime.now(UTC) - timedelta(hours=30)
+        incident = Incident(
+            opened, opened, "bucket_missing", "No bucket.", "Create it.", "r", (1, 2)
+        )
+        IncidentStore().save({"umbrella_parquet": ExportState(incident=incident)})
+        manager = init_auth_manager()
+
+        def token(role: str) -> dict:
+            jwt = manager.generate_jwt(SimpleAuthManagerUser(username=role, role=role))
+            return {"Authorization": f"Bearer {jwt}"}
+
+        client = TestClient(app)
+        client.headers.update(token("admin"))
+        yield {
+            "client": client,
+            "token": token,
+            "exports": exports,
+            "delivered": home / "client" / "acme",
+            "run_id": run.run_id,
+        }
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [row["export_id"] for row in response.json()["items"]]
+
+
+def test_every_export_is_a_row_with_its_status(page):
+    body = page["client"].get("/api/exports").json()
+    rows = {row["export_id"]: row for row in body["items"]}
+    assert (body["total"], body["page"], body["page_size"]) == (7, 1, 20)
+    assert {k: r["status"] for k, r in rows.items()} == {
+        "acme_daily": "PENDING",
+        "globex_s3": "PENDING",
+        "hooli_bad": "INVALID",
+        "initech_off": "STOPPED",
+        "initech_sftp": "PENDING",
+        "umbrella_parquet": "FAILING",
+        "umbrella_profiles": "PENDING",
+    }
+    assert rows["umbrella_parquet"]["incident"]["emails_sent"] == 2
+    assert rows["globex_s3"]["destination"] == {
+        "type": "s3",
+        "name": "globex-raw",
+        "conn_id": "page_s3",
+    }
+    assert rows["globex_s3"]["next_run"] is not None  # unpaused, scheduled
+    assert rows["initech_off"]["next_run"] is None
+
+
+def test_last_run_carries_what_was_delivered(page):
+    rows = {r["export_id"]: r for r in page["client"].get("/api/exports").json()["items"]}
+    last = rows["acme_daily"]["last_run"]
+    assert (last["run_id"], last["state"]) == (page["run_id"], "success")
+    delivered = {p.name: p for p in page["delivered"].iterdir()}
+    delivery = last["delivery"]
+    assert delivery["manifest"] in delivered
+    data = [p for name, p in delivered.items() if name != delivery["manifest"]]
+    assert delivery["files"] == len(data) == 1  # the day's zip
+    assert delivery["bytes"] == sum(p.stat().st_size for p in data)
+    manifest = json.loads(delivered[delivery["manifest"]].read_text())
+    assert delivery["request_id"] == manifest["request_id"]
+    assert delivery["rows"] == manifest["total_rows"] > 0
+
+
+def test_a_broken_config_is_a_row_with_its_error(page):
+    rows = {r["export_id"]: r for r in page["client"].get("/api/exports").json()["items"]}
+    error = rows["hooli_bad"]["error"]
+    assert any("schedule.timezone: unknown IANA time zone 'Nowhere/Land'" in e for e in error)
+    assert any("destination: Field required" in e for e in error)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"destination": "gcs"}, ["umbrella_parquet", "umbrella_profiles"]),
+        ({"kind": "selected_events"}, ["globex_s3"]),
+        ({"kind": "user_profiles"}, ["umbrella_profiles"]),
+        ({"format": "parquet"}, ["umbrella_parquet"]),
+        ({"status": "STOPPED"}, ["initech_off"]),
+        ({"status": "FAILING"}, ["umbrella_parquet"]),
+        ({"status": "INVALID"}, ["hooli_bad"]),
+        ({"frequency": "recurring"}, ["globex_s3"]),
+        ({"frequency": "one_time"}, ["umbrella_profiles"]),
+        ({"destination": "gcs", "frequency": "daily"}, ["umbrella_parquet"]),
+        ({"q": "INITECH"}, ["initech_off", "initech_sftp"]),
+    ],
+)
+def test_filters(page, query, expected):
+    assert ids(page["client"].get("/api/exports", params=query)) == expected
+
+
+def test_exported_on_range(page):
+    today = datetime.now(UTC).date()
+    client = page["client"]
+    assert ids(client.get("/api/exports", params={"exported_from": today})) == ["acme_daily"]
+    assert ids(client.get("/api/exports", params={"exported_to": today})) == ["acme_daily"]
+    before = today - timedelta(days=1)
+    assert ids(client.get("/api/exports", params={"exported_to": before})) == []
+    after = {"exported_from": today + timedelta(days=1)}
+    assert ids(client.get("/api/exports", params=after)) == []
+
+
+def test_view_shows_the_runs_manifest(page):
+    url = f"/api/exports/acme_daily/runs/{page['run_id']}/manifest"
+    view = page["client"].get(url).json()
+    on_disk = {p.name: p for p in page["delivered"].iterdir()}
+    manifest = json.loads(on_disk.pop(view["manifest"]).read_text())
+    assert view["request_id"] == manifest["request_id"]
+    assert view["location"] == manifest["location"]
+    assert view["files"] == [
+        {
+            "name": name,
+            "size": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "rows": manifest["total_rows"],
+        }
+        for name, path in on_disk.items()
+    ]
+    assert page["client"].get("/api/exports/acme_daily/runs/nope/manifest").status_code == 404
+
+
+def test_no_token_is_refused(page):
+    anonymous = TestClient(page["client"].app)
+    assert anonymous.get("/api/exports").status_code == 401
+    assert anonymous.post("/api/exports/initech_sftp/stop").status_code == 401
+    forged = {"Authorization": "Bearer not-a-token"}
+    assert anonymous.get("/api/exports", headers=forged).status_code == 403
+    page_html = anonymous.get("/")
+    assert page_html.status_code == 401 and "log in" in page_html.text
+
+
+def test_the_ui_cookie_is_accepted_and_serves_the_page(page):
+    browser = TestClient(page["client"].app)
+    jwt = page["token"]("viewer")["Authorization"].removeprefix("Bearer ")
+    browser.cookies.set("_token", jwt)
+    assert browser.get("/api/exports").json()["total"] == 7
+    html = browser.get("/").text
+    assert "Reset all" in html and "Items per page" in html
+
+
+def test_a_viewer_sees_but_cannot_stop_or_run(page):
+    viewer = page["token"]("viewer")
+    client = page["client"]
+    assert client.get("/api/exports", headers=viewer).json()["total"] == 7
+    assert client.post("/api/exports/initech_sftp/stop", headers=viewer).status_code == 403
+    body = {"period": "previous_month"}
+    url = "/api/exports/initech_sftp/run-once"
+    assert client.post(url, json=body, headers=viewer).status_code == 403
+
+
+def test_stop_pauses_the_export(page):
+    client = page["client"]
+    answer = client.post("/api/exports/initech_sftp/stop")
+    assert answer.json() == {
+        "message": "export stopped",
+        "export_id": "initech_sftp",
+        "status": "STOPPED",
+    }
+    assert ids(client.get("/api/exports", params={"status": "STOPPED"})) == [
+        "initech_off",
+        "initech_sftp",
+    ]
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        assert session.get(DagModel, "export_initech_sftp").is_paused
+    assert client.post("/api/exports/hooli_bad/stop").status_code == 404
+
+
+def test_run_once_triggers_a_run_with_the_period(page):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from event_export.naming import request_id_for
+
+    client = page["client"]
+    day = datetime.now(ZoneInfo("Asia/Dubai")).date() - timedelta(days=3)
+    answer = client.post(
+        "/api/exports/umbrella_profiles/run-once", json={"period": "day", "day": day.isoformat()}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["message"] == "export initiated"
+    assert body["request_id"] == request_id_for("umbrella", "umbrella_profiles", day.isoformat())
+    assert body["period"] == {"from": day.isoformat(), "to": day.isoformat()}
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(run_id=body["run_id"]).one()
+        assert (run.dag_id, run.run_type, run.state) == (
+            "export_umbrella_profiles",
+            "manual",
+            "queued",
+        )
+        assert run.conf == {
+            "period": "day",
+            "day": day.isoformat(),
+            "date_from": None,
+            "date_to": None,
+        }
+    rows = {r["export_id"]: r for r in client.get("/api/exports").json()["items"]}
+    assert rows["umbrella_profiles"]["status"] == "RUNNING"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"period": "day", "day": "2020-01-01"}, "more than 60 days ago"),
+        ({"period": "date_range", "date_from": "2026-11-03"}, "choose both ends"),
+        ({"period": "week"}, "is not one of"),
+    ],
+)
+def test_run_once_refuses_what_the_trigger_form_refuses(page, body, message):
+    answer = page["client"].post("/api/exports/globex_s3/run-once", json=body)
+    assert answer.status_code == 400
+    assert message in answer.json()["detail"]
+
+
+def test_run_once_of_a_broken_or_unknown_export(page):
+    client = page["client"]
+    body = {"period": "previous_month"}
+    assert client.post("/api/exports/hooli_bad/run-once", json=body).status_code == 409
+    assert client.post("/api/exports/nobody/run-once", json=body).status_code == 404
+
+
+@pytest.mark.parametrize("count", [0, 1, 20, 41])
+def test_pagination_edges(page, tmp_path, monkeypatch, count):
+    for n in range(count):
+        write_config(tmp_path, f"gen_{n:03d}", "destination: {{type: local, conn_id: c}}")
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    client = page["client"]
+    seen = []
+    for size in (10, 20, 30, 40):
+        pages = max(1, -(-count // size))
+        for number in range(1, pages + 2):  # one page past the end
+            body = client.get("/api/exports", params={"page": number, "page_size": size}).json()
+            assert body["total"] == count
+            expected = max(0, min(size, count - (number - 1) * size))
+            assert len(body["items"]) == expected
+            if size == 20:
+                seen += [r["export_id"] for r in body["items"]]
+    assert seen == [f"gen_{n:03d}" for n in range(count)]
+    assert len(client.get("/api/exports").json()["items"]) == min(count, 20)  # default 20
+    assert client.get("/api/exports", params={"page_size": 25}).status_code == 422
+    assert client.get("/api/exports", params={"page": 0}).status_code == 422
+
+
+def test_run_once_of_a_profile_export_waits_for_the_recurring_one(page, tmp_path, monkeypatch):
+    for export_id in ("umbrella_profiles", "umbrella_profiles_6h"):
+        (tmp_path / f"{export_id}.yaml").write_text(
+            (page["exports"] / "umbrella_profiles.yaml")
+            .read_text()
+            .replace("export_id: umbrella_profiles", f"export_id: {export_id}")
+        )
+    recurring = tmp_path / "umbrella_profiles_6h.yaml"
+    recurring.write_text(
+        recurring.read_text().replace("frequency: one_time", "frequency: recurring, every_hours: 6")
+    )
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    day = datetime.now(ZoneInfo("Asia/Dubai")).date() - timedelta(days=3)
+    body = {"period": "day", "day": day.isoformat()}  # a valid request, refused for the rule
+    answer = page["client"].post("/api/exports/umbrella_profiles/run-once", json=body)
+    assert answer.status_code == 409
+    assert "umbrella_profiles_6h" in answer.json()["detail"]
+
+
+@pytest.fixture
+def acme_only_for_viewers(page, monkeypatch):
+    """Airflow's auth manager swapped for one that shows viewers acme's DAGs only."""
+    from airflow.api_fastapi.app import init_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "restricted_auth.AcmeOnlyForViewers")
+    manager = init_auth_manager()
+    assert type(manager).__name__ == "AcmeOnlyForViewers"
+    jwt = manager.generate_jwt(SimpleAuthManagerUser(username="v", role="viewer"))
+    yield {"Authorization": f"Bearer {jwt}"}
+    monkeypatch.undo()
+    init_auth_manager()
+
+
+def test_a_user_sees_only_the_exports_the_auth_manager_allows(page, acme_only_for_viewers):
+    client, viewer = page["client"], acme_only_for_viewers
+    assert ids(client.get("/api/exports", headers=viewer)) == ["acme_daily"]
+    url = f"/api/exports/acme_daily/runs/{page['run_id']}/manifest"
+    assert client.get(url, headers=viewer).status_code == 200
+    url = "/api/exports/umbrella_parquet/runs/any/manifest"
+    assert client.get(url, headers=viewer).status_code == 403
+    assert len(ids(client.get("/api/exports"))) == 7  # the admin still sees every export
+
+
+def test_check_destination_probes_the_exports_folder_and_explains_a_missing_one(page, tmp_path):
+    client = page["client"]
+    answer = client.post("/api/exports/acme_daily/check")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["ok"], body["code"], body["export_id"]) == (True, "ok", "acme_daily")
+    assert all(step["passed"] for step in body["steps"]) and len(body["steps"]) == 4
+    assert not [p for p in page["delivered"].iterdir() if p.name.startswith(".ees-probe")]
+    viewer = page["token"]("viewer")
+    assert client.post("/api/exports/acme_daily/check", headers=viewer).status_code == 403
+    with pytest.MonkeyPatch.context() as mp:  # the client's root folder is gone
+        gone = {"conn_type": "fs", "extra": {"path": str(tmp_path / "gone")}}
+        mp.setenv("AIRFLOW_CONN_PAGE_LOCAL", json.dumps(gone))
+        refused = client.post("/api/exports/acme_daily/check").json()
+    assert (refused["ok"], refused["code"]) == (False, "path_missing")
+    assert "does not exist" in refused["explanation"] and refused["fix"]
+
+
+def test_cli_show_pages_through_the_search_until_the_exact_export(page, tmp_path, monkeypatch):
+    """`ees show ca`: 45 exports of client `bca` match the search `ca` and sort first."""
+    from event_export.cli import find_export
+
+    for n in range(45):
+        write_config(tmp_path, f"bca_{n:03d}", "destination: {{type: local, conn_id: c}}")
+    write_config(tmp_path, "ca", "destination: {{type: local, conn_id: c}}")
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    asked = []
+
+    def get_page(query: dict) -> dict:
+        asked.append(query["page"])
+        answer = page["client"].get("/api/exports", params=query)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert find_export(get_page, "ca")["export_id"] == "ca"
+    assert asked == [1, 2]
+    asked.clear()
+    assert find_export(get_page, "cb") is None
+    assert asked == [1]

@@ -1,0 +1,407 @@
+"""The destination check ("Save Credentials") against each real local server on 127.0.0.1.
+
+Good credentials pass; a wrong key or password, a missing bucket or folder and a read-only place
+each give their own code, and the very explanation and fix that a failed upload gives, which is
+what the failure emails carry.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime
+
+import pytest
+from event_export import emails
+from event_export.destination_check import check_before_run, check_destination, validated
+from event_export.destinations import ClientSideError, destination_for
+from event_export.destinations.base import PROBE_PREFIX
+from servers.delivery import make_file
+from servers.gcs import RefusingProxy, gcp_connection, service_account_key
+from servers.net import set_connection
+from servers.s3 import aws_connection, empty_bucket
+
+BUCKET = "client-bucket"
+SECRET = "check-secret-never-shown"
+ALL_PASSED = [True, True, True, True]
+
+
+def passed(result) -> list[bool]:
+    return [ok for _, ok in result.steps]
+
+
+def assert_same_as_the_failure_email(result, destination: dict, tmp_path) -> None:
+    """The check answers with the upload's own ClientSideError, the one the emails quote."""
+    with pytest.raises(ClientSideError) as err:
+        destination_for(validated(destination)).upload(make_file(tmp_path / "day.zip", 10), "d")
+    assert (result.code, result.explanation, result.fix) == (
+        err.value.code,
+        err.value.explanation,
+        err.value.fix,
+    )
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    email = emails.client_failure(["c@x.example"], 1, "acme_daily", *result_text(result), now, now)
+    assert f"What went wrong: {result.explanation}" in email.paragraphs
+    assert f"How to fix it: {result.fix}" in email.paragraphs
+
+
+def result_text(result) -> tuple[str, str]:
+    return result.explanation, result.fix
+
+
+def assert_secret_free(result, *secrets: str) -> None:
+    text = json.dumps(result.to_dict())
+    for secret in secrets:
+        assert secret not in text
+
+
+# S3: moto accepts any key; the auth_moto process checks keys and has a read-only user.
+
+
+@pytest.fixture
+def s3(moto_s3):
+    return empty_bucket(moto_s3, BUCKET, "chk_s3", SECRET)
+
+
+def s3_destination(conn_id: str = "chk_s3", bucket: str = BUCKET) -> dict:
+    return {"type": "s3", "conn_id": conn_id, "bucket": bucket, "path": "acme/daily"}
+
+
+def test_s3_good_credentials_pass_and_the_probe_went_up_under_the_prefix_and_away(s3):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    result = check_destination(s3_destination())
+    assert result.ok and result.code == "ok"
+    assert result.steps == [
+        ("credentials accepted", True),
+        ("bucket exists", True),
+        ("probe written", True),
+        ("probe deleted", True),
+    ]
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    # Versioning keeps what was written: one probe object under the prefix, then its deletion.
+    versions = s3.list_object_versions(Bucket=BUCKET)
+    (written,) = versions["Versions"]
+    (deleted,) = versions["DeleteMarkers"]
+    assert written["Key"].startswith(f"acme/daily/{PROBE_PREFIX}")
+    assert deleted["Key"] == written["Key"]
+    assert result.to_dict()["steps"][2] == {"step": "probe written", "passed": True}
+
+
+def test_s3_a_missing_bucket_must_match_exactly(s3, tmp_path):
+    destination = s3_destination(bucket="client-bucket-typo")
+    result = check_destination(destination)
+    assert not result.ok and result.code == "bucket_missing"
+    assert result.explanation == "The bucket client-bucket-typo does not exist."
+    assert "bucket names need to be an exact match" in result.fix
+    assert passed(result) == [True, False, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+
+
+def test_s3_a_wrong_key_must_be_generated_again(auth_moto, tmp_path):
+    set_connection(
+        "chk_s3_wrong", aws_connection(auth_moto.endpoint, "AKIANOSUCHKEY0000000", SECRET)
+    )
+    destination = s3_destination("chk_s3_wrong", auth_moto.bucket)
+    result = check_destination(destination)
+    assert not result.ok and result.code == "auth_failed"
+    assert "InvalidAccessKeyId" in result.explanation and "expired" in result.explanation
+    assert result.fix.startswith("Generate a new access key")
+    assert passed(result) == [False, False, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+    assert_secret_free(result, SECRET)
+
+
+def test_s3_a_read_only_user_is_denied_writing(auth_moto, tmp_path):
+    set_connection(
+        "chk_s3_reader", aws_connection(auth_moto.endpoint, auth_moto.key_id, auth_moto.secret)
+    )
+    destination = s3_destination("chk_s3_reader", auth_moto.bucket)
+    result = check_destination(destination)
+    assert not result.ok and result.code == "permission_denied"
+    assert result.explanation.startswith("Permission denied at s3://ees-auth/acme/daily")
+    assert "s3:PutObject" in result.fix
+    assert passed(result) == [True, True, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+    assert_secret_free(result, auth_moto.secret)
+
+
+# GCS: the emulator checks no credentials, but keys are traded for tokens at a local endpoint.
+
+
+@pytest.fixture
+def gcs_bucket(gcs):
+    return gcs.empty_bucket(BUCKET, "chk_gcs")
+
+
+def gcs_destination(conn_id: str = "chk_gcs", bucket: str = BUCKET) -> dict:
+    return {"type": "gcs", "conn_id": conn_id, "bucket": bucket, "path": "acme"}
+
+
+def test_gcs_good_key_passes_and_leaves_nothing(gcs_bucket):
+    result = check_destination(gcs_destination())
+    assert result.ok and passed(result) == ALL_PASSED
+    assert result.steps[1] == ("bucket exists", True)
+    assert list(gcs_bucket.client.list_blobs(BUCKET)) == []
+
+
+def test_gcs_a_missing_bucket_must_match_exactly(gcs_bucket, tmp_path):
+    destination = gcs_destination(bucket="client-bucket-typo")
+    result = check_destination(destination)
+    assert result.code == "bucket_missing"
+    assert "the same as in Google Cloud" in result.fix and "exact match" in result.fix
+    assert passed(result) == [True, False, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+
+
+def test_gcs_a_deleted_key_must_be_generated_again(gcs, gcs_bucket, tmp_path):
+    revoked, _ = service_account_key(gcs.tokens.uri, key_id="deleted-key")
+    set_connection("chk_gcs_revoked", gcp_connection(revoked))
+    destination = gcs_destination("chk_gcs_revoked")
+    result = check_destination(destination)
+    assert result.code == "auth_failed"
+    assert result.fix.startswith("Generate the service account key again")
+    assert passed(result) == [False, False, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+    assert_secret_free(result, revoked["private_key"].splitlines()[1])
+
+
+# sFTP: OpenSSH's sshd with a real throw-away user.
+
+
+@pytest.fixture
+def sftp_home(sshd):
+    for entry in sshd.home.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    set_connection("chk_sftp", sshd.connection())
+    return sshd.home
+
+
+def test_sftp_good_login_passes_and_leaves_only_the_export_folder(sftp_home):
+    result = check_destination({"type": "sftp", "conn_id": "chk_sftp", "path": "acme"})
+    assert result.ok and passed(result) == ALL_PASSED
+    assert result.steps[1] == ("folder exists", True)
+    assert [p.name for p in sftp_home.iterdir()] == ["acme"]  # created, as the first run would
+    assert list((sftp_home / "acme").iterdir()) == []
+
+
+def test_sftp_a_wrong_password(sshd, sftp_home, tmp_path):
+    wrong = "Wrong-Passw0rd-never-shown"
+    set_connection("chk_sftp_wrong", {**sshd.connection(), "password": wrong})
+    destination = {"type": "sftp", "conn_id": "chk_sftp_wrong", "path": "acme"}
+    result = check_destination(destination)
+    assert result.code == "auth_failed"
+    assert result.explanation.startswith("The sFTP server rejected the login")
+    assert passed(result) == [False, False, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+    assert_secret_free(result, wrong, sshd.password)
+
+
+def test_sftp_a_missing_folder_must_match_exactly(sshd, sftp_home, tmp_path):
+    set_connection("chk_sftp_root", sshd.connection(path="/srv/no/such/folder"))
+    destination = {"type": "sftp", "conn_id": "chk_sftp_root", "path": "acme"}
+    result = check_destination(destination)
+    assert result.code == "path_missing"
+    assert result.explanation == "The folder /srv/no/such/folder does not exist on the sFTP server."
+    assert "folder names need to be an exact match" in result.fix
+    assert passed(result) == [True, False, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+
+
+def test_sftp_a_read_only_folder_is_denied_writing(sftp_home, tmp_path):
+    (sftp_home / "locked").mkdir(mode=0o755)  # owned by root: the user may read, not write
+    destination = {"type": "sftp", "conn_id": "chk_sftp", "path": "locked"}
+    result = check_destination(destination)
+    assert result.code == "permission_denied"
+    assert "locked on the sFTP server" in result.explanation
+    assert passed(result) == [True, True, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+    assert list((sftp_home / "locked").iterdir()) == []
+
+
+# FTP: pyftpdlib with a writer, a read-only reader and a keeper that may not delete.
+
+
+@pytest.fixture
+def ftp(ftp_server):
+    for entry in ftp_server.root.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    set_connection("chk_ftp", ftp_server.connection())
+    return ftp_server
+
+
+def ftp_destination(conn_id: str = "chk_ftp") -> dict:
+    return {"type": "ftp", "conn_id": conn_id, "path": "acme"}
+
+
+def test_ftp_good_login_passes_and_leaves_nothing(ftp):
+    result = check_destination(ftp_destination())
+    assert result.ok and passed(result) == ALL_PASSED
+    assert list((ftp.root / "acme").iterdir()) == []
+
+
+def test_ftps_good_login_passes_with_the_certificate_checked(ftps_server):
+    set_connection("chk_ftps", ftps_server.connection())
+    result = check_destination({**ftp_destination("chk_ftps"), "ftps": True})
+    assert result.ok and passed(result) == ALL_PASSED
+    assert list((ftps_server.root / "acme").iterdir()) == []
+
+
+def test_ftp_a_wrong_password(ftp, tmp_path):
+    wrong = "Wrong-Passw0rd-never-shown"
+    set_connection("chk_ftp_wrong", ftp.connection(password=wrong))
+    result = check_destination(ftp_destination("chk_ftp_wrong"))
+    assert result.code == "auth_failed" and "(530)" in result.explanation
+    assert passed(result) == [False, False, False, False]
+    assert_same_as_the_failure_email(result, ftp_destination("chk_ftp_wrong"), tmp_path)
+    assert_secret_free(result, wrong, ftp.password)
+
+
+def test_ftp_a_missing_folder(ftp, tmp_path):
+    set_connection("chk_ftp_root", ftp.connection(path="/no/such/folder"))
+    result = check_destination(ftp_destination("chk_ftp_root"))
+    assert result.code == "path_missing"
+    assert result.explanation == "The folder /no/such/folder does not exist on the FTP server."
+    assert passed(result) == [True, False, False, False]
+    assert_same_as_the_failure_email(result, ftp_destination("chk_ftp_root"), tmp_path)
+
+
+def test_ftp_a_read_only_user_is_denied_writing(ftp, tmp_path):
+    (ftp.root / "acme").mkdir()
+    set_connection("chk_ftp_reader", ftp.connection(login="reader"))
+    result = check_destination(ftp_destination("chk_ftp_reader"))
+    assert result.code == "permission_denied"
+    assert passed(result) == [True, True, False, False]
+    assert_same_as_the_failure_email(result, ftp_destination("chk_ftp_reader"), tmp_path)
+    assert list((ftp.root / "acme").iterdir()) == []
+
+
+def test_ftp_a_user_who_may_write_but_not_delete_fails_at_the_probes_deletion(ftp):
+    """Reruns replace files, so a store that keeps what it got fails the check, and the probe it
+    kept shows where and under which name it was written."""
+    set_connection("chk_ftp_keeper", ftp.connection(login="keeper"))
+    result = check_destination(ftp_destination("chk_ftp_keeper"))
+    assert result.code == "permission_denied"
+    assert passed(result) == [True, True, True, False]
+    (kept,) = (ftp.root / "acme").iterdir()
+    assert kept.name.startswith(PROBE_PREFIX) and len(kept.name) == len(PROBE_PREFIX) + 32
+
+    # The next check by a user who may delete clears what the refused deletion left.
+    assert check_destination(ftp_destination()).ok
+    assert list((ftp.root / "acme").iterdir()) == []
+
+
+# Local folders, through an `fs` connection.
+
+
+def set_fs_connection(conn_id: str, root) -> None:
+    set_connection(conn_id, {"conn_type": "fs", "extra": {"path": str(root)}})
+
+
+def test_local_folder_passes_and_a_missing_root_does_not(tmp_path):
+    set_fs_connection("chk_local", tmp_path / "client")
+    (tmp_path / "client").mkdir()
+    result = check_destination({"type": "local", "conn_id": "chk_local"}, prefix_hint="acme/in")
+    assert result.ok and passed(result) == ALL_PASSED
+    assert list((tmp_path / "client" / "acme" / "in").iterdir()) == []
+
+    set_fs_connection("chk_local_gone", tmp_path / "gone")
+    destination = {"type": "local", "conn_id": "chk_local_gone", "path": "acme"}
+    result = check_destination(destination)
+    assert result.code == "path_missing" and str(tmp_path / "gone") in result.explanation
+    assert passed(result) == [True, False, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A read-only tmpfs: root bypasses file modes, not a read-only mount."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], check=True)
+    (folder / "acme").mkdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_local_read_only_folder_is_denied_writing(read_only_mount, tmp_path):
+    set_fs_connection("chk_local_ro", read_only_mount)
+    destination = {"type": "local", "conn_id": "chk_local_ro", "path": "acme"}
+    result = check_destination(destination)
+    assert result.code == "permission_denied"
+    assert passed(result) == [True, True, False, False]
+    assert_same_as_the_failure_email(result, destination, tmp_path)
+
+
+def test_a_missing_connection_and_a_silent_server_are_not_the_clients(tmp_path):
+    result = check_destination({"type": "local", "conn_id": "chk_no_such_connection"})
+    assert (result.code, result.ok) == ("connection_missing", False)
+    assert not isinstance(result.error, ClientSideError)
+
+    set_connection("chk_ftp_nobody", {"conn_type": "ftp", "host": "127.0.0.1", "port": 9})
+    result = check_destination(ftp_destination("chk_ftp_nobody"))
+    assert result.code == "unreachable"
+    assert passed(result) == [False, False, False, False]
+    with pytest.raises(Exception) as err:
+        result.raise_if_failed()
+    assert err.value is result.error and not isinstance(err.value, ClientSideError)
+
+
+@pytest.fixture
+def refusing_gcs(gcs, gcs_bucket, monkeypatch):
+    """Google's client talks to the emulator through a proxy that answers some requests as the
+    JSON API does under IAM and retention policies, which the emulator does not have."""
+    proxy = RefusingProxy(gcs.emulator.port)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.endpoint)
+    yield proxy
+    proxy.stop()
+
+
+def test_gcs_a_read_only_service_account_is_denied_writing(refusing_gcs, gcs_bucket):
+    refusing_gcs.refuse(
+        "POST",
+        f"/upload/storage/v1/b/{BUCKET}/o",
+        403,
+        "forbidden",
+        "exporter@ees-test.iam.gserviceaccount.com does not have storage.objects.create access "
+        "to the Google Cloud Storage object.",
+    )
+    result = check_destination(gcs_destination())
+    assert result.code == "permission_denied"
+    assert result.explanation == f"Permission denied at gs://{BUCKET}/acme."
+    assert "roles/storage.objectAdmin" in result.fix
+    assert passed(result) == [True, True, False, False]
+    assert refusing_gcs.refused >= 1
+    assert list(gcs_bucket.client.list_blobs(BUCKET)) == []
+    assert result.blocks_delivery
+    with pytest.raises(ClientSideError, match="Permission denied"):
+        check_before_run(gcs_destination())
+
+
+def test_gcs_a_retention_policy_shows_when_the_probe_cannot_be_deleted(refusing_gcs, gcs_bucket):
+    """A new object may be created under a retention policy, but not deleted or replaced: the
+    probe's deletion is what finds it, and the probe stays (GCS deletes it when it may)."""
+    refusing_gcs.refuse(
+        "DELETE",
+        f"/storage/v1/b/{BUCKET}/o/acme%2F{PROBE_PREFIX}",
+        403,
+        "retentionPolicyNotMet",
+        "Object is subject to bucket's retention policy or object retention and cannot be "
+        "deleted or overwritten until 2026-12-01",
+    )
+    result = check_destination(gcs_destination())
+    assert result.code == "retention_policy"
+    assert "retention policy" in result.explanation and "locked" in result.fix
+    assert passed(result) == [True, True, True, False]
+    (kept,) = gcs_bucket.client.list_blobs(BUCKET)
+    assert kept.name.startswith(f"acme/{PROBE_PREFIX}")
+
+    # An export run goes on: new files can still be written; only reruns cannot replace them.
+    assert not result.blocks_delivery
+    assert check_before_run(gcs_destination())["code"] == "retention_policy"
+    assert len(list(gcs_bucket.client.list_blobs(BUCKET))) == 2
+    # Once the policy lets them go, the next check deletes the probes earlier checks left.
+    refusing_gcs.rules.clear()
+    assert check_destination(gcs_destination()).ok
+    assert list(gcs_bucket.client.list_blobs(BUCKET)) == []

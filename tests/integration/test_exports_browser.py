@@ -1,0 +1,318 @@
+"""The Exports page in a real browser: headless Debian Chromium (Selenium, chromium-driver) logs in
+to a real Airflow api-server with the plugin loaded, opens Exports from the UI, filters by format,
+views a manifest, stops an export and sees STOPPED. Screenshots go to tests/artifacts/.
+
+The stack (tests/stack.py) runs on a database of its own, as every stack does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import REPO
+from event_export.failure_policy import ExportState, Incident
+from event_export.generator import write_window
+from event_export.incidents import IncidentStore
+from event_export.naming import request_id_for
+from event_export.windows import day_window
+from stack import SERVICE_USER, start_stack, wait_until
+
+ARTIFACTS = REPO / "tests" / "artifacts"
+DAY = date(2026, 11, 1)
+TZ = "Asia/Kolkata"
+EXPORTS = {
+    # stays paused (STOPPED): unpaused, the scheduler would run today's day over it
+    "acme_daily": "schedule: {timezone: Asia/Kolkata}\n"
+    "destination: {type: local, conn_id: page_local, path: acme}",
+    "umbrella_json": "profile: gcp_export\nformat: json\nschedule: {frequency: one_time}\n"
+    "destination: {type: gcs, conn_id: page_gcs, bucket: umbrella-bucket}",
+    "globex_xml": "profile: gcp_export\nformat: xml\nkind: selected_events\nevents: [x]\n"
+    "schedule: {frequency: one_time}\n"
+    "destination: {type: s3, conn_id: page_s3, bucket: globex-raw}",
+    # FAILING: an open incident (two of its three emails sent) in the stack's incident store
+    "initech_sftp": "schedule: {frequency: one_time}\n"
+    "destination: {type: sftp, conn_id: page_sftp, path: in, nickname: Initech inbox}",
+}
+ONE_TIME = ("umbrella_json", "globex_xml", "initech_sftp")
+BROKEN = "client_id: hooli\nexport_id: hooli_bad\nschedule: {timezone: Nowhere/Land}\n"
+
+
+@pytest.fixture(scope="module")
+def page_stack(tmp_path_factory, smtp_server):
+    """An Airflow stack with the plugin, three exports, and one delivered run of acme_daily."""
+    lake = tmp_path_factory.mktemp("page-lake")
+    write_window(lake, day_window(DAY, ZoneInfo(TZ)), 3_000)
+    client_root = tmp_path_factory.mktemp("page-client")
+    exports = {
+        export_id: f"client_id: {export_id.split('_')[0]}\nexport_id: {export_id}\n"
+        f"source: {lake}\n{body}\n"
+        for export_id, body in EXPORTS.items()
+    }
+    exports["hooli_bad"] = BROKEN
+    env = {
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW_CONN_PAGE_LOCAL": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(client_root)}}
+        ),
+        "EES_DEADLINE_ALERTS": "off",  # `airflow dags test` below (see deadlines.py)
+    }
+    stacks = start_stack(tmp_path_factory, smtp_server, exports=exports, env=env)
+    stack = next(stacks)
+    try:
+        api = stack.api()
+        for export_id in EXPORTS:
+            stack.wait_for_dag(f"export_{export_id}")
+        for export_id in ONE_TIME:  # no schedule: unpaused, they wait for a request
+            api.set_paused(f"export_{export_id}", False)
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        logical = "2026-11-02T00:00:00+05:30"
+        done = subprocess.run(
+            [airflow, "dags", "test", "export_acme_daily", logical],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        opened = datetime.now(UTC) - timedelta(hours=26)
+        incident = Incident(opened, opened, "auth_failed", "The key was rejected.", "New key.", "r")
+        IncidentStore(stack.home / "incidents.json").save(
+            {"initech_sftp": ExportState(incident=replace(incident, emails_sent=(1, 2)))}
+        )
+        yield stack, client_root
+    finally:
+        stacks.close()  # stops every process and drops the stack's database
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1500,1000")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def wait_for(driver, find, what: str, timeout: float = 30):
+    from selenium.common.exceptions import WebDriverException
+
+    def attempt():
+        try:
+            return find()
+        except WebDriverException:
+            return None
+
+    try:
+        return wait_until(attempt, timeout, what, every=0.3)
+    except AssertionError as exc:
+        shot(driver, "failure-" + "".join(c if c.isalnum() else "-" for c in what))
+        logs = driver.get_log("browser")
+        raise AssertionError(f"{exc}; browser console: {logs[-10:]}") from None
+
+
+def login(driver, stack) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{stack.base_url}/auth/login")
+    user = wait_for(driver, lambda: driver.find_element(By.NAME, "username"), "login form")
+    user.send_keys(SERVICE_USER)
+    driver.find_element(By.NAME, "password").send_keys(stack.password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, lambda: driver.get_cookie("_token"), "Airflow's _token cookie")
+
+
+def nav_item(driver, text: str):
+    """A visible element of the Airflow UI whose own text is `text` (nav button, menu item)."""
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{text}']")
+    return next((e for e in found if e.is_displayed()), None)
+
+
+def table_rows(driver) -> dict[str, str]:
+    from selenium.webdriver.common.by import By
+
+    rows = driver.find_elements(By.CSS_SELECTOR, "#exports tbody tr[data-export]")
+    return {
+        r.get_attribute("data-export"): r.find_element(By.CSS_SELECTOR, ".status .badge").text
+        for r in rows
+    }
+
+
+def test_exports_page_in_airflow(page_stack, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    stack, client_root = page_stack
+    driver = browser
+    login(driver, stack)
+
+    # the nav entry: Browse -> Exports; the UI frames the page at the plugin's route
+    driver.get(stack.base_url)
+    browse = wait_for(driver, lambda: nav_item(driver, "Browse"), "the Browse menu")
+    browse.click()
+    wait_for(driver, lambda: nav_item(driver, "Exports"), "Exports in the menu").click()
+    at_route = lambda: "/plugin/exports" in driver.current_url or None  # noqa: E731
+    wait_for(driver, at_route, f"the plugin's route (at {driver.current_url})")
+    frame = wait_for(driver, lambda: driver.find_element(By.TAG_NAME, "iframe"), "the page frame")
+    driver.switch_to.frame(frame)
+    wait_for(driver, lambda: len(table_rows(driver)) == 5 or None, "five export rows")
+    assert table_rows(driver) == {
+        "acme_daily": "STOPPED",
+        "globex_xml": "PENDING",
+        "hooli_bad": "INVALID",
+        "initech_sftp": "FAILING",
+        "umbrella_json": "PENDING",
+    }
+    initech = driver.find_element(By.CSS_SELECTOR, "tr[data-export=initech_sftp]").text
+    assert "Initech inbox" in initech and "email 2 of 3 sent" in initech
+    hooli = driver.find_element(By.CSS_SELECTOR, "tr[data-export=hooli_bad]").text
+    assert "unknown IANA time zone 'Nowhere/Land'" in hooli
+
+    Select(driver.find_element(By.NAME, "format")).select_by_value("json")
+    wait_for(driver, lambda: list(table_rows(driver)) == ["umbrella_json"] or None, "json only")
+    driver.find_element(By.ID, "reset-all").click()
+    wait_for(driver, lambda: len(table_rows(driver)) == 5 or None, "filters reset")
+
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=acme_daily]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=view]").click()
+    files = wait_for(
+        driver,
+        lambda: driver.find_elements(By.CSS_SELECTOR, "#view-files tr") or None,
+        "the manifest's files",
+    )
+    delivered = {p.name: p for p in (client_root / "acme").iterdir()}
+    shown = {
+        cells[0].text: cells[2].text
+        for cells in (f.find_elements(By.TAG_NAME, "td") for f in files)
+    }
+    manifest = next(p for name, p in delivered.items() if name.endswith(".manifest.json"))
+    assert shown == {
+        name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for name, path in delivered.items()
+        if path != manifest
+    }
+    request_id = json.loads(manifest.read_text())["request_id"]
+    assert driver.find_element(By.ID, "view-request").text == request_id
+    driver.switch_to.default_content()
+    shot(driver, "exports-page-view")
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    driver.find_element(By.CSS_SELECTOR, "#view form button").click()
+
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=globex_xml]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=stop]").click()
+    ask = wait_for(
+        driver, lambda: driver.find_element(By.ID, "confirm-text").text or None, "confirmation"
+    )
+    assert "Stop export globex_xml?" in ask
+    assert table_rows(driver)["globex_xml"] == "PENDING"  # nothing happens before the answer
+    driver.find_element(By.ID, "confirm-yes").click()
+    wait_for(driver, lambda: table_rows(driver).get("globex_xml") == "STOPPED" or None, "STOPPED")
+    assert "export stopped" in driver.find_element(By.ID, "banner").text
+    assert stack.api().get_dag("export_globex_xml")["is_paused"] is True
+
+    # check destination: the probe goes to the client's folder and is deleted again
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=acme_daily]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=check]").click()
+    checked = wait_for(
+        driver,
+        lambda: "destination OK" in driver.find_element(By.ID, "banner").text or None,
+        "destination OK",
+    )
+    assert checked and "probe" in driver.find_element(By.ID, "banner").text.lower()
+    assert not list((client_root / "acme").glob(".ees-probe*"))
+
+    # run once: a day three days back; the page answers with the run's request id
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=umbrella_json]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=once]").click()
+    form = wait_for(driver, lambda: driver.find_element(By.ID, "once-form"), "run-once form")
+    Select(form.find_element(By.NAME, "period")).select_by_value("day")
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    day_input = form.find_element(By.NAME, "day")
+    driver.execute_script("arguments[0].value = arguments[1]", day_input, day.isoformat())
+    driver.find_element(By.ID, "once-go").click()
+    banner = wait_for(
+        driver,
+        lambda: "export initiated" in driver.find_element(By.ID, "banner").text or None,
+        "export initiated",
+    )
+    assert banner
+    expected = request_id_for("umbrella", "umbrella_json", day.isoformat())
+    assert f"request id {expected}" in driver.find_element(By.ID, "banner").text
+    runs = stack.api()._call("GET", "/dags/export_umbrella_json/dagRuns")["dag_runs"]
+    assert [r["conf"]["day"] for r in runs] == [day.isoformat()]
+    driver.switch_to.default_content()
+    shot(driver, "exports-page")
+
+
+def ees(stack, *args: str) -> subprocess.CompletedProcess:
+    """The installed `ees` console script against the stack's api-server, as on-call runs it."""
+    env = os.environ | {
+        "EES_API_URL": stack.base_url,
+        "EES_API_USER": SERVICE_USER,
+        "EES_API_PASSWORD": stack.password,
+    }
+    command = [str(Path(sys.executable).with_name("ees")), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_lists_shows_runs_once_and_stops_through_the_page_api(page_stack):
+    stack, client_root = page_stack
+    listed = ees(stack, "list", "--format", "xml", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [row["export_id"] for row in json.loads(listed.stdout)["items"]] == ["globex_xml"]
+    table = ees(stack, "list")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split()[:3] == ["EXPORT", "CLIENT", "DESTINATION"]
+    assert "INVALID hooli_bad: hooli_bad.yaml: schedule.timezone:" in table.stdout
+    assert "sftp:Initech inbox" in table.stdout and "FAILING (email 2/3)" in table.stdout
+    assert stack.password not in table.stdout + table.stderr
+
+    shown = ees(stack, "show", "acme_daily", "--json")
+    assert shown.returncode == 0, shown.stderr
+    manifest = json.loads(shown.stdout)["manifest"]
+    on_disk = next((client_root / "acme").glob("*.manifest.json"))
+    assert manifest["request_id"] == json.loads(on_disk.read_text())["request_id"]
+    zip_path = next((client_root / "acme").glob("*.zip"))
+    assert [(f["name"], f["sha256"]) for f in manifest["files"]] == [
+        (zip_path.name, hashlib.sha256(zip_path.read_bytes()).hexdigest())
+    ]
+
+    day = datetime.now(UTC).date() - timedelta(days=4)
+    once = ees(stack, "run-once", "acme_daily", "--day", day.isoformat())
+    assert once.returncode == 0, once.stderr
+    expected = request_id_for("acme", "acme_daily", day.isoformat())
+    assert once.stdout.strip() == f"export initiated: request id {expected}"
+    too_old = ees(stack, "run-once", "acme_daily", "--day", (day - timedelta(days=70)).isoformat())
+    assert too_old.returncode == 2 and "60 days" in too_old.stderr
+
+    stopped = ees(stack, "stop", "umbrella_json")
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.strip() == "umbrella_json: STOPPED"
+    assert stack.api().get_dag("export_umbrella_json")["is_paused"] is True
