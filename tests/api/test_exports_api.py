@@ -2,9 +2,8 @@
 Airflow metadata database, with tokens the auth manager issues.
 
 The exports' DAGs reach the database the way `dag.test()` puts them there (a real run of one
-daily export over a generated lake syncs every DAG of the folder). This folder sorts before
-tests/integration, so it runs before the shared Airflow stack, whose dag-processor parses another
-exports folder into the same database.
+daily export over a generated lake syncs every DAG of the folder). The Airflow stacks of
+tests/integration run on databases of their own, so the order of the folders does not matter.
 """
 
 from __future__ import annotations
