@@ -22,18 +22,21 @@ import httpx
 from conftest import REPO, create_database, drop_database, free_port, smtp_connection_json
 
 SERVICE_USER = "ees_service"
-STACK_EXPORTS = {
-    # due 5 s after the run's logical date: the deadline test triggers it with a recent date
-    "dl_acme": "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05'}",
-    # paused by the failure policy's third email in the pause test
-    "stop_me": "schedule: {timezone: Europe/Berlin}",
-}
-DESTINATIONS = {
-    "dl_acme": "{type: local, conn_id: stack_missing_conn}",
-    # the connection's folder does not exist: the client's fault (ClientSideError path_missing)
-    "stop_me": "{type: local, conn_id: stack_client}",
-}
 CLIENT_EMAIL = "client@acme.example"
+NOTIFY_CLIENT = f"notify: {{failure_emails: [{CLIENT_EMAIL}]}}"
+# the connection's folder does not exist: the client's fault (ClientSideError path_missing)
+MISSING_FOLDER = "destination: {type: local, conn_id: stack_client}"
+PROFILES = "profile: gcp_export\nkind: user_profiles\naccount_id: 9"
+STACK_EXPORTS = {  # export id -> its config after client_id, export_id and source
+    # due 5 s after the run's logical date: the deadline test triggers it with a recent date
+    "dl_acme": "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05'}\n"
+    f"destination: {{type: local, conn_id: stack_missing_conn}}\n{NOTIFY_CLIENT}",
+    # paused by the failure policy's third email in the pause test
+    "stop_me": f"schedule: {{timezone: Europe/Berlin}}\n{MISSING_FOLDER}\n{NOTIFY_CLIENT}",
+    # seed 003's profile rule: the daily one never comes due, so unpausing it starts no run
+    "acme_profiles": f"{PROFILES}\nschedule: {{start_date: 2099-01-01}}\n{MISSING_FOLDER}",
+    "acme_profiles_once": f"{PROFILES}\nschedule: {{frequency: one_time}}\n{MISSING_FOLDER}",
+}
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
 
 
@@ -160,12 +163,8 @@ def _forget_queue() -> None:
 
 def _default_exports(home: Path) -> dict[str, str]:
     return {
-        export_id: (
-            f"client_id: acme\nexport_id: {export_id}\nsource: {home / 'lake'}\n{schedule}\n"
-            f"destination: {DESTINATIONS[export_id]}\n"
-            f"notify: {{failure_emails: [{CLIENT_EMAIL}]}}\n"
-        )
-        for export_id, schedule in STACK_EXPORTS.items()
+        export_id: f"client_id: acme\nexport_id: {export_id}\nsource: {home / 'lake'}\n{body}\n"
+        for export_id, body in STACK_EXPORTS.items()
     }
 
 

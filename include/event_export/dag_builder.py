@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.trigger import CronTriggerTimetable, DeltaTriggerTimetable
 
 from event_export import destination_check, rules
+from event_export.airflow_api import paused_through_api
 from event_export.config import ExportConfig, load_all
 from event_export.deadlines import deadline_alert
 from event_export.failure_reports import reports_client_errors
@@ -179,7 +180,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
                 while a scheduled one of the client is active, before any work is done."""
                 period = _run(config).covered  # refuses a bad period itself (see _run)
                 others = load_all(exports_dir())[0].values()
-                if refusal := rules.profile_export_refusal(config, others):
+                if refusal := rules.profile_export_refusal(config, others, paused_through_api):
                     raise AirflowFailException(f"one-time export refused: {refusal}")
                 return {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()}
 

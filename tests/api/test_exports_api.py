@@ -343,6 +343,44 @@ def test_run_once_of_a_profile_export_waits_for_the_recurring_one(page, tmp_path
     assert "umbrella_profiles_6h" in answer.json()["detail"]
 
 
+def test_run_once_of_a_profile_export_goes_ahead_once_the_recurring_one_is_stopped(
+    page, tmp_path, monkeypatch
+):
+    """Seed 003's order on the page itself: Stop the scheduled profile export, then Run once."""
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    for path in page["exports"].glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    profiles = "profile: gcp_export\nkind: user_profiles\naccount_id: 9\n"
+    destination = "destination: {{type: local, conn_id: page_local, path: wayne}}"
+    schedules = {
+        "wayne_profiles_once": "one_time",
+        "wayne_profiles_6h": "recurring, every_hours: 6",
+    }
+    for export_id, frequency in schedules.items():
+        body = f"{profiles}schedule: {{{{frequency: {frequency}}}}}\n{destination}"
+        write_config(tmp_path, export_id, body)
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    # the DAGs reach the database as the dag-processor writes them; an operator unpauses them
+    sync_bag_to_db(DagBag(dag_folder=REPO / "dags" / "exports.py"), "dags-folder", None)
+    new = [f"export_{e}" for e in schedules]
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id.in_(new)).values(is_paused=False))
+    client = page["client"]
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    body = {"period": "day", "day": day.isoformat()}
+    refused = client.post("/api/exports/wayne_profiles_once/run-once", json=body)
+    assert refused.status_code == 409
+    assert "wayne_profiles_6h" in refused.json()["detail"]
+    assert client.post("/api/exports/wayne_profiles_6h/stop").status_code == 200
+    answer = client.post("/api/exports/wayne_profiles_once/run-once", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"] == "export initiated"
+
+
 @pytest.fixture
 def acme_only_for_viewers(page, monkeypatch):
     """Airflow's auth manager swapped for one that shows viewers acme's DAGs only."""

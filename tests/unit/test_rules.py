@@ -60,3 +60,18 @@ def test_only_one_time_profile_exports_are_held_back():
 def test_the_first_of_several_is_named_in_a_stable_order():
     others = [config(f"acme_profiles_{n}", frequency="daily") for n in ("b", "a", "c")]
     assert conflicting_profile_export(ONCE, others) == "acme_profiles_a"
+
+
+def test_a_scheduled_profile_export_stopped_on_the_page_keeps_nothing_waiting():
+    scheduled = config("acme_profiles", frequency="daily")
+    events = config("acme_events", kind="all_events", frequency="daily")
+    asked = []
+
+    def paused(dag_id: str) -> bool:
+        asked.append(dag_id)
+        return dag_id == "export_acme_profiles"
+
+    assert conflicting_profile_export(ONCE, [ONCE, events, scheduled], paused) is None
+    assert asked == ["export_acme_profiles"]  # only about the export that would conflict
+    assert conflicting_profile_export(ONCE, [ONCE, scheduled], lambda _: False) == "acme_profiles"
+    assert "Stop on the Exports page" in profile_export_refusal(ONCE, [scheduled])
