@@ -98,7 +98,7 @@ def run_stage(stage: str, spec: dict) -> dict:
         state["extract"] = result
         rows, written = result["rows"], _size([result["path"]])
     elif stage == "split":
-        parts = run.split(state["extract"]["path"])
+        parts = run.split(state["extract"])
         state["split"] = parts
         rows, written = sum(p["rows"] for p in parts), _size([p["path"] for p in parts])
     elif stage == "format":

@@ -150,7 +150,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
 
         @task
         def split_by_event(extracted: dict) -> list[dict]:
-            return _run(config).split(extracted["path"])
+            return _run(config).split(extracted)
 
         @task(map_index_template="{{ task.op_kwargs['part']['event'] }}")
         def format(part: dict) -> dict:

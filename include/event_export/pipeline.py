@@ -18,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from event_export import naming
 from event_export.config import ExportConfig
@@ -121,12 +120,13 @@ class ExportRun:
             key = ws.publish(result.path)
         return {"day": self.day.isoformat(), "rows": result.rows, "path": key}
 
-    def split(self, extract_key: str) -> list[dict]:
+    def split(self, extracted: dict) -> list[dict]:
+        """One part per event from `extract`'s result; a profile snapshot is one part as it is,
+        so nothing is fetched for it (extract counted its rows)."""
+        if self.profiles:
+            return [{"event": PROFILES_PART, "rows": extracted["rows"], "path": extracted["path"]}]
         with self.store.workspace() as ws:
-            extract_path = str(ws.fetch(extract_key))
-            if self.profiles:  # one snapshot, one part
-                rows = pq.ParquetFile(extract_path).metadata.num_rows
-                return [{"event": PROFILES_PART, "rows": rows, "path": extract_key}]
+            extract_path = str(ws.fetch(extracted["path"]))
             out_dir = ws.path(self.prefix) / "split"
             parts = split_by_event(extract_path, out_dir)
             ws.publish_folder(out_dir)
@@ -240,7 +240,7 @@ def run_export(config: ExportConfig, day: date) -> dict:
     """All stages in this process, in order: for the benchmark and tests without a scheduler."""
     run = ExportRun(config, day)
     extracted = run.extract()
-    parts = run.split(extracted["path"])
+    parts = run.split(extracted)
     pa.default_memory_pool().release_unused()  # as if each stage had its own process
     formatted = run.format_all(parts)
     pa.default_memory_pool().release_unused()

@@ -88,3 +88,16 @@ def test_run_summary_and_manifest_carry_the_request_id_sizes_and_location(
         }
     ]
     assert result["bytes"] == len(zip_bytes)
+
+
+def test_a_profile_snapshot_is_one_part_and_split_reads_nothing(config, demo_day):
+    """Extract counted the snapshot's rows: split passes them on without fetching the file, which
+    with staging on S3 would be a download of the whole snapshot."""
+    from event_export.pipeline import PROFILES_PART
+
+    fields = {"profile": "gcp_export", "kind": "user_profiles", "account_id": 7}
+    profiles = ExportConfig.model_validate({**config.model_dump(exclude_unset=True), **fields})
+    extracted = {"day": demo_day.isoformat(), "rows": 12, "path": "never/staged.parquet"}
+    assert ExportRun(profiles, demo_day).split(extracted) == [
+        {"event": PROFILES_PART, "rows": 12, "path": "never/staged.parquet"}
+    ]
