@@ -136,6 +136,20 @@ def wait_for(driver, find, what: str, timeout: float = 30):
         raise AssertionError(f"{exc}; browser console: {logs[-10:]}") from None
 
 
+def click(driver, find, what: str) -> None:
+    """Find an element and click it in one retried step: the React UI may render the element
+    again between the two, and a click on the old one fails."""
+
+    def attempt():
+        element = find()
+        if element is None:
+            return None
+        element.click()
+        return True
+
+    wait_for(driver, attempt, what)
+
+
 def login(driver, stack) -> None:
     from selenium.webdriver.common.by import By
 
@@ -143,7 +157,7 @@ def login(driver, stack) -> None:
     user = wait_for(driver, lambda: driver.find_element(By.NAME, "username"), "login form")
     user.send_keys(SERVICE_USER)
     driver.find_element(By.NAME, "password").send_keys(stack.password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click(driver, lambda: driver.find_element(By.CSS_SELECTOR, "button[type=submit]"), "submit")
     wait_for(driver, lambda: driver.get_cookie("_token"), "Airflow's _token cookie")
 
 
@@ -175,9 +189,8 @@ def test_exports_page_in_airflow(page_stack, browser):
 
     # the nav entry: Browse -> Exports; the UI frames the page at the plugin's route
     driver.get(stack.base_url)
-    browse = wait_for(driver, lambda: nav_item(driver, "Browse"), "the Browse menu")
-    browse.click()
-    wait_for(driver, lambda: nav_item(driver, "Exports"), "Exports in the menu").click()
+    click(driver, lambda: nav_item(driver, "Browse"), "the Browse menu")
+    click(driver, lambda: nav_item(driver, "Exports"), "Exports in the menu")
     at_route = lambda: "/plugin/exports" in driver.current_url or None  # noqa: E731
     wait_for(driver, at_route, f"the plugin's route (at {driver.current_url})")
     frame = wait_for(driver, lambda: driver.find_element(By.TAG_NAME, "iframe"), "the page frame")
