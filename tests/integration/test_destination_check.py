@@ -13,6 +13,7 @@ import subprocess
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 from event_export import emails
 from event_export.destination_check import check_before_run, check_destination, validated
 from event_export.destinations import ClientSideError, destination_for
@@ -20,7 +21,7 @@ from event_export.destinations.base import PROBE_PREFIX
 from servers.delivery import make_file
 from servers.gcs import RefusingProxy, gcp_connection, service_account_key
 from servers.net import set_connection
-from servers.s3 import aws_connection, empty_bucket
+from servers.s3 import aws_connection, boto_client, empty_bucket
 
 BUCKET = "client-bucket"
 SECRET = "check-secret-never-shown"
@@ -68,8 +69,13 @@ def s3_destination(conn_id: str = "chk_s3", bucket: str = BUCKET) -> dict:
     return {"type": "s3", "conn_id": conn_id, "bucket": bucket, "path": "acme/daily"}
 
 
-def test_s3_good_credentials_pass_and_the_probe_went_up_under_the_prefix_and_away(s3):
+CLIENT_FILE = "acme/daily/acme_01112026.zip"
+
+
+def test_s3_good_credentials_pass_and_the_probe_leaves_nothing_behind(s3):
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"first", b"second"):
+        s3.put_object(Bucket=BUCKET, Key=CLIENT_FILE, Body=body)
     result = check_destination(s3_destination())
     assert result.ok and result.code == "ok"
     assert result.steps == [
@@ -78,14 +84,12 @@ def test_s3_good_credentials_pass_and_the_probe_went_up_under_the_prefix_and_awa
         ("probe written", True),
         ("probe deleted", True),
     ]
-    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
-    # Versioning keeps what was written: one probe object under the prefix, then its deletion.
-    versions = s3.list_object_versions(Bucket=BUCKET)
-    (written,) = versions["Versions"]
-    (deleted,) = versions["DeleteMarkers"]
-    assert written["Key"].startswith(f"acme/daily/{PROBE_PREFIX}")
-    assert deleted["Key"] == written["Key"]
     assert result.to_dict()["steps"][2] == {"step": "probe written", "passed": True}
+    # The bucket is versioned: the probe's versions went too, no delete marker stays behind,
+    # and the client's own file under the prefix keeps both of its versions.
+    versions = s3.list_object_versions(Bucket=BUCKET)
+    assert [v["Key"] for v in versions.get("Versions", [])] == [CLIENT_FILE, CLIENT_FILE]
+    assert versions.get("DeleteMarkers", []) == []
 
 
 def test_s3_a_missing_bucket_must_match_exactly(s3, tmp_path):
@@ -124,6 +128,19 @@ def test_s3_a_read_only_user_is_denied_writing(auth_moto, tmp_path):
     assert passed(result) == [True, True, False, False]
     assert_same_as_the_failure_email(result, destination, tmp_path)
     assert_secret_free(result, auth_moto.secret)
+
+
+def test_s3_a_writer_without_rights_on_versions_still_passes(auth_moto):
+    """The probe's thorough deletion lists and deletes versions; without those rights a plain
+    delete removes it, and the check passes as before."""
+    set_connection("chk_s3_writer", aws_connection(auth_moto.endpoint, *auth_moto.writer))
+    result = check_destination(s3_destination("chk_s3_writer", auth_moto.bucket))
+    assert result.ok, result.to_dict()
+    assert passed(result) == [True, True, True, True]
+    writer = boto_client(auth_moto.endpoint, "s3", *auth_moto.writer)
+    assert writer.list_objects_v2(Bucket=auth_moto.bucket).get("KeyCount") == 0
+    with pytest.raises(ClientError, match="AccessDenied"):  # so the plain delete did it
+        writer.list_object_versions(Bucket=auth_moto.bucket)
 
 
 # GCS: the emulator checks no credentials, but keys are traded for tokens at a local endpoint.

@@ -60,17 +60,25 @@ class MotoS3:
         self._server.stop()
 
 
+AUTH_USERS = {  # AuthMoto's IAM users and what each may do
+    "reader": ["s3:ListBucket", "s3:GetObject"],
+    "writer": ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+}
+
+
 @dataclass(frozen=True)
 class AuthMoto:
-    """A moto process that checks credentials, with one bucket and one read-only IAM user."""
+    """A moto process that checks credentials, with one bucket, a read-only IAM user (`key_id`,
+    `secret`) and a writer without rights on object versions (`writer`: key id and secret)."""
 
     endpoint: str
     bucket: str
     key_id: str
     secret: str
+    writer: tuple[str, str]
     process: subprocess.Popen
 
-    SETUP_REQUESTS = 4  # create_bucket, create_user, create_access_key, put_user_policy
+    SETUP_REQUESTS = 1 + 3 * len(AUTH_USERS)  # the bucket; per user: user, access key, policy
 
     @classmethod
     def start(cls, bucket: str = "ees-auth") -> AuthMoto:
@@ -86,18 +94,17 @@ class AuthMoto:
         endpoint = f"http://127.0.0.1:{port}"
         boto_client(endpoint).create_bucket(Bucket=bucket)
         iam = boto_client(endpoint, "iam")
-        iam.create_user(UserName="reader")
-        key = iam.create_access_key(UserName="reader")["AccessKey"]
-        read_only = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}
-            ],
-        }
-        iam.put_user_policy(
-            UserName="reader", PolicyName="read-only", PolicyDocument=json.dumps(read_only)
-        )
-        return cls(endpoint, bucket, key["AccessKeyId"], key["SecretAccessKey"], process)
+        keys = {}
+        for user, actions in AUTH_USERS.items():
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+            }
+            iam.put_user_policy(UserName=user, PolicyName=user, PolicyDocument=json.dumps(policy))
+        return cls(endpoint, bucket, *keys["reader"], keys["writer"], process)
 
     def stop(self) -> None:
         self.process.terminate()

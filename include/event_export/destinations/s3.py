@@ -148,8 +148,28 @@ class S3Destination(BucketDestination):
             client.list_objects_v2(Bucket=self.bucket, Prefix=self.key(""), MaxKeys=1)
 
     def delete(self, name: str) -> None:
+        """Remove `name` for good. Only our uniquely named probes are deleted, and on a versioned
+        bucket a plain delete would keep the probe as an old version under a delete marker, one
+        pair per run: so every version and marker of that one key goes. Without the right to list
+        or delete versions (or on a store without versions), a plain delete."""
+        from botocore.exceptions import ClientError
+
+        key = self.key(name)
         with self._classified(f"deletion of {name}"):
-            self.hook.get_conn().delete_object(Bucket=self.bucket, Key=self.key(name))
+            client = self.hook.get_conn()
+            try:
+                listed = client.list_object_versions(Bucket=self.bucket, Prefix=key)
+                for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]:
+                    if entry["Key"] == key:
+                        client.delete_object(
+                            Bucket=self.bucket, Key=key, VersionId=entry["VersionId"]
+                        )
+                return
+            except ClientError as exc:
+                if _code(exc) not in PERMISSION_CODES | {"NotImplemented"}:
+                    raise
+                log.warning("Cannot delete versions in %s (%s)", self.location, _code(exc))
+            client.delete_object(Bucket=self.bucket, Key=key)
 
     def probes(self) -> list[str]:
         start = self.key(PROBE_PREFIX)
