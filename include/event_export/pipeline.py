@@ -11,6 +11,7 @@ names each format's chunk files.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -196,20 +197,20 @@ class ExportRun:
     def validate(self, files: list[dict]) -> dict:
         """Check every file against the destination and the lake, then publish the manifest.
 
-        S3 and GCS checksums may need the local file (composite or MD5 digests): with staging on
-        object storage those files are fetched first; other destinations need none.
+        Only checksums computed over the content need the files back from staging (a download
+        with staging on object storage): GCS's MD5 or CRC32C always, so they are fetched ahead
+        in parallel; S3's only for a file sent in parts or to a store without SHA-256 checksums,
+        so each is fetched if asked for; the other destinations compare sizes or read their own.
         """
         with self.store.workspace() as ws:
-            if self.config.destination.type in ("s3", "gcs"):
-                local = ws.fetch_all([f["path"] for f in files])
-            else:
-                local = [ws.path(f["path"]) for f in files]
-            local_files = [{**f, "path": str(p)} for f, p in zip(files, local, strict=True)]
-            return self._validate(ws, local_files)
+            if self.config.destination.type == "gcs":
+                ws.fetch_all([f["path"] for f in files])
+                return self._validate(ws, files, lambda f: ws.path(f["path"]))
+            return self._validate(ws, files, lambda f: ws.fetch(f["path"]))
 
-    def _validate(self, ws: Workspace, files: list[dict]) -> dict:
+    def _validate(self, ws: Workspace, files: list[dict], local: Callable[[dict], Path]) -> dict:
         destination = destination_for(self.config.destination)
-        problems = destination.verify_all(files)
+        problems = destination.verify_all(files, local)
         manifest = self.manifest(files)
         source = lake_uri(self.config.source)
         if self.profiles:

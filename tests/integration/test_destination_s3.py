@@ -104,9 +104,9 @@ def test_etag_is_compared_when_the_store_keeps_no_checksum(s3, tmp_path):
         Bucket=BUCKET, Key="acme/daily/plain.zip", ChecksumMode="ENABLED"
     )
     destination = small_parts()
-    assert destination.checksum_matches("plain.zip", "0" * 64, local) is True
+    assert destination.checksum_matches("plain.zip", "0" * 64, lambda: local) is True
     other = make_file(tmp_path / "other.zip", 4000, seed=9)
-    assert destination.checksum_matches("plain.zip", "0" * 64, other) is False
+    assert destination.checksum_matches("plain.zip", "0" * 64, lambda: other) is False
 
 
 def test_interrupted_multipart_upload_shows_nothing_and_a_retry_completes(moto_s3, s3, tmp_path):

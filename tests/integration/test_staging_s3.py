@@ -16,7 +16,7 @@ import pytest
 from conftest import export_dags, set_local_connection
 from event_export.config import ExportConfig, load_config
 from event_export.lake import count_profiles, count_window
-from event_export.pipeline import run_export
+from event_export.pipeline import ExportRun, run_export
 from event_export.windows import day_window
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client
@@ -170,3 +170,42 @@ def test_gcp_export_through_s3_staging_delivers_what_local_staging_does(
     read = lambda root: {p.name: p.read_bytes() for p in (root / "out").iterdir()}  # noqa: E731
     assert read(tmp_path / "via-s3") == read(tmp_path / "local")
     assert len(read(tmp_path / "local")) == len(formatted) + 1  # and the manifest
+
+
+def test_validate_to_s3_reads_the_stored_checksums_not_the_staged_files(
+    s3_staging, moto_s3, kolkata_lake, demo_day
+):
+    """S3 keeps each single-part object's SHA-256: validate compares it with the manifest and
+    downloads nothing from staging, so it passes with the staged files gone, and still catches
+    a delivered file whose content differs."""
+    from event_export.destinations.errors import VerificationError
+
+    s3_staging.create_bucket(Bucket="acme-delivery")
+    set_connection("it_s3_dest", aws_connection(moto_s3.endpoint, "AKIADELIVERY", "dest-secret"))
+    config = ExportConfig.model_validate(
+        {
+            "client_id": "acme",
+            "export_id": "it_s3dest",
+            "source": str(kolkata_lake),
+            "schedule": {"timezone": "Asia/Kolkata"},
+            "destination": {"type": "s3", "conn_id": "it_s3_dest", "bucket": "acme-delivery"},
+        }
+    )
+    run = ExportRun(config, demo_day)
+    files = run.package(run.format_all(run.split(run.extract())))
+    for file in files:
+        run.upload(file)
+        s3_staging.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{file['path']}")
+    (zip_file,) = files
+    summary = run.validate(files)
+    assert [(f["name"], f["sha256"]) for f in summary["files"]] == [
+        (zip_file["name"], zip_file["sha256"])
+    ]
+
+    delivered = s3_staging.get_object(Bucket="acme-delivery", Key=zip_file["name"])["Body"].read()
+    other = bytes(b ^ 1 for b in delivered)  # the same size, another content
+    s3_staging.put_object(
+        Bucket="acme-delivery", Key=zip_file["name"], Body=other, ChecksumAlgorithm="SHA256"
+    )
+    with pytest.raises(VerificationError, match="checksum differs from the manifest"):
+        run.validate(files)

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from event_export.destinations.errors import DeliveryError
@@ -18,6 +19,7 @@ _TEMP_ID_LENGTH = 32 + 1  # uuid hex and a dash
 PROBE_PREFIX = ".ees-probe-"  # hidden, and no export names a file with a leading dot
 PROBE_STEPS = ("credentials", "location", "write", "delete")
 PROBE_TEXT = b"Event Export Scheduler destination check. Safe to delete.\n"
+LocalCopy = Callable[[], Path]  # a delivered file's local copy, fetched from staging when called
 
 
 def temp_name(name: str) -> str:
@@ -74,8 +76,10 @@ class Destination(ABC):
         """Files under the export's folder, by name (temporary upload names excluded)."""
 
     @abstractmethod
-    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
-        """Whether the stored file's checksum matches; None where the store offers none."""
+    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
+        """Whether the stored file's checksum matches; None where the store offers none.
+        `local()` gives the file's local copy, for checksums computed over the content: with
+        staging on object storage that call downloads it, so only stores that need it call it."""
 
     @abstractmethod
     def reach(self) -> None:
@@ -133,18 +137,22 @@ class Destination(ABC):
 
     def verify(self, name: str, size: int, sha256: str, local: Path) -> list[str]:
         """Problems with one delivered file, empty when it matches the manifest."""
-        return self._check(self.list(), name, size, sha256, local)
+        return self._check(self.list(), name, size, sha256, lambda: local)
 
-    def verify_all(self, files: Iterable[dict]) -> list[str]:
-        """Problems with delivered files (dicts with name, size, sha256, path): one listing."""
+    def verify_all(
+        self, files: Iterable[dict], local: Callable[[dict], Path] = lambda f: Path(f["path"])
+    ) -> list[str]:
+        """Problems with delivered files (dicts with name, size, sha256, path): one listing.
+        `local(file)` gives a file's local copy, asked for only where a checksum needs it."""
         listing = self.list()
         problems = []
         for f in files:
-            problems += self._check(listing, f["name"], f["size"], f["sha256"], Path(f["path"]))
+            copy = partial(local, f)
+            problems += self._check(listing, f["name"], f["size"], f["sha256"], copy)
         return problems
 
     def _check(
-        self, listing: dict[str, RemoteFile], name: str, size: int, sha256: str, local: Path
+        self, listing: dict[str, RemoteFile], name: str, size: int, sha256: str, local: LocalCopy
     ) -> list[str]:
         found = listing.get(name)
         if found is None:

@@ -25,6 +25,7 @@ from event_export.config import FTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
     Destination,
+    LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
@@ -181,7 +182,7 @@ class FTPDestination(Destination):
             files = {n: hook.get_size(n) or 0 for n in self._names(hook)}
         return {n: RemoteFile(n, s) for n, s in files.items() if not is_ours(n)}
 
-    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
         return None  # FTP offers no standard checksum: sizes are compared
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:

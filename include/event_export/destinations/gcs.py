@@ -24,6 +24,7 @@ from event_export.destinations import explanations
 from event_export.destinations.base import (
     PROBE_PREFIX,
     BucketDestination,
+    LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
@@ -115,13 +116,13 @@ class GCSDestination(BucketDestination):
             blobs = self.hook.get_conn().list_blobs(self.bucket, prefix=self.key(PROBE_PREFIX))
             return [b.name[len(self.key("")) :] for b in blobs]
 
-    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
         """Compare the stored MD5 (CRC32C for composite objects, which have no MD5)."""
         with self._classified(f"checksum of {name}"):
             blob = self.hook.get_conn().bucket(self.bucket).get_blob(self.key(name))
         if blob is None:
             return False
-        with local.open("rb") as handle:
+        with local().open("rb") as handle:
             if blob.md5_hash:
                 md5 = hashlib.file_digest(handle, "md5").digest()
                 return blob.md5_hash == base64.b64encode(md5).decode()

@@ -14,7 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from event_export.destinations import explanations
-from event_export.destinations.base import Destination, RemoteFile, is_ours, is_probe, temp_name
+from event_export.destinations.base import (
+    Destination,
+    LocalCopy,
+    RemoteFile,
+    is_ours,
+    is_probe,
+    temp_name,
+)
 from event_export.stages.package import sha256_of
 
 # A folder we may not write: no permission, or a read-only mount.
@@ -81,5 +88,5 @@ class LocalDestination(Destination):
             if p.is_file() and not is_ours(p.name)
         }
 
-    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
         return sha256_of(self.folder / name) == sha256

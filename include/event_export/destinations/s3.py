@@ -26,6 +26,7 @@ from event_export.destinations import explanations
 from event_export.destinations.base import (
     PROBE_PREFIX,
     BucketDestination,
+    LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
@@ -177,7 +178,7 @@ class S3Destination(BucketDestination):
             listed = self.hook.iter_file_metadata(prefix=start, bucket_name=self.bucket)
             return [o["Key"][len(self.key("")) :] for o in listed]
 
-    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
         """Compare the store's SHA-256 checksum, else its ETag where that is an MD5."""
         with self._classified(f"checksum of {name}"):
             client, key = self.hook.get_conn(), self.key(name)
@@ -198,15 +199,15 @@ class S3Destination(BucketDestination):
         if stored and not parts:
             return stored == base64.b64encode(bytes.fromhex(sha256)).decode()
         if stored:  # composite: SHA-256 of the parts' SHA-256 digests
-            digests = [d for d, _ in _part_digests(local, part_size)]
+            digests = [d for d, _ in _part_digests(local(), part_size)]
             composite = hashlib.sha256(b"".join(digests)).digest()
             return stored.split("-")[0] == base64.b64encode(composite).decode()
         if head.get("ServerSideEncryption") == "aws:kms" or head.get("SSECustomerAlgorithm"):
             return None  # the ETag of an encrypted-with-a-key object is not an MD5
         if not parts:
-            with local.open("rb") as handle:
+            with local().open("rb") as handle:
                 return etag == hashlib.file_digest(handle, "md5").hexdigest()
-        md5s = [m for _, m in _part_digests(local, part_size)]
+        md5s = [m for _, m in _part_digests(local(), part_size)]
         return etag == f"{hashlib.md5(b''.join(md5s)).hexdigest()}-{parts}"
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:

@@ -27,6 +27,7 @@ from event_export.config import SFTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
     Destination,
+    LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
@@ -151,7 +152,7 @@ class SFTPDestination(Destination):
             if stat.S_ISREG(e.st_mode or 0) and not is_ours(e.filename)
         }
 
-    def checksum_matches(self, name: str, sha256: str, local: Path) -> bool | None:
+    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
         return None  # sFTP offers no checksum: sizes are compared
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
