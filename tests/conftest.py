@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,14 +112,14 @@ def airflow_db() -> Path:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Drop the session's PostgreSQL database, whatever happened."""
-    if not METADATA_DB.startswith("postgresql"):
-        return
-    with contextlib.suppress(ImportError):
-        from airflow.settings import dispose_orm
+    """Drop the session's PostgreSQL database and remove its AIRFLOW_HOME, whatever happened."""
+    if METADATA_DB.startswith("postgresql"):
+        with contextlib.suppress(ImportError):
+            from airflow.settings import dispose_orm
 
-        dispose_orm()
-    drop_database(METADATA_DB)
+            dispose_orm()
+        drop_database(METADATA_DB)
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
