@@ -67,6 +67,11 @@ class MetadataState:
             for dag_id, paused, next_run in _dag_models(self.session, dag_ids)
         }
 
+    def is_paused(self, dag_id: str) -> bool:
+        """Whether the DAG is paused (stopped); False for a DAG Airflow does not know."""
+        paused = self.session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id))
+        return bool(paused)
+
     def last_runs(self, dag_ids: Collection[str], deliveries: bool = True) -> dict[str, RunFacts]:
         if not dag_ids:
             return {}

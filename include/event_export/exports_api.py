@@ -271,12 +271,8 @@ def create_app() -> FastAPI:
             period = one_time_period(body.model_dump(), datetime.now(UTC), config.tz)
         except RequestRefused as exc:
             return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
-        state = MetadataState(session)
-        conflict = rules.profile_export_refusal(
-            config,
-            CONFIGS.load(exports_dir())[0],
-            lambda dag_id: getattr(state.dags([dag_id]).get(dag_id), "paused", False),
-        )
+        configs = CONFIGS.load(exports_dir())[0]
+        conflict = rules.profile_export_refusal(config, configs, MetadataState(session).is_paused)
         if conflict:
             return JSONResponse({"detail": conflict}, status_code=status.HTTP_409_CONFLICT)
         try:
