@@ -43,3 +43,8 @@ def test_a_one_time_profile_export_runs_once_the_daily_one_is_paused(airflow_sta
     allowed = _run_once(airflow_stack, day)
     assert allowed["check_request"] == "success"
     assert allowed["check_destination"] == "failed"  # the stack's client folder is missing
+    # what a stuck run's failure would print: both runs with their tasks, then the scheduler
+    described = airflow_stack.describe_runs(ONCE)
+    assert described.count("check_request[-1]=") == 2
+    assert "check_request[-1]=failed" in described and "check_request[-1]=success" in described
+    assert "--- scheduler log tail ---" in described
