@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from event_export.config import Destination as DestinationConfig
 from event_export.destinations import ClientSideError, destination_for
-from event_export.destinations.base import PROBE_STEPS, describe_error
+from event_export.destinations.base import PROBE_STEPS, describe_error, error_chain
 
 log = logging.getLogger(__name__)
 LABELS = {
@@ -140,7 +140,8 @@ def _ours(exc: Exception, conn_id: str) -> tuple[str, str, str]:
             f"There is no Airflow connection {conn_id!r}.",
             "Create the connection (Admin > Connections, or AIRFLOW_CONN_<ID>), then check again.",
         )
-    if any(type(e).__name__ in UNREACHABLE or isinstance(e, socket.gaierror) for e in _chain(exc)):
+    chain = error_chain(exc)
+    if any(type(e).__name__ in UNREACHABLE or isinstance(e, socket.gaierror) for e in chain):
         return (
             "unreachable",
             f"The destination did not answer ({describe_error(exc)}).",
@@ -152,10 +153,3 @@ def _ours(exc: Exception, conn_id: str) -> tuple[str, str, str]:
         f"The check failed for a reason on our side ({describe_error(exc)}).",
         "Nothing to change in your storage: on-call has to look at this message.",
     )
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: BaseException | None = exc
-    while seen is not None:
-        yield seen
-        seen = seen.__cause__ or seen.__context__

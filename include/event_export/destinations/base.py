@@ -56,6 +56,15 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
+def error_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what caused it, in turn: client libraries wrap the error that tells
+    what happened (boto3 wraps a ClientError in S3UploadFailedError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     name: str

@@ -29,6 +29,7 @@ from event_export.destinations.base import (
     LocalCopy,
     RemoteFile,
     describe_error,
+    error_chain,
     is_ours,
 )
 from event_export.destinations.errors import DeliveryError
@@ -214,7 +215,7 @@ class S3Destination(BucketDestination):
         """The client-side error an S3 failure means, or an internal one."""
         from botocore.exceptions import ClientError
 
-        cause = next((e for e in _chain(exc) if isinstance(e, ClientError)), None)
+        cause = next((e for e in error_chain(exc) if isinstance(e, ClientError)), None)
         code = _code(cause) if cause else ""
         status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if cause else None
         if code in AUTH_CODES or status == 401:
@@ -226,14 +227,6 @@ class S3Destination(BucketDestination):
         if code in PERMISSION_CODES or status == 403:
             return explanations.permission_denied("s3", self.location, str(code or status))
         return DeliveryError(f"S3 {action} at {self.location} failed: {describe_error(exc)}")
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and what caused it: boto3 wraps a ClientError in S3UploadFailedError."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        yield seen
-        seen = seen.__cause__ or seen.__context__
 
 
 def _code(exc: BaseException) -> str:
