@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -25,6 +26,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from event_export import config_yaml
+from event_export.config_yaml import ConfigProblem, describe, unsafe_character
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 NAME_PART = r"^[A-Za-z0-9_]{1,40}$"  # one '-'-separated part of a gcp_export file name
@@ -39,6 +43,37 @@ GCP_ONLY = (
 S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 GCS_BUCKET = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
 FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.DOTALL)  # "field: message"
+CONFIG_SUFFIXES = (".yaml", ".yml")
+EARLIEST_START = date(2000, 1, 1)
+
+
+def _no_control(value: str) -> str:
+    """Strings that become paths or names: no NUL, C0/C1 control, bidi or separator character."""
+    if found := unsafe_character(value):
+        raise ValueError(
+            f"contains the control or bidi character {describe(found[1])} at position "
+            f"{found[0] + 1}; remove it"
+        )
+    return value
+
+
+SafeText = Annotated[str, AfterValidator(_no_control)]
+
+
+def _no_control_but_lines(value: str) -> str:
+    """Free text (description): line breaks and tabs allowed, other controls not."""
+    if found := unsafe_character(value, allowed="\t\n"):
+        raise ValueError(f"contains the control or bidi character {describe(found[1])}")
+    return value
+
+
+def latest_start(today: date | None = None) -> date:
+    """The latest start date a config may name: a year from today (UTC)."""
+    today = today or datetime.now(UTC).date()
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + 1, day=28)
 
 
 class _Strict(BaseModel):
@@ -48,15 +83,17 @@ class _Strict(BaseModel):
 class _DestinationBase(_Strict):
     """Where files go. Credentials and hosts live in the Airflow connection, never here."""
 
-    conn_id: str = Field(
+    conn_id: SafeText = Field(
         min_length=1,
+        max_length=250,
         description="Airflow connection id holding the location and the credentials.",
     )
-    path: str = Field(
+    path: SafeText = Field(
         default="",
+        max_length=1024,
         description="Folder (or bucket prefix) under the connection's root; no '..' segments.",
     )
-    nickname: str | None = Field(
+    nickname: SafeText | None = Field(
         default=None,
         min_length=1,
         max_length=60,
@@ -70,6 +107,8 @@ class _DestinationBase(_Strict):
         parts = [p for p in value.replace("\\", "/").split("/") if p]
         if any(p == ".." for p in parts):
             raise ValueError("must not contain '..'")
+        if any(len(p.encode()) > 255 for p in parts):
+            raise ValueError("each folder name is at most 255 bytes (UTF-8)")
         return "/".join(parts)
 
     @property
@@ -111,7 +150,7 @@ class S3DestinationConfig(_DestinationBase):
         default="none",
         description="Server-side encryption: none (bucket default), s3 (SSE-S3) or kms (SSE-KMS).",
     )
-    kms_key_id: str | None = Field(
+    kms_key_id: SafeText | None = Field(
         default=None,
         min_length=1,
         description="KMS key id or ARN for sse: kms; the account's aws/s3 key when omitted.",
@@ -183,13 +222,14 @@ class Schedule(_Strict):
         le=24,
         description="recurring only: run every N hours (4 to 24), each run covering the last N.",
     )
-    timezone: str = Field(default="UTC", description="IANA time zone of the client's day.")
+    timezone: SafeText = Field(default="UTC", description="IANA time zone of the client's day.")
     deadline: time = Field(
         default=time(7, 0),
         description="daily only: local time on the next day by which a run must be delivered.",
     )
     start_date: date = Field(
-        default=date(2026, 1, 1), description="First day the export may cover."
+        default=date(2026, 1, 1),
+        description="First day the export may cover: from 2000-01-01 to a year from today.",
     )
     enabled: bool = Field(
         default=True,
@@ -206,6 +246,25 @@ class Schedule(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("start_date", "deadline", mode="before")
+    @classmethod
+    def _written_as_text(cls, value: object) -> object:
+        """A bare number would be read as seconds (a Unix time, or seconds after midnight)."""
+        if isinstance(value, int | float):
+            raise ValueError('write it as text: start_date YYYY-MM-DD, deadline "HH:MM"')
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _sane_start(cls, value: date) -> date:
+        latest = latest_start()
+        if not EARLIEST_START <= value <= latest:
+            raise ValueError(
+                f"{value.isoformat()} is out of range: use a date from "
+                f"{EARLIEST_START.isoformat()} to {latest.isoformat()} (a year from today)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -228,12 +287,12 @@ class ExportConfig(_Strict):
 
     client_id: str = Field(pattern=IDENTIFIER, description="The client's id; starts file names.")
     export_id: str = Field(pattern=IDENTIFIER, description="Unique export id; the DAG id's base.")
-    description: str = ""
+    description: Annotated[str, AfterValidator(_no_control_but_lines)] = ""
     kind: Literal["all_events", "selected_events", "user_profiles"] = Field(
         default="all_events",
         description="What goes out: every event, the listed events, or every user profile.",
     )
-    events: list[str] = Field(
+    events: list[SafeText] = Field(
         default_factory=list, description="Event names, required for kind selected_events."
     )
     profile: Literal["daily_zip", "gcp_export"] = Field(
@@ -277,9 +336,10 @@ class ExportConfig(_Strict):
     account_id: int | None = Field(
         default=None,
         ge=0,
+        le=2**63 - 1,
         description="gcp_export user_profiles: the account (project) id that starts file names.",
     )
-    source: str | None = Field(
+    source: SafeText | None = Field(
         default=None,
         description="Event lake URI (local path, s3://, gs://); defaults to EES_LAKE_URI.",
     )
@@ -339,6 +399,12 @@ class ConfigError:
     def __str__(self) -> str:
         return "\n".join(f"{self.path}: {m}" for m in self.messages)
 
+    @property
+    def export_id(self) -> str:
+        """The id the file would give its export; the whole name for a misnamed file, so a
+        `x.YAML` beside a good `x.yaml` never shares its row."""
+        return self.path.stem if self.path.suffix in CONFIG_SUFFIXES else self.path.name
+
 
 def _field_messages(exc: ValidationError) -> tuple[str, ...]:
     out = []
@@ -370,15 +436,21 @@ def load_config(path: Path) -> ExportConfig:
 
 
 def load_or_error(path: Path) -> ExportConfig | ConfigError:
-    """One config, or what is wrong with it: for callers that list broken files beside good ones."""
+    """One config, or what is wrong with it: for callers that list broken files beside good ones.
+
+    Never raises: whatever reading, parsing or validating throws becomes the file's error."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-    except (OSError, UnicodeDecodeError) as exc:
-        return ConfigError(path, (f"(file): cannot read: {exc}",))
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        return ConfigError(path, (f"(file): not valid YAML{line}: {getattr(exc, 'problem', exc)}",))
+        return _load(path)
+    except ConfigProblem as problem:
+        return ConfigError(path, (str(problem),))
+    except Exception as exc:  # the promise: one file can never take the others down
+        return ConfigError(path, (f"(file): cannot be loaded: {type(exc).__name__}: {exc}",))
+
+
+def _load(path: Path) -> ExportConfig | ConfigError:
+    if problem := misnamed(path):
+        return ConfigError(path, (f"(file): {problem}",))
+    data = config_yaml.read(path)
     if not isinstance(data, dict):
         return ConfigError(path, ("(file): must be a mapping of fields",))
     try:
@@ -392,17 +464,52 @@ def load_or_error(path: Path) -> ExportConfig | ConfigError:
     return config
 
 
+def misnamed(path: Path) -> str | None:
+    """Why a file that looks like a config is not loaded (None for `<id>.yaml`/`<id>.yml`):
+    an upper-case or near-miss extension, or a hidden (editor lock, swap) file."""
+    name = path.name
+    lower = name.lower()
+    ext = ".yaml" if ".yaml" in lower else ".yml"
+    cut = lower.rfind(ext)
+    wanted = name[:cut].lstrip(".#") + ext
+    if name.startswith("."):
+        return (
+            f"not loaded: a hidden file (an editor's lock or swap file?); if it is a config, "
+            f"rename it to {wanted}, else remove it"
+        )
+    if path.suffix in CONFIG_SUFFIXES:
+        return None
+    if (path.parent / wanted).exists() and wanted != name:
+        return (
+            f"not loaded: only <export_id>.yaml or .yml is read; {wanted} exists, remove this copy"
+        )
+    return f"not loaded: only <export_id>.yaml or .yml is read; rename to {wanted}"
+
+
 def config_files(folder: Path) -> list[Path]:
-    """Config files in a stable order, so DAGs are generated deterministically."""
-    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in {".yaml", ".yml"})
+    """Every file that is, or looks like, a config (`.yaml`/`.yml` anywhere in its name, any
+    case), in a stable order: each is loaded or reported, none silently skipped."""
+    try:
+        names = sorted(
+            p for p in folder.iterdir() if any(s in p.name.lower() for s in CONFIG_SUFFIXES)
+        )
+    except OSError:
+        return []
+    return names
 
 
-def load_all(folder: Path) -> tuple[dict[Path, ExportConfig], list[ConfigError]]:
-    """Load every config in a folder; bad files and duplicate ids are reported, not raised."""
+def load_all(
+    folder: Path, select: Callable[[str], bool] | None = None
+) -> tuple[dict[Path, ExportConfig], list[ConfigError]]:
+    """Load every config in a folder; bad files and duplicate ids are reported, not raised.
+
+    `select` keeps only files whose would-be export id it accepts (a DAG file's shard)."""
     good: dict[Path, ExportConfig] = {}
     errors: list[ConfigError] = []
     seen: dict[str, Path] = {}
     for path in config_files(folder):
+        if select is not None and not select(path.stem):
+            continue
         result = load_or_error(path)
         if isinstance(result, ConfigError):
             errors.append(result)
@@ -428,7 +535,11 @@ def _main(argv: list[str]) -> int:
         print(json.dumps(json_schema(), indent=2, sort_keys=True))
         return 0
     if argv[:1] == ["check"] and len(argv) == 2:
-        good, errors = load_all(Path(argv[1]))
+        folder = Path(argv[1])
+        if not folder.is_dir():
+            print(f"{folder}: not a folder", file=sys.stderr)
+            return 2
+        good, errors = load_all(folder)
         for err in errors:
             print(err, file=sys.stderr)
         print(f"{len(good)} valid config(s), {len(errors)} broken")
