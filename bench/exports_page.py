@@ -100,7 +100,7 @@ def populate(export_ids: list[str], runs: int) -> None:
                     "bundle_name": "dags-folder",
                     "is_paused": i % 7 == 0,
                     "is_stale": False,
-                    "fileloc": "dags/exports.py",
+                    "fileloc": "dags/exports_00.py",
                     "max_active_tasks": 16,
                     "max_active_runs": 4,
                     "max_consecutive_failed_dag_runs": 0,

@@ -121,7 +121,7 @@ def main() -> None:
         for label, env in (("local", base), ("s3 (moto)", s3)):
             shutil.rmtree(work / "staging", ignore_errors=True)
             one = _python(ONE_PROCESS, [str(exports / "staging_bench.yaml"), DAY], env)
-            dag = _python(DAG_RUN, [str(REPO / "dags" / "exports.py"), LOGICAL], env)
+            dag = _python(DAG_RUN, [str(REPO / "dags"), LOGICAL], env)
             results[label] = {"run_export_s": round(one, 1), "dag_test_s": round(dag, 1)}
             print(f"{label}: run_export {one:.1f} s, DAG run (dag.test) {dag:.1f} s", flush=True)
         print(json.dumps(results))

@@ -1,7 +1,8 @@
 """Airflow DAG file with no DAG: it fails to import while any export config is broken.
 
-That import error is how the Airflow UI shows a broken config, naming the file and the field,
-while exports.py keeps every valid export running.
+That import error is how the Airflow UI shows a broken config (or a config whose DAG does not
+build), naming the file and the field, while the exports_NN.py files keep every valid export
+running.
 """
 
 from event_export.factory import config_errors

@@ -90,7 +90,7 @@ def export_dags(folder: Path, monkeypatch: pytest.MonkeyPatch, configs: dict[str
     for export_id, text in configs.items():
         (exports / f"{export_id}.yaml").write_text(text)
     monkeypatch.setenv("EES_EXPORTS_DIR", str(exports))
-    bag = DagBag(dag_folder=REPO / "dags" / "exports.py")
+    bag = DagBag(dag_folder=REPO / "dags")
     assert bag.import_errors == {}
     return bag.dags
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,9 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     # paused by the failure policy's third email in the pause test
     "stop_me": f"schedule: {{timezone: Europe/Berlin}}\n{MISSING_FOLDER}\n{NOTIFY_CLIENT}",
     # seed 003's profile rule: the daily one never comes due, so unpausing it starts no run
-    "acme_profiles": f"{PROFILES}\nschedule: {{start_date: 2099-01-01}}\n{MISSING_FOLDER}",
+    # (a start date within the allowed range: at most a year from today)
+    "acme_profiles": f"{PROFILES}\nschedule: {{start_date: {date.today() + timedelta(days=300)}}}"
+    f"\n{MISSING_FOLDER}",
     "acme_profiles_once": f"{PROFILES}\nschedule: {{frequency: one_time}}\n{MISSING_FOLDER}",
 }
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses

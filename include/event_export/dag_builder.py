@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
@@ -22,16 +23,11 @@ from event_export.airflow_api import paused_through_api
 from event_export.config import ExportConfig, load_all
 from event_export.deadlines import deadline_alert
 from event_export.failure_reports import reports_client_errors
-from event_export.pipeline import ExportRun
-from event_export.schedules import (
-    ONE_TIME_FIELDS,
-    RequestRefused,
-    daily_run_period,
-    hours_period,
-    one_time_period,
-)
 from event_export.settings import exports_dir
 from event_export.trigger_form import one_time_params
+
+if TYPE_CHECKING:
+    from event_export.pipeline import ExportRun
 
 DEFAULT_RETRIES = 2
 STOPPED_TAG = "stopped"
@@ -51,6 +47,16 @@ def tags_for(config: ExportConfig) -> list[str]:
 
 
 def _run(config: ExportConfig) -> ExportRun:
+    # imported here: they bring pyarrow, which a DAG file's parse must not pay for
+    from event_export.pipeline import ExportRun
+    from event_export.schedules import (
+        ONE_TIME_FIELDS,
+        RequestRefused,
+        daily_run_period,
+        hours_period,
+        one_time_period,
+    )
+
     """The period this run covers: its logical date (scheduled), or the one-time period asked
     for by the trigger form (one-time exports) or by a run-once's `conf` (any export)."""
     context = get_current_context()
@@ -117,10 +123,12 @@ def _doc(config: ExportConfig, source: Path) -> str:
     return head + when + stopped
 
 
-def build_dag(config: ExportConfig, source: Path) -> DAG:
+def dag_arguments(config: ExportConfig, source: Path) -> dict:
+    """Everything the config decides about the DAG: `DAG(**dag_arguments(...))` is the cheap
+    check that a config builds (the tasks below are the same for every export)."""
     alert = deadline_alert(config)
     optional = {"deadline": alert} if alert is not None else {}
-    with DAG(
+    return dict(
         dag_id=config.dag_id,
         schedule=timetable_for(config),
         start_date=first_run_at(config),
@@ -136,7 +144,11 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
             "retry_delay": timedelta(minutes=2),
             "retry_exponential_backoff": True,
         },
-    ) as dag:
+    )
+
+
+def build_dag(config: ExportConfig, source: Path) -> DAG:
+    with DAG(**dag_arguments(config, source)) as dag:
 
         @task
         @reports_client_errors

@@ -144,7 +144,7 @@ def _config(export_id: str) -> ExportConfig:
         if config.export_id == export_id:
             return config
     for error in errors:
-        if error.path.stem == export_id:
+        if error.export_id == export_id:
             raise HTTPException(status.HTTP_409_CONFLICT, f"the config is broken: {error}")
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no export {export_id!r}")
 

@@ -14,8 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
+from event_export import config_yaml
 from event_export.config import ConfigError, ExportConfig
 from event_export.failure_policy import ExportState
 from event_export.schedules import ONE_TIME_FIELDS
@@ -217,8 +216,8 @@ def export_row(
 
 def _raw_fields(path: Path) -> dict:
     """Whatever a broken file says about itself, for filtering; never trusted beyond strings."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    try:  # the config's own reader: size-capped, no FIFO, no duplicate keys
+        data = config_yaml.read(path)
     except Exception:
         return {}
     return data if isinstance(data, dict) else {}
@@ -232,7 +231,7 @@ def broken_row(error: ConfigError) -> dict:
     raw = _raw_fields(error.path)
     destination = raw.get("destination") if isinstance(raw.get("destination"), dict) else {}
     schedule = raw.get("schedule") if isinstance(raw.get("schedule"), dict) else {}
-    export_id = error.path.stem
+    export_id = error.export_id
     return {
         "export_id": export_id,
         "dag_id": dag_id_for(export_id),
@@ -313,10 +312,10 @@ def list_exports(
     if page < 1:
         raise ValueError("page: 1 or more")
     configs, errors = list(configs), list(errors)
-    wanted = {c.dag_id for c in configs} | {dag_id_for(e.path.stem) for e in errors}
+    wanted = {c.dag_id for c in configs} | {dag_id_for(e.export_id) for e in errors}
     allowed = visible(wanted) if visible is not None else wanted
     configs = [c for c in configs if c.dag_id in allowed]
-    errors = [e for e in errors if dag_id_for(e.path.stem) in allowed]
+    errors = [e for e in errors if dag_id_for(e.export_id) in allowed]
     filters = filters or Filters()
     by_dag = {c.dag_id: c for c in configs}
     dags = source.dags(list(by_dag))

@@ -9,13 +9,14 @@ holds every profile as it stood at the end of that day, custom properties as JSO
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from event_export.windows import Window
 
 EVENTS_TABLE = "events"
 PROFILES_TABLE = "profiles"
@@ -67,21 +68,6 @@ PROFILE_SCHEMA = pa.schema(
 )
 
 READ_BATCH_ROWS = 65_536
-
-
-@dataclass(frozen=True)
-class Window:
-    """A half-open UTC interval [start, end) of event time."""
-
-    start: datetime
-    end: datetime
-
-    def hours(self) -> Iterator[datetime]:
-        """Every UTC hour partition that overlaps the window."""
-        hour = self.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        while hour < self.end:
-            yield hour
-            hour += timedelta(hours=1)
 
 
 def partition_dir(root: str, hour: datetime) -> str:

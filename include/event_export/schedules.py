@@ -14,8 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from event_export import naming
-from event_export.lake import Window
-from event_export.windows import day_covered_by_run, local_midnight
+from event_export.windows import Window, day_covered_by_run, local_midnight
 
 ONE_TIME_MAX_AGE_DAYS = 60
 ONE_TIME_MODES = ("day", "date_range", "previous_month", "current_month")

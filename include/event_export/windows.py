@@ -6,10 +6,26 @@ adding 24 hours to a timestamp.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from event_export.lake import Window
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open UTC interval [start, end) of event time. (Here, not in lake.py, so parsing a
+    DAG file never imports pyarrow; lake.py re-exports it.)"""
+
+    start: datetime
+    end: datetime
+
+    def hours(self) -> Iterator[datetime]:
+        """Every UTC hour partition that overlaps the window."""
+        hour = self.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        while hour < self.end:
+            yield hour
+            hour += timedelta(hours=1)
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

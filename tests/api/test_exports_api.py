@@ -69,7 +69,7 @@ def page(tmp_path_factory, airflow_db, kolkata_lake):
         (home / "client").mkdir()
         connection = {"conn_type": "fs", "extra": {"path": str(home / "client")}}
         mp.setenv("AIRFLOW_CONN_PAGE_LOCAL", json.dumps(connection))
-        dag = DagBag(dag_folder=REPO / "dags" / "exports.py").dags["export_acme_daily"]
+        dag = DagBag(dag_folder=REPO / "dags").dags["export_acme_daily"]
         logical = datetime(2026, 11, 2, tzinfo=ZoneInfo("Asia/Kolkata"))
         run = dag.test(logical_date=logical)
         assert run.state == "success"
@@ -365,7 +365,7 @@ def test_run_once_of_a_profile_export_goes_ahead_once_the_recurring_one_is_stopp
         write_config(tmp_path, export_id, body)
     monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
     # the DAGs reach the database as the dag-processor writes them; an operator unpauses them
-    sync_bag_to_db(DagBag(dag_folder=REPO / "dags" / "exports.py"), "dags-folder", None)
+    sync_bag_to_db(DagBag(dag_folder=REPO / "dags"), "dags-folder", None)
     new = [f"export_{e}" for e in schedules]
     with create_session() as session:
         session.execute(update(DagModel).where(DagModel.dag_id.in_(new)).values(is_paused=False))
