@@ -17,18 +17,19 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from event_export import config_yaml
-from event_export.config_yaml import ConfigProblem, describe, unsafe_character
+from event_export.config_yaml import ConfigProblem, describe, printable, unsafe_character
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 NAME_PART = r"^[A-Za-z0-9_]{1,40}$"  # one '-'-separated part of a gcp_export file name
@@ -47,9 +48,10 @@ CONFIG_SUFFIXES = (".yaml", ".yml")
 EARLIEST_START = date(2000, 1, 1)
 
 
-def _no_control(value: str) -> str:
-    """Strings that become paths or names: no NUL, C0/C1 control, bidi or separator character."""
-    if found := unsafe_character(value):
+def _no_control(value: object) -> object:
+    """Strings that become paths or names: no NUL, C0/C1 control, bidi or separator character.
+    (Checked before the type's own rules, so those keep their usual messages.)"""
+    if isinstance(value, str) and (found := unsafe_character(value)):
         raise ValueError(
             f"contains the control or bidi character {describe(found[1])} at position "
             f"{found[0] + 1}; remove it"
@@ -57,12 +59,14 @@ def _no_control(value: str) -> str:
     return value
 
 
-SafeText = Annotated[str, AfterValidator(_no_control)]
+NO_CONTROL = BeforeValidator(_no_control)
+SafeText = Annotated[str, NO_CONTROL]
+Nickname = Annotated[str, StringConstraints(min_length=1, max_length=60), NO_CONTROL]
 
 
-def _no_control_but_lines(value: str) -> str:
+def _no_control_but_lines(value: object) -> object:
     """Free text (description): line breaks and tabs allowed, other controls not."""
-    if found := unsafe_character(value, allowed="\t\n"):
+    if isinstance(value, str) and (found := unsafe_character(value, allowed="\t\n")):
         raise ValueError(f"contains the control or bidi character {describe(found[1])}")
     return value
 
@@ -93,10 +97,8 @@ class _DestinationBase(_Strict):
         max_length=1024,
         description="Folder (or bucket prefix) under the connection's root; no '..' segments.",
     )
-    nickname: SafeText | None = Field(
+    nickname: Nickname | None = Field(
         default=None,
-        min_length=1,
-        max_length=60,
         description="Short name shown on the Exports page, e.g. 'EU archive'; a client may "
         "have several destinations, each with its own nickname.",
     )
@@ -287,7 +289,7 @@ class ExportConfig(_Strict):
 
     client_id: str = Field(pattern=IDENTIFIER, description="The client's id; starts file names.")
     export_id: str = Field(pattern=IDENTIFIER, description="Unique export id; the DAG id's base.")
-    description: Annotated[str, AfterValidator(_no_control_but_lines)] = ""
+    description: Annotated[str, BeforeValidator(_no_control_but_lines)] = ""
     kind: Literal["all_events", "selected_events", "user_profiles"] = Field(
         default="all_events",
         description="What goes out: every event, the listed events, or every user profile.",
@@ -397,13 +399,14 @@ class ConfigError:
     messages: tuple[str, ...]
 
     def __str__(self) -> str:
-        return "\n".join(f"{self.path}: {m}" for m in self.messages)
+        return "\n".join(f"{printable(str(self.path))}: {m}" for m in self.messages)
 
     @property
     def export_id(self) -> str:
         """The id the file would give its export; the whole name for a misnamed file, so a
         `x.YAML` beside a good `x.yaml` never shares its row."""
-        return self.path.stem if self.path.suffix in CONFIG_SUFFIXES else self.path.name
+        name = self.path.stem if self.path.suffix in CONFIG_SUFFIXES else self.path.name
+        return printable(name)
 
 
 def _field_messages(exc: ValidationError) -> tuple[str, ...]:
@@ -440,11 +443,14 @@ def load_or_error(path: Path) -> ExportConfig | ConfigError:
 
     Never raises: whatever reading, parsing or validating throws becomes the file's error."""
     try:
-        return _load(path)
+        result = _load(path)
     except ConfigProblem as problem:
-        return ConfigError(path, (str(problem),))
+        result = ConfigError(path, (str(problem),))
     except Exception as exc:  # the promise: one file can never take the others down
-        return ConfigError(path, (f"(file): cannot be loaded: {type(exc).__name__}: {exc}",))
+        result = ConfigError(path, (f"(file): cannot be loaded: {type(exc).__name__}: {exc}",))
+    if isinstance(result, ConfigError):  # a key or file name may hold any character
+        return ConfigError(path, tuple(printable(m) for m in result.messages))
+    return result
 
 
 def _load(path: Path) -> ExportConfig | ConfigError:
@@ -471,7 +477,7 @@ def misnamed(path: Path) -> str | None:
     lower = name.lower()
     ext = ".yaml" if ".yaml" in lower else ".yml"
     cut = lower.rfind(ext)
-    wanted = name[:cut].lstrip(".#") + ext
+    wanted = printable(name[:cut].lstrip(".#") + ext)
     if name.startswith("."):
         return (
             f"not loaded: a hidden file (an editor's lock or swap file?); if it is a config, "

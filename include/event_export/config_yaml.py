@@ -37,6 +37,20 @@ def unsafe_character(text: str, allowed: str = "") -> tuple[int, str] | None:
     return None
 
 
+def printable(text: str) -> str:
+    """Text safe to show in a log, an import error or JSON: every character
+    `unsafe_character` refuses (a file name may hold any of them, or undecodable bytes as
+    lone surrogates) is written as an escape such as \\x00 or \\u202e."""
+    out = []
+    for char in text:
+        if unsafe_character(char):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def describe(char: str) -> str:
     """U+202E (RIGHT-TO-LEFT OVERRIDE): how a refused character is named, never printed."""
     import unicodedata

@@ -45,7 +45,7 @@ class _ConfigCache:
     """Parsed configs keyed by file and (mtime, size): a page load re-reads only changed files."""
 
     def __init__(self) -> None:
-        self._seen: dict[Path, tuple[tuple[int, int], ExportConfig | ConfigError]] = {}
+        self._seen: dict[Path, tuple[tuple[int, int] | None, ExportConfig | ConfigError]] = {}
 
     def load(self, folder: Path) -> tuple[list[ExportConfig], list[ConfigError]]:
         good: list[ExportConfig] = []
@@ -55,11 +55,11 @@ class _ConfigCache:
         for path in paths:
             try:
                 stat = path.stat()
-            except OSError:
-                continue
-            stamp = (stat.st_mtime_ns, stat.st_size)
+                stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+            except OSError:  # a dangling link: its error row is read again on every call
+                stamp = None
             cached = self._seen.get(path)
-            if cached is None or cached[0] != stamp:
+            if cached is None or stamp is None or cached[0] != stamp:
                 cached = (stamp, config_module.load_or_error(path))
                 self._seen[path] = cached
             result = cached[1]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from event_export import config_yaml
 from event_export.config import ConfigError, ExportConfig
+from event_export.config_yaml import printable, unsafe_character
 from event_export.failure_policy import ExportState
 from event_export.schedules import ONE_TIME_FIELDS
 
@@ -224,7 +225,8 @@ def _raw_fields(path: Path) -> dict:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    """A broken file's own string, unless it holds a control or bidi character."""
+    return value if isinstance(value, str) and not unsafe_character(value) else None
 
 
 def broken_row(error: ConfigError) -> dict:
@@ -254,7 +256,7 @@ def broken_row(error: ConfigError) -> dict:
         "last_run": None,
         "next_run": None,
         "in_airflow": False,
-        "error": [f"{error.path.name}: {m}" for m in error.messages],
+        "error": [f"{printable(error.path.name)}: {m}" for m in error.messages],
     }
 
 

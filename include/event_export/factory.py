@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 from event_export.config import ConfigError, ExportConfig, load_all, load_or_error
+from event_export.config_yaml import printable
 from event_export.settings import exports_dir
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def _requested_dag_id() -> str | None:
 
 def build_error(path: Path, exc: BaseException) -> ConfigError:
     """A DAG build that raised, reported like a config error (the exception names the cause)."""
-    return ConfigError(path, (f"(dag): cannot build the DAG: {type(exc).__name__}: {exc}",))
+    message = f"(dag): cannot build the DAG: {type(exc).__name__}: {exc}"
+    return ConfigError(path, (printable(message),))
 
 
 def _build(config: ExportConfig, path: Path) -> tuple[str, object] | ConfigError:
