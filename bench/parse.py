@@ -51,7 +51,9 @@ from airflow.dag_processing.dagbag import DagBag
 start = time.perf_counter()
 bag = DagBag(dag_folder=sys.argv[1])
 elapsed = time.perf_counter() - start
-print(json.dumps({"s": elapsed, "dags": len(bag.dag_ids), "errors": len(bag.import_errors)}))
+first = next(iter(bag.import_errors.values()), "").splitlines()[:1]
+print(json.dumps({"s": elapsed, "dags": len(bag.dag_ids), "errors": len(bag.import_errors),
+                  "first_error": first[0][:80] if first else ""}))
 """
 
 
@@ -103,7 +105,8 @@ def measure(n: int) -> list[dict]:
             rows.append({"configs": n, "file": name, **result})
             print(
                 f"{n:>7} {name:<24} {result['s']:>8.2f} s {result['dags']:>6} DAGs "
-                f"{1000 * result['s'] / (result['dags'] or n):>7.2f} ms per config read",
+                f"{1000 * result['s'] / (result['dags'] or n):>7.2f} ms per config read"
+                + (f"  IMPORT ERROR ({result['first_error']})" if result["errors"] else ""),
                 flush=True,
             )
         shards = [r for r in rows if r["file"].startswith("exports_")]
