@@ -6,7 +6,7 @@ EVENTS ?= 200000
 N ?= 10000000
 BENCH_ARGS ?=
 
-.PHONY: setup demo test lint format schema bench
+.PHONY: setup demo test lint format schema bench bench-parse
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,10 @@ demo: setup
 
 bench: setup
 	@$(PY) bench/bench.py --events $(N) $(BENCH_ARGS)
+
+# full parse of every export DAG file at 1,000 and 5,000 generated configs (README "Performance")
+bench-parse: setup
+	@$(PY) bench/parse.py $(or $(CONFIGS),1000 5000) $(BENCH_ARGS)
 
 test: setup
 	@$(VENV)/bin/ruff check .

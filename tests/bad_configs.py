@@ -22,7 +22,7 @@ GOOD_ID = "good_one"
 GOOD = """\
 client_id: good
 export_id: {export_id}
-schedule: {{timezone: Asia/Kolkata, deadline: 07:30, start_date: 2026-10-01}}
+schedule: {{timezone: Asia/Kolkata, deadline: 7:30, start_date: 2026-10-01}}
 destination: {{type: local, conn_id: demo_local, path: good}}
 """
 VALID = GOOD.replace("client_id: good", "client_id: hostile")

@@ -256,6 +256,8 @@ class Schedule(_Strict):
         """A bare number would be read as seconds (a Unix time, or seconds after midnight)."""
         if isinstance(value, int | float):
             raise ValueError('write it as text: start_date YYYY-MM-DD, deadline "HH:MM"')
+        if isinstance(value, str) and re.fullmatch(r"\d:[0-5]\d(:[0-5]\d)?", value):
+            return f"0{value}"  # 7:30, which YAML 1.1 alone reads as the number 450
         return value
 
     @field_validator("start_date")

@@ -56,7 +56,7 @@ def test_the_good_config_keeps_its_unquoted_time_and_dates_stay_text_until_the_m
     path = tmp_path / f"{GOOD_ID}.yaml"
     path.write_text(GOOD.format(export_id=GOOD_ID))
     config = load_config(path)
-    assert config.schedule.deadline.isoformat() == "07:30:00"  # YAML 1.1 would say 450 s
+    assert config.schedule.deadline.isoformat() == "07:30:00"  # YAML 1.1: 450, read as 00:07:30
     assert config.schedule.start_date == date(2026, 10, 1)
 
 
