@@ -12,9 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from event_export.config import ExportConfig, config_files
+from event_export import config_yaml
+from event_export.config import ConfigError, ExportConfig, config_files, load_or_error
 from event_export.settings import exports_dir
 
 
@@ -39,14 +38,17 @@ def edit_problems(old: ExportConfig, new: ExportConfig) -> list[str]:
 
 
 def _at_ref(ref: str, path: Path, repo: Path) -> ExportConfig | None:
-    rel = path.resolve().relative_to(repo)
+    try:
+        rel = path.resolve().relative_to(repo)
+    except ValueError:  # a link out of the repository: nothing to compare with
+        return None
     shown = subprocess.run(
         ["git", "-C", str(repo), "show", f"{ref}:{rel.as_posix()}"], capture_output=True, text=True
     )
     if shown.returncode:
         return None  # a new export: nothing to compare with
     try:
-        return ExportConfig.model_validate(yaml.safe_load(shown.stdout))
+        return ExportConfig.model_validate(config_yaml.parse(shown.stdout))
     except Exception:
         return None  # the old version was broken: any valid new version is an improvement
 
@@ -62,13 +64,12 @@ def check_against(ref: str, folder: Path) -> list[str]:
     ).resolve()
     problems = []
     for path in config_files(folder):
+        new = load_or_error(path)  # never raises, never blocks on a FIFO
+        if isinstance(new, ConfigError):
+            continue  # invalid configs are reported by `event_export.config check`
         old = _at_ref(ref, path, repo)
         if old is None:
             continue
-        try:
-            new = ExportConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except Exception:
-            continue  # invalid configs are reported by `event_export.config check`
         problems += [f"{path}: {p}" for p in edit_problems(old, new)]
     return problems
 

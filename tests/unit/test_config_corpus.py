@@ -123,3 +123,17 @@ def test_the_exports_page_lists_every_bad_file_as_an_invalid_row(tmp_path):
     body = json.dumps(rows, ensure_ascii=False)
     body.encode("utf-8")  # a lone surrogate from a file name would fail here
     assert "\x00" not in body and "\u202e" not in body
+
+
+def test_the_edit_rules_skip_every_bad_file_without_blocking_or_raising(tmp_path):
+    from event_export.edits import check_against
+
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    folder = tmp_path / "exports"
+    populate(folder, [])
+    (folder / "keep.txt").write_text("so the folder is committed\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    populate(folder)  # a FIFO, links, raw bytes, misnamed files beside the committed good one
+    assert check_against("HEAD", folder) == []
