@@ -81,7 +81,7 @@ os.environ.pop("EES_LAKE_URI", None)
 
 def export_dags(folder: Path, monkeypatch: pytest.MonkeyPatch, configs: dict[str, str]) -> dict:
     """Write each config (export id -> YAML) into `folder/exports`, point EES_EXPORTS_DIR there
-    and parse the factory's DAG file as the dag-processor does; the DAGs by id. A config that
+    and parse the DAG files as the dag-processor does; the DAGs by id. A config that
     does not load fails the test here."""
     from airflow.dag_processing.dagbag import DagBag
 
