@@ -108,6 +108,13 @@ ConfigLoader.add_constructor(
 )
 
 
+def _no_set(loader: SafeConstructor, node: Node):
+    raise ConstructorError(None, None, "a !!set has no order: write a list", node.start_mark)
+
+
+ConfigLoader.add_constructor("tag:yaml.org,2002:set", _no_set)
+
+
 def _fields_by_position(root: Node) -> dict[tuple[int, int], str]:
     """Dotted field path of every node by its (line, column); refuses duplicate keys.
 
