@@ -129,7 +129,8 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         tags=tags_for(config),
         doc_md=_doc(config, source),
         params=one_time_params() if config.schedule.frequency == "one_time" else None,
-        is_paused_upon_creation=True if not config.schedule.enabled else None,
+        # explicit, whatever the deployment's [core] dags_are_paused_at_creation says
+        is_paused_upon_creation=not config.schedule.enabled,
         **optional,
         default_args={
             "retries": DEFAULT_RETRIES,
