@@ -145,10 +145,13 @@ class MetadataState:
         }
 
 
-def pause(session: Session, dag_id: str) -> bool:
-    """Pause a DAG as PATCH /api/v2/dags/{id} does; False when there is no such DAG."""
+def pause(session: Session, dag_id: str, paused: bool = True) -> bool:
+    """Pause (or, with paused=False, resume) a DAG as PATCH /api/v2/dags/{id} does; False when
+    there is no such DAG."""
     done = session.execute(
-        update(DagModel).where(DagModel.dag_id == dag_id, ~DagModel.is_stale).values(is_paused=True)
+        update(DagModel)
+        .where(DagModel.dag_id == dag_id, ~DagModel.is_stale)
+        .values(is_paused=paused)
     )
     return bool(done.rowcount)
 

@@ -1,7 +1,9 @@
 """The Exports page: plain HTML and a little vanilla JS, no build step.
 
 It calls the JSON API next to it with relative URLs, so it works wherever the app is mounted and
-inside the Airflow UI's iframe; the browser sends Airflow's `_token` cookie with each call.
+inside the Airflow UI's iframe; the browser sends Airflow's `_token` cookie with each call, and
+every state-changing call carries the `X-EES-Request: 1` header the API requires (a page on another
+origin cannot send it; see request_guard.py).
 """
 
 PAGE = """<!doctype html>
@@ -140,7 +142,11 @@ function actions(row) {
   if (row.error) return "";
   const out = [];
   if (row.last_run && row.last_run.delivery) out.push(`<button data-act="view">View</button>`);
-  if (row.status !== "STOPPED" && row.in_airflow) out.push(`<button data-act="stop">Stop</button>`);
+  const stoppable = !["STOPPED", "DONE"].includes(row.status);  // a done one-time: nothing to stop
+  if (stoppable && row.in_airflow) out.push(`<button data-act="stop">Stop</button>`);
+  if (row.status === "STOPPED" && row.in_airflow) {
+    out.push(`<button data-act="resume">Resume</button>`);
+  }
   if (row.in_airflow) out.push(`<button data-act="once">Run once</button>`);
   out.push(`<button data-act="check">Check destination</button>`);
   return out.join("");
@@ -193,10 +199,11 @@ async function view(row) {
 <tbody id="view-files">${files}</tbody></table>`;
   $("#view").showModal();
 }
-function confirmed(text) {
+function confirmed(text, action) {
   // a <dialog>, not confirm(): the Airflow UI frames this page in a sandbox without modals
   const box = $("#confirm");
   $("#confirm-text").textContent = text;
+  $("#confirm-yes").textContent = action;
   box.returnValue = "";
   box.showModal();
   return new Promise((done) => box.addEventListener("close",
@@ -204,16 +211,28 @@ function confirmed(text) {
 }
 async function stop(row) {
   const text = `Stop export ${row.export_id}? Its DAG is paused until someone resumes it.`;
-  if (!(await confirmed(text))) return;
-  const done = await api(`api/exports/${encodeURIComponent(row.export_id)}/stop`,
-    {method: "POST"});
+  if (!(await confirmed(text, "Stop export"))) return;
+  const done = await change(row, "stop");
   banner(`${row.export_id}: ${done.message}`, true);
   await load();
 }
+async function resume(row) {
+  const text = `Resume export ${row.export_id}? Its DAG is unpaused and runs on its schedule.`;
+  if (!(await confirmed(text, "Resume export"))) return;
+  const done = await change(row, "resume");
+  banner(`${row.export_id}: ${done.message}`, true);
+  await load();
+}
+function change(row, action, body) {
+  // the custom header: a cross-origin page cannot send it (request_guard.py)
+  const headers = {"X-EES-Request": "1"};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return api(`api/exports/${encodeURIComponent(row.export_id)}/${action}`, {method: "POST",
+    headers, body: body === undefined ? undefined : JSON.stringify(body)});
+}
 async function check(row) {
   banner(`${row.export_id}: checking ${row.destination.type} ${row.destination.name}...`, true);
-  const done = await api(`api/exports/${encodeURIComponent(row.export_id)}/check`,
-    {method: "POST"});
+  const done = await change(row, "check");
   const steps = done.steps.map((s) => `${s.passed ? "\u2713" : "\u2717"} ${s.step}`).join(", ");
   const text = done.ok ? `destination OK (${steps})`
     : `${done.explanation} ${done.fix} (${steps})`;
@@ -228,8 +247,7 @@ $("#once-go").addEventListener("click", async () => {
   const body = {};
   for (const [k, v] of new FormData($("#once-form"))) body[k] = v || null;
   try {
-    const done = await api(`api/exports/${encodeURIComponent(onceRow.export_id)}/run-once`, {
-      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+    const done = await change(onceRow, "run-once", body);
     $("#once").close();
     banner(`${onceRow.export_id}: ${done.message}, request id ${done.request_id}`, true);
     await load();
@@ -242,6 +260,7 @@ $("#exports").addEventListener("click", async (event) => {
   try {
     if (button.dataset.act === "view") await view(row);
     if (button.dataset.act === "stop") await stop(row);
+    if (button.dataset.act === "resume") await resume(row);
     if (button.dataset.act === "once") once(row);
     if (button.dataset.act === "check") await check(row);
   } catch (e) { banner(`${row.export_id}: ${e.message}`, false); }
