@@ -56,6 +56,11 @@ def _cell(row: dict, key: str) -> str:
     if key == "status":
         incident = row.get("incident") or {}
         sent = incident.get("emails_sent")
+        failure = (row.get("last_run") or {}).get("failure") or {}
+        if row.get("status") == "FAILED" and failure:
+            error = failure.get("error") or "?"
+            code = f"/{failure['code']}" if failure.get("code") else ""
+            return f"FAILED ({failure['task_id']}: {error}{code})"
         return f"{row['status']} (email {sent}/3)" if sent else str(row.get("status", ""))
     if key == "last_run":
         last = row.get("last_run") or {}

@@ -24,7 +24,7 @@ th{background:#f7fafc;font-size:12px;text-transform:uppercase;color:#4a5568}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .RUNNING{background:#bee3f8;color:#2a4365}.PENDING{background:#edf2f7;color:#2d3748}
 .DONE{background:#c6f6d5;color:#22543d}.STOPPED{background:#fed7d7;color:#742a2a}
-.FAILING{background:#feebc8;color:#7b341e}.INVALID{background:#e9d8fd;color:#44337a}
+.FAILING{background:#feebc8;color:#7b341e}.FAILED{background:#fc8181;color:#63171b}.INVALID{background:#e9d8fd;color:#44337a}
 .error{color:#9b2c2c;font-family:monospace;font-size:12px;white-space:pre-wrap;
   max-width:26em}
 #banner{display:none;padding:8px 12px;margin-bottom:12px;border-radius:4px}

@@ -572,3 +572,34 @@ def test_the_configured_base_url_is_an_own_origin_too(page, monkeypatch):
     assert client.post("/api/exports/acme_daily/check", headers=headers).status_code == 200
     headers["Origin"] = "https://evil.acme.example"
     assert client.post("/api/exports/acme_daily/check", headers=headers).status_code == 403
+
+
+def test_a_failed_run_is_failed_at_once_with_its_task_and_error_class(page, tmp_path, monkeypatch):
+    """A real run whose destination folder is gone: FAILED on the page and in `ees list` as soon
+    as the run ends (no health check has seen it), naming the task and the error's class."""
+    from airflow.dag_processing.dagbag import DagBag
+    from event_export.cli import render_table
+
+    for path in page["exports"].glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    write_config(tmp_path, "wayne_daily", "destination: {{type: local, conn_id: page_gone}}")
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    gone = {"conn_type": "fs", "extra": {"path": str(tmp_path / "gone")}}
+    monkeypatch.setenv("AIRFLOW_CONN_PAGE_GONE", json.dumps(gone))
+    dag = DagBag(dag_folder=REPO / "dags" / "exports.py").dags["export_wayne_daily"]
+    run = dag.test(logical_date=datetime(2026, 11, 2, tzinfo=UTC))
+    assert run.state == "failed"
+
+    client = page["client"]
+    assert ids(client.get("/api/exports", params={"status": "FAILED"})) == ["wayne_daily"]
+    (row,) = client.get("/api/exports", params={"q": "wayne_daily"}).json()["items"]
+    assert row["status"] == "FAILED"
+    assert row["status_detail"] == "task check_destination failed: ClientSideError (path_missing)"
+    assert row["last_run"]["failure"] == {
+        "task_id": "check_destination",
+        "map_index": -1,
+        "error": "ClientSideError",
+        "code": "path_missing",
+    }
+    assert "FAILED (check_destination: ClientSideError/path_missing)" in render_table([row])
+    assert str(tmp_path) not in json.dumps(row)  # the class and code, never the message
