@@ -192,30 +192,32 @@ def table_rows(driver) -> dict[str, str]:
     }
 
 
-ATTACK = """<!doctype html><html><head><title>cat pictures</title></head><body>
-<form id="form" method="POST" action="{target}"><input name="confirm" value="yes"></form>
-<script>
-// what any page may send with the visitor's cookies and no CORS preflight: a no-cors fetch
-// (a custom header is dropped in that mode), then an auto-submitting form
+ATTACKS = {  # what any page may make a visitor's browser send, cookies included, no preflight
+    # a no-cors fetch (the custom header is dropped in that mode; the body is typed text/plain)
+    "fetch": """<!doctype html><title>cat pictures</title><script>
 fetch("{target}", {{method: "POST", mode: "no-cors", credentials: "include",
-                    headers: {{"X-EES-Request": "1", "Content-Type": "text/plain"}},
-                    body: "{{}}"}})
-  .catch(() => null)
-  .finally(() => {{ document.title = "fetch sent"; document.getElementById("form").submit(); }});
-</script></body></html>"""
+                    headers: {{"X-EES-Request": "1", "Content-Type": "text/plain"}}, body: "{{}}"}})
+  .catch(() => null).finally(() => {{ document.title = "fetch sent"; }});
+</script>""",
+    # an auto-submitting form
+    "form": """<!doctype html><title>cat pictures</title>
+<form id="form" method="POST" action="{target}"><input name="confirm" value="yes"></form>
+<script>document.getElementById("form").submit();</script>""",
+}
 
 
 @pytest.fixture
 def attacker(page_stack):
-    """An HTTP server on another port of 127.0.0.1 serving the attack page (another origin of the
+    """An HTTP server on another port of 127.0.0.1 serving the attack pages (another origin of the
     same site: Airflow's `_token` cookie, not port-bound, goes along)."""
     stack, _ = page_stack
     target = f"{stack.base_url}/ees/api/exports/globex_xml/stop"
-    body = ATTACK.format(target=target).encode()
+    pages = {f"/{name}": page.format(target=target).encode() for name, page in ATTACKS.items()}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200)
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -238,17 +240,16 @@ def test_a_page_on_another_origin_cannot_stop_an_export(page_stack, browser, att
     driver = browser
     login(driver, stack)
     assert stack.api().get_dag("export_globex_xml")["is_paused"] is False
-    driver.get(attacker)
-    # the form lands the browser on the API's answer: the refusal, with its reason
-    refused = wait_for(
-        driver,
-        lambda: "refused" in driver.page_source or None,
-        "the form's POST answered",
-    )
-    assert refused and driver.current_url.startswith(stack.base_url + "/ees/api/exports/")
-    assert "X-EES-Request" in driver.page_source
-    assert driver.get_cookie("_token")  # the cookie was there to be abused
+    driver.get(attacker + "fetch")
+    wait_for(driver, lambda: driver.title == "fetch sent" or None, "the no-cors fetch answered")
     assert stack.api().get_dag("export_globex_xml")["is_paused"] is False
+    driver.get(attacker + "form")  # lands the browser on the API's answer
+    api_url = stack.base_url + "/ees/api/exports/"
+    wait_for(driver, lambda: driver.current_url.startswith(api_url) or None, "the form's answer")
+    answer = driver.page_source
+    assert stack.api().get_dag("export_globex_xml")["is_paused"] is False, answer
+    assert "refused" in answer and "X-EES-Request" in answer  # 403, with the reason
+    assert driver.get_cookie("_token")  # the cookie was there to be abused
 
 
 def test_exports_page_in_airflow(page_stack, browser):
