@@ -603,3 +603,15 @@ def test_a_failed_run_is_failed_at_once_with_its_task_and_error_class(page, tmp_
     }
     assert "FAILED (check_destination: ClientSideError/path_missing)" in render_table([row])
     assert str(tmp_path) not in json.dumps(row)  # the class and code, never the message
+
+
+def test_every_state_changing_route_is_guarded(page):
+    """A route added later without the guard fails here, not in a browser."""
+    from event_export.request_guard import same_origin_only
+
+    changing = [
+        r for r in page["client"].app.routes if set(getattr(r, "methods", ())) - {"GET", "HEAD"}
+    ]
+    assert sorted(r.path.rsplit("/", 1)[1] for r in changing) == sorted(ACTIONS)
+    for route in changing:
+        assert same_origin_only in [d.call for d in route.dependant.dependencies], route.path
