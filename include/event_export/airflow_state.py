@@ -1,9 +1,10 @@
-"""The Exports page's `StateSource` on Airflow's metadata database, plus its two actions.
+"""The Exports page's `StateSource` on Airflow's metadata database, plus its actions.
 
 The page must answer quickly for a thousand exports, so every fact is one query for all DAGs
-(DAG rows, active runs, latest finished runs, their `validate` XComs), never one per export. It
-runs inside the api-server, which may use the ORM (task code may not). Stop and run-once do what
-the core REST API's PATCH and POST dagRuns do, with the same models.
+(DAG rows, active runs, latest finished runs, their `validate` XComs, the failed runs' failed
+tasks and `failure` XComs), never one per export. It runs inside the api-server, which may use
+the ORM (task code may not). Stop, resume and run-once do what the core REST API's PATCH and POST
+dagRuns do, with the same models.
 """
 
 from __future__ import annotations
