@@ -200,6 +200,19 @@ def run_summary(run: RunFacts | None) -> dict | None:
     }
 
 
+def actions_for(status: str, in_airflow: bool, delivered: bool) -> list[str]:
+    """The buttons a row offers: Stop unless stopped or a one-time export is done, Resume when
+    stopped (the API refuses it with the reason while the config says `enabled: false`)."""
+    found = ["view"] if delivered else []
+    if in_airflow and status not in ("STOPPED", "DONE"):
+        found.append("stop")
+    if in_airflow and status == "STOPPED":
+        found.append("resume")
+    if in_airflow:
+        found.append("once")
+    return [*found, "check"]
+
+
 def export_row(
     config: ExportConfig,
     dag: DagFacts | None,
@@ -207,6 +220,7 @@ def export_row(
     state: ExportState | None,
 ) -> dict:
     status, detail = status_of(config, dag, last, state)
+    summary = run_summary(last)
     destination = config.destination
     return {
         "export_id": config.export_id,
@@ -227,9 +241,10 @@ def export_row(
         "status": status,
         "status_detail": detail,
         "incident": incident_stage(state),
-        "last_run": run_summary(last),
+        "last_run": summary,
         "next_run": _iso(dag.next_run) if dag is not None and not dag.paused else None,
         "in_airflow": dag is not None,
+        "actions": actions_for(status, dag is not None, bool(summary and summary["delivery"])),
         "error": None,
     }
 
@@ -274,6 +289,7 @@ def broken_row(error: ConfigError) -> dict:
         "last_run": None,
         "next_run": None,
         "in_airflow": False,
+        "actions": [],
         "error": [f"{error.path.name}: {m}" for m in error.messages],
     }
 

@@ -138,18 +138,11 @@ function status(row) {
   if (row.incident) text += `<div class="sub">${esc(row.incident.explanation)}</div>`;
   return text;
 }
-function actions(row) {
-  if (row.error) return "";
-  const out = [];
-  if (row.last_run && row.last_run.delivery) out.push(`<button data-act="view">View</button>`);
-  const stoppable = !["STOPPED", "DONE"].includes(row.status);  // a done one-time: nothing to stop
-  if (stoppable && row.in_airflow) out.push(`<button data-act="stop">Stop</button>`);
-  if (row.status === "STOPPED" && row.in_airflow) {
-    out.push(`<button data-act="resume">Resume</button>`);
-  }
-  if (row.in_airflow) out.push(`<button data-act="once">Run once</button>`);
-  out.push(`<button data-act="check">Check destination</button>`);
-  return out.join("");
+const LABELS = {view: "View", stop: "Stop", resume: "Resume", once: "Run once",
+  check: "Check destination"};
+function actions(row) {  // which buttons a row offers is decided by the API (row.actions)
+  return (row.actions || []).filter((a) => a in LABELS)
+    .map((a) => `<button data-act="${a}">${LABELS[a]}</button>`).join("");
 }
 function render(data) {
   state.rows = data.items;

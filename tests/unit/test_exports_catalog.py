@@ -274,3 +274,15 @@ def test_failed_is_a_filter_and_the_shown_row_names_the_failed_task(folder):
     assert row["status_detail"] == "task check_destination failed: ClientSideError (path_missing)"
     assert row["last_run"]["failure"] == failure
     assert row["last_run"]["delivery"] is None
+
+
+def test_each_row_offers_the_actions_its_status_allows(folder):
+    found = {r["export_id"]: r["actions"] for r in rows(folder).items}
+    assert found == {
+        "a_daily": ["view", "stop", "once", "check"],
+        "b_s3": ["stop", "once", "check"],
+        "c_once": ["once", "check"],  # DONE: a one-time export that delivered has nothing to stop
+        "d_profiles": ["stop", "once", "check"],
+        "e_off": ["resume", "once", "check"],  # STOPPED: Resume instead of Stop
+        "z_broken": [],
+    }
