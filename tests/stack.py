@@ -29,8 +29,9 @@ NOTIFY_CLIENT = f"notify: {{failure_emails: [{CLIENT_EMAIL}]}}"
 MISSING_FOLDER = "destination: {type: local, conn_id: stack_client}"
 PROFILES = "profile: gcp_export\nkind: user_profiles\naccount_id: 9"
 STACK_EXPORTS = {  # export id -> its config after client_id, export_id and source
-    # due 5 s after the run's logical date: the deadline test triggers it with a recent date
-    "dl_acme": "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05'}\n"
+    # due 5 s after the run's logical date: the deadline test triggers it with a recent date;
+    # `enabled: false` keeps it paused whatever the stack's default, so that run never starts
+    "dl_acme": "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05', enabled: false}\n"
     f"destination: {{type: local, conn_id: stack_missing_conn}}\n{NOTIFY_CLIENT}",
     # paused by the failure policy's third email in the pause test
     "stop_me": f"schedule: {{timezone: Europe/Berlin}}\n{MISSING_FOLDER}\n{NOTIFY_CLIENT}",
@@ -200,7 +201,8 @@ def _run_stack(
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # paused: no scheduled runs; the tests trigger the runs they need
+        # as deploy/airflow.env: every DAG of the project decides its own initial state (an
+        # enabled export and the health check start unpaused, `enabled: false` paused)
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{SERVICE_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),

@@ -15,6 +15,9 @@ from urllib.parse import quote
 
 import httpx
 
+# the custom header the Exports page's API requires on state changes (request_guard.py)
+REQUEST_HEADERS = {"X-EES-Request": "1"}
+
 DEFAULT_CONN_ID = "ees_airflow_api"
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,8 @@ class AirflowApi:
 
     def call_path(self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any) -> Any:
         """A call to any path of the api-server (plugins included) with the bearer token."""
-        headers = {"Authorization": f"Bearer {self.token()}"}
+        # X-EES-Request: the Exports page's API refuses state changes without it (request_guard)
+        headers = {"Authorization": f"Bearer {self.token()}", **REQUEST_HEADERS}
         url = f"{self.base_url}{path}"
         response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         if response.status_code == 404 and missing_ok:

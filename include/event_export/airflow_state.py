@@ -1,9 +1,10 @@
-"""The Exports page's `StateSource` on Airflow's metadata database, plus its two actions.
+"""The Exports page's `StateSource` on Airflow's metadata database, plus its actions.
 
 The page must answer quickly for a thousand exports, so every fact is one query for all DAGs
-(DAG rows, active runs, latest finished runs, their `validate` XComs), never one per export. It
-runs inside the api-server, which may use the ORM (task code may not). Stop and run-once do what
-the core REST API's PATCH and POST dagRuns do, with the same models.
+(DAG rows, active runs, latest finished runs, their `validate` XComs, the failed runs' failed
+tasks and `failure` XComs), never one per export. It runs inside the api-server, which may use
+the ORM (task code may not). Stop, resume and run-once do what the core REST API's PATCH and POST
+dagRuns do, with the same models.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from types import SimpleNamespace
 
 from airflow.models.dag import DagModel
 from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from event_export.exports_catalog import DagFacts, RunFacts
+from event_export.failure_reports import FAILURE_KEY
 
 VALIDATE_TASK = "validate"
 ACTIVE_STATES = ("queued", "running")
@@ -37,6 +40,10 @@ def _dag_models(session: Session, dag_ids: Collection[str]):
             DagModel.dag_id.in_(list(dag_ids)), ~DagModel.is_stale
         )
     ).all()
+
+
+def _text(value) -> str | None:
+    return value[:100] if isinstance(value, str) else None
 
 
 def _delivered(value) -> dict | None:
@@ -131,6 +138,7 @@ class MetadataState:
                     )
                 ).all()
             )
+        failures = self._failures([r.id for r in runs if r.state == "failed"]) if deliveries else {}
         return {
             r.dag_id: RunFacts(
                 run_id=r.run_id,
@@ -140,15 +148,55 @@ class MetadataState:
                 end_date=getattr(r, "end_date", None),
                 conf=dict(getattr(r, "conf", None) or {}),
                 delivered=_delivered(values.get(r.id)),
+                failure=failures.get(r.id),
             )
             for r in runs
         }
 
+    def _failures(self, run_ids: list[int]) -> dict[int, dict]:
+        """Each failed run's first failed task (by end date) and the class its `failure` XCom
+        names (failure_reports.py): two queries for all runs. A task killed before it could
+        push (a timeout, a lost worker) has no class; its id is still shown."""
+        if not run_ids:
+            return {}
+        failed = self.session.execute(
+            select(DagRun.id, TaskInstance.task_id, TaskInstance.map_index)
+            .join(
+                DagRun,
+                and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id),
+            )
+            .where(DagRun.id.in_(run_ids), TaskInstance.state == "failed")
+            .order_by(DagRun.id, TaskInstance.end_date, TaskInstance.task_id)
+        ).all()
+        records = {
+            (x.dag_run_id, x.task_id, x.map_index): _delivered(x.value)
+            for x in self.session.execute(
+                select(
+                    XComModel.dag_run_id, XComModel.task_id, XComModel.map_index, XComModel.value
+                ).where(XComModel.dag_run_id.in_(run_ids), XComModel.key == FAILURE_KEY)
+            )
+        }
+        found: dict[int, dict] = {}
+        for run_id, task_id, map_index in failed:
+            if run_id in found:
+                continue
+            record = records.get((run_id, task_id, map_index)) or {}
+            found[run_id] = {
+                "task_id": task_id,
+                "map_index": map_index,
+                "error": _text(record.get("error")),
+                "code": _text(record.get("code")),
+            }
+        return found
 
-def pause(session: Session, dag_id: str) -> bool:
-    """Pause a DAG as PATCH /api/v2/dags/{id} does; False when there is no such DAG."""
+
+def pause(session: Session, dag_id: str, paused: bool = True) -> bool:
+    """Pause (or, with paused=False, resume) a DAG as PATCH /api/v2/dags/{id} does; False when
+    there is no such DAG."""
     done = session.execute(
-        update(DagModel).where(DagModel.dag_id == dag_id, ~DagModel.is_stale).values(is_paused=True)
+        update(DagModel)
+        .where(DagModel.dag_id == dag_id, ~DagModel.is_stale)
+        .values(is_paused=paused)
     )
     return bool(done.rowcount)
 

@@ -1,8 +1,9 @@
 """`ees`: the operator's command line for exports, the same actions as the Exports page.
 
-`list`, `show`, `stop` and `run-once` call the page's JSON API on Airflow's api-server (so Airflow's
-authentication and permissions apply, and the logic lives once, behind the page); `validate` and
-`check` use the package directly, as they need no scheduler state. Credentials come from the
+`list`, `show`, `stop`, `resume` and `run-once` call the page's JSON API on Airflow's api-server
+(so Airflow's authentication and permissions apply, and the logic lives once, behind the page;
+every call carries the `X-EES-Request` header its state changes need); `validate` and `check` use
+the package directly, as they need no scheduler state. Credentials come from the
 environment, never from arguments (which other users can see in `ps`): EES_API_URL (default
 http://127.0.0.1:8080), and EES_API_TOKEN or EES_API_USER + EES_API_PASSWORD.
 """
@@ -55,6 +56,11 @@ def _cell(row: dict, key: str) -> str:
     if key == "status":
         incident = row.get("incident") or {}
         sent = incident.get("emails_sent")
+        failure = (row.get("last_run") or {}).get("failure") or {}
+        if row.get("status") == "FAILED" and failure:
+            error = failure.get("error") or "?"
+            code = f"/{failure['code']}" if failure.get("code") else ""
+            return f"FAILED ({failure['task_id']}: {error}{code})"
         return f"{row['status']} (email {sent}/3)" if sent else str(row.get("status", ""))
     if key == "last_run":
         last = row.get("last_run") or {}
@@ -141,6 +147,12 @@ def cmd_stop(args: argparse.Namespace, api: AirflowApi) -> int:
     return 0
 
 
+def cmd_resume(args: argparse.Namespace, api: AirflowApi) -> int:
+    done = api.call_path("POST", f"{PAGE_API}/exports/{args.export_id}/resume")
+    _print(done, args.json, f"{args.export_id}: {done['status']}")
+    return 0
+
+
 def cmd_run_once(args: argparse.Namespace, api: AirflowApi) -> int:
     if args.day:
         body = {"period": "day", "day": args.day}
@@ -198,9 +210,10 @@ def parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="one export and its last run's manifest")
     stop = sub.add_parser("stop", help="stop (pause) an export")
+    resume = sub.add_parser("resume", help="resume (unpause) a stopped export")
     once = sub.add_parser("run-once", help="a one-time export of a day, a range or a month")
     check = sub.add_parser("check", help="check an export's destination (probe write)")
-    for command in (show, stop, once, check):
+    for command in (show, stop, resume, once, check):
         command.add_argument("export_id")
     period = once.add_mutually_exclusive_group(required=True)
     period.add_argument("--day", help="one day (YYYY-MM-DD)")
@@ -215,7 +228,7 @@ def parser() -> argparse.ArgumentParser:
     )
     for command in (validate, check):
         command.add_argument("--exports-dir", help="default: EES_EXPORTS_DIR or include/exports")
-    for command in (listing, show, stop, once, check):
+    for command in (listing, show, stop, resume, once, check):
         command.add_argument("--json", action="store_true", help="machine-readable output")
     return top
 
@@ -226,7 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_validate(args)
     if args.command == "check":
         return cmd_check(args)
-    handlers = {"list": cmd_list, "show": cmd_show, "stop": cmd_stop, "run-once": cmd_run_once}
+    handlers = {
+        "list": cmd_list,
+        "show": cmd_show,
+        "stop": cmd_stop,
+        "resume": cmd_resume,
+        "run-once": cmd_run_once,
+    }
     try:
         return handlers[args.command](args, api_from_env())
     except AirflowApiError as exc:

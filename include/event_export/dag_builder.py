@@ -22,7 +22,7 @@ from event_export import destination_check, rules
 from event_export.airflow_api import paused_through_api
 from event_export.config import ExportConfig, load_all
 from event_export.deadlines import deadline_alert
-from event_export.failure_reports import reports_client_errors
+from event_export.failure_reports import reports_client_errors, reports_failures
 from event_export.settings import exports_dir
 from event_export.trigger_form import one_time_params
 
@@ -137,7 +137,8 @@ def dag_arguments(config: ExportConfig, source: Path) -> dict:
         tags=tags_for(config),
         doc_md=_doc(config, source),
         params=one_time_params() if config.schedule.frequency == "one_time" else None,
-        is_paused_upon_creation=True if not config.schedule.enabled else None,
+        # explicit, whatever the deployment's [core] dags_are_paused_at_creation says
+        is_paused_upon_creation=not config.schedule.enabled,
         **optional,
         default_args={
             "retries": DEFAULT_RETRIES,
@@ -157,18 +158,22 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
             return destination_check.check_before_run(config.destination)
 
         @task
+        @reports_failures
         def extract() -> dict:
             return _run(config).extract()
 
         @task
+        @reports_failures
         def split_by_event(extracted: dict) -> list[dict]:
             return _run(config).split(extracted)
 
         @task(map_index_template="{{ task.op_kwargs['part']['event'] }}")
+        @reports_failures
         def format(part: dict) -> dict:
             return _run(config).format(part)
 
         @task(trigger_rule="none_failed")
+        @reports_failures
         def chunk(formatted: list[dict]) -> list[dict]:
             return _run(config).package(list(formatted or []))
 
@@ -187,6 +192,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         if config.schedule.frequency == "one_time":
 
             @task
+            @reports_failures
             def check_request() -> dict:
                 """Refuse a request outside the allowed periods, or a one-time profile export
                 while a scheduled one of the client is active, before any work is done."""

@@ -3,7 +3,9 @@
 Behind Airflow's own authentication: every route takes the user from Airflow's token (the
 `Authorization: Bearer` header, or the `_token` cookie the Airflow UI sets, which the page inside
 the UI's iframe sends along), and the auth manager decides which export DAGs the user may see,
-stop (PUT on the DAG) or run (POST on its runs), as it does for Airflow's own REST API.
+stop or resume (PUT on the DAG) or run (POST on its runs), as it does for Airflow's own REST
+API. Every state-changing route first refuses what another origin could send
+(`request_guard.py`).
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from event_export.exports_catalog import (
     dag_id_for,
     list_exports,
     manifest_view,
+    status_of,
 )
 from event_export.exports_page import PAGE
 from event_export.incidents import IncidentStore
+from event_export.request_guard import same_origin_only
 from event_export.schedules import ONE_TIME_MODES, Period, RequestRefused, one_time_period
 from event_export.settings import exports_dir
 
@@ -97,6 +101,7 @@ async def _user(request: Request):
 
 
 User = Annotated[Any, Depends(_user)]
+GUARDED = [Depends(same_origin_only)]  # every state-changing route, checked before the user
 Session = Annotated[Any, Depends(_session)]
 
 
@@ -246,7 +251,7 @@ def create_app() -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id!r} of {export_id}")
         return manifest_view(config, run)
 
-    @app.post("/api/exports/{export_id}/stop")
+    @app.post("/api/exports/{export_id}/stop", dependencies=GUARDED)
     def stop(export_id: str, user: User, session: Session) -> dict:
         dag_id = dag_id_for(export_id)
         _require(user, dag_id, "PUT")
@@ -254,7 +259,30 @@ def create_app() -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"{dag_id} is not in Airflow")
         return {"message": "export stopped", "export_id": export_id, "status": "STOPPED"}
 
-    @app.post("/api/exports/{export_id}/check")
+    @app.post("/api/exports/{export_id}/resume", dependencies=GUARDED)
+    def resume(export_id: str, user: User, session: Session) -> dict:
+        """Unpause a stopped export (the same right as Stop); refused while its config says
+        `enabled: false`, which the health check would enforce again within the hour."""
+        config = _config(export_id)
+        _require(user, config.dag_id, "PUT")
+        if not config.schedule.enabled:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"{export_id} is stopped by its config (schedule.enabled: false): set "
+                f"enabled: true in {export_id}.yaml (or remove the line) to resume it",
+            )
+        if not pause(session, config.dag_id, paused=False):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"{config.dag_id} is not in Airflow")
+        state = MetadataState(session)
+        now, _ = status_of(
+            config,
+            state.dags([config.dag_id]).get(config.dag_id),
+            state.last_runs([config.dag_id], deliveries=False).get(config.dag_id),
+            IncidentStore().load().get(export_id),
+        )
+        return {"message": "export resumed", "export_id": export_id, "status": now}
+
+    @app.post("/api/exports/{export_id}/check", dependencies=GUARDED)
     def check(export_id: str, user: User) -> dict:
         """Seed 003's "Save Credentials" check: log in, find the bucket or folder, write and
         delete a probe under the export's prefix. It writes to the client's storage, so it needs
@@ -263,7 +291,7 @@ def create_app() -> FastAPI:
         _require(user, config.dag_id, "PUT")
         return check_destination(config.destination).to_dict() | {"export_id": export_id}
 
-    @app.post("/api/exports/{export_id}/run-once")
+    @app.post("/api/exports/{export_id}/run-once", dependencies=GUARDED)
     def run_once(export_id: str, body: RunOnceBody, user: User, session: Session):
         config = _config(export_id)
         _require(user, config.dag_id, "POST", runs=True)

@@ -22,7 +22,7 @@ from event_export.schedules import ONE_TIME_FIELDS
 
 PAGE_SIZES = (10, 20, 30, 40)
 DEFAULT_PAGE_SIZE = 20
-STATUSES = ("RUNNING", "PENDING", "DONE", "STOPPED", "FAILING", "INVALID")
+STATUSES = ("RUNNING", "PENDING", "DONE", "FAILED", "STOPPED", "FAILING", "INVALID")
 KIND_LABELS = {
     "all_events": "All events",
     "selected_events": "Selected events",
@@ -51,6 +51,9 @@ class RunFacts:
     end_date: datetime | None = None
     conf: dict = field(default_factory=dict)
     delivered: dict | None = None
+    # a failed run's first failed task: {task_id, map_index, error?, code?} (error: the class
+    # its `failure` XCom names; code: a client-side error's); None when not read or not failed
+    failure: dict | None = None
 
 
 class StateSource(Protocol):
@@ -61,7 +64,8 @@ class StateSource(Protocol):
 
     def last_runs(self, dag_ids: Collection[str], deliveries: bool = True) -> dict[str, RunFacts]:
         """The latest finished (success or failed) run of each DAG that has one; with
-        `deliveries`, each successful one's `validate` return value too."""
+        `deliveries`, each successful one's `validate` return value and each failed one's
+        `failure` too."""
 
     def exported_between(self, dag_ids: Collection[str], first: date, last: date) -> set[str]:
         """DAGs with a successful run that ended on a UTC day in first..last."""
@@ -124,7 +128,8 @@ def incident_stage(state: ExportState | None) -> dict | None:
 def status_of(
     config: ExportConfig, dag: DagFacts | None, last: RunFacts | None, state: ExportState | None
 ) -> tuple[str, str]:
-    """(status, one line saying why). Stopped beats failing beats running beats done/pending."""
+    """(status, one line saying why). Stopped beats failing (an open client incident) beats
+    running beats failed (the latest finished run failed) beats done/pending."""
     incident = state.incident if state else None
     paused = dag.paused if dag is not None else not config.schedule.enabled
     if paused:
@@ -141,9 +146,22 @@ def status_of(
         return "RUNNING", f"{dag.active_runs} run(s) in progress"
     if dag is None:
         return "PENDING", "waiting for Airflow to parse its DAG"
+    if last is not None and last.state == "failed":
+        return "FAILED", failure_line(last.failure)
     if config.schedule.frequency == "one_time" and last is not None and last.state == "success":
         return "DONE", "delivered"
     return "PENDING", "awaiting the next run"
+
+
+def failure_line(failure: dict | None) -> str:
+    """`task upload [2] failed: ClientSideError (auth_failed)`, or as much of it as is known."""
+    if not failure:
+        return "the last run failed"
+    index = failure.get("map_index", -1)
+    task = failure["task_id"] + (f" [{index}]" if index not in (None, -1) else "")
+    error = failure.get("error")
+    code = f" ({failure['code']})" if failure.get("code") else ""
+    return f"task {task} failed" + (f": {error}{code}" if error else "")
 
 
 def delivery_summary(delivered: dict | None) -> dict | None:
@@ -178,7 +196,21 @@ def run_summary(run: RunFacts | None) -> dict | None:
         "finished_at": _iso(run.end_date),
         "period": period or None,
         "delivery": delivery_summary(run.delivered),
+        "failure": run.failure if run.state == "failed" else None,
     }
+
+
+def actions_for(status: str, in_airflow: bool, delivered: bool) -> list[str]:
+    """The buttons a row offers: Stop unless stopped or a one-time export is done, Resume when
+    stopped (the API refuses it with the reason while the config says `enabled: false`)."""
+    found = ["view"] if delivered else []
+    if in_airflow and status not in ("STOPPED", "DONE"):
+        found.append("stop")
+    if in_airflow and status == "STOPPED":
+        found.append("resume")
+    if in_airflow:
+        found.append("once")
+    return [*found, "check"]
 
 
 def export_row(
@@ -188,6 +220,7 @@ def export_row(
     state: ExportState | None,
 ) -> dict:
     status, detail = status_of(config, dag, last, state)
+    summary = run_summary(last)
     destination = config.destination
     return {
         "export_id": config.export_id,
@@ -208,9 +241,10 @@ def export_row(
         "status": status,
         "status_detail": detail,
         "incident": incident_stage(state),
-        "last_run": run_summary(last),
+        "last_run": summary,
         "next_run": _iso(dag.next_run) if dag is not None and not dag.paused else None,
         "in_airflow": dag is not None,
+        "actions": actions_for(status, dag is not None, bool(summary and summary["delivery"])),
         "error": None,
     }
 
@@ -256,6 +290,7 @@ def broken_row(error: ConfigError) -> dict:
         "last_run": None,
         "next_run": None,
         "in_airflow": False,
+        "actions": [],
         "error": [f"{printable(error.path.name)}: {m}" for m in error.messages],
     }
 

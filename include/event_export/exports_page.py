@@ -1,7 +1,9 @@
 """The Exports page: plain HTML and a little vanilla JS, no build step.
 
 It calls the JSON API next to it with relative URLs, so it works wherever the app is mounted and
-inside the Airflow UI's iframe; the browser sends Airflow's `_token` cookie with each call.
+inside the Airflow UI's iframe; the browser sends Airflow's `_token` cookie with each call, and
+every state-changing call carries the `X-EES-Request: 1` header the API requires (a page on another
+origin cannot send it; see request_guard.py).
 """
 
 PAGE = """<!doctype html>
@@ -22,7 +24,7 @@ th{background:#f7fafc;font-size:12px;text-transform:uppercase;color:#4a5568}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .RUNNING{background:#bee3f8;color:#2a4365}.PENDING{background:#edf2f7;color:#2d3748}
 .DONE{background:#c6f6d5;color:#22543d}.STOPPED{background:#fed7d7;color:#742a2a}
-.FAILING{background:#feebc8;color:#7b341e}.INVALID{background:#e9d8fd;color:#44337a}
+.FAILING{background:#feebc8;color:#7b341e}.FAILED{background:#fc8181;color:#63171b}.INVALID{background:#e9d8fd;color:#44337a}
 .error{color:#9b2c2c;font-family:monospace;font-size:12px;white-space:pre-wrap;
   max-width:26em}
 #banner{display:none;padding:8px 12px;margin-bottom:12px;border-radius:4px}
@@ -136,14 +138,11 @@ function status(row) {
   if (row.incident) text += `<div class="sub">${esc(row.incident.explanation)}</div>`;
   return text;
 }
-function actions(row) {
-  if (row.error) return "";
-  const out = [];
-  if (row.last_run && row.last_run.delivery) out.push(`<button data-act="view">View</button>`);
-  if (row.status !== "STOPPED" && row.in_airflow) out.push(`<button data-act="stop">Stop</button>`);
-  if (row.in_airflow) out.push(`<button data-act="once">Run once</button>`);
-  out.push(`<button data-act="check">Check destination</button>`);
-  return out.join("");
+const LABELS = {view: "View", stop: "Stop", resume: "Resume", once: "Run once",
+  check: "Check destination"};
+function actions(row) {  // which buttons a row offers is decided by the API (row.actions)
+  return (row.actions || []).filter((a) => a in LABELS)
+    .map((a) => `<button data-act="${a}">${LABELS[a]}</button>`).join("");
 }
 function render(data) {
   state.rows = data.items;
@@ -193,10 +192,11 @@ async function view(row) {
 <tbody id="view-files">${files}</tbody></table>`;
   $("#view").showModal();
 }
-function confirmed(text) {
+function confirmed(text, action) {
   // a <dialog>, not confirm(): the Airflow UI frames this page in a sandbox without modals
   const box = $("#confirm");
   $("#confirm-text").textContent = text;
+  $("#confirm-yes").textContent = action;
   box.returnValue = "";
   box.showModal();
   return new Promise((done) => box.addEventListener("close",
@@ -204,16 +204,28 @@ function confirmed(text) {
 }
 async function stop(row) {
   const text = `Stop export ${row.export_id}? Its DAG is paused until someone resumes it.`;
-  if (!(await confirmed(text))) return;
-  const done = await api(`api/exports/${encodeURIComponent(row.export_id)}/stop`,
-    {method: "POST"});
+  if (!(await confirmed(text, "Stop export"))) return;
+  const done = await change(row, "stop");
   banner(`${row.export_id}: ${done.message}`, true);
   await load();
 }
+async function resume(row) {
+  const text = `Resume export ${row.export_id}? Its DAG is unpaused and runs on its schedule.`;
+  if (!(await confirmed(text, "Resume export"))) return;
+  const done = await change(row, "resume");
+  banner(`${row.export_id}: ${done.message}`, true);
+  await load();
+}
+function change(row, action, body) {
+  // the custom header: a cross-origin page cannot send it (request_guard.py)
+  const headers = {"X-EES-Request": "1"};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return api(`api/exports/${encodeURIComponent(row.export_id)}/${action}`, {method: "POST",
+    headers, body: body === undefined ? undefined : JSON.stringify(body)});
+}
 async function check(row) {
   banner(`${row.export_id}: checking ${row.destination.type} ${row.destination.name}...`, true);
-  const done = await api(`api/exports/${encodeURIComponent(row.export_id)}/check`,
-    {method: "POST"});
+  const done = await change(row, "check");
   const steps = done.steps.map((s) => `${s.passed ? "\u2713" : "\u2717"} ${s.step}`).join(", ");
   const text = done.ok ? `destination OK (${steps})`
     : `${done.explanation} ${done.fix} (${steps})`;
@@ -228,8 +240,7 @@ $("#once-go").addEventListener("click", async () => {
   const body = {};
   for (const [k, v] of new FormData($("#once-form"))) body[k] = v || null;
   try {
-    const done = await api(`api/exports/${encodeURIComponent(onceRow.export_id)}/run-once`, {
-      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+    const done = await change(onceRow, "run-once", body);
     $("#once").close();
     banner(`${onceRow.export_id}: ${done.message}, request id ${done.request_id}`, true);
     await load();
@@ -242,6 +253,7 @@ $("#exports").addEventListener("click", async (event) => {
   try {
     if (button.dataset.act === "view") await view(row);
     if (button.dataset.act === "stop") await stop(row);
+    if (button.dataset.act === "resume") await resume(row);
     if (button.dataset.act === "once") once(row);
     if (button.dataset.act === "check") await check(row);
   } catch (e) { banner(`${row.export_id}: ${e.message}`, false); }

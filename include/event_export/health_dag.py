@@ -17,6 +17,8 @@ def build_health_dag() -> DAG:
         start_date=datetime(2026, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
+        # the failure policy must run whatever [core] dags_are_paused_at_creation says
+        is_paused_upon_creation=False,
         tags=["ees:health-check"],
         doc_md=(
             "Every hour: looks at each export's latest finished run. Client-side failures follow "

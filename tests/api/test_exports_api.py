@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import REPO
+from event_export.airflow_api import REQUEST_HEADERS
 from event_export.failure_policy import ExportState, Incident
 from event_export.incidents import IncidentStore
 from fastapi.testclient import TestClient
@@ -90,7 +91,7 @@ def page(tmp_path_factory, airflow_db, kolkata_lake):
             return {"Authorization": f"Bearer {jwt}"}
 
         client = TestClient(app)
-        client.headers.update(token("admin"))
+        client.headers.update(token("admin") | REQUEST_HEADERS)  # as `ees` and scripts call
         yield {
             "client": client,
             "token": token,
@@ -203,7 +204,8 @@ def test_view_shows_the_runs_manifest(page):
 def test_no_token_is_refused(page):
     anonymous = TestClient(page["client"].app)
     assert anonymous.get("/api/exports").status_code == 401
-    assert anonymous.post("/api/exports/initech_sftp/stop").status_code == 401
+    stop = "/api/exports/initech_sftp/stop"
+    assert anonymous.post(stop, headers=REQUEST_HEADERS).status_code == 401
     forged = {"Authorization": "Bearer not-a-token"}
     assert anonymous.get("/api/exports", headers=forged).status_code == 403
     page_html = anonymous.get("/")
@@ -445,3 +447,171 @@ def test_cli_show_pages_through_the_search_until_the_exact_export(page, tmp_path
     asked.clear()
     assert find_export(get_page, "cb") is None
     assert asked == [1]
+
+
+def _paused(dag_id: str) -> bool:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.get(DagModel, dag_id).is_paused
+
+
+def test_resume_unpauses_a_stopped_export_and_answers_like_stop(page):
+    client = page["client"]
+    assert client.post("/api/exports/globex_s3/stop").json()["status"] == "STOPPED"
+    assert _paused("export_globex_s3")
+    viewer = page["token"]("viewer")  # the right to Stop is the right to Resume: PUT on the DAG
+    assert client.post("/api/exports/globex_s3/resume", headers=viewer).status_code == 403
+    assert _paused("export_globex_s3")
+    answer = client.post("/api/exports/globex_s3/resume")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "message": "export resumed",
+        "export_id": "globex_s3",
+        "status": "PENDING",
+    }
+    assert not _paused("export_globex_s3")
+    rows = {r["export_id"]: r for r in client.get("/api/exports").json()["items"]}
+    assert rows["globex_s3"]["status"] == "PENDING" and rows["globex_s3"]["next_run"]
+
+
+def test_resume_is_refused_while_the_config_says_enabled_false(page):
+    client = page["client"]
+    answer = client.post("/api/exports/initech_off/resume")
+    assert answer.status_code == 409
+    detail = answer.json()["detail"]
+    assert "schedule.enabled: false" in detail and "initech_off.yaml" in detail
+    assert _paused("export_initech_off")
+    assert client.post("/api/exports/hooli_bad/resume").status_code == 409  # broken config
+    assert client.post("/api/exports/nobody/resume").status_code == 404
+
+
+# What a page on another origin can make a logged-in browser send, one entry per trick; every
+# state-changing route must refuse each with 403 and change nothing.
+CROSS_SITE = {
+    "no custom header": {"X-EES-Request": ""},
+    "custom header with another value": {"X-EES-Request": "true"},
+    "foreign Origin, other port": {"Origin": "http://testserver:8081"},
+    "foreign Origin, sibling subdomain": {"Origin": "http://evil.testserver"},
+    "foreign Origin, other scheme": {"Origin": "https://testserver"},
+    "opaque Origin (sandboxed frame)": {"Origin": "null"},
+    "Origin that is no URL": {"Origin": "javascript:alert(1)"},
+    "Sec-Fetch-Site: cross-site": {"Sec-Fetch-Site": "cross-site"},
+    "Sec-Fetch-Site: same-site": {"Sec-Fetch-Site": "same-site"},
+    "Sec-Fetch-Site: none": {"Sec-Fetch-Site": "none"},
+    "own Origin but same-site fetch": {
+        "Origin": "http://testserver",
+        "Sec-Fetch-Site": "same-site",
+    },
+    "form body": {"Content-Type": "application/x-www-form-urlencoded"},
+    "multipart form body": {"Content-Type": "multipart/form-data; boundary=x"},
+    "text/plain body": {"Content-Type": "text/plain;charset=UTF-8"},
+}
+ACTIONS = ("stop", "resume", "run-once", "check")
+
+
+def _state(export_id: str) -> tuple:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        runs = session.scalar(select(func.count()).where(DagRun.dag_id == f"export_{export_id}"))
+    return _paused(f"export_{export_id}"), runs
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("trick", list(CROSS_SITE))
+def test_state_changes_from_another_origin_are_refused(page, action, trick):
+    client = page["client"]
+    export_id = "initech_off" if action == "resume" else "globex_s3"  # paused / running
+    before = _state(export_id)
+    headers = CROSS_SITE[trick]
+    body = '{"period": "previous_month"}' if action == "run-once" else "period=previous_month"
+    answer = client.post(f"/api/exports/{export_id}/{action}", headers=headers, content=body)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["detail"].startswith("refused: ")
+    assert _state(export_id) == before
+
+
+def test_the_guard_checks_before_the_user_and_names_the_header(page):
+    anonymous = TestClient(page["client"].app)
+    answer = anonymous.post("/api/exports/globex_s3/stop")
+    assert answer.status_code == 403
+    assert "X-EES-Request: 1" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # curl, `ees`: no Origin, no Sec-Fetch-Site
+        {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},  # the page itself
+        {"Origin": "http://testserver:80"},  # the default port spelled out
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Content-Type": "application/json"},
+    ],
+)
+def test_the_pages_own_origin_and_plain_clients_may_change_state(page, headers):
+    client = page["client"]
+    for action, status in (("stop", "STOPPED"), ("resume", "PENDING")):
+        answer = client.post(f"/api/exports/globex_s3/{action}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == status
+    assert not _paused("export_globex_s3")
+    check = client.post("/api/exports/acme_daily/check", headers=headers)
+    assert check.status_code == 200 and check.json()["ok"] is True
+
+
+def test_the_configured_base_url_is_an_own_origin_too(page, monkeypatch):
+    """Behind a proxy the browser's origin is the public one, which `[api] base_url` names."""
+    client = page["client"]
+    headers = {"Origin": "https://airflow.acme.example", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/api/exports/acme_daily/check", headers=headers).status_code == 403
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.acme.example/")
+    assert client.post("/api/exports/acme_daily/check", headers=headers).status_code == 200
+    headers["Origin"] = "https://evil.acme.example"
+    assert client.post("/api/exports/acme_daily/check", headers=headers).status_code == 403
+
+
+def test_a_failed_run_is_failed_at_once_with_its_task_and_error_class(page, tmp_path, monkeypatch):
+    """A real run whose destination folder is gone: FAILED on the page and in `ees list` as soon
+    as the run ends (no health check has seen it), naming the task and the error's class."""
+    from airflow.dag_processing.dagbag import DagBag
+    from event_export.cli import render_table
+
+    for path in page["exports"].glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    write_config(tmp_path, "wayne_daily", "destination: {{type: local, conn_id: page_gone}}")
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    gone = {"conn_type": "fs", "extra": {"path": str(tmp_path / "gone")}}
+    monkeypatch.setenv("AIRFLOW_CONN_PAGE_GONE", json.dumps(gone))
+    dag = DagBag(dag_folder=REPO / "dags" / "exports.py").dags["export_wayne_daily"]
+    run = dag.test(logical_date=datetime(2026, 11, 2, tzinfo=UTC))
+    assert run.state == "failed"
+
+    client = page["client"]
+    assert ids(client.get("/api/exports", params={"status": "FAILED"})) == ["wayne_daily"]
+    (row,) = client.get("/api/exports", params={"q": "wayne_daily"}).json()["items"]
+    assert row["status"] == "FAILED"
+    assert row["status_detail"] == "task check_destination failed: ClientSideError (path_missing)"
+    assert row["last_run"]["failure"] == {
+        "task_id": "check_destination",
+        "map_index": -1,
+        "error": "ClientSideError",
+        "code": "path_missing",
+    }
+    assert "FAILED (check_destination: ClientSideError/path_missing)" in render_table([row])
+    assert str(tmp_path) not in json.dumps(row)  # the class and code, never the message
+
+
+def test_every_state_changing_route_is_guarded(page):
+    """A route added later without the guard fails here, not in a browser."""
+    from event_export.request_guard import same_origin_only
+
+    changing = [
+        r for r in page["client"].app.routes if set(getattr(r, "methods", ())) - {"GET", "HEAD"}
+    ]
+    assert sorted(r.path.rsplit("/", 1)[1] for r in changing) == sorted(ACTIONS)
+    for route in changing:
+        assert same_origin_only in [d.call for d in route.dependant.dependencies], route.path

@@ -63,4 +63,4 @@ def test_enabled_false_creates_the_dag_paused_and_tagged_stopped():
     assert STOPPED_TAG in stopped.tags
     running = _dag(_config())
     assert STOPPED_TAG not in running.tags
-    assert not running.is_paused_upon_creation
+    assert running.is_paused_upon_creation is False  # not None: the deployment's default

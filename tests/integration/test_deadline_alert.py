@@ -10,7 +10,7 @@ from stack import wait_until
 
 def test_missed_deadline_alerts_on_call_once(airflow_stack, smtp_server):
     dag = airflow_stack.wait_for_dag("export_dl_acme")
-    assert dag["is_paused"]  # a queued run that never delivers: the deadline must catch it
+    assert dag["is_paused"]  # enabled: false; a queued run never delivers: the deadline alerts
     api = airflow_stack.api()
     logical = datetime.now(UTC).replace(microsecond=0)
     run = api.trigger("export_dl_acme", logical.isoformat())

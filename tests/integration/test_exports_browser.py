@@ -1,6 +1,8 @@
 """The Exports page in a real browser: headless Debian Chromium (Selenium, chromium-driver) logs in
 to a real Airflow api-server with the plugin loaded, opens Exports from the UI, filters by format,
-views a manifest, stops an export and sees STOPPED. Screenshots go to tests/artifacts/.
+views a manifest, stops and resumes an export, sees a failed run as FAILED, and proves that a page
+on another origin (another port of 127.0.0.1) cannot stop an export with the logged-in cookie.
+Screenshots go to tests/artifacts/.
 
 The stack (tests/stack.py) runs on a database of its own, as every stack does.
 """
@@ -13,13 +15,15 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REPO
+from conftest import REPO, free_port
 from event_export.failure_policy import ExportState, Incident
 from event_export.generator import write_window
 from event_export.incidents import IncidentStore
@@ -31,9 +35,13 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 DAY = date(2026, 11, 1)
 TZ = "Asia/Kolkata"
 EXPORTS = {
-    # stays paused (STOPPED): unpaused, the scheduler would run today's day over it
-    "acme_daily": "schedule: {timezone: Asia/Kolkata}\n"
+    # stopped by its config, so paused from creation (unpaused, the scheduler would run
+    # yesterday over it): Resume is refused with the reason
+    "acme_daily": "schedule: {timezone: Asia/Kolkata, enabled: false}\n"
     "destination: {type: local, conn_id: page_local, path: acme}",
+    # enabled: unpaused from creation, its latest day runs at once and fails (folder gone): FAILED
+    "wayne_daily": "schedule: {timezone: Asia/Kolkata}\n"
+    "destination: {type: local, conn_id: page_gone}",
     "umbrella_json": "profile: gcp_export\nformat: json\nschedule: {frequency: one_time}\n"
     "destination: {type: gcs, conn_id: page_gcs, bucket: umbrella-bucket}",
     "globex_xml": "profile: gcp_export\nformat: xml\nkind: selected_events\nevents: [x]\n"
@@ -43,7 +51,6 @@ EXPORTS = {
     "initech_sftp": "schedule: {frequency: one_time}\n"
     "destination: {type: sftp, conn_id: page_sftp, path: in, nickname: Initech inbox}",
 }
-ONE_TIME = ("umbrella_json", "globex_xml", "initech_sftp")
 BROKEN = "client_id: hooli\nexport_id: hooli_bad\nschedule: {timezone: Nowhere/Land}\n"
 
 
@@ -64,16 +71,20 @@ def page_stack(tmp_path_factory, smtp_server):
         "AIRFLOW_CONN_PAGE_LOCAL": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(client_root)}}
         ),
+        "AIRFLOW_CONN_PAGE_GONE": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(client_root / "gone")}}
+        ),
         "EES_DEADLINE_ALERTS": "off",  # `airflow dags test` below (see deadlines.py)
     }
     stacks = start_stack(tmp_path_factory, smtp_server, exports=exports, env=env)
     stack = next(stacks)
     try:
-        api = stack.api()
+        # the stack's default is DAGS_ARE_PAUSED_AT_CREATION=true; nobody unpauses anything here
         for export_id in EXPORTS:
-            stack.wait_for_dag(f"export_{export_id}")
-        for export_id in ONE_TIME:  # no schedule: unpaused, they wait for a request
-            api.set_paused(f"export_{export_id}", False)
+            dag = stack.wait_for_dag(f"export_{export_id}")
+            assert dag["is_paused"] is (export_id == "acme_daily"), export_id
+        failed = stack.wait_for_finished_run("export_wayne_daily", 180)
+        assert (failed["run_type"], failed["state"]) == ("scheduled", "failed")
         airflow = str(Path(sys.executable).with_name("airflow"))
         logical = "2026-11-02T00:00:00+05:30"
         done = subprocess.run(
@@ -153,6 +164,8 @@ def click(driver, find, what: str) -> None:
 def login(driver, stack) -> None:
     from selenium.webdriver.common.by import By
 
+    if driver.current_url.startswith(stack.base_url) and driver.get_cookie("_token"):
+        return  # logged in by an earlier test of this module
     driver.get(f"{stack.base_url}/auth/login")
     user = wait_for(driver, lambda: driver.find_element(By.NAME, "username"), "login form")
     user.send_keys(SERVICE_USER)
@@ -179,6 +192,66 @@ def table_rows(driver) -> dict[str, str]:
     }
 
 
+ATTACKS = {  # what any page may make a visitor's browser send, cookies included, no preflight
+    # a no-cors fetch (the custom header is dropped in that mode; the body is typed text/plain)
+    "fetch": """<!doctype html><title>cat pictures</title><script>
+fetch("{target}", {{method: "POST", mode: "no-cors", credentials: "include",
+                    headers: {{"X-EES-Request": "1", "Content-Type": "text/plain"}}, body: "{{}}"}})
+  .catch(() => null).finally(() => {{ document.title = "fetch sent"; }});
+</script>""",
+    # an auto-submitting form
+    "form": """<!doctype html><title>cat pictures</title>
+<form id="form" method="POST" action="{target}"><input name="confirm" value="yes"></form>
+<script>document.getElementById("form").submit();</script>""",
+}
+
+
+@pytest.fixture
+def attacker(page_stack):
+    """An HTTP server on another port of 127.0.0.1 serving the attack pages (another origin of the
+    same site: Airflow's `_token` cookie, not port-bound, goes along)."""
+    stack, _ = page_stack
+    target = f"{stack.base_url}/ees/api/exports/globex_xml/stop"
+    pages = {f"/{name}": page.format(target=target).encode() for name, page in ATTACKS.items()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_on_another_origin_cannot_stop_an_export(page_stack, browser, attacker):
+    """Runs before the page's own Stop below, which proves the same browser still can."""
+    stack, _ = page_stack
+    driver = browser
+    login(driver, stack)
+    assert stack.api().get_dag("export_globex_xml")["is_paused"] is False
+    driver.get(attacker + "fetch")
+    wait_for(driver, lambda: driver.title == "fetch sent" or None, "the no-cors fetch answered")
+    assert stack.api().get_dag("export_globex_xml")["is_paused"] is False
+    driver.get(attacker + "form")  # lands the browser on the API's answer
+    api_url = stack.base_url + "/ees/api/exports/"
+    wait_for(driver, lambda: driver.current_url.startswith(api_url) or None, "the form's answer")
+    answer = driver.page_source
+    assert stack.api().get_dag("export_globex_xml")["is_paused"] is False, answer
+    assert "refused" in answer and "X-EES-Request" in answer  # 403, with the reason
+    assert driver.get_cookie("_token")  # the cookie was there to be abused
+
+
 def test_exports_page_in_airflow(page_stack, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -195,14 +268,17 @@ def test_exports_page_in_airflow(page_stack, browser):
     wait_for(driver, at_route, f"the plugin's route (at {driver.current_url})")
     frame = wait_for(driver, lambda: driver.find_element(By.TAG_NAME, "iframe"), "the page frame")
     driver.switch_to.frame(frame)
-    wait_for(driver, lambda: len(table_rows(driver)) == 5 or None, "five export rows")
+    wait_for(driver, lambda: len(table_rows(driver)) == 6 or None, "six export rows")
     assert table_rows(driver) == {
         "acme_daily": "STOPPED",
         "globex_xml": "PENDING",
         "hooli_bad": "INVALID",
         "initech_sftp": "FAILING",
         "umbrella_json": "PENDING",
+        "wayne_daily": "FAILED",
     }
+    wayne = driver.find_element(By.CSS_SELECTOR, "tr[data-export=wayne_daily]").text
+    assert "task check_destination failed: ClientSideError (path_missing)" in wayne
     initech = driver.find_element(By.CSS_SELECTOR, "tr[data-export=initech_sftp]").text
     assert "Initech inbox" in initech and "email 2 of 3 sent" in initech
     hooli = driver.find_element(By.CSS_SELECTOR, "tr[data-export=hooli_bad]").text
@@ -211,7 +287,7 @@ def test_exports_page_in_airflow(page_stack, browser):
     Select(driver.find_element(By.NAME, "format")).select_by_value("json")
     wait_for(driver, lambda: list(table_rows(driver)) == ["umbrella_json"] or None, "json only")
     driver.find_element(By.ID, "reset-all").click()
-    wait_for(driver, lambda: len(table_rows(driver)) == 5 or None, "filters reset")
+    wait_for(driver, lambda: len(table_rows(driver)) == 6 or None, "filters reset")
 
     row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=acme_daily]")
     row.find_element(By.CSS_SELECTOR, "button[data-act=view]").click()
@@ -249,6 +325,32 @@ def test_exports_page_in_airflow(page_stack, browser):
     wait_for(driver, lambda: table_rows(driver).get("globex_xml") == "STOPPED" or None, "STOPPED")
     assert "export stopped" in driver.find_element(By.ID, "banner").text
     assert stack.api().get_dag("export_globex_xml")["is_paused"] is True
+
+    # Resume, beside Stop on a stopped row, asks first too
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=globex_xml]")
+    assert not row.find_elements(By.CSS_SELECTOR, "button[data-act=stop]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=resume]").click()
+    ask = wait_for(
+        driver, lambda: driver.find_element(By.ID, "confirm-text").text or None, "confirmation"
+    )
+    assert "Resume export globex_xml?" in ask
+    assert driver.find_element(By.ID, "confirm-yes").text == "Resume export"
+    driver.find_element(By.ID, "confirm-yes").click()
+    wait_for(driver, lambda: table_rows(driver).get("globex_xml") == "PENDING" or None, "resumed")
+    assert "export resumed" in driver.find_element(By.ID, "banner").text
+    assert stack.api().get_dag("export_globex_xml")["is_paused"] is False
+    # ... and is refused, with the reason, for an export its config stops
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=acme_daily]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=resume]").click()
+    wait_for(driver, lambda: driver.find_element(By.ID, "confirm-text").text or None, "asked")
+    driver.find_element(By.ID, "confirm-yes").click()
+    refused = wait_for(
+        driver,
+        lambda: "schedule.enabled: false" in driver.find_element(By.ID, "banner").text or None,
+        "the refusal's reason",
+    )
+    assert refused and "acme_daily.yaml" in driver.find_element(By.ID, "banner").text
+    assert stack.api().get_dag("export_acme_daily")["is_paused"] is True
 
     # check destination: the probe goes to the client's folder and is deleted again
     row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=acme_daily]")
@@ -305,6 +407,7 @@ def test_cli_lists_shows_runs_once_and_stops_through_the_page_api(page_stack):
     assert table.stdout.splitlines()[0].split()[:3] == ["EXPORT", "CLIENT", "DESTINATION"]
     assert "INVALID hooli_bad: hooli_bad.yaml: schedule.timezone:" in table.stdout
     assert "sftp:Initech inbox" in table.stdout and "FAILING (email 2/3)" in table.stdout
+    assert "FAILED (check_destination: ClientSideError/path_missing)" in table.stdout
     assert stack.password not in table.stdout + table.stderr
 
     shown = ees(stack, "show", "acme_daily", "--json")
@@ -329,3 +432,10 @@ def test_cli_lists_shows_runs_once_and_stops_through_the_page_api(page_stack):
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout.strip() == "umbrella_json: STOPPED"
     assert stack.api().get_dag("export_umbrella_json")["is_paused"] is True
+    resumed = ees(stack, "resume", "umbrella_json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("umbrella_json: ") and "STOPPED" not in resumed.stdout
+    assert stack.api().get_dag("export_umbrella_json")["is_paused"] is False
+    refused = ees(stack, "resume", "acme_daily")
+    assert refused.returncode == 2 and "schedule.enabled: false" in refused.stderr
+    assert stack.api().get_dag("export_acme_daily")["is_paused"] is True

@@ -10,6 +10,28 @@ from event_export.incidents import IncidentStore
 from stack import CLIENT_EMAIL, wait_until
 
 
+def test_every_dag_decides_its_own_pause_state(airflow_stack):
+    """The stack runs with DAGS_ARE_PAUSED_AT_CREATION=true (deploy/airflow.env's setting), and
+    nobody unpauses anything before this test (it runs first on the stack): the health check and
+    an enabled daily export run on their own schedule, `enabled: false` stays paused."""
+    assert airflow_stack.env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "True"
+    api = airflow_stack.api()
+    for dag_id in ("ees_health_check", "export_stop_me", "export_acme_profiles_once"):
+        assert airflow_stack.wait_for_dag(dag_id)["is_paused"] is False, dag_id
+    assert airflow_stack.wait_for_dag("export_dl_acme")["is_paused"] is True  # enabled: false
+
+    def scheduled(dag_id: str):
+        runs = [r for r in api.latest_runs(dag_id, limit=10) if r["run_type"] == "scheduled"]
+        return runs[0] if runs else None
+
+    # catchup=False: the latest hour's check and Berlin's last day start as soon as parsed
+    check = wait_until(lambda: scheduled("ees_health_check"), 180, "a scheduled health check")
+    assert check["state"] == "success", airflow_stack.describe_runs("ees_health_check")
+    export = wait_until(lambda: scheduled("export_stop_me"), 180, "a scheduled export run")
+    assert export["state"] == "failed"  # it ran: its client's folder is missing (path_missing)
+    assert api.get_dag("export_dl_acme")["is_paused"] is True
+
+
 def test_client_failure_three_emails_and_pause_through_the_rest_api(airflow_stack, smtp_server):
     api = airflow_stack.api()
     airflow_stack.wait_for_dag("export_stop_me")

@@ -12,6 +12,7 @@ from event_export.exports_catalog import (
     RunFacts,
     list_exports,
     manifest_view,
+    status_of,
 )
 from event_export.failure_policy import ExportState, Incident
 
@@ -42,7 +43,7 @@ class InMemoryState:
     def last_runs(self, dag_ids, deliveries=True):
         self.asked.append(("last_runs", set(dag_ids)))
         return {
-            d: r if deliveries else replace(r, delivered=None)
+            d: r if deliveries else replace(r, delivered=None, failure=None)
             for d, r in self._runs.items()
             if d in dag_ids
         }
@@ -212,3 +213,76 @@ def test_manifest_view_lists_files_with_sizes_checksums_and_rows(folder):
     assert view["request_id"] == "123"
     assert view["files"] == DELIVERED["files"]
     assert (view["bytes"], view["location"]) == (123, "local: acme/in")
+
+
+CHECK_FAILED = {"task_id": "check_destination", "map_index": -1, "error": "ClientSideError"}
+
+
+@pytest.mark.parametrize(
+    ("dag", "failure", "incident", "frequency", "expected"),
+    [
+        (
+            DagFacts(False),
+            CHECK_FAILED | {"code": "path_missing"},
+            False,
+            "daily",
+            ("FAILED", "task check_destination failed: ClientSideError (path_missing)"),
+        ),
+        (
+            DagFacts(False),
+            {"task_id": "upload", "map_index": 2, "error": "DeliveryError"},
+            False,
+            "daily",
+            ("FAILED", "task upload [2] failed: DeliveryError"),
+        ),
+        (
+            DagFacts(False),
+            {"task_id": "extract", "map_index": -1, "error": None},
+            False,
+            "daily",
+            ("FAILED", "task extract failed"),
+        ),  # killed before it could say why
+        (DagFacts(False), None, False, "one_time", ("FAILED", "the last run failed")),
+        (DagFacts(False), CHECK_FAILED, True, "daily", ("FAILING", None)),  # the incident's
+        (DagFacts(False, active_runs=1), CHECK_FAILED, False, "daily", ("RUNNING", None)),
+        (DagFacts(True), CHECK_FAILED, False, "daily", ("STOPPED", "paused")),
+    ],
+)
+def test_a_failed_run_is_failed_at_once_unless_something_says_more(
+    folder, dag, failure, incident, frequency, expected
+):
+    good, _ = load_all(folder)
+    config = next(c for c in good.values() if c.export_id == "a_daily")
+    config = config.model_copy(
+        update={"schedule": config.schedule.model_copy(update={"frequency": frequency})}
+    )
+    run = RunFacts("r3", "failed", NOW, NOW, NOW, failure=failure)
+    status, detail = status_of(config, dag, run, incidents()["d_profiles"] if incident else None)
+    assert status == expected[0]
+    if expected[1]:
+        assert detail == expected[1]
+
+
+def test_failed_is_a_filter_and_the_shown_row_names_the_failed_task(folder):
+    source = state()
+    failure = CHECK_FAILED | {"code": "path_missing"}
+    source._runs["export_a_daily"] = RunFacts("r4", "failed", NOW, NOW, NOW, failure=failure)
+    good, errors = load_all(folder)
+    page = list_exports(good.values(), errors, source, incidents(), Filters(status="FAILED"))
+    (row,) = page.items
+    assert (row["export_id"], row["status"]) == ("a_daily", "FAILED")
+    assert row["status_detail"] == "task check_destination failed: ClientSideError (path_missing)"
+    assert row["last_run"]["failure"] == failure
+    assert row["last_run"]["delivery"] is None
+
+
+def test_each_row_offers_the_actions_its_status_allows(folder):
+    found = {r["export_id"]: r["actions"] for r in rows(folder).items}
+    assert found == {
+        "a_daily": ["view", "stop", "once", "check"],
+        "b_s3": ["stop", "once", "check"],
+        "c_once": ["once", "check"],  # DONE: a one-time export that delivered has nothing to stop
+        "d_profiles": ["stop", "once", "check"],
+        "e_off": ["resume", "once", "check"],  # STOPPED: Resume instead of Stop
+        "z_broken": [],
+    }
