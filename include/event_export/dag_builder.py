@@ -194,7 +194,10 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @task
         @reports_client_errors
         def validate(files: list[dict], uploaded: list[str]) -> dict:
-            return _run(config).validate(files)
+            """Check the delivery, publish the manifest, then release the run's staging."""
+            run = _run(config)
+            summary = run.validate(files)
+            return {**summary, "staging": run.release_staging()}
 
         extracted = extract()
         checked = check_destination()
