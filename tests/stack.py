@@ -27,6 +27,7 @@ NOTIFY_CLIENT = f"notify: {{failure_emails: [{CLIENT_EMAIL}]}}"
 # the connection's folder does not exist: the client's fault (ClientSideError path_missing)
 MISSING_FOLDER = "destination: {type: local, conn_id: stack_client}"
 PROFILES = "profile: gcp_export\nkind: user_profiles\naccount_id: 9"
+ONE_EVENT = "kind: selected_events\nevents: [add to cart]"  # one mapped format task: a short run
 STACK_EXPORTS = {  # export id -> its config after client_id, export_id and source
     # due 5 s after the run's logical date: the deadline test triggers it with a recent date
     "dl_acme": "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05'}\n"
@@ -38,7 +39,10 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     "acme_profiles_once": f"{PROFILES}\nschedule: {{frequency: one_time}}\n{MISSING_FOLDER}",
     # recurring on 4-hour local blocks: the scheduler's data interval becomes the run's window
     "acme_4h": "schedule: {frequency: recurring, every_hours: 4, timezone: Asia/Kolkata}\n"
-    "destination: {type: local, conn_id: stack_delivery}",
+    f"destination: {{type: local, conn_id: stack_delivery}}\n{ONE_EVENT}",
+    # the retry test triggers an older block, whose upload a folder in the way blocks
+    "acme_retry": "schedule: {frequency: recurring, every_hours: 6, timezone: Asia/Kolkata}\n"
+    f"destination: {{type: local, conn_id: stack_delivery, path: retry}}\n{ONE_EVENT}",
 }
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
 

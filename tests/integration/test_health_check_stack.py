@@ -1,7 +1,8 @@
 """The shared stack's checks: the failure policy against a running Airflow (a real client-side
 failure is classified from its XCom, the health-check DAG sends email 1 from a worker, and on day
 three the export's DAG is paused through the REST API); a recurring export run by the scheduler on
-its local block; and every socket the stack listens on is on loopback."""
+its local block; a failed upload that keeps its staging and is retried from it; and every socket
+the stack listens on is on loopback."""
 
 import ipaddress
 from datetime import UTC, datetime, timedelta
@@ -146,3 +147,67 @@ def test_every_socket_the_stack_listens_on_is_loopback_on_its_own_port(airflow_s
     }
     assert log_ports <= ports  # both log servers run, on the stack's own free ports
     assert not ports & {8793, 8794, 8080}  # never Airflow's fixed defaults
+
+
+def test_a_failed_upload_keeps_its_staging_and_clearing_the_task_retries_from_it(airflow_stack):
+    api, home, dag_id = airflow_stack.api(), airflow_stack.home, "export_acme_retry"
+    airflow_stack.wait_for_dag(dag_id)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    asked = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    block = last_block_before(asked, 6, kolkata)  # what a manual run at `asked` covers
+    write_window(home / "lake", block, 2000)  # "add to cart" rows: split and format stage files
+    period = hours_period(block, 6, kolkata)
+    delivered = home / "delivered" / "retry" / f"acme_{period.label}.zip"
+    delivered.mkdir(parents=True)  # a folder in the way: the upload's rename fails
+    api.set_paused(dag_id, False)
+    run_id = api.trigger(dag_id, asked.isoformat())["dag_run_id"]
+
+    def tis() -> dict:
+        return {t["task_id"]: t for t in api.task_instances(dag_id, run_id)}
+
+    def run_state(state: str):
+        return [
+            r
+            for r in api.latest_runs(dag_id, 10)
+            if r["dag_run_id"] == run_id and r["state"] == state
+        ]
+
+    def upload_failed_once():
+        upload = tis().get("upload")
+        return upload if upload and upload["state"] in ("up_for_retry", "failed") else None
+
+    try:
+        upload = wait_until(upload_failed_once, 240, "the blocked upload to fail")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{airflow_stack.describe_runs(dag_id)}") from None
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/upload/{upload['map_index']}"
+    api.call_path("PATCH", path, json={"new_state": "failed"})  # no need to wait for retries
+    wait_until(lambda: run_state("failed"), 120, "the run to fail")
+    staged = home / "staging" / "acme_retry" / period.key
+    kept = {p.relative_to(staged).parts[0] for p in staged.rglob("*") if p.is_file()}
+    assert kept == {"extract", "split", "format", "package"}  # a failed run keeps its staging
+
+    delivered.rmdir()  # the destination is fixed; clear the failed task and what follows it
+    api.call_path(
+        "POST",
+        f"/api/v2/dags/{dag_id}/clearTaskInstances",
+        json={
+            "dry_run": False,
+            "dag_run_id": run_id,
+            "task_ids": ["upload"],
+            "include_downstream": True,
+            "only_failed": True,
+            "reset_dag_runs": True,
+        },
+    )
+    try:
+        wait_until(lambda: run_state("success"), 180, "the cleared run to succeed", every=2)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{airflow_stack.describe_runs(dag_id)}") from None
+    finally:
+        api.set_paused(dag_id, True)
+    done = tis()
+    assert [done[t]["try_number"] for t in ("extract", "split_by_event", "chunk")] == [1, 1, 1]
+    assert done["upload"]["try_number"] >= 2  # retried from the staged zip, the lake not re-read
+    assert delivered.is_file() and delivered.stat().st_size > 0
+    assert not staged.exists()  # validated: released
