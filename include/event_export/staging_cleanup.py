@@ -96,3 +96,14 @@ def sweep(
         )
         removed.append(run.prefix)
     return removed
+
+
+def describe_left(store: Staging) -> list[str]:
+    """What staging holds now, one line per run and a total in bytes (`make demo` prints it)."""
+    runs = store.runs()
+    total = sum(r.size for r in runs)
+    lines = [f"staging left: {total:,} bytes in {store.location} ({len(runs)} runs)"]
+    for run in runs:
+        state = "validated, kept" if run.validated_at else "not validated (failed or running)"
+        lines.append(f"  {run.prefix}: {run.size:,} bytes, {state}")
+    return lines

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from event_export.settings import staging_keep_days, staging_max_age_days
 from event_export.staging import VALIDATED_MARKER, LocalStaging, S3Staging
-from event_export.staging_cleanup import Retention, release, sweep
+from event_export.staging_cleanup import Retention, describe_left, release, sweep
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client
 
@@ -130,3 +130,17 @@ def test_retention_settings_default_to_nothing_kept_and_a_week_for_failures(monk
     assert (staging_keep_days(), staging_max_age_days()) == (0, 7)
     monkeypatch.setenv("EES_STAGING_KEEP_DAYS", "0.5")
     assert staging_keep_days() == 0.5
+
+
+def test_describe_left_names_each_run_its_bytes_and_the_total(tmp_path):
+    store = LocalStaging(tmp_path / "staging")
+    assert describe_left(store) == [f"staging left: 0 bytes in {store.location} (0 runs)"]
+    _stage(store, RUN)
+    _stage(store, OTHER)
+    release(store, OTHER, Retention(keep_days=2, max_age_days=7))
+    marker = len(store.root.joinpath(OTHER, VALIDATED_MARKER).read_bytes())
+    assert describe_left(store) == [
+        f"staging left: {11600 + marker:,} bytes in {store.location} (2 runs)",
+        f"  {RUN}: 5,800 bytes, not validated (failed or running)",
+        f"  {OTHER}: {5800 + marker:,} bytes, validated, kept",
+    ]
