@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,6 +28,7 @@ NOTIFY_CLIENT = f"notify: {{failure_emails: [{CLIENT_EMAIL}]}}"
 # the connection's folder does not exist: the client's fault (ClientSideError path_missing)
 MISSING_FOLDER = "destination: {type: local, conn_id: stack_client}"
 PROFILES = "profile: gcp_export\nkind: user_profiles\naccount_id: 9"
+ONE_EVENT = "kind: selected_events\nevents: [add to cart]"  # one mapped format task: a short run
 STACK_EXPORTS = {  # export id -> its config after client_id, export_id and source
     # due 5 s after the run's logical date: the deadline test triggers it with a recent date;
     # `enabled: false` keeps it paused whatever the stack's default, so that run never starts
@@ -40,6 +41,12 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     "acme_profiles": f"{PROFILES}\nschedule: {{start_date: {date.today() + timedelta(days=300)}}}"
     f"\n{MISSING_FOLDER}",
     "acme_profiles_once": f"{PROFILES}\nschedule: {{frequency: one_time}}\n{MISSING_FOLDER}",
+    # recurring on 4-hour local blocks: the scheduler's data interval becomes the run's window
+    "acme_4h": "schedule: {frequency: recurring, every_hours: 4, timezone: Asia/Kolkata}\n"
+    f"destination: {{type: local, conn_id: stack_delivery}}\n{ONE_EVENT}",
+    # the retry test triggers an older block, whose upload a folder in the way blocks
+    "acme_retry": "schedule: {frequency: recurring, every_hours: 6, timezone: Asia/Kolkata}\n"
+    f"destination: {{type: local, conn_id: stack_delivery, path: retry}}\n{ONE_EVENT}",
 }
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
 
@@ -51,6 +58,7 @@ class AirflowStack:
     base_url: str
     password: str
     logs: dict[str, Path]
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def api(self):
         from event_export.airflow_api import AirflowApi
@@ -191,7 +199,9 @@ def _run_stack(
     worker_scratch: bool = False,
 ):
     exports = home / "exports"
+    (home / "delivered").mkdir()
     port = free_port()
+    worker_logs_port, trigger_logs_port = free_port(), free_port()
     password = "stack-test-password"
     (home / "passwords.json").write_text(json.dumps({SERVICE_USER: password}))
     env = {
@@ -212,6 +222,13 @@ def _run_stack(
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # loopback only, free ports: Airflow binds its own log servers to every interface, so
+        # the scheduler and triggerer skip them and loopback_log_server.py serves these ports
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_logs_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_logs_port),
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
         "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection_json(smtp_server.port),
         "EES_EXPORTS_DIR": str(exports),
         "EES_STAGING_DIR": str(home / "staging"),
@@ -221,6 +238,9 @@ def _run_stack(
         "AIRFLOW_CONN_STACK_CLIENT": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
         ),
+        "AIRFLOW_CONN_STACK_DELIVERY": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(home / "delivered")}}
+        ),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database or f"sqlite:///{home / 'airflow.db'}",
         **(_celery_env(database) if celery_workers else {}),
         **extra_env,
@@ -229,12 +249,12 @@ def _run_stack(
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     commands = {
         "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        "scheduler": ["scheduler"],
+        "scheduler": ["scheduler", "--skip-serve-logs"],
         "dag-processor": ["dag-processor"],
-        "triggerer": ["triggerer"],
+        "triggerer": ["triggerer", "--skip-serve-logs"],
     }
     procs, logs = {}, {}
-    stack = AirflowStack(home, env, f"http://127.0.0.1:{port}", password, logs)
+    stack = AirflowStack(home, env, f"http://127.0.0.1:{port}", password, logs, procs)
     env["AIRFLOW_CONN_EES_AIRFLOW_API"] = stack.connection_env()
     envs = {name: env for name in commands}
     for n in range(1, celery_workers + 1):
@@ -252,6 +272,11 @@ def _run_stack(
             ),
         }
 
+    for name, logs_port in (("worker-logs", worker_logs_port), ("trigger-logs", trigger_logs_port)):
+        commands[name] = [sys.executable, str(REPO / "tests" / "loopback_log_server.py")]
+        commands[name].append(str(logs_port))
+        envs[name] = env
+
     def healthy():
         for name, proc in procs.items():
             if proc.poll() is not None:
@@ -266,7 +291,7 @@ def _run_stack(
             logs[name] = home / f"{name}.out"
             with logs[name].open("w") as out:
                 procs[name] = subprocess.Popen(
-                    [airflow, *args],
+                    args if name.endswith("-logs") else [airflow, *args],
                     env=envs[name],
                     stdout=out,
                     stderr=subprocess.STDOUT,

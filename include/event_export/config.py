@@ -212,8 +212,10 @@ class Schedule(_Strict):
     frequency: Literal["daily", "recurring", "one_time"] = Field(
         default="daily",
         description=(
-            "daily: the previous calendar day, every local midnight. recurring: the last "
-            "`every_hours` hours, every `every_hours` hours. one_time: never scheduled; each run "
+            "daily: the previous calendar day, every local midnight. recurring: local blocks "
+            "[midnight + k*every_hours, + every_hours), each run when its block ends (the day's "
+            "last block is shorter when every_hours does not divide 24). one_time: never "
+            "scheduled; each run "
             "is triggered from the Airflow UI form with a day, a date range, the previous or the "
             "current month, within the last 60 days."
         ),
@@ -222,7 +224,10 @@ class Schedule(_Strict):
         default=None,
         ge=4,
         le=24,
-        description="recurring only: run every N hours (4 to 24), each run covering the last N.",
+        description=(
+            "recurring only: N (4 to 24): local blocks of N hours from local midnight, one run "
+            "per block."
+        ),
     )
     timezone: SafeText = Field(default="UTC", description="IANA time zone of the client's day.")
     deadline: time = Field(

@@ -16,15 +16,26 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
-from airflow.timetables.trigger import CronTriggerTimetable, DeltaTriggerTimetable
+from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from event_export import destination_check, rules
 from event_export.airflow_api import paused_through_api
 from event_export.config import ExportConfig, load_all
 from event_export.deadlines import deadline_alert
 from event_export.failure_reports import reports_client_errors, reports_failures
+from event_export.schedules import (
+    ONE_TIME_FIELDS,
+    RequestRefused,
+    daily_run_period,
+    hours_period,
+    last_block_before,
+    one_time_period,
+    recurring_cron,
+)
 from event_export.settings import exports_dir
 from event_export.trigger_form import one_time_params
+from event_export.windows import Window
 
 if TYPE_CHECKING:
     from event_export.pipeline import ExportRun
@@ -47,18 +58,10 @@ def tags_for(config: ExportConfig) -> list[str]:
 
 
 def _run(config: ExportConfig) -> ExportRun:
-    # imported here: they bring pyarrow, which a DAG file's parse must not pay for
-    from event_export.pipeline import ExportRun
-    from event_export.schedules import (
-        ONE_TIME_FIELDS,
-        RequestRefused,
-        daily_run_period,
-        hours_period,
-        one_time_period,
-    )
-
     """The period this run covers: its logical date (scheduled), or the one-time period asked
     for by the trigger form (one-time exports) or by a run-once's `conf` (any export)."""
+    from event_export.pipeline import ExportRun  # here: it brings pyarrow, which parsing skips
+
     context = get_current_context()
     dag_run = context["dag_run"]
     when = context.get("logical_date") or dag_run.run_after
@@ -72,29 +75,47 @@ def _run(config: ExportConfig) -> ExportRun:
             raise AirflowFailException(f"one-time export refused: {exc}") from exc
         return ExportRun.for_period(config, period)
     if schedule.frequency == "recurring":
-        return ExportRun.for_period(config, hours_period(when, schedule.every_hours, config.tz))
+        block = _block(context, config)
+        return ExportRun.for_period(config, hours_period(block, schedule.every_hours, config.tz))
     return ExportRun.for_period(config, daily_run_period(when, config.tz))
 
 
+def _block(context, config: ExportConfig) -> Window:
+    """A recurring run's window: its data interval (scheduled runs, and manual runs given a
+    logical date), else the last block that ended before the run was triggered."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None:
+        return Window(start, end)
+    every = config.schedule.every_hours
+    return last_block_before(context["dag_run"].run_after, every, config.tz)
+
+
 def timetable_for(config: ExportConfig):
-    """Daily at local midnight; recurring every N hours from local midnight; one-time: none."""
+    """Daily at local midnight; recurring on local blocks from midnight; one-time: none.
+
+    Recurring exports use a cron *data-interval* timetable firing at local hours 0, N, 2N, ...:
+    its data interval is `[previous fire, this fire)`, contiguous and aligned to the zone's
+    midnight whenever the DAG was deployed, restarted or unpaused (with catchup off, the scheduler
+    skips to the latest complete block, still on the grid).
+    """
     schedule = config.schedule
     if schedule.frequency == "daily":
         return CronTriggerTimetable("0 0 * * *", timezone=schedule.timezone)
     if schedule.frequency == "recurring":
-        return DeltaTriggerTimetable(timedelta(hours=schedule.every_hours))
+        return CronDataIntervalTimetable(
+            recurring_cron(schedule.every_hours), timezone=schedule.timezone
+        )
     return None
 
 
 def first_run_at(config: ExportConfig) -> datetime:
-    """The first trigger: the run that covers the start date's first day (or first hours)."""
+    """The DAG's start date: the daily trigger covering the start date, or the start of the first
+    recurring block (a data-interval timetable's start date is its first interval's start)."""
     start = config.schedule.start_date
     midnight = datetime(start.year, start.month, start.day, tzinfo=config.tz)
     if config.schedule.frequency == "daily":
         return midnight + timedelta(days=1)
-    if config.schedule.frequency == "recurring":
-        return midnight + timedelta(hours=config.schedule.every_hours)
-    return midnight
+    return midnight  # recurring: the first block starts at the start date's local midnight
 
 
 def _doc(config: ExportConfig, source: Path) -> str:
@@ -111,7 +132,11 @@ def _doc(config: ExportConfig, source: Path) -> str:
         )
     elif schedule.frequency == "recurring":
         hours = schedule.every_hours
-        when = f"Runs every {hours} hours, each covering the {hours} hours before it."
+        when = (
+            f"Runs at local hours {recurring_cron(hours).split()[1]} ({schedule.timezone}), "
+            f"each covering the block since the previous one: "
+            f"[local midnight + k*{hours} h, + {hours} h)."
+        )
     else:
         when = (
             "One-time export: use *Trigger* and choose a day, a date range, the previous or the "
@@ -185,7 +210,10 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @task
         @reports_client_errors
         def validate(files: list[dict], uploaded: list[str]) -> dict:
-            return _run(config).validate(files)
+            """Check the delivery, publish the manifest, then release the run's staging."""
+            run = _run(config)
+            summary = run.validate(files)
+            return {**summary, "staging": run.release_staging()}
 
         extracted = extract()
         checked = check_destination()

@@ -79,10 +79,23 @@ def main() -> None:
     finished = time.perf_counter()
 
     _report(Path(json.loads(env["AIRFLOW_CONN_DEMO_LOCAL"])["extra"]["path"]), config, args.day)
+    _report_staging(Path(env["EES_STAGING_DIR"]))
     print(
         f"timing: generate {generated - started:.1f} s, "
         f"airflow (migrate + run) {finished - generated:.1f} s, total {finished - started:.1f} s"
     )
+
+
+def _report_staging(root: Path) -> None:
+    """What the run left in staging (nothing, unless EES_STAGING_KEEP_DAYS keeps it), and where."""
+    from event_export.staging import LocalStaging
+    from event_export.staging_cleanup import describe_left
+
+    print()
+    for line in describe_left(LocalStaging(root)):
+        print(line)
+    stray = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+    print(f"all files under {root}: {stray:,} bytes")
 
 
 def _report(root: Path, config, day: date) -> None:

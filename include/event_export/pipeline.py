@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from event_export import naming
+from event_export import naming, staging_cleanup
 from event_export.config import ExportConfig
 from event_export.destinations import VerificationError, destination_for
 from event_export.gcp_export import PROFILES_PART, GcpRun
@@ -110,6 +110,7 @@ class ExportRun:
         return GcpRun(self.config, self.day, self.window, self.request_id)
 
     def extract(self) -> dict:
+        staging_cleanup.sweep(self.store)  # every run's staging past its retention
         self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
         with self.store.workspace() as ws:
@@ -236,9 +237,14 @@ class ExportRun:
         destination.upload(local, name)
         return manifest.summary(name)
 
+    def release_staging(self) -> str:
+        """After `validate` passed: remove the run's staging, or keep it (EES_STAGING_KEEP_DAYS)."""
+        return staging_cleanup.release(self.store, self.prefix)
+
 
 def run_export(config: ExportConfig, day: date) -> dict:
-    """All stages in this process, in order: for the benchmark and tests without a scheduler."""
+    """All stages in this process, in order: for the benchmark and tests without a scheduler.
+    The staging stays for the caller to measure (a DAG run releases it after `validate`)."""
     run = ExportRun(config, day)
     extracted = run.extract()
     parts = run.split(extracted)

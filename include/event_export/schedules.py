@@ -1,15 +1,16 @@
 """What one run covers: a day, a few hours, or a one-time request, as a UTC window plus a label.
 
-Daily runs fire at local midnight and cover the day that just ended; recurring runs fire every N
-hours and cover the N hours before; one-time runs cover whole local days asked for in the trigger
-form, never older than 60 days. All arithmetic is on local calendar dates (days are 23 to 25
-hours long around daylight-saving changes), converted to UTC at the end.
+Daily runs fire at local midnight and cover the day that just ended; recurring runs cover fixed
+local wall-clock blocks `[local midnight + k*N h, + N h)`, each run's data interval; one-time
+runs cover whole local days asked for in the trigger form, never older than 60 days. All
+arithmetic is on local calendar dates (days are 23 to 25 hours long around daylight-saving
+changes), converted to UTC at the end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,14 +59,61 @@ def days_period(first: date, last: date, tz: ZoneInfo) -> Period:
     return Period(window, first, last, label, f"{first.isoformat()}_{last.isoformat()}")
 
 
-def hours_period(run_time: datetime, every_hours: int, tz: ZoneInfo) -> Period:
-    """The last N hours before a recurring run: [run time - N h, run time), absolute hours.
+def recurring_hours(every_hours: int) -> list[int]:
+    """The local hours a recurring export's blocks start at: 0, N, 2N, ... below 24.
 
-    Labelled by the local start and the length (``01112026T0400_4h``), unambiguous even on the
-    night clocks go back, when a local hour repeats (the UTC offset is then in the key).
+    When N divides 24 the blocks tile the day; otherwise the day's last block is shorter (N=5:
+    20:00-24:00 is 4 hours) and the next day starts again at local midnight, so every block
+    boundary is a fixed local time, whatever the moment the export was deployed or unpaused.
     """
-    end = run_time.astimezone(UTC)
-    start = end - timedelta(hours=every_hours)
+    if not 1 <= every_hours <= 24:
+        raise ValueError(f"every_hours must be 1 to 24, not {every_hours}")
+    return list(range(0, 24, every_hours))
+
+
+def recurring_cron(every_hours: int) -> str:
+    """The cron expression whose fire times are the block boundaries of `recurring_hours`."""
+    if every_hours == 24:
+        return "0 0 * * *"
+    if 24 % every_hours == 0:
+        return f"0 */{every_hours} * * *"
+    return f"0 {','.join(str(h) for h in recurring_hours(every_hours))} * * *"
+
+
+def recurring_blocks(day: date, every_hours: int, tz: ZoneInfo) -> list[Window]:
+    """The blocks of one local calendar day, contiguous from its midnight to the next one's.
+
+    The reference for the scheduler's cron timetable: computed from local wall-clock times, so a
+    block that spans a clock change is an hour shorter or longer in absolute time.
+    """
+    starts = [
+        datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
+        for hour in recurring_hours(every_hours)
+    ]
+    ends = [*starts[1:], local_midnight(day + timedelta(days=1), tz)]
+    return [Window(start, end) for start, end in zip(starts, ends, strict=True)]
+
+
+def last_block_before(moment: datetime, every_hours: int, tz: ZoneInfo) -> Window:
+    """The latest block that has ended at `moment`: what a manually triggered run covers."""
+    day = moment.astimezone(tz).date()
+    for candidate in (day, day - timedelta(days=1)):
+        ended = [b for b in recurring_blocks(candidate, every_hours, tz) if b.end <= moment]
+        if ended:
+            return ended[-1]
+    raise AssertionError("a day always has a block that ended before its next day")
+
+
+def hours_period(window: Window, every_hours: int, tz: ZoneInfo) -> Period:
+    """One recurring block, exactly the run's data interval `[start, end)` in absolute time.
+
+    Labelled by the local start and the configured length (``01112026T0400_4h``; the day's short
+    last block and blocks across a clock change keep the configured N in the name), unambiguous
+    even on the night clocks go back, when a local hour repeats (the UTC offset is in the key).
+    """
+    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
+    if end <= start:
+        raise ValueError(f"empty recurring window {start.isoformat()} - {end.isoformat()}")
     local = start.astimezone(tz)
     label = f"{naming.ddmmyyyy(local.date())}T{local:%H%M}_{every_hours}h"
     key = f"{local:%Y-%m-%dT%H%M%z}_{every_hours}h"

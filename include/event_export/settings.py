@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -41,3 +42,29 @@ def staging_uri() -> str | None:
 def staging_conn_id() -> str:
     """The `aws` connection for EES_STAGING_URI (EES_STAGING_CONN_ID, default aws_default)."""
     return os.environ.get("EES_STAGING_CONN_ID") or "aws_default"
+
+
+def _days(name: str, default: float) -> float:
+    """A non-negative number of days from the environment; anything else names the setting."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        days = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: {raw!r} is not a number of days") from None
+    if not math.isfinite(days) or days < 0:
+        raise ValueError(f"{name}: {raw!r} must be a finite number of days, 0 or more")
+    return days
+
+
+def staging_keep_days() -> float:
+    """Days a successful run's staging is kept for debugging (EES_STAGING_KEEP_DAYS, default 0:
+    removed as soon as the run validates)."""
+    return _days("EES_STAGING_KEEP_DAYS", 0)
+
+
+def staging_max_age_days() -> float:
+    """Days a failed (never validated) run's staging is kept for a retry
+    (EES_STAGING_MAX_AGE_DAYS, default 7)."""
+    return _days("EES_STAGING_MAX_AGE_DAYS", 7)

@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -45,6 +47,20 @@ def check_key(key: str) -> str:
     if not parts or key.startswith("/") or ".." in parts or "\\" in key:
         raise ValueError(f"not a staging key: {key!r}")
     return key
+
+
+VALIDATED_MARKER = "_validated"  # written into a run's prefix when its staging is kept on success
+
+
+@dataclass(frozen=True)
+class StagedRun:
+    """One run's staging, `<export_id>/<period>`: when it last changed, its size, and whether
+    the run validated (its marker's time) or not (failed, or still running)."""
+
+    prefix: str
+    changed: datetime
+    size: int
+    validated_at: datetime | None
 
 
 class Staging:
@@ -74,6 +90,14 @@ class Staging:
 
     def keys(self, prefix: str) -> list[str]:
         """Staged keys under `prefix`, sorted (for checks and tests)."""
+        raise NotImplementedError
+
+    def put_text(self, key: str, text: str) -> None:
+        """Stage a small text object (the validated marker)."""
+        raise NotImplementedError
+
+    def runs(self) -> list[StagedRun]:
+        """Every run's staging (`<export_id>/<period>` prefixes), for the sweep and the demo."""
         raise NotImplementedError
 
 
@@ -135,13 +159,45 @@ class LocalStaging(Staging):
         self.publish(local, prefix)  # the stage wrote (and replaced) the folder in place
 
     def clear(self, prefix: str) -> None:
+        """Remove the prefix's folder, then its parents left empty (up to the root)."""
         folder = self.root / check_key(prefix)
         if folder.exists():
             shutil.rmtree(folder)
+        for parent in folder.parents:
+            if parent == self.root or self.root not in parent.parents:
+                break
+            try:
+                parent.rmdir()  # only if empty: another run of the export may be staged there
+            except OSError:
+                break
 
     def keys(self, prefix: str) -> list[str]:
         folder = self.root / check_key(prefix)
         return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
+
+    def put_text(self, key: str, text: str) -> None:
+        target = self.root / check_key(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+    def runs(self) -> list[StagedRun]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for run in sorted(
+            p for export in self.root.iterdir() if export.is_dir() for p in export.iterdir()
+        ):
+            if not run.is_dir():
+                continue
+            stats = [f.stat() for f in run.rglob("*") if f.is_file()]
+            changed = max((st.st_mtime for st in stats), default=run.stat().st_mtime)
+            marker = run / VALIDATED_MARKER
+            validated = _utc(marker.stat().st_mtime) if marker.is_file() else None
+            prefix = run.relative_to(self.root).as_posix()
+            found.append(
+                StagedRun(prefix, _utc(changed), sum(st.st_size for st in stats), validated)
+            )
+        return found
 
 
 class S3Staging(Staging):
@@ -237,6 +293,34 @@ class S3Staging(Staging):
         strip = len(self.prefix) + 1 if self.prefix else 0
         found = self.hook.iter_file_metadata(prefix=below, bucket_name=self.bucket)
         return sorted(obj["Key"][strip:] for obj in found)
+
+    def put_text(self, key: str, text: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=text.encode())
+
+    def runs(self) -> list[StagedRun]:
+        """One listing of the whole staging prefix, grouped by `<export_id>/<period>`."""
+        below = f"{self.prefix}/" if self.prefix else ""
+        grouped: dict[str, list[dict]] = {}
+        for obj in self.hook.iter_file_metadata(prefix=below, bucket_name=self.bucket):
+            parts = obj["Key"][len(below) :].split("/")
+            if len(parts) >= 3:  # <export_id>/<period>/<file...>
+                grouped.setdefault("/".join(parts[:2]), []).append(obj)
+        found = []
+        for prefix, objects in sorted(grouped.items()):
+            marker = [o for o in objects if o["Key"].endswith(f"/{prefix}/{VALIDATED_MARKER}")]
+            found.append(
+                StagedRun(
+                    prefix,
+                    max(o["LastModified"] for o in objects).astimezone(UTC),
+                    sum(int(o["Size"]) for o in objects),
+                    marker[0]["LastModified"].astimezone(UTC) if marker else None,
+                )
+            )
+        return found
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

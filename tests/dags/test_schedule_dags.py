@@ -23,10 +23,12 @@ def _dag(config: ExportConfig):
     return build_dag(config, Path("acme_x.yaml"))
 
 
-def test_recurring_runs_every_n_hours_from_local_midnight():
+def test_recurring_runs_on_local_blocks_from_midnight():
     dag = _dag(_config(frequency="recurring", every_hours=6, start_date="2026-10-01"))
-    assert dag.timetable.summary == "6:00:00"
-    assert dag.start_date.isoformat() == "2026-10-01T00:30:00+00:00"  # 06:00 IST
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    assert dag.timetable.summary == "0 */6 * * *"
+    assert dag.timetable._timezone.name == "Asia/Kolkata"
+    assert dag.start_date.isoformat() == "2026-09-30T18:30:00+00:00"  # 00:00 IST, first block
     assert "frequency:recurring" in dag.tags
     assert dag.deadline is None
 

@@ -28,6 +28,8 @@ destination: {{type: local, conn_id: it_local, path: acme}}
 @pytest.fixture
 def export_dag(tmp_path, monkeypatch, kolkata_lake, airflow_db):
     dags = export_dags(tmp_path, monkeypatch, {"it_acme": CONFIG.format(lake=kolkata_lake)})
+    monkeypatch.setenv("EES_STAGING_DIR", str(tmp_path / "staging"))
+    monkeypatch.delenv("EES_STAGING_KEEP_DAYS", raising=False)
     set_local_connection("it_local", tmp_path / "client")
     return dags["export_it_acme"], tmp_path / "client" / "acme"
 
@@ -43,6 +45,9 @@ def _run(dag, day) -> str:
 def test_dag_run_delivers_the_day_and_a_rerun_is_identical(export_dag, demo_day, kolkata_lake):
     dag, delivered = export_dag
     assert _run(dag, demo_day) == "success"
+    staging = delivered.parent.parent / "staging"
+    assert staging.is_dir()  # the run staged there, then released it after validate
+    assert list(staging.rglob("*")) == []  # nothing left behind, not even the export's folder
     zip_path = delivered / "acme_01112026.zip"
     manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
     first_zip = zip_path.read_bytes()
@@ -78,6 +83,7 @@ def test_dag_run_delivers_the_day_and_a_rerun_is_identical(export_dag, demo_day,
     assert delivered_rows == lake.num_rows == manifest["total_rows"]
 
     assert _run(dag, demo_day) == "success"
+    assert list(staging.rglob("*")) == []
     assert zip_path.read_bytes() == first_zip
     assert sorted(p.name for p in Path(delivered).iterdir()) == [
         "acme_01112026.manifest.json",

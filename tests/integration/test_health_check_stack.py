@@ -1,12 +1,20 @@
-"""The failure policy against a running Airflow: a real client-side failure (missing destination
-folder) is classified from its XCom, the health-check DAG sends email 1 from a worker, and on
-day three the export's DAG is paused through the REST API."""
+"""The shared stack's checks: the failure policy against a running Airflow (a real client-side
+failure is classified from its XCom, the health-check DAG sends email 1 from a worker, and on day
+three the export's DAG is paused through the REST API); a recurring export run by the scheduler on
+its local block; a failed upload that keeps its staging and is retried from it; and every socket
+the stack listens on is on loopback."""
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import psutil
 from event_export.config import load_config
+from event_export.generator import write_window
 from event_export.health_check import observe, run_check
 from event_export.incidents import IncidentStore
+from event_export.lake import Window
+from event_export.schedules import hours_period, last_block_before
 from stack import CLIENT_EMAIL, wait_until
 
 
@@ -90,3 +98,138 @@ def test_the_config_switch_pauses_a_running_export(airflow_stack, tmp_path):
     assert run_check([stopped], api, store, now) == {"stop_me": ["paused by config"]}
     assert api.get_dag("export_stop_me")["is_paused"] is True
     assert run_check([stopped], api, store, now) == {}
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_the_scheduler_runs_a_recurring_export_on_its_local_block(airflow_stack):
+    """CronDataIntervalTimetable serialised and run by the real scheduler: the run it creates on
+    unpause covers the latest complete 4-hour Asia/Kolkata block, and the file is named by it."""
+    api = airflow_stack.api()
+    airflow_stack.wait_for_dag("export_acme_4h")
+    kolkata = ZoneInfo("Asia/Kolkata")
+    now = datetime.now(UTC)
+    write_window(airflow_stack.home / "lake", Window(now - timedelta(hours=9), now), 300)
+    api.set_paused("export_acme_4h", False)
+    try:
+        run = airflow_stack.wait_for_finished_run("export_acme_4h", 240)
+    finally:
+        api.set_paused("export_acme_4h", True)
+    assert run["state"] == "success", airflow_stack.describe_runs("export_acme_4h")
+    window = Window(_at(run["data_interval_start"]), _at(run["data_interval_end"]))
+    assert window == last_block_before(_at(run["queued_at"]), 4, kolkata)
+    local_start = window.start.astimezone(kolkata)
+    assert (local_start.hour % 4, local_start.minute) == (0, 0)
+    assert run["run_type"] == "scheduled"
+    name = f"acme_{hours_period(window, 4, kolkata).label}.zip"
+    delivered = sorted(p.name for p in (airflow_stack.home / "delivered").rglob("*.zip"))
+    assert name in delivered
+    dag = api.get_dag("export_acme_4h")  # what the Exports page's "next run" reads
+    assert _at(dag["next_dagrun_data_interval_start"]) >= window.end
+    next_start = _at(dag["next_dagrun_data_interval_start"]).astimezone(kolkata)
+    assert (next_start.hour % 4, next_start.minute) == (0, 0)
+
+
+def _stack_processes(airflow_stack) -> list[psutil.Process]:
+    found = []
+    for proc in airflow_stack.procs.values():
+        try:
+            top = psutil.Process(proc.pid)
+            found += [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def test_every_socket_the_stack_listens_on_is_loopback_on_its_own_port(airflow_stack):
+    listening = {}
+    for process in _stack_processes(airflow_stack):
+        try:
+            for conn in process.net_connections(kind="inet"):
+                bound_udp = conn.type == 2 and conn.laddr  # SOCK_DGRAM: a bound UDP socket
+                if conn.status == psutil.CONN_LISTEN or bound_udp:
+                    listening[(conn.laddr.ip, conn.laddr.port)] = process.name()
+        except psutil.NoSuchProcess:
+            continue
+    assert listening, "no listening socket found: the test would prove nothing"
+    outside = {
+        addr: name
+        for addr, name in listening.items()
+        if not ipaddress.ip_address(addr[0]).is_loopback
+    }
+    assert outside == {}, f"listening beyond loopback: {outside}"
+    ports = {port for _, port in listening}
+    env = airflow_stack.env
+    assert int(airflow_stack.base_url.rsplit(":", 1)[1]) in ports  # the api-server
+    log_ports = {
+        int(env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]),
+        int(env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"]),
+    }
+    assert log_ports <= ports  # both log servers run, on the stack's own free ports
+    assert not ports & {8793, 8794, 8080}  # never Airflow's fixed defaults
+
+
+def test_a_failed_upload_keeps_its_staging_and_clearing_the_task_retries_from_it(airflow_stack):
+    api, home, dag_id = airflow_stack.api(), airflow_stack.home, "export_acme_retry"
+    airflow_stack.wait_for_dag(dag_id)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    asked = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    block = last_block_before(asked, 6, kolkata)  # what a manual run at `asked` covers
+    write_window(home / "lake", block, 2000)  # "add to cart" rows: split and format stage files
+    period = hours_period(block, 6, kolkata)
+    delivered = home / "delivered" / "retry" / f"acme_{period.label}.zip"
+    delivered.mkdir(parents=True)  # a folder in the way: the upload's rename fails
+    api.set_paused(dag_id, False)
+    run_id = api.trigger(dag_id, asked.isoformat())["dag_run_id"]
+
+    def tis() -> dict:
+        return {t["task_id"]: t for t in api.task_instances(dag_id, run_id)}
+
+    def run_state(state: str):
+        return [
+            r
+            for r in api.latest_runs(dag_id, 10)
+            if r["dag_run_id"] == run_id and r["state"] == state
+        ]
+
+    def upload_failed_once():
+        upload = tis().get("upload")
+        return upload if upload and upload["state"] in ("up_for_retry", "failed") else None
+
+    try:
+        upload = wait_until(upload_failed_once, 240, "the blocked upload to fail")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{airflow_stack.describe_runs(dag_id)}") from None
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/upload/{upload['map_index']}"
+    api.call_path("PATCH", path, json={"new_state": "failed"})  # no need to wait for retries
+    wait_until(lambda: run_state("failed"), 120, "the run to fail")
+    staged = home / "staging" / "acme_retry" / period.key
+    kept = {p.relative_to(staged).parts[0] for p in staged.rglob("*") if p.is_file()}
+    assert kept == {"extract", "split", "format", "package"}  # a failed run keeps its staging
+
+    delivered.rmdir()  # the destination is fixed; clear the failed task and what follows it
+    api.call_path(
+        "POST",
+        f"/api/v2/dags/{dag_id}/clearTaskInstances",
+        json={
+            "dry_run": False,
+            "dag_run_id": run_id,
+            "task_ids": ["upload"],
+            "include_downstream": True,
+            "only_failed": True,
+            "reset_dag_runs": True,
+        },
+    )
+    try:
+        wait_until(lambda: run_state("success"), 180, "the cleared run to succeed", every=2)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{airflow_stack.describe_runs(dag_id)}") from None
+    finally:
+        api.set_paused(dag_id, True)
+    done = tis()
+    assert [done[t]["try_number"] for t in ("extract", "split_by_event", "chunk")] == [1, 1, 1]
+    assert done["upload"]["try_number"] >= 2  # retried from the staged zip, the lake not re-read
+    assert delivered.is_file() and delivered.stat().st_size > 0
+    assert not staged.exists()  # validated: released

@@ -76,6 +76,7 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     set_local_connection("it_s3stage_local", tmp_path / "client")
     stale = f"{PREFIX}/it_s3stage/2026-11-01/split/event from an earlier try.arrow"
     s3_staging.put_object(Bucket=BUCKET, Key=stale, Body=b"stale")
+    monkeypatch.setenv("EES_STAGING_KEEP_DAYS", "1")  # keep it, to look inside
 
     logical = datetime.combine(
         demo_day + timedelta(days=1), datetime.min.time(), ZoneInfo("Asia/Kolkata")
@@ -107,6 +108,17 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
     assert manifest["files"][0]["sha256"] == hashlib.sha256(zip_bytes).hexdigest()
     assert csv_rows(zip_bytes) == expected == manifest["rows_per_event"]
+    assert f"{run}/_validated" in objects  # kept a day, then the sweep removes it
+    assert xcom(dag_run, "validate")["staging"] == "kept"
+
+    # By default (EES_STAGING_KEEP_DAYS unset) a successful run leaves nothing on S3
+    monkeypatch.delenv("EES_STAGING_KEEP_DAYS")
+    rerun = dag.test(logical_date=logical)
+    assert rerun.state == "success"
+    assert staged(s3_staging) == {}
+    assert files_under(tmp_path / "scratch") == []
+    assert xcom(rerun, "validate")["staging"] == "removed"
+    assert (delivered / "acme_01112026.zip").read_bytes() == zip_bytes
 
     # The same day staged locally gives the same bytes; test_airflow_run.py reads that zip row by
     # row against the lake.

@@ -5,12 +5,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from event_export.config import ExportConfig
+from event_export.lake import Window
 from event_export.schedules import (
     RequestRefused,
     daily_run_period,
     hours_period,
     one_time_days,
     one_time_period,
+    recurring_blocks,
 )
 from pydantic import ValidationError
 
@@ -40,22 +42,29 @@ def test_daily_period_keeps_the_ddmmyyyy_label_and_spans_a_dst_day():
     assert period.window.end - period.window.start == timedelta(hours=23)
 
 
-def test_recurring_covers_the_last_n_hours_in_absolute_time_across_dst_end():
-    run = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)  # 03:00 EST, after the 02:00 EDT -> 01:00 EST
-    period = hours_period(run, 6, NY)
-    assert period.window.start == datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-    assert period.window.end == run
-    assert period.label == "31102026T2200_6h"  # local start 22:00 EDT on 31 October
-    assert (period.first_day, period.last_day) == (date(2026, 10, 31), date(2026, 11, 1))
-    assert not period.single_day
+def test_recurring_block_across_dst_end_is_five_local_hours_labelled_by_its_local_start():
+    # 00:00 EDT -> 06:00 EST on 1 November: the 02:00 EDT -> 01:00 EST change is inside the block
+    (first, second, *_) = recurring_blocks(date(2026, 11, 1), 6, NY)
+    assert first == Window(
+        datetime(2026, 11, 1, 4, 0, tzinfo=UTC), datetime(2026, 11, 1, 11, 0, tzinfo=UTC)
+    )
+    assert second.start == first.end
+    period = hours_period(first, 6, NY)
+    assert period.window == first
+    assert period.label == "01112026T0000_6h"
+    assert (period.first_day, period.last_day) == (date(2026, 11, 1), date(2026, 11, 1))
+    assert period.single_day is False
 
 
 def test_recurring_keys_differ_for_the_repeated_local_hour():
     # both start at local 02:00: first in CEST (+0200), then again in CET (+0100)
-    first = hours_period(datetime(2026, 10, 25, 4, 0, tzinfo=UTC), 4, BERLIN)
-    second = hours_period(datetime(2026, 10, 25, 5, 0, tzinfo=UTC), 4, BERLIN)
+    hour = timedelta(hours=1)
+    first_start = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)
+    second_start = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+    first = hours_period(Window(first_start, first_start + 4 * hour), 4, BERLIN)
+    second = hours_period(Window(second_start, second_start + 4 * hour), 4, BERLIN)
+    assert first.label == second.label == "25102026T0200_4h"
     assert first.key != second.key
-    assert first.window.end == second.window.start + timedelta(hours=3)
 
 
 @pytest.mark.parametrize("hours", [3, 25, 0])

@@ -50,7 +50,8 @@ def test_local_staging_hands_over_the_same_file_without_a_copy(tmp_path):
     assert store.keys("exp") == ["exp/2026-11-01/extract/extract.arrow"]
     store.clear("exp/2026-11-01")
     assert store.keys("exp") == []
-    assert written.parent.parent.parent.is_dir()  # only the run's folder went
+    assert not written.parent.parent.parent.exists()  # the export's folder, left empty, went too
+    assert store.root.is_dir()  # never the root (other runs' staging: test_staging_cleanup.py)
 
 
 def test_s3_staging_round_trip_streams_multipart_and_leaves_no_scratch(s3_store, tmp_path):
