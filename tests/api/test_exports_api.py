@@ -586,7 +586,7 @@ def test_a_failed_run_is_failed_at_once_with_its_task_and_error_class(page, tmp_
     monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
     gone = {"conn_type": "fs", "extra": {"path": str(tmp_path / "gone")}}
     monkeypatch.setenv("AIRFLOW_CONN_PAGE_GONE", json.dumps(gone))
-    dag = DagBag(dag_folder=REPO / "dags" / "exports.py").dags["export_wayne_daily"]
+    dag = DagBag(dag_folder=REPO / "dags").dags["export_wayne_daily"]
     run = dag.test(logical_date=datetime(2026, 11, 2, tzinfo=UTC))
     assert run.state == "failed"
 
