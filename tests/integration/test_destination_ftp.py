@@ -38,7 +38,7 @@ def test_multi_file_export_is_delivered_into_new_folders_and_verified(server, tm
     with Watcher(on_disk(target)) as watcher:
         assert deliver(destination(server, "acme/daily"), files, tmp_path) == []
     delivered = {p.name: p for p in target.iterdir()}
-    assert set(delivered) == {f["name"] for f in files} | {"export_01112026.manifest.json"}
+    assert set(delivered) == {f["name"] for f in files} | {"export_01112026.manifest"}
     for f in files:
         assert hashlib.sha256(delivered[f["name"]].read_bytes()).hexdigest() == f["sha256"]
         assert watcher.seen[f["name"]] == {f["size"]}

@@ -104,7 +104,7 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     zip_bytes = (delivered / "acme_01112026.zip").read_bytes()
     staged_zip = s3_staging.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{zip_key}")["Body"].read()
     assert staged_zip == zip_bytes
-    manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
+    manifest = json.loads((delivered / "acme_01112026.manifest").read_text())
     assert manifest["files"][0]["sha256"] == hashlib.sha256(zip_bytes).hexdigest()
     assert csv_rows(zip_bytes) == expected == manifest["rows_per_event"]
 

@@ -69,7 +69,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 DELIVERED = {
-    "manifest": "a.manifest.json",
+    "manifest": "a.manifest",
     "request_id": "123",
     "location": "local: acme/in",
     "files": [
