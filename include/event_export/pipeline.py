@@ -192,7 +192,8 @@ class ExportRun:
             target = ws.path(self.prefix) / "package" / name
             build_zip(members, target)
             events = {f["key"]: f["rows"] for f in sorted(formatted, key=lambda f: f["key"])}
-            described = describe(target, name, sum(events.values()), events).to_dict()
+            keys = {entries[names[f["key"]]]: f["key"] for f in formatted}
+            described = describe(target, name, sum(events.values()), events, keys).to_dict()
             return [{**described, "path": ws.publish(target)}]
 
     def upload(self, file: dict) -> str:
@@ -204,13 +205,13 @@ class ExportRun:
         """The delivery's manifest: each file with its rows per raw event name (the files' XCom
         rows carry staging keys; the names come back from staging here)."""
         names = self.event_names() if files else {}
-        public = [
-            {
-                **{k: v for k, v in f.items() if k not in ("path", "events")},
-                "events": {names[key]: rows for key, rows in f["events"].items()},
-            }
-            for f in files
-        ]
+        public = []
+        for f in files:
+            entry = {k: v for k, v in f.items() if k not in ("path", "events", "members")}
+            entry["events"] = {names[key]: rows for key, rows in f["events"].items()}
+            if f.get("members"):  # a zip: which raw event each member holds
+                entry["members"] = {m: names[key] for m, key in sorted(f["members"].items())}
+            public.append(entry)
         window = self.window
         return Manifest(
             self.config.client_id,
