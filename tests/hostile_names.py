@@ -100,18 +100,50 @@ HOSTILE_EVENTS: tuple[str, ...] = (
     '=HYPERLINK("http://x")',
 )
 
+# One of each kind, for the real DAG runs (each event is a mapped task or two there; the whole
+# corpus goes through the same stages in-process in tests/unit/test_hostile_names.py).
+STACK_EVENTS: tuple[str, ...] = (
+    LONG,
+    LONG + "-tail",  # collides with LONG after the cut
+    "é" * 200,
+    "🛒" * 80,
+    "nul\x00byte",
+    "ctrl\x07bell",
+    "a/b",
+    "a-b",
+    "a-b-c14cdd",
+    "a\\b",
+    "../../etc/passwd",
+    "..",
+    ".",
+    "",
+    "   \t  ",
+    "Purchase",
+    "purchase",
+    "café",
+    "cafe\u0301",
+    'win<>:"|?*',
+    "trailing dot.",
+    "rtl\u202egnp.exe",
+    "nel\u0085next",
+    "ls\u2028line",
+    "emoji 🛒👨‍👩‍👧 family",
+)
+
 
 def rows_for(index: int) -> int:
     """Rows of the corpus's `index`-th event: 1 to 3, so a mix-up of two events shows."""
     return index % 3 + 1
 
 
-def write_hostile_lake(root: Path, day: date, timezone: str) -> dict[str, int]:
-    """Write one UTC hour inside local `day` whose events carry every hostile name; returns the
-    rows per raw name (what the lake holds for that day)."""
+def write_hostile_lake(
+    root: Path, day: date, timezone: str, events: tuple[str, ...] = HOSTILE_EVENTS
+) -> dict[str, int]:
+    """Write one UTC hour inside local `day` whose events carry every name of `events`; returns
+    the rows per raw name (what the lake holds for that day)."""
     noon = datetime.combine(day, time(12), ZoneInfo(timezone)).astimezone(UTC)
     hour = noon.replace(minute=0, second=0, microsecond=0)
-    names = [e for i, e in enumerate(HOSTILE_EVENTS) for _ in range(rows_for(i))]
+    names = [e for i, e in enumerate(events) for _ in range(rows_for(i))]
     table = generate_hour(hour.date(), hour.hour, len(names))
     table = table.set_column(0, "event_name", pa.array(names, pa.string()))
     folder = Path(partition_dir(str(root), hour))
@@ -153,12 +185,15 @@ def _csv_rows(data: bytes) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def check_delivery(root: Path, folder: str, lake: dict[str, int]) -> dict:
+def check_delivery(root: Path, folder: str, lake: dict[str, int], others: tuple = ()) -> dict:
     """Assert what a client finds under `root/folder`: a manifest (found by its suffix) mapping
     every delivered file (and zip member) to raw event names with the lake's row counts, the
-    files' rows agreeing, every name portable, nothing anywhere else under `root`."""
+    files' rows agreeing, every name portable, nothing anywhere else under `root` (but in the
+    `others` folders, other exports' own)."""
     target = root / folder
-    everything = sorted(p for p in root.rglob("*") if p.is_file())
+    everything = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.parent not in [root / o for o in others]
+    )
     assert all(p.parent == target for p in everything), everything  # nothing outside, no subdirs
     [manifest_path] = [p for p in everything if p.name.endswith(MANIFEST_SUFFIX)]
     manifest = json.loads(manifest_path.read_text())

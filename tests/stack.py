@@ -36,7 +36,14 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     # seed 003's profile rule: the daily one never comes due, so unpausing it starts no run
     "acme_profiles": f"{PROFILES}\nschedule: {{start_date: 2099-01-01}}\n{MISSING_FOLDER}",
     "acme_profiles_once": f"{PROFILES}\nschedule: {{frequency: one_time}}\n{MISSING_FOLDER}",
+    # every hostile event name delivered (tests/integration/test_hostile_names_stack.py)
+    **{
+        f"hostile_{kind}": f"{body}schedule: {{frequency: one_time, timezone: Asia/Kolkata}}\n"
+        f"destination: {{type: local, conn_id: stack_delivery, path: hostile_{kind}}}"
+        for kind, body in (("zip", ""), ("gcp", "profile: gcp_export\n"))
+    },
 }
+DELIVERIES = "deliveries"  # under the stack's home: the root of connection stack_delivery
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
 
 
@@ -132,6 +139,7 @@ def start_stack(
     """
     home = tmp_path_factory.mktemp("celery-stack" if celery_workers else "airflow-stack")
     (home / "exports").mkdir()
+    (home / DELIVERIES).mkdir()
     for export_id, text in (exports or _default_exports(home)).items():
         (home / "exports" / f"{export_id}.yaml").write_text(text)
     database = create_database(f"ees_test_{home.name.replace('-', '_')}_{os.getpid()}")
@@ -215,6 +223,9 @@ def _run_stack(
         "EES_INCIDENTS_PATH": str(home / "incidents.json"),
         "AIRFLOW_CONN_STACK_CLIENT": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
+        ),
+        "AIRFLOW_CONN_STACK_DELIVERY": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(home / DELIVERIES)}}
         ),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database or f"sqlite:///{home / 'airflow.db'}",
         **(_celery_env(database) if celery_workers else {}),
