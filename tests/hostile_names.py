@@ -131,6 +131,21 @@ STACK_EVENTS: tuple[str, ...] = (
 )
 
 
+def longest_file_names() -> list[str]:
+    """The names of 200 bytes or more the corpus gives: gcp_export files (with the longest
+    database id and extension) and zip members. The longest are 211 bytes, so their temporary
+    upload names are exactly 255; multi-byte ones end a little shorter (cut between characters)."""
+    from event_export import naming
+
+    named = naming.gcp_event_file_names(
+        dict.fromkeys(HOSTILE_EVENTS, 1), "1234567890", "1793557800", date(2026, 11, 2), "d" * 40,
+        "parquet.gzip",
+    )  # fmt: skip
+    files = [n for names in named.values() for n in names]
+    members = list(naming.member_names(HOSTILE_EVENTS, "02112026").values())
+    return sorted(n for n in files + members if len(n.encode()) >= 200)
+
+
 def rows_for(index: int) -> int:
     """Rows of the corpus's `index`-th event: 1 to 3, so a mix-up of two events shows."""
     return index % 3 + 1
