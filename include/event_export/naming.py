@@ -120,8 +120,9 @@ def event_label(event: str) -> str:
     """The event name for XCom, task labels and the Exports page: the name itself when it is
     printable and short, else an escaped, cut spelling with the staging key's start, so no NUL
     or invisible character ever reaches the metadata database (PostgreSQL refuses NUL in JSONB)."""
-    if not _UNPRINTABLE.search(event) and len(event) <= LABEL_CHARS and event.strip() == event:
-        return event if event else "(empty)"
+    plain = event and event.strip() == event and len(event) <= LABEL_CHARS
+    if plain and not _UNPRINTABLE.search(event):
+        return event
     escaped = _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", event)
     return f"{escaped[:LABEL_CHARS]} #{staging_key(event)[:HASH_CHARS]}"
 

@@ -73,6 +73,9 @@ def test_labels_are_safe_for_xcom_and_postgres_jsonb():
         assert "\x00" not in label
         assert not any(c in label for c in "\x07\x1b\x7f\x85\u2028\u2029\u202e\u2066")
     assert naming.event_label("add to cart") == "add to cart"
+    assert naming.event_label("").startswith(" #") and naming.event_label(" x").endswith(
+        f" #{naming.staging_key(' x')[:6]}"
+    )
 
 
 @pytest.fixture
