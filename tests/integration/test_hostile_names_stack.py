@@ -5,6 +5,7 @@ arrive with the lake's row count under a portable name unique under case folding
 
 from datetime import UTC, datetime, timedelta
 
+from event_export.naming import event_label
 from hostile_names import STACK_EVENTS, check_delivery, write_hostile_lake
 from stack import DELIVERIES, wait_until
 
@@ -38,6 +39,12 @@ def test_every_hostile_event_name_is_delivered_by_a_real_run(airflow_stack):
             raise AssertionError(f"{exc}\n{airflow_stack.describe_runs(dag_id)}") from None
         assert run["state"] == "success", airflow_stack.describe_runs(dag_id)
         api.set_paused(dag_id, True)
+        # what the metadata database holds: labels, never raw names (the Exports page reads it)
+        summary = api.xcom(dag_id, run_id, "validate", "return_value")
+        assert summary["rows_per_event"] == {event_label(e): n for e, n in lake.items()}
+        formats = api.task_instances(dag_id, run_id)
+        labels = {t["rendered_map_index"] for t in formats if t["task_id"] == "format"}
+        assert labels == {event_label(e) for e in lake}
 
     root = airflow_stack.home / DELIVERIES
     zipped = check_delivery(root, "hostile_zip", lake, others=("hostile_gcp",))
