@@ -69,7 +69,7 @@ def summary(n: int) -> dict:
         for i in range(n)
     ]
     return {
-        "manifest": "m.manifest.json",
+        "manifest": "m.manifest",
         "request_id": "0123456789",
         "location": "s3://bench-bucket/p",
         "files": files,

@@ -47,7 +47,14 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     # the retry test triggers an older block, whose upload a folder in the way blocks
     "acme_retry": "schedule: {frequency: recurring, every_hours: 6, timezone: Asia/Kolkata}\n"
     f"destination: {{type: local, conn_id: stack_delivery, path: retry}}\n{ONE_EVENT}",
+    # every hostile event name delivered (tests/integration/test_hostile_names_stack.py)
+    **{
+        f"hostile_{kind}": f"{body}schedule: {{frequency: one_time, timezone: Asia/Kolkata}}\n"
+        f"destination: {{type: local, conn_id: stack_delivery, path: hostile_{kind}}}"
+        for kind, body in (("zip", ""), ("gcp", "profile: gcp_export\n"))
+    },
 }
+DELIVERIES = "delivered"  # under the stack's home: the root of connection stack_delivery
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
 
 
@@ -144,6 +151,7 @@ def start_stack(
     """
     home = tmp_path_factory.mktemp("celery-stack" if celery_workers else "airflow-stack")
     (home / "exports").mkdir()
+    (home / DELIVERIES).mkdir()
     for export_id, text in (exports or _default_exports(home)).items():
         (home / "exports" / f"{export_id}.yaml").write_text(text)
     database = create_database(f"ees_test_{home.name.replace('-', '_')}_{os.getpid()}")
@@ -199,7 +207,6 @@ def _run_stack(
     worker_scratch: bool = False,
 ):
     exports = home / "exports"
-    (home / "delivered").mkdir()
     port = free_port()
     worker_logs_port, trigger_logs_port = free_port(), free_port()
     password = "stack-test-password"
@@ -239,7 +246,7 @@ def _run_stack(
             {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
         ),
         "AIRFLOW_CONN_STACK_DELIVERY": json.dumps(
-            {"conn_type": "fs", "extra": {"path": str(home / "delivered")}}
+            {"conn_type": "fs", "extra": {"path": str(home / DELIVERIES)}}
         ),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database or f"sqlite:///{home / 'airflow.db'}",
         **(_celery_env(database) if celery_workers else {}),

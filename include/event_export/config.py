@@ -327,6 +327,14 @@ class ExportConfig(_Strict):
         default=False,
         description="gcp_export: write every property value as a string (else original types).",
     )
+    csv_for_excel: bool = Field(
+        default=False,
+        description=(
+            "CSV files (both profiles): start each file with a UTF-8 BOM and prefix a cell that "
+            "starts with =, +, -, @, tab or CR with a single quote, so Excel opens the file "
+            "safely (no formulas run) and shows non-Latin text right. Changes values: opt-in."
+        ),
+    )
     chunk_size_mb: float = Field(
         default=100,
         gt=0,

@@ -192,7 +192,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         def split_by_event(extracted: dict) -> list[dict]:
             return _run(config).split(extracted)
 
-        @task(map_index_template="{{ task.op_kwargs['part']['event'] }}")
+        @task(map_index_template="{{ task.op_kwargs['part']['label'] }}")
         @reports_failures
         def format(part: dict) -> dict:
             return _run(config).format(part)

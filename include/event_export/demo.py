@@ -110,9 +110,10 @@ def _report(root: Path, config, day: date) -> None:
     print(f"\ndelivered: {archive} ({archive.stat().st_size / 1e6:.1f} MB, {len(entries)} CSVs)")
     print(f"manifest:  {folder / naming.manifest_name(name)} (validated against the lake)")
     print(f"{'event':<28} {'rows':>10}  {'CSV MB':>7}")
+    member_of = {event: member for member, event in manifest["files"][0]["members"].items()}
     for event, rows in manifest["rows_per_event"].items():
-        size = entries.get(naming.daily_csv_name(event, day), 0)
-        print(f"{event:<28} {rows:>10,}  {size / 1e6:>7.2f}")
+        size = entries.get(member_of.get(event, ""), 0)
+        print(f"{naming.event_label(event):<28} {rows:>10,}  {size / 1e6:>7.2f}")
     print(f"{'total':<28} {manifest['total_rows']:>10,}")
 
 

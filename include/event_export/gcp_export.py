@@ -46,15 +46,17 @@ class GcpRun:
             timezone=self.config.schedule.timezone,
             identity_priority=tuple(self.config.identity_priority),
             values_as_strings=self.config.values_as_strings,
+            csv_for_excel=self.config.csv_for_excel,
         )
 
-    def format(self, part: dict, out_dir: Path) -> dict:
-        """Write one part (an event's rows, or the snapshot) as its file series."""
+    def format(self, part: dict, out_dir: Path, event: str | None = None) -> dict:
+        """Write one part (an event's rows, or the snapshot) as its file series; `event` is the
+        part's raw event name (JSON files carry it), read from its staged rows by the caller."""
         if out_dir.exists():
             shutil.rmtree(out_dir)  # an earlier try of this task
         config = self.config
         if self.profiles:
-            output = Output(out_dir, limit=None, gzip=True)
+            output = Output(out_dir, limit=None, gzip=True, gzip_name=self.profile_file_name())
             chunks = write_series(part["path"], config.format, PROFILES, self.options, output)
         else:
             output = Output(
@@ -63,56 +65,65 @@ class GcpRun:
                 parquet_gzip=config.parquet_compression == "gzip",
             )
             chunks = write_series(
-                part["path"], config.format, EVENTS, self.options, output, title=part["event"]
+                part["path"], config.format, EVENTS, self.options, output, title=event
             )
         return {
-            "event": part["event"],
+            "key": part["key"],
+            "label": part["label"],
             "rows": sum(c.rows for c in chunks),
             "chunks": [c.to_dict() for c in chunks],
         }
 
-    def name_files(self, formatted: list[dict]) -> list[dict]:
-        """Name every written file and describe it (size, SHA-256, rows) for upload and manifest."""
+    def profile_file_name(self) -> str:
+        config = self.config
+        return naming.gcp_profile_file_name(
+            config.account_id or 0,
+            self.request_id,
+            self.run_timestamp,
+            config.database_id,
+            config.format,
+        )
+
+    def name_files(self, formatted: list[dict], names: dict[str, str]) -> list[dict]:
+        """Name every written file and describe it (size, SHA-256, rows) for upload and manifest.
+
+        `names` maps each part's staging key to its raw event name; file names are unique under
+        case folding and NFC among the run's files, and fit 255 bytes under any temporary name.
+        """
         config = self.config
         files = []
         if self.profiles:
             for part in formatted:
                 for chunk in part["chunks"]:
-                    name = naming.gcp_profile_file_name(
-                        config.account_id or 0,
-                        self.request_id,
-                        self.run_timestamp,
-                        config.database_id,
-                        config.format,
-                    )
-                    files.append(self._describe(chunk, name, PROFILES_PART))
+                    files.append(self._describe(chunk, self.profile_file_name(), part["key"]))
             return files
         ext = extension(config.format, config.parquet_compression == "gzip")
-        parts = naming.gcp_event_components([p["event"] for p in formatted])
-        for part in sorted(formatted, key=lambda p: p["event"]):
-            for index, chunk in enumerate(part["chunks"]):
-                name = naming.gcp_event_file_name(
-                    self.request_id,
-                    self.run_timestamp,
-                    parts[part["event"]],
-                    self.day,
-                    index,
-                    config.database_id,
-                    ext,
-                )
-                files.append(self._describe(chunk, name, part["event"]))
+        by_event = {names[p["key"]]: p for p in formatted}
+        named = naming.gcp_event_file_names(
+            {event: len(p["chunks"]) for event, p in by_event.items()},
+            self.request_id,
+            self.run_timestamp,
+            self.day,
+            config.database_id,
+            ext,
+        )
+        for event in sorted(by_event):
+            part = by_event[event]
+            for name, chunk in zip(named[event], part["chunks"], strict=True):
+                files.append(self._describe(chunk, name, part["key"]))
         return files
 
     @staticmethod
-    def _describe(chunk: dict, name: str, event: str) -> dict:
-        """The chunk as a file to deliver; a chunk hashed where it was written is not read again
-        (with staging on object storage it is not on this worker)."""
+    def _describe(chunk: dict, name: str, key: str) -> dict:
+        """The chunk as a file to deliver, its rows under the part's staging key; a chunk hashed
+        where it was written is not read again (with staging on object storage it is not on this
+        worker)."""
         if "sha256" in chunk:
             rows = chunk["rows"]
             return DeliveryFile(
-                name, chunk["path"], chunk["size"], chunk["sha256"], rows, {event: rows}
+                name, chunk["path"], chunk["size"], chunk["sha256"], rows, {key: rows}
             ).to_dict()
-        return describe(Path(chunk["path"]), name, chunk["rows"], {event: chunk["rows"]}).to_dict()
+        return describe(Path(chunk["path"]), name, chunk["rows"], {key: chunk["rows"]}).to_dict()
 
     def manifest_name(self) -> str:
         prefix = f"{self.request_id}-{self.run_timestamp}"

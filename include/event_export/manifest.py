@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
+from event_export.naming import event_label
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -50,6 +52,7 @@ class Manifest:
             "files": [
                 {k: f[k] for k in ("name", "size", "sha256", "rows") if k in f} for f in self.files
             ],
-            "rows_per_event": self.rows_per_event,
+            # XCom and the Exports page: printable labels, never a raw name (NUL, bidi controls)
+            "rows_per_event": {event_label(e): n for e, n in self.rows_per_event.items()},
             "bytes": sum(f.get("size", 0) for f in self.files),
         }

@@ -10,6 +10,7 @@ names each format's chunk files.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from event_export import naming, staging_cleanup
+from event_export import naming, staged, staging_cleanup
 from event_export.config import ExportConfig
 from event_export.destinations import VerificationError, destination_for
 from event_export.gcp_export import PROFILES_PART, GcpRun
@@ -34,6 +35,7 @@ from event_export.stages.package import build_zip, describe, sha256_of
 from event_export.stages.split import split_by_event
 from event_export.staging import Staging, Workspace, staging_store
 
+EVENT_NAMES = "event-names.json"  # in the run's split folder: raw event name by staging key
 FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
 
 
@@ -84,10 +86,10 @@ class ExportRun:
         """This run's request id: in every gcp_export file name and in every manifest."""
         return naming.request_id_for(self.config.client_id, self.config.export_id, self.covered.key)
 
-    def _csv_name(self, event: str) -> str:
-        if self.covered.single_day:
-            return naming.daily_csv_name(event, self.day)
-        return f"{naming.safe_component(event)}_{self.covered.label}.csv"
+    @property
+    def _label(self) -> str:
+        """The period in daily-zip names: DDMMYYYY for one day, else the period's label."""
+        return naming.ddmmyyyy(self.day) if self.covered.single_day else self.covered.label
 
     def _zip_name(self) -> str:
         if self.covered.single_day:
@@ -126,27 +128,44 @@ class ExportRun:
         """One part per event from `extract`'s result; a profile snapshot is one part as it is,
         so nothing is fetched for it (extract counted its rows)."""
         if self.profiles:
-            return [{"event": PROFILES_PART, "rows": extracted["rows"], "path": extracted["path"]}]
+            return [
+                {
+                    "key": PROFILES_PART,
+                    "label": PROFILES_PART,
+                    "rows": extracted["rows"],
+                    "path": extracted["path"],
+                }
+            ]
         with self.store.workspace() as ws:
             extract_path = str(ws.fetch(extracted["path"]))
             out_dir = ws.path(self.prefix) / "split"
             parts = split_by_event(extract_path, out_dir)
+            names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
+            (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
             ws.publish_folder(out_dir)
-            return [{**p.to_dict(), "path": ws.key(p.path)} for p in parts]
+            return [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
+
+    def event_names(self) -> dict[str, str]:
+        """Raw event name by staging key, as `split` found them (a profile export: its part)."""
+        if self.profiles:
+            return {PROFILES_PART: PROFILES_PART}
+        with self.store.workspace() as ws:
+            return json.loads(ws.fetch(f"{self.prefix}/split/{EVENT_NAMES}").read_text())
 
     def format(self, part: dict) -> dict:
         with self.store.workspace() as ws:
             local = {**part, "path": str(ws.fetch(part["path"]))}
-            out_dir = ws.path(self.prefix) / "format" / naming.staging_key(part["event"])
+            out_dir = ws.path(self.prefix) / "format" / part["key"]
             if self.gcp is not None:
-                done = self.gcp.format(local, out_dir)
+                event = None if self.profiles else staged.first_value(local["path"], "event_name")
+                done = self.gcp.format(local, out_dir, event)
                 ws.publish_folder(out_dir)
                 done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
                 return done
-            target = out_dir / self._csv_name(part["event"])
-            timezone = self.config.schedule.timezone
-            done = format_csv(local["path"], part["event"], timezone, target).to_dict()
-            return {**done, "path": ws.publish(target)}
+            target = out_dir / f"{part['key']}.csv"  # named for the client in `package`
+            timezone, excel = self.config.schedule.timezone, self.config.csv_for_excel
+            done = format_csv(local["path"], part["key"], timezone, target, excel).to_dict()
+            return {**done, "label": part["label"], "path": ws.publish(target)}
 
     def format_all(self, parts: list[dict], workers: int = FORMAT_WORKERS) -> list[dict]:
         """Every event's CSV, as the mapped `format` tasks make them, on `workers` threads.
@@ -157,23 +176,25 @@ class ExportRun:
         largest_first = sorted(parts, key=lambda p: -p["rows"])
         with ThreadPoolExecutor(max(1, workers)) as pool:
             done = list(pool.map(self.format, largest_first))
-        by_event = {part["event"]: f for part, f in zip(largest_first, done, strict=True)}
-        return [by_event[p["event"]] for p in parts]
+        by_key = {part["key"]: f for part, f in zip(largest_first, done, strict=True)}
+        return [by_key[p["key"]] for p in parts]
 
     def package(self, formatted: list[dict]) -> list[dict]:
         """gcp_export: name each chunk file; daily_zip: zip the period's CSVs into
         `<client>_<DDMMYYYY>.zip`. Either way, describe the files to deliver."""
-        if self.gcp is not None:
-            return self.gcp.name_files(formatted)  # chunks were hashed where they were written
-        entries = naming.unique_names({f["event"]: self._csv_name(f["event"]) for f in formatted})
+        names = self.event_names() if formatted else {}
+        if self.gcp is not None:  # chunks were hashed where they were written
+            return self.gcp.name_files(formatted, names)
+        entries = naming.member_names([names[f["key"]] for f in formatted], self._label)
         with self.store.workspace() as ws:
             local = ws.fetch_all([f["path"] for f in formatted])
-            members = [(entries[f["event"]], p) for f, p in zip(formatted, local, strict=True)]
+            members = [(entries[names[f["key"]]], p) for f, p in zip(formatted, local, strict=True)]
             name = self._zip_name()
             target = ws.path(self.prefix) / "package" / name
             build_zip(members, target)
-            events = {f["event"]: f["rows"] for f in sorted(formatted, key=lambda f: f["event"])}
-            described = describe(target, name, sum(events.values()), events).to_dict()
+            events = {f["key"]: f["rows"] for f in sorted(formatted, key=lambda f: f["key"])}
+            keys = {entries[names[f["key"]]]: f["key"] for f in formatted}
+            described = describe(target, name, sum(events.values()), events, keys).to_dict()
             return [{**described, "path": ws.publish(target)}]
 
     def upload(self, file: dict) -> str:
@@ -182,7 +203,16 @@ class ExportRun:
         return file["name"]
 
     def manifest(self, files: list[dict]) -> Manifest:
-        public = [{k: v for k, v in f.items() if k != "path"} for f in files]
+        """The delivery's manifest: each file with its rows per raw event name (the files' XCom
+        rows carry staging keys; the names come back from staging here)."""
+        names = self.event_names() if files else {}
+        public = []
+        for f in files:
+            entry = {k: v for k, v in f.items() if k not in ("path", "events", "members")}
+            entry["events"] = {names[key]: rows for key, rows in f["events"].items()}
+            if f.get("members"):  # a zip: which raw event each member holds
+                entry["members"] = {m: names[key] for m, key in sorted(f["members"].items())}
+            public.append(entry)
         window = self.window
         return Manifest(
             self.config.client_id,
@@ -219,9 +249,10 @@ class ExportRun:
         else:
             expected = count_window(source, self.window, self.events)
         if manifest.rows_per_event != expected:
+            delivered = {naming.event_label(e): n for e, n in manifest.rows_per_event.items()}
+            held = {naming.event_label(e): n for e, n in expected.items()}
             problems.append(
-                f"row counts differ from the lake: delivered {manifest.rows_per_event}, "
-                f"lake holds {expected}"
+                f"row counts differ from the lake: delivered {delivered}, lake holds {held}"
             )
         if problems:
             raise VerificationError("; ".join(problems))
@@ -230,7 +261,7 @@ class ExportRun:
         elif files:
             name = naming.manifest_name(files[0]["name"])
         else:
-            name = "empty.manifest.json"
+            name = f"empty{naming.MANIFEST_SUFFIX}"
         local = ws.path(self.prefix) / name
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(manifest.to_json())

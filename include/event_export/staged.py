@@ -30,6 +30,15 @@ def schema_of(path: str) -> pa.Schema:
         return pa.ipc.open_file(source).schema
 
 
+def first_value(path: str, column: str) -> object:
+    """The column's value in the file's first row (None for an empty file): an event's raw name,
+    which its staged rows carry and XCom never does."""
+    for batch in read_staged(path, [column]):
+        if batch.num_rows:
+            return batch.column(0)[0].as_py()
+    return None
+
+
 def read_staged(path: str, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
     """The file's batches (only `columns`, if given), read into memory one at a time.
 

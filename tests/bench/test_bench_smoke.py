@@ -35,6 +35,6 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
     assert results["summary"]["core_ratio"] > 0 and results["summary"]["end_to_end_ratio"] > 0
     delivered = tmp_path / "work" / "delivered" / "out"
     assert sorted(p.name for p in delivered.iterdir()) == [
-        "bench_01112026.manifest.json",
+        "bench_01112026.manifest",
         "bench_01112026.zip",
     ]

@@ -49,7 +49,7 @@ def test_dag_run_delivers_the_day_and_a_rerun_is_identical(export_dag, demo_day,
     assert staging.is_dir()  # the run staged there, then released it after validate
     assert list(staging.rglob("*")) == []  # nothing left behind, not even the export's folder
     zip_path = delivered / "acme_01112026.zip"
-    manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
+    manifest = json.loads((delivered / "acme_01112026.manifest").read_text())
     first_zip = zip_path.read_bytes()
     assert manifest["files"][0]["sha256"] == hashlib.sha256(first_zip).hexdigest()
 
@@ -86,7 +86,7 @@ def test_dag_run_delivers_the_day_and_a_rerun_is_identical(export_dag, demo_day,
     assert list(staging.rglob("*")) == []
     assert zip_path.read_bytes() == first_zip
     assert sorted(p.name for p in Path(delivered).iterdir()) == [
-        "acme_01112026.manifest.json",
+        "acme_01112026.manifest",
         "acme_01112026.zip",
     ]
 

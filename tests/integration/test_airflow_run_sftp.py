@@ -39,10 +39,10 @@ def test_dag_run_delivers_the_day_to_sftp(
 
     delivered = root / "exports" / "acme"
     assert sorted(p.name for p in delivered.iterdir()) == [
-        "acme_01112026.manifest.json",
+        "acme_01112026.manifest",
         "acme_01112026.zip",
     ]
-    manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
+    manifest = json.loads((delivered / "acme_01112026.manifest").read_text())
     zip_bytes = (delivered / "acme_01112026.zip").read_bytes()
     assert manifest["files"][0]["sha256"] == hashlib.sha256(zip_bytes).hexdigest()
     assert manifest["files"][0]["size"] == len(zip_bytes)

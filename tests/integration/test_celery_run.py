@@ -97,7 +97,7 @@ def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, d
     assert not (stack.home / "staging" / "cel_acme").exists()
 
     zip_bytes = (delivered / "acme_01112026.zip").read_bytes()
-    manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
+    manifest = json.loads((delivered / "acme_01112026.manifest").read_text())
     assert manifest["files"][0]["sha256"] == hashlib.sha256(zip_bytes).hexdigest()
     window = day_window(demo_day, tz)
     lake = pa.Table.from_batches(list(read_window(str(kolkata_lake), window))).to_pylist()

@@ -9,6 +9,7 @@ import pytest
 from event_export.destinations import ClientSideError, DeliveryError
 from event_export.destinations.base import is_temp
 from event_export.destinations.ftp import FTPDestination
+from hostile_names import longest_file_names
 from servers.delivery import deliver, export_files, make_file, manifest_came_last
 from servers.ftp import self_signed_certificate
 from servers.net import set_connection
@@ -38,7 +39,7 @@ def test_multi_file_export_is_delivered_into_new_folders_and_verified(server, tm
     with Watcher(on_disk(target)) as watcher:
         assert deliver(destination(server, "acme/daily"), files, tmp_path) == []
     delivered = {p.name: p for p in target.iterdir()}
-    assert set(delivered) == {f["name"] for f in files} | {"export_01112026.manifest.json"}
+    assert set(delivered) == {f["name"] for f in files} | {"export_01112026.manifest"}
     for f in files:
         assert hashlib.sha256(delivered[f["name"]].read_bytes()).hexdigest() == f["sha256"]
         assert watcher.seen[f["name"]] == {f["size"]}
@@ -117,3 +118,16 @@ def test_ftps_refuses_a_certificate_it_does_not_trust(ftps_server, tmp_path, mon
     with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED") as err:
         FTPDestination("it_ftps_untrusted", "acme", ftps=True).list()
     assert not isinstance(err.value, ClientSideError)
+
+
+def test_the_longest_names_upload_under_their_temporary_names(server, tmp_path):
+    """211-byte names (ASCII and multi-byte) from hostile event names: the temporary name
+    `.uploading-<32 hex>-<name>` is 255 bytes, the most the server's file system takes."""
+    names = longest_file_names()
+    assert max(len(n.encode()) for n in names) == 211 and len(names) > 10
+    assert any(n.isascii() for n in names) and not all(n.isascii() for n in names)
+    local = make_file(tmp_path / "day.bin", 100)
+    target = destination(server)
+    for name in names:
+        target.upload(local, name)
+    assert set(names) <= set(target.list())

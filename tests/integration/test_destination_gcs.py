@@ -40,7 +40,7 @@ def test_multi_file_export_is_delivered_verified_and_the_manifest_comes_last(gcs
     assert gcs.tokens.grants > grants  # the key was traded for a token at the key's token_uri
     stored = {b.name: b for b in bucket.client.list_blobs(BUCKET)}
     assert set(stored) == {f"acme/daily/{f['name']}" for f in files} | {
-        "acme/daily/export_01112026.manifest.json"
+        "acme/daily/export_01112026.manifest"
     }
     for f in files:
         blob = stored[f"acme/daily/{f['name']}"]

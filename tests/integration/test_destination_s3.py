@@ -46,7 +46,7 @@ def test_multi_file_export_is_delivered_verified_and_the_manifest_comes_last(s3,
         assert deliver(destination, files, tmp_path) == []
     assert keys(s3) == {
         **{f"acme/daily/{f['name']}": f["size"] for f in files},
-        "acme/daily/export_01112026.manifest.json": (tmp_path / "export_01112026.manifest.json")
+        "acme/daily/export_01112026.manifest": (tmp_path / "export_01112026.manifest")
         .stat()
         .st_size,
     }
@@ -221,9 +221,9 @@ def test_the_pipeline_delivers_a_day_to_s3(s3, kolkata_lake, demo_day):
         }
     )
     result = run_export(config, demo_day)
-    assert result["manifest"] == "acme_01112026.manifest.json"
-    assert set(keys(s3)) == {"in/acme_01112026.zip", "in/acme_01112026.manifest.json"}
+    assert result["manifest"] == "acme_01112026.manifest"
+    assert set(keys(s3)) == {"in/acme_01112026.zip", "in/acme_01112026.manifest"}
     head = s3.head_object(Bucket=BUCKET, Key="in/acme_01112026.zip", ChecksumMode="ENABLED")
-    manifest = s3.get_object(Bucket=BUCKET, Key="in/acme_01112026.manifest.json")["Body"].read()
+    manifest = s3.get_object(Bucket=BUCKET, Key="in/acme_01112026.manifest")["Body"].read()
     sha256 = json.loads(manifest)["files"][0]["sha256"]
     assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(sha256)).decode()

@@ -301,7 +301,7 @@ def test_exports_page_in_airflow(page_stack, browser):
         cells[0].text: cells[2].text
         for cells in (f.find_elements(By.TAG_NAME, "td") for f in files)
     }
-    manifest = next(p for name, p in delivered.items() if name.endswith(".manifest.json"))
+    manifest = next(p for name, p in delivered.items() if name.endswith(".manifest"))
     assert shown == {
         name: hashlib.sha256(path.read_bytes()).hexdigest()
         for name, path in delivered.items()
@@ -413,7 +413,7 @@ def test_cli_lists_shows_runs_once_and_stops_through_the_page_api(page_stack):
     shown = ees(stack, "show", "acme_daily", "--json")
     assert shown.returncode == 0, shown.stderr
     manifest = json.loads(shown.stdout)["manifest"]
-    on_disk = next((client_root / "acme").glob("*.manifest.json"))
+    on_disk = next((client_root / "acme").glob("*.manifest"))
     assert manifest["request_id"] == json.loads(on_disk.read_text())["request_id"]
     zip_path = next((client_root / "acme").glob("*.zip"))
     assert [(f["name"], f["sha256"]) for f in manifest["files"]] == [

@@ -121,7 +121,7 @@ def test_dag_run_delivers_the_format(
     assert dag.test(logical_date=logical).state == "success"
 
     delivered = {p.name: p.read_bytes() for p in (tmp_path / "client" / "gcp").iterdir()}
-    [manifest_name] = [n for n in delivered if n.endswith(".manifest.json")]
+    [manifest_name] = [n for n in delivered if n.endswith(".manifest")]
     manifest = json.loads(delivered.pop(manifest_name))
     assert sorted(f["name"] for f in manifest["files"]) == sorted(delivered)
     CHECKS[fmt](delivered, kolkata_lake, demo_day)

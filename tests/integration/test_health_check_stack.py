@@ -15,7 +15,7 @@ from event_export.health_check import observe, run_check
 from event_export.incidents import IncidentStore
 from event_export.lake import Window
 from event_export.schedules import hours_period, last_block_before
-from stack import CLIENT_EMAIL, wait_until
+from stack import CLIENT_EMAIL, DELIVERIES, wait_until
 
 
 def test_every_dag_decides_its_own_pause_state(airflow_stack):
@@ -124,7 +124,7 @@ def test_the_scheduler_runs_a_recurring_export_on_its_local_block(airflow_stack)
     assert (local_start.hour % 4, local_start.minute) == (0, 0)
     assert run["run_type"] == "scheduled"
     name = f"acme_{hours_period(window, 4, kolkata).label}.zip"
-    delivered = sorted(p.name for p in (airflow_stack.home / "delivered").rglob("*.zip"))
+    delivered = sorted(p.name for p in (airflow_stack.home / DELIVERIES).rglob("*.zip"))
     assert name in delivered
     dag = api.get_dag("export_acme_4h")  # what the Exports page's "next run" reads
     assert _at(dag["next_dagrun_data_interval_start"]) >= window.end
@@ -179,7 +179,7 @@ def test_a_failed_upload_keeps_its_staging_and_clearing_the_task_retries_from_it
     block = last_block_before(asked, 6, kolkata)  # what a manual run at `asked` covers
     write_window(home / "lake", block, 2000)  # "add to cart" rows: split and format stage files
     period = hours_period(block, 6, kolkata)
-    delivered = home / "delivered" / "retry" / f"acme_{period.label}.zip"
+    delivered = home / DELIVERIES / "retry" / f"acme_{period.label}.zip"
     delivered.mkdir(parents=True)  # a folder in the way: the upload's rename fails
     api.set_paused(dag_id, False)
     run_id = api.trigger(dag_id, asked.isoformat())["dag_run_id"]

@@ -37,8 +37,8 @@ def test_date_range_is_delivered_as_one_zip_named_by_the_range(one_time_dag):
     run = dag.test(run_conf=conf)
     assert run.state == "success"
     name = f"acme_{first:%d%m%Y}-{last:%d%m%Y}"
-    assert sorted(p.name for p in delivered.iterdir()) == [f"{name}.manifest.json", f"{name}.zip"]
-    manifest = json.loads((delivered / f"{name}.manifest.json").read_text())
+    assert sorted(p.name for p in delivered.iterdir()) == [f"{name}.manifest", f"{name}.zip"]
+    manifest = json.loads((delivered / f"{name}.manifest").read_text())
     window = days_period(first, last, TZ).window
     assert manifest["interval"] == {
         "start": window.start.isoformat(),
@@ -111,7 +111,7 @@ def test_run_once_of_a_daily_export_delivers_the_asked_day_with_its_request_id(
     assert run.state == "success"
     delivered = tmp_path / "client" / "acme"
     name = f"acme_{day:%d%m%Y}"
-    assert sorted(p.name for p in delivered.iterdir()) == [f"{name}.manifest.json", f"{name}.zip"]
-    manifest = json.loads((delivered / f"{name}.manifest.json").read_text())
+    assert sorted(p.name for p in delivered.iterdir()) == [f"{name}.manifest", f"{name}.zip"]
+    manifest = json.loads((delivered / f"{name}.manifest").read_text())
     period_key = days_period(day, day, TZ).key
     assert manifest["request_id"] == request_id_for("acme", "it_daily", period_key)

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,10 +91,11 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     assert objects[f"{run}/extract/extract.arrow"] > 0
     window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
     expected = count_window(str(kolkata_lake), window)
-    split = {k for k in objects if k.startswith(f"{run}/split/")}
+    split = {k for k in objects if k.startswith(f"{run}/split/") and k.endswith(".arrow")}
     formatted = {k for k in objects if k.startswith(f"{run}/format/")}
     assert len(split) == len(formatted) == len(expected) > 1
-    assert all(k.endswith("_01112026.csv") for k in formatted)
+    assert f"{run}/split/event-names.json" in objects  # raw names: staged, not in XCom
+    assert all(re.search(r"/format/([0-9a-f]{16})/\1\.csv$", k) for k in formatted)
     zip_key = f"{run}/package/acme_01112026.zip"
     # Every task worked in its own scratch folder, removed when it ended: no local hand-over.
     assert files_under(tmp_path / "scratch") == []
@@ -105,7 +107,7 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     zip_bytes = (delivered / "acme_01112026.zip").read_bytes()
     staged_zip = s3_staging.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{zip_key}")["Body"].read()
     assert staged_zip == zip_bytes
-    manifest = json.loads((delivered / "acme_01112026.manifest.json").read_text())
+    manifest = json.loads((delivered / "acme_01112026.manifest").read_text())
     assert manifest["files"][0]["sha256"] == hashlib.sha256(zip_bytes).hexdigest()
     assert csv_rows(zip_bytes) == expected == manifest["rows_per_event"]
     assert f"{run}/_validated" in objects  # kept a day, then the sweep removes it

@@ -38,7 +38,7 @@ def deliver(destination: Destination, files: list[dict], staging: Path) -> list[
         destination.upload(Path(f["path"]), f["name"])
     problems = destination.verify_all(files)
     if not problems:
-        manifest = staging / "export_01112026.manifest.json"
+        manifest = staging / "export_01112026.manifest"
         public = [{k: v for k, v in f.items() if k != "path"} for f in files]
         manifest.write_text(json.dumps({"files": public}))
         destination.upload(manifest, manifest.name)
@@ -51,6 +51,6 @@ def manifest_came_last(listings: list[set[str]], files: list[dict]) -> bool:
     with_manifest = [
         {key.rsplit("/", 1)[-1] for key in seen}
         for seen in listings
-        if any(key.endswith(".manifest.json") for key in seen)
+        if any(key.endswith(".manifest") for key in seen)
     ]
     return bool(with_manifest) and all(names <= seen for seen in with_manifest)

@@ -70,7 +70,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 DELIVERED = {
-    "manifest": "a.manifest.json",
+    "manifest": "a.manifest",
     "request_id": "123",
     "location": "local: acme/in",
     "files": [

@@ -63,7 +63,7 @@ def test_event_files_follow_the_documented_name_and_rerun_identically(
     result = run_export(config, demo_day)
     first = _delivered(tmp_path)
     request = _request_id(config, demo_day)
-    manifest_name = f"{request}-{RUN_TS}-20261101-db1.manifest.json"
+    manifest_name = f"{request}-{RUN_TS}-20261101-db1.manifest"
     assert result["manifest"] == manifest_name and manifest_name in first
     indices: dict[str, list[int]] = {}
     rows: dict[str, int] = {}
@@ -121,7 +121,7 @@ def test_profile_export_is_one_gzip_file_with_every_profile(gcp_config, demo_day
     result = run_export(config, demo_day)
     request = _request_id(config, demo_day)
     assert _names(result) == [f"42-{request}-{RUN_TS}-db1-csv.gz"]
-    assert result["manifest"] == f"42-{request}-{RUN_TS}-20261101-db1.manifest.json"
+    assert result["manifest"] == f"42-{request}-{RUN_TS}-20261101-db1.manifest"
     body = gzip.decompress(_delivered(tmp_path)[_names(result)[0]]).decode("utf-8")
     records = list(csv.DictReader(io.StringIO(body, newline="")))
     lake = [r for batch in read_profiles(config.source, demo_day) for r in batch.to_pylist()]

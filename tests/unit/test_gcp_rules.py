@@ -116,7 +116,7 @@ def test_values_as_strings_switch_in_parquet(tmp_path, values, parquet_type, as_
         ("a/b\\c", "a-b-c"),
         ("tab\there\nnew\r", "tab-here-new-"),
         ("nul\x00byte", "nul-byte"),
-        ("bell\x07 esc\x1b del\x7f", "bell?-esc?-del?"),
+        ("bell\x07 esc\x1b del\x7f", "bell_-esc_-del_"),
         ("no\u00a0break\u3000wide", "no-break-wide"),
         ("../../etc/passwd", "-..-etc-passwd"),
         ("..", "-"),
@@ -133,11 +133,16 @@ def test_event_names_in_gcp_file_names(event, part):
 
 
 def test_colliding_event_names_get_distinct_stable_parts():
-    parts = naming.gcp_event_components(["a b", "a/b", "a\tb", "c"])
-    assert parts["c"] == "c"
-    assert len(set(parts.values())) == 4
-    assert all(p.startswith("a-b-") for e, p in parts.items() if e != "c")
-    assert parts == naming.gcp_event_components(["c", "a\tb", "a/b", "a b"])
+    def names(events: dict[str, int]) -> dict[str, list[str]]:
+        return naming.gcp_event_file_names(events, "1", "2", date(2026, 11, 1), "db", "csv")
+
+    chunks = {"a b": 1, "a/b": 2, "a\tb": 1, "c": 1}
+    out = names(chunks)
+    assert out["c"] == ["1-2-c-20261101-0-db.csv"]
+    assert out["a\tb"] == ["1-2-a-b-20261101-0-db.csv"]  # first in name order: no hash
+    assert len({n for files in out.values() for n in files}) == 5
+    assert all(f.startswith("1-2-a-b-") for e, fs in out.items() if e != "c" for f in fs)
+    assert out == names(dict(reversed(list(chunks.items()))))
 
 
 def test_request_id_and_run_timestamp_are_stable():

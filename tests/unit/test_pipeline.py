@@ -44,7 +44,7 @@ def test_export_delivers_every_row_of_the_day_once(config, demo_day, tmp_path):
             delivered_ids += [r["eventId"] for r in rows]
     assert len(delivered_ids) == len(lake_ids) == sum(result["rows_per_event"].values())
     assert set(delivered_ids) == lake_ids
-    assert (tmp_path / "client" / "out" / "acme_01112026.manifest.json").exists()
+    assert (tmp_path / "client" / "out" / "acme_01112026.manifest").exists()
 
 
 def test_rerun_of_the_same_day_is_byte_identical(config, demo_day, tmp_path):
@@ -54,7 +54,7 @@ def test_rerun_of_the_same_day_is_byte_identical(config, demo_day, tmp_path):
     run_export(config, demo_day)
     second = {p.name: p.read_bytes() for p in target.iterdir()}
     assert first == second
-    assert sorted(first) == ["acme_01112026.manifest.json", "acme_01112026.zip"]
+    assert sorted(first) == ["acme_01112026.manifest", "acme_01112026.zip"]
 
 
 def test_selected_events_export_only_those(config, demo_day):
@@ -99,5 +99,5 @@ def test_a_profile_snapshot_is_one_part_and_split_reads_nothing(config, demo_day
     profiles = ExportConfig.model_validate({**config.model_dump(exclude_unset=True), **fields})
     extracted = {"day": demo_day.isoformat(), "rows": 12, "path": "never/staged.parquet"}
     assert ExportRun(profiles, demo_day).split(extracted) == [
-        {"event": PROFILES_PART, "rows": 12, "path": "never/staged.parquet"}
+        {"key": PROFILES_PART, "label": PROFILES_PART, "rows": 12, "path": "never/staged.parquet"}
     ]

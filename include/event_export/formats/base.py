@@ -25,6 +25,7 @@ class Output:
     limit: int | None = None  # bytes per file; None: one file
     gzip: bool = False  # each file wrapped in gzip (profile exports' `.gz`)
     parquet_gzip: bool = True  # Parquet's own column compression (event exports)
+    gzip_name: str | None = None  # the delivered file's name, for the gzip header
 
 
 class FormatWriter(ABC):
@@ -60,7 +61,13 @@ class TextWriter(FormatWriter):
         super().__init__(*args, **kwargs)
         out = self.output
         self.sink = TextChunks(
-            out.out_dir, self.extension, self.header(), self.footer(), out.limit, out.gzip
+            out.out_dir,
+            self.extension,
+            self.header(),
+            self.footer(),
+            out.limit,
+            out.gzip,
+            out.gzip_name,
         )
 
     def header(self) -> bytes:

@@ -35,21 +35,25 @@ def chunk_path(out_dir: Path, index: int, extension: str) -> Path:
     return out_dir / f"{index:05d}.{extension}"
 
 
-def open_output(path: Path, gzip: bool) -> BinaryIO:
-    """A file to write; with `gzip`, a deterministic gzip stream (no name or time in its header)."""
+def open_output(path: Path, gzip: bool, name: str | None = None) -> BinaryIO:
+    """A file to write; with `gzip`, a deterministic gzip stream: no time in its header, and as
+    the original file name `name` without `.gz` (the delivered file's own name; `gunzip -N`
+    restores it), or none, never the staging file's placeholder name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = path.open("wb")
     if not gzip:
         return raw
-    return _ClosingGzip(raw)
+    return _ClosingGzip(raw, name or "")
 
 
 class _ClosingGzip(io.RawIOBase):
     """A gzip stream that also closes the file beneath it."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: BinaryIO, name: str):
         self.raw = raw
-        self.zipped = igzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
+        self.zipped = igzip.GzipFile(
+            filename=name, fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0
+        )
 
     def writable(self) -> bool:
         return True
@@ -79,6 +83,7 @@ class TextChunks:
         footer: bytes,
         limit: int | None,
         gzip: bool = False,
+        gzip_name: str | None = None,
     ):
         self.out_dir = out_dir
         self.extension = extension
@@ -86,6 +91,7 @@ class TextChunks:
         self.footer = footer
         self.limit = limit
         self.gzip = gzip
+        self.gzip_name = gzip_name
         self.chunks: list[Chunk] = []
         self._file: BinaryIO | None = None
         self._path: Path | None = None
@@ -94,7 +100,7 @@ class TextChunks:
 
     def _open(self) -> None:
         self._path = chunk_path(self.out_dir, len(self.chunks), self.extension)
-        self._file = open_output(self._path, self.gzip)
+        self._file = open_output(self._path, self.gzip, self.gzip_name)
         self._file.write(self.header)
         self._size, self._rows = len(self.header), 0
 

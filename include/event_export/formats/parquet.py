@@ -99,7 +99,7 @@ class ParquetWriter(FormatWriter):
         index = len(self.chunks)
         self._path = chunk_path(self.output.out_dir, index, self.extension)
         if self.output.gzip:
-            self._sink = open_output(self._path, gzip=True)
+            self._sink = open_output(self._path, gzip=True, name=self.output.gzip_name)
         else:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._sink = pa.OSFile(str(self._path), "wb")

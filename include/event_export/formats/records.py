@@ -112,6 +112,7 @@ class Options:
     timezone: str = "UTC"
     identity_priority: tuple[str, ...] = ("identity",)
     values_as_strings: bool = False
+    csv_for_excel: bool = False  # CSV only: a BOM, and formula-like cells quoted (text.excel_safe)
 
 
 def resolve_identity(columns: dict[str, pa.Array], priority: Iterable[str]) -> pa.Array:

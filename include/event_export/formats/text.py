@@ -27,6 +27,11 @@ _XML_ILLEGAL_PY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_REFS = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
 _CSV_SPECIAL = '[,"\r\n]|^[ \t]|[ \t]$'  # leading or trailing blanks are quoted too, for Excel
 _CSV_SPECIAL_PY = re.compile(_CSV_SPECIAL)
+# Excel-safe CSV (OWASP, "CSV Injection"): a cell starting with one of these is a formula in a
+# spreadsheet; a leading single quote makes it text. The BOM tells Excel the file is UTF-8.
+_EXCEL_TRIGGER = "^[=+\\-@\t\r]"
+_EXCEL_TRIGGER_PY = re.compile(_EXCEL_TRIGGER)
+UTF8_BOM = b"\xef\xbb\xbf"
 FEW = 4  # escape per distinct value when there are at most a quarter as many values as rows
 SAMPLE = 1024  # rows looked at to guess whether a column is mostly distinct
 
@@ -116,6 +121,20 @@ def xml_element(column: pa.Array, name: str) -> pa.Array:
         return piece(f"<{name}>", values, f"</{name}>")
 
     return by_value(column, build)
+
+
+def excel_safe_py(value: str) -> str:
+    """`value` with a single quote before it when a spreadsheet would read it as a formula."""
+    return "'" + value if _EXCEL_TRIGGER_PY.match(value) else value
+
+
+def excel_safe(column: pa.Array) -> pa.Array:
+    """`excel_safe_py` for a whole string column; null stays null."""
+    values = as_strings(column)
+    trigger = pc.match_substring_regex(values, _EXCEL_TRIGGER)
+    if not _any(trigger):
+        return values
+    return pc.if_else(trigger, piece("'", values), values)
 
 
 def csv_field_py(value: str) -> str:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from event_export.formats.text import UTF8_BOM, excel_safe
 from event_export.payload import flatten_column, keys_of
 from event_export.staged import read_staged
 from event_export.streams import coalesce, prefetch
@@ -49,7 +50,7 @@ READ_COLUMNS = [lake for _, lake in SEED_COLUMNS] + ["payload"]
 
 @dataclass(frozen=True)
 class FormattedFile:
-    event: str
+    key: str  # the event's staging key (naming.staging_key): XCom never carries the raw name
     path: str
     rows: int
     size: int
@@ -82,7 +83,9 @@ def local_iso(ts: pa.Array, timezone: str) -> pa.Array:
     )
 
 
-def _as_strings(batch: pa.RecordBatch, timezone: str, keys: list[str]) -> list[pa.Array]:
+def _as_strings(
+    batch: pa.RecordBatch, timezone: str, keys: list[str], excel: bool = False
+) -> list[pa.Array]:
     columns = []
     for _, lake_col in SEED_COLUMNS:
         col = batch.column(lake_col)
@@ -90,19 +93,29 @@ def _as_strings(batch: pa.RecordBatch, timezone: str, keys: list[str]) -> list[p
             col = local_iso(col, timezone)
         columns.append(col.cast(pa.string()))
     columns.extend(flatten_column(batch.column("payload"), keys))
-    return columns
+    return [excel_safe(c) for c in columns] if excel else columns
 
 
-def format_csv(staged_path: str, event: str, timezone: str, target: Path) -> FormattedFile:
-    """Write one event's CSV: a pre-pass collects payload keys, then rows stream to disk."""
+def format_csv(
+    staged_path: str, key: str, timezone: str, target: Path, excel: bool = False
+) -> FormattedFile:
+    """Write one event's CSV: a pre-pass collects payload keys, then rows stream to disk.
+
+    With `excel` (the config's `csv_for_excel`), the file starts with a UTF-8 BOM and cells a
+    spreadsheet would run as formulas get a leading single quote (see formats.text.excel_safe).
+    """
     keys = keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
     names = header(keys)
     schema = pa.schema([(n, pa.string()) for n in names])
     target.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     options = pacsv.WriteOptions(quoting_style="needed", batch_size=BATCH_ROWS)
-    with pacsv.CSVWriter(target, schema, write_options=options) as writer:
-        for batch in prefetch(coalesce(read_staged(staged_path, READ_COLUMNS), BATCH_ROWS)):
-            writer.write_batch(pa.record_batch(_as_strings(batch, timezone, keys), schema=schema))
-            rows += batch.num_rows
-    return FormattedFile(event, str(target), rows, target.stat().st_size)
+    with pa.OSFile(str(target), "wb") as sink:
+        if excel:  # the header's names start `payload.` or are the document's: never formulas
+            sink.write(UTF8_BOM)
+        with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
+            for batch in prefetch(coalesce(read_staged(staged_path, READ_COLUMNS), BATCH_ROWS)):
+                columns = _as_strings(batch, timezone, keys, excel)
+                writer.write_batch(pa.record_batch(columns, schema=schema))
+                rows += batch.num_rows
+    return FormattedFile(key, str(target), rows, target.stat().st_size)

@@ -28,7 +28,8 @@ class DeliveryFile:
     size: int
     sha256: str
     rows: int
-    events: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)  # rows per event (staging key in XCom)
+    members: dict[str, str] = field(default_factory=dict)  # a zip's: member name -> event key
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,5 +51,12 @@ def build_zip(members: list[tuple[str, Path]], target: Path, level: int = ZIP_LE
     partial.replace(target)
 
 
-def describe(path: Path, name: str, rows: int, events: dict[str, int]) -> DeliveryFile:
-    return DeliveryFile(name, str(path), path.stat().st_size, sha256_of(path), rows, events)
+def describe(
+    path: Path,
+    name: str,
+    rows: int,
+    events: dict[str, int],
+    members: dict[str, str] | None = None,
+) -> DeliveryFile:
+    size = path.stat().st_size
+    return DeliveryFile(name, str(path), size, sha256_of(path), rows, events, members or {})

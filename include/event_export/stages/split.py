@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from event_export import staged
-from event_export.naming import staging_key
+from event_export.naming import event_label, staging_key
 from event_export.streams import ordered_map, prefetch
 
 FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer: about 40 x 4 MB at most; readers coalesce
@@ -23,14 +23,28 @@ MAX_IN_FLIGHT = 4  # buffers handed to the writers and not yet written
 
 @dataclass(frozen=True)
 class EventPart:
-    """One event's staged rows. Small enough for XCom (plain strings and ints)."""
+    """One event's staged rows. The raw name may hold anything (NUL, invalid file-name text), so
+    XCom gets `to_xcom()`: the staging key and a printable label, never the name itself."""
 
     event: str
     rows: int
     path: str
 
+    @property
+    def key(self) -> str:
+        return staging_key(self.event)
+
     def to_dict(self) -> dict:
+        """Everything, the raw name included: for in-process use (benchmarks), not for XCom."""
         return asdict(self)
+
+    def to_xcom(self) -> dict:
+        return {
+            "key": self.key,
+            "label": event_label(self.event),
+            "rows": self.rows,
+            "path": self.path,
+        }
 
 
 class _EventWriter:

@@ -1,0 +1,240 @@
+"""Hostile event names: every kind issue 13 tried, and more, as one corpus.
+
+The same names go through the naming unit tests (tests/unit/test_hostile_names.py), the stages
+in-process, and a real DAG run on PostgreSQL under a real scheduler
+(tests/integration/test_hostile_names_stack.py), so what production does with a name is what is
+tested. `check_delivery` is the client's view of a delivered folder, shared by those tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+import zipfile
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from event_export.destinations.base import temp_name
+from event_export.generator import generate_hour
+from event_export.lake import partition_dir
+from event_export.naming import MANIFEST_SUFFIX, MAX_NAME_BYTES
+
+LONG = "x" * 300  # ~300 bytes of ASCII: over the limit before any temporary prefix
+HOSTILE_EVENTS: tuple[str, ...] = (
+    # long names, cut by bytes on a character boundary; some collide after the cut
+    LONG,
+    LONG + "-tail",
+    "x" * 250 + "A",
+    "x" * 250 + "B",
+    "é" * 200,  # 400 bytes
+    "é" * 199 + "e\u0301",  # the same text in NFD at the end
+    "खरीदारी" * 20,  # Hindi, 3 bytes a character
+    "🛒" * 80,  # 4 bytes a character
+    "ab" * 104 + "🛒",  # a 4-byte character across the cut
+    # separators, traversal, hidden and empty names
+    "nul\x00byte",
+    "\x00",
+    "a/b",
+    "a-b",
+    "a-b-c14cdd",  # what a/b became with a hash once: the issue's 2-files-for-3-events case
+    "a\\b",
+    "../../etc/passwd",
+    "..\\..\\windows",
+    "..",
+    ".",
+    ".hidden",
+    "",
+    " ",
+    "   \t  ",
+    "\n",
+    "/",
+    # control characters
+    "ctrl\x07bell",
+    "esc\x1b[31mred",
+    "del\x7f",
+    "tab\there",
+    "new\nline",
+    "cr\rreturn",
+    "c1\x9bcsi",
+    # case and Unicode normalisation twins
+    "Purchase",
+    "purchase",
+    "PURCHASE",
+    "café",  # NFC
+    "cafe\u0301",  # NFD
+    "Straße",
+    "STRASSE",  # casefolds to the same as Straße
+    "ﬁle",  # a ligature: casefold gives "file"
+    "file",
+    # characters Windows refuses, and trailing dot or space
+    'win<>:"|?*',
+    "question?",
+    "question_",
+    "trailing dot.",
+    "trailing dots...",
+    "trailing space ",
+    "CON",
+    "nul",
+    "aux.txt",
+    # bidirectional overrides, isolates and line separators
+    "rtl\u202egnp.exe",
+    "lri\u2066x\u2069",
+    "lrm\u200e\u200fmarks",
+    "nel\u0085next",
+    "ls\u2028line",
+    "ps\u2029para",
+    "bom\ufeffstart",
+    # ordinary but awkward
+    "add to cart",
+    "खरीदारी पूरी",
+    "مرحبا بالعالم",
+    "emoji 🛒👨‍👩‍👧 family",
+    "%2e%2e%2f",
+    "$HOME ~user `id`",
+    "semi;colon, comma \"quote\" 'single'",
+    '=HYPERLINK("http://x")',
+)
+
+# One of each kind, for the real DAG runs (each event is a mapped task or two there; the whole
+# corpus goes through the same stages in-process in tests/unit/test_hostile_names.py).
+STACK_EVENTS: tuple[str, ...] = (
+    LONG,
+    LONG + "-tail",  # collides with LONG after the cut
+    "é" * 200,
+    "🛒" * 80,
+    "nul\x00byte",
+    "ctrl\x07bell",
+    "a/b",
+    "a-b",
+    "a-b-c14cdd",
+    "a\\b",
+    "../../etc/passwd",
+    "..",
+    ".",
+    "",
+    "   \t  ",
+    "Purchase",
+    "purchase",
+    "café",
+    "cafe\u0301",
+    'win<>:"|?*',
+    "trailing dot.",
+    "rtl\u202egnp.exe",
+    "nel\u0085next",
+    "ls\u2028line",
+    "emoji 🛒👨‍👩‍👧 family",
+)
+
+
+def longest_file_names() -> list[str]:
+    """The names of 200 bytes or more the corpus gives: gcp_export files (with the longest
+    database id and extension) and zip members. The longest are 211 bytes, so their temporary
+    upload names are exactly 255; multi-byte ones end a little shorter (cut between characters)."""
+    from event_export import naming
+
+    named = naming.gcp_event_file_names(
+        dict.fromkeys(HOSTILE_EVENTS, 1), "1234567890", "1793557800", date(2026, 11, 2), "d" * 40,
+        "parquet.gzip",
+    )  # fmt: skip
+    files = [n for names in named.values() for n in names]
+    members = list(naming.member_names(HOSTILE_EVENTS, "02112026").values())
+    return sorted(n for n in files + members if len(n.encode()) >= 200)
+
+
+def rows_for(index: int) -> int:
+    """Rows of the corpus's `index`-th event: 1 to 3, so a mix-up of two events shows."""
+    return index % 3 + 1
+
+
+def write_hostile_lake(
+    root: Path, day: date, timezone: str, events: tuple[str, ...] = HOSTILE_EVENTS
+) -> dict[str, int]:
+    """Write one UTC hour inside local `day` whose events carry every name of `events`; returns
+    the rows per raw name (what the lake holds for that day)."""
+    noon = datetime.combine(day, time(12), ZoneInfo(timezone)).astimezone(UTC)
+    hour = noon.replace(minute=0, second=0, microsecond=0)
+    names = [e for i, e in enumerate(events) for _ in range(rows_for(i))]
+    table = generate_hour(hour.date(), hour.hour, len(names))
+    table = table.set_column(0, "event_name", pa.array(names, pa.string()))
+    folder = Path(partition_dir(str(root), hour))
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / "part-0.parquet")
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def fold(name: str) -> str:
+    """What a case-insensitive, normalising file system (macOS, Windows) compares."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+REFUSED = set('<>:"|?*\\/') | {chr(c) for c in range(32)} | {"\x7f", "\x85", "\u2028", "\u2029"}
+REFUSED |= {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+
+
+def portable_problems(names: list[str]) -> list[str]:
+    """Why these names (of one folder or one zip) would not survive a client's file system."""
+    problems = []
+    folded = [fold(n) for n in names]
+    if len(set(folded)) != len(folded):
+        problems.append("names equal under case folding and NFC")
+    for name in names:
+        if len(name.encode()) > MAX_NAME_BYTES or len(temp_name(name).encode()) > MAX_NAME_BYTES:
+            problems.append(f"{name!r}: over {MAX_NAME_BYTES} bytes (with its temporary name)")
+        if set(name) & REFUSED:
+            problems.append(f"{name!r}: a character Windows or a terminal refuses")
+        if name.startswith(".") or name.endswith((".", " ")) or not name:
+            problems.append(f"{name!r}: hidden, empty or with a trailing dot or space")
+    return problems
+
+
+def _csv_rows(data: bytes) -> list[dict]:
+    text = data.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def check_delivery(root: Path, folder: str, lake: dict[str, int], others: tuple = ()) -> dict:
+    """Assert what a client finds under `root/folder`: a manifest (found by its suffix) mapping
+    every delivered file (and zip member) to raw event names with the lake's row counts, the
+    files' rows agreeing, every name portable, nothing anywhere else under `root` (but in the
+    `others` folders, other exports' own)."""
+    target = root / folder
+    everything = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.parent not in [root / o for o in others]
+    )
+    assert all(p.parent == target for p in everything), everything  # nothing outside, no subdirs
+    [manifest_path] = [p for p in everything if p.name.endswith(MANIFEST_SUFFIX)]
+    manifest = json.loads(manifest_path.read_text())
+    names = [p.name for p in everything]
+    assert portable_problems(names) == []
+    assert sorted(f["name"] for f in manifest["files"]) == sorted(
+        n for n in names if n != manifest_path.name
+    )
+    assert manifest["rows_per_event"] == dict(sorted(lake.items()))
+
+    delivered: dict[str, int] = {}
+    for entry in manifest["files"]:
+        data = (target / entry["name"]).read_bytes()
+        if entry["name"].endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                members = zf.namelist()
+                assert portable_problems(members) == []
+                assert sorted(members) == sorted(entry["members"])
+                for member in members:
+                    event = entry["members"][member]
+                    delivered[event] = delivered.get(event, 0) + len(_csv_rows(zf.read(member)))
+        else:
+            [(event, rows)] = entry["events"].items()
+            records = _csv_rows(data)
+            assert len(records) == rows
+            assert {r["eventName"] for r in records} <= {event}
+            delivered[event] = delivered.get(event, 0) + rows
+    assert delivered == lake
+    return manifest
