@@ -43,7 +43,7 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     "acme_profiles_once": f"{PROFILES}\nschedule: {{frequency: one_time}}\n{MISSING_FOLDER}",
     # recurring on 4-hour local blocks: the scheduler's data interval becomes the run's window
     "acme_4h": "schedule: {frequency: recurring, every_hours: 4, timezone: Asia/Kolkata}\n"
-    f"destination: {{type: local, conn_id: stack_delivery}}\n{ONE_EVENT}",
+    f"destination: {{type: local, conn_id: stack_delivery, path: recurring}}\n{ONE_EVENT}",
     # the retry test triggers an older block, whose upload a folder in the way blocks
     "acme_retry": "schedule: {frequency: recurring, every_hours: 6, timezone: Asia/Kolkata}\n"
     f"destination: {{type: local, conn_id: stack_delivery, path: retry}}\n{ONE_EVENT}",
