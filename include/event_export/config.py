@@ -330,7 +330,7 @@ class ExportConfig(_Strict):
     csv_for_excel: bool = Field(
         default=False,
         description=(
-            "CSV files (both profiles): start each file with a UTF-8 BOM and prefix a cell that "
+            "CSV files (both profiles; refused with other formats): start each file with a UTF-8 BOM and prefix a cell that "
             "starts with =, +, -, @, tab or CR with a single quote, so Excel opens the file "
             "safely (no formulas run) and shows non-Latin text right. Changes values: opt-in."
         ),
@@ -393,6 +393,8 @@ class ExportConfig(_Strict):
             raise ValueError("identity_priority: list each identifier once")
         if "parquet_compression" in given and self.format != "parquet":
             raise ValueError("parquet_compression: only used by format parquet")
+        if self.csv_for_excel and self.format != "csv":
+            raise ValueError("csv_for_excel: only used by format csv")
         if self.kind == "user_profiles" and self.account_id is None:
             raise ValueError("account_id: required for kind user_profiles (starts file names)")
         return self
