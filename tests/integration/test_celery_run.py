@@ -22,6 +22,8 @@ from event_export.windows import day_window
 from servers.s3 import aws_connection, boto_client
 from stack import start_stack, wait_until
 
+pytestmark = pytest.mark.stack  # starts its own Airflow (see conftest's tiers)
+
 EVENTS = EVENT_NAMES[:8]  # the most frequent: eight mapped `format` tasks for two workers
 CONFIG = """\
 client_id: acme

@@ -31,6 +31,11 @@ from event_export.naming import request_id_for
 from event_export.windows import day_window
 from stack import SERVICE_USER, start_stack, wait_until
 
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.browser,
+]  # starts its own Airflow (see conftest's tiers)
+
 ARTIFACTS = REPO / "tests" / "artifacts"
 DAY = date(2026, 11, 1)
 TZ = "Asia/Kolkata"
