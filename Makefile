@@ -37,4 +37,4 @@ lint: setup
 	@$(VENV)/bin/ruff format .
 
 schema: setup
-	@$(PY) -m event_export.config schema > include/exports/export.schema.json
+	@$(PY) -m event_export.config.model schema > include/exports/export.schema.json

@@ -213,7 +213,7 @@ def main() -> None:
 def run(args) -> None:
     from airflow.api_fastapi.app import init_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from event_export.exports_api import app
+    from event_export.ui.exports_api import app
     from fastapi.testclient import TestClient
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise

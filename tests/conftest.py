@@ -185,7 +185,7 @@ def kolkata_lake(tmp_path_factory, demo_day) -> Path:
     """A small generated lake around one Asia/Kolkata day (and that day's profile snapshot),
     shared by the tests that only read it."""
     from event_export.generator import write_profiles, write_window
-    from event_export.windows import day_window
+    from event_export.scheduling.windows import day_window
 
     root = tmp_path_factory.mktemp("lake")
     write_window(root, day_window(demo_day, ZoneInfo("Asia/Kolkata")), 6_000)

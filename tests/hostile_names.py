@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from event_export.destinations.base import temp_name
 from event_export.generator import generate_hour
-from event_export.lake import partition_dir
-from event_export.naming import MANIFEST_SUFFIX, MAX_NAME_BYTES
+from event_export.pipeline.lake import partition_dir
+from event_export.pipeline.naming import MANIFEST_SUFFIX, MAX_NAME_BYTES
 
 LONG = "x" * 300  # ~300 bytes of ASCII: over the limit before any temporary prefix
 HOSTILE_EVENTS: tuple[str, ...] = (
@@ -135,7 +135,7 @@ def longest_file_names() -> list[str]:
     """The names of 200 bytes or more the corpus gives: gcp_export files (with the longest
     database id and extension) and zip members. The longest are 211 bytes, so their temporary
     upload names are exactly 255; multi-byte ones end a little shorter (cut between characters)."""
-    from event_export import naming
+    from event_export.pipeline import naming
 
     named = naming.gcp_event_file_names(
         dict.fromkeys(HOSTILE_EVENTS, 1), "1234567890", "1793557800", date(2026, 11, 2), "d" * 40,

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from event_export.airflow_api import AirflowApi, AirflowApiError
-from event_export.config import load_all
-from event_export.edits import check_against
+from event_export.config.edits import check_against
+from event_export.config.model import load_all
+from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
 from event_export.settings import exports_dir
 
 PAGE_API = "/ees/api"
@@ -182,7 +182,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the export's destination from here: credentials, bucket or folder, a probe write."""
-    from event_export.destination_check import check_destination
+    from event_export.destinations.check import check_destination
 
     folder = Path(args.exports_dir) if args.exports_dir else exports_dir()
     good, _ = load_all(folder)

@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from event_export.config import ExportConfig
-from event_export.destination_check import CheckResult, validated
+from event_export.config.model import ExportConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import is_ours, is_probe, probe_name
+from event_export.destinations.check import CheckResult, validated
 from pydantic import ValidationError
 
 STEPS = ["credentials accepted", "bucket exists", "probe written", "probe deleted"]

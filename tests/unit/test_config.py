@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from event_export.config import ExportConfig, json_schema, load_all, load_config
+from event_export.config.model import ExportConfig, json_schema, load_all, load_config
 
 VALID = """\
 client_id: acme

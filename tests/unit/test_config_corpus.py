@@ -9,8 +9,14 @@ from datetime import date
 
 import pytest
 from bad_configs import GOOD, GOOD_ID, generated_cases, populate, static_cases
-from event_export.config import ConfigError, latest_start, load_all, load_config, load_or_error
-from event_export.exports_catalog import list_exports
+from event_export.config.model import (
+    ConfigError,
+    latest_start,
+    load_all,
+    load_config,
+    load_or_error,
+)
+from event_export.ui.exports_catalog import list_exports
 
 
 def _lines(errors: list[ConfigError]) -> list[str]:
@@ -77,7 +83,7 @@ def test_config_check_prints_file_field_message_and_exits_non_zero_without_a_tra
     folder = tmp_path / "exports"
     cases = populate(folder)
     done = subprocess.run(
-        [sys.executable, "-m", "event_export.config", "check", str(folder)],
+        [sys.executable, "-m", "event_export.config.model", "check", str(folder)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -107,7 +113,7 @@ class NoAirflowState:
 
 
 def test_the_exports_page_lists_every_bad_file_as_an_invalid_row(tmp_path):
-    from event_export.exports_api import _ConfigCache
+    from event_export.ui.exports_api import _ConfigCache
 
     folder = tmp_path / "exports"
     cases = populate(folder)
@@ -126,7 +132,7 @@ def test_the_exports_page_lists_every_bad_file_as_an_invalid_row(tmp_path):
 
 
 def test_the_edit_rules_skip_every_bad_file_without_blocking_or_raising(tmp_path):
-    from event_export.edits import check_against
+    from event_export.config.edits import check_against
 
     git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
     subprocess.run([*git, "init", "-q"], check=True)

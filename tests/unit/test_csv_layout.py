@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from event_export.lake import EVENT_SCHEMA
-from event_export.payload import as_text
-from event_export.stages.csv_format import SEED_COLUMNS, format_csv, header
+from event_export.pipeline.lake import EVENT_SCHEMA
+from event_export.pipeline.payload import as_text
+from event_export.pipeline.stages.csv_format import SEED_COLUMNS, format_csv, header
 
 SEED_ORDER = [
     "appVersion", "appId", "siteId", "model", "eventId", "eventType", "ts", "purl", "url", "pts",

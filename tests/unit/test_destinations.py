@@ -3,7 +3,7 @@
 import hashlib
 
 import pytest
-from event_export.config import ExportConfig
+from event_export.config.model import ExportConfig
 from event_export.destinations import ClientSideError, DeliveryError, destination_for
 from event_export.destinations.base import is_temp, is_temp_of, temp_name
 from event_export.destinations.ftp import FTPDestination

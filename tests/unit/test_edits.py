@@ -2,8 +2,8 @@
 
 import subprocess
 
-from event_export.config import ExportConfig
-from event_export.edits import check_against, edit_problems, kind_family
+from event_export.config.edits import check_against, edit_problems, kind_family
+from event_export.config.model import ExportConfig
 
 
 def _config(**fields) -> ExportConfig:

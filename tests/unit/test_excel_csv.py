@@ -13,12 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import set_local_connection
-from event_export.config import ExportConfig
+from event_export.config.model import ExportConfig
 from event_export.formats import EVENTS, PROFILES, Options, Output, write_series
 from event_export.generator import generate_profiles
-from event_export.lake import EVENT_SCHEMA
-from event_export.pipeline import run_export
-from event_export.stages.csv_format import format_csv
+from event_export.pipeline.lake import EVENT_SCHEMA
+from event_export.pipeline.run import run_export
+from event_export.pipeline.stages.csv_format import format_csv
 from hostile_names import write_hostile_lake
 
 BOM = b"\xef\xbb\xbf"

@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from event_export.config import load_all
-from event_export.exports_catalog import (
+from event_export.alerts.failure_policy import ExportState, Incident
+from event_export.config.model import load_all
+from event_export.ui.exports_catalog import (
     DagFacts,
     Filters,
     RunFacts,
@@ -14,7 +15,6 @@ from event_export.exports_catalog import (
     manifest_view,
     status_of,
 )
-from event_export.failure_policy import ExportState, Incident
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 CONFIGS = {

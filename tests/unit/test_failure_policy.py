@@ -4,10 +4,10 @@ captured by aiosmtpd, state in a real file (a restart is a new store on the same
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from event_export.config import ExportConfig
-from event_export.failure_policy import Observation
-from event_export.health_check import Actors, apply_policy
-from event_export.incidents import IncidentStore
+from event_export.alerts.failure_policy import Observation
+from event_export.alerts.incidents import IncidentStore
+from event_export.config.model import ExportConfig
+from event_export.orchestration.health_check import Actors, apply_policy
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CLIENT = "data-team@acme.example"

@@ -2,8 +2,8 @@
 
 from airflow.sdk.exceptions import AirflowFailException
 from event_export.destinations.errors import ClientSideError, DeliveryError
-from event_export.failure_reports import failure_record
-from event_export.schedules import RequestRefused
+from event_export.orchestration.failure_reports import failure_record
+from event_export.scheduling.schedules import RequestRefused
 
 
 def test_the_class_and_a_client_errors_code_never_the_message():

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from event_export.payload import flatten, flatten_column, parse_column
-from event_export.stages.csv_format import TS_FORMAT, local_iso
-from event_export.streams import coalesce, ordered_map, prefetch
+from event_export.pipeline.payload import flatten, flatten_column, parse_column
+from event_export.pipeline.stages.csv_format import TS_FORMAT, local_iso
+from event_export.pipeline.streams import coalesce, ordered_map, prefetch
 
 PAYLOADS = [
     json.dumps({"price": 59.99, "q": 3, "ok": True, "tags": ["a", 1], "meta": {"k": "ü"}}),

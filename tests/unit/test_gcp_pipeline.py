@@ -10,11 +10,11 @@ import xml.etree.ElementTree as ET
 import pyarrow.parquet as pq
 import pytest
 from conftest import set_local_connection
-from event_export.config import ExportConfig
-from event_export.lake import count_window, read_profiles
-from event_export.naming import request_id_for
-from event_export.pipeline import ExportRun, run_export
-from event_export.schedules import day_period
+from event_export.config.model import ExportConfig
+from event_export.pipeline.lake import count_window, read_profiles
+from event_export.pipeline.naming import request_id_for
+from event_export.pipeline.run import ExportRun, run_export
+from event_export.scheduling.schedules import day_period
 from gcp_reference import expected_profile, identity_of
 
 EVENT_NAME = re.compile(

@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from event_export import naming
 from event_export.formats import EVENTS, Options, Output, write_series
 from event_export.formats.records import resolve_identity
 from event_export.formats.text import csv_field, csv_field_py, json_member, xml_element
-from event_export.lake import EVENT_SCHEMA
+from event_export.pipeline import naming
+from event_export.pipeline.lake import EVENT_SCHEMA
 from gcp_reference import XML_ILLEGAL
 
 

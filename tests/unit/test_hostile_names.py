@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 from conftest import set_local_connection
-from event_export import naming
-from event_export.config import ExportConfig
+from event_export.config.model import ExportConfig
 from event_export.destinations.base import temp_name
-from event_export.pipeline import ExportRun, run_export
+from event_export.pipeline import naming
+from event_export.pipeline.run import ExportRun, run_export
 from hostile_names import HOSTILE_EVENTS, check_delivery, portable_problems, write_hostile_lake
 
 DAY = date(2026, 11, 2)

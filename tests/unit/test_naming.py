@@ -1,7 +1,7 @@
 from datetime import date
 
 import pytest
-from event_export import naming
+from event_export.pipeline import naming
 
 
 def test_daily_zip_and_csv_names_follow_the_document():

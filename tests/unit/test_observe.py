@@ -1,6 +1,6 @@
 """Classifying an export's latest run from what the REST API returns."""
 
-from event_export.health_check import observe
+from event_export.orchestration.health_check import observe
 
 
 class FakeApi:

@@ -9,9 +9,9 @@ import zipfile
 import pyarrow.compute as pc
 import pytest
 from conftest import set_local_connection
-from event_export.config import ExportConfig
-from event_export.lake import read_window
-from event_export.pipeline import ExportRun, run_export
+from event_export.config.model import ExportConfig
+from event_export.pipeline.lake import read_window
+from event_export.pipeline.run import ExportRun, run_export
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_run_summary_and_manifest_carry_the_request_id_sizes_and_location(
 def test_a_profile_snapshot_is_one_part_and_split_reads_nothing(config, demo_day):
     """Extract counted the snapshot's rows: split passes them on without fetching the file, which
     with staging on S3 would be a download of the whole snapshot."""
-    from event_export.pipeline import PROFILES_PART
+    from event_export.pipeline.run import PROFILES_PART
 
     fields = {"profile": "gcp_export", "kind": "user_profiles", "account_id": 7}
     profiles = ExportConfig.model_validate({**config.model_dump(exclude_unset=True), **fields})

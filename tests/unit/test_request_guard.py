@@ -1,7 +1,7 @@
 """The cross-origin guard's rules on bare requests (the API tests run them through the app)."""
 
 import pytest
-from event_export.request_guard import _origin, refusal
+from event_export.ui.request_guard import _origin, refusal
 from starlette.requests import Request
 
 

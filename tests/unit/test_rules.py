@@ -1,8 +1,8 @@
 """Seed 003: a one-time profile export waits until the client's scheduled profile export stops."""
 
 import pytest
-from event_export.config import ExportConfig
-from event_export.rules import conflicting_profile_export, profile_export_refusal
+from event_export.config.model import ExportConfig
+from event_export.scheduling.rules import conflicting_profile_export, profile_export_refusal
 
 
 def config(export_id: str, client: str = "acme", kind: str = "user_profiles", **schedule):

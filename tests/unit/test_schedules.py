@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from event_export.config import ExportConfig
-from event_export.lake import Window
-from event_export.schedules import (
+from event_export.config.model import ExportConfig
+from event_export.pipeline.lake import Window
+from event_export.scheduling.schedules import (
     RequestRefused,
     daily_run_period,
     hours_period,

@@ -3,12 +3,12 @@
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from event_export.lake import read_window
-from event_export.staged import read_staged, schema_of
-from event_export.stages import split as split_module
-from event_export.stages.extract import extract
-from event_export.stages.split import split_by_event
-from event_export.windows import day_window
+from event_export.pipeline.ipc import read_staged, schema_of
+from event_export.pipeline.lake import read_window
+from event_export.pipeline.stages import split as split_module
+from event_export.pipeline.stages.extract import extract
+from event_export.pipeline.stages.split import split_by_event
+from event_export.scheduling.windows import day_window
 
 
 def test_split_keeps_each_events_rows_in_extract_order(

@@ -7,7 +7,7 @@ import os
 import time
 
 import pytest
-from event_export.staging import LocalStaging, S3Staging, check_key, staging_store
+from event_export.pipeline.staging import LocalStaging, S3Staging, check_key, staging_store
 from servers.delivery import make_file
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client

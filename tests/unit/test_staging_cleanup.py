@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from event_export.lake import Window
-from event_export.schedules import day_period, days_period, hours_period
+from event_export.pipeline.lake import Window
+from event_export.pipeline.staging import VALIDATED_MARKER, LocalStaging, S3Staging, is_run_prefix
+from event_export.pipeline.staging_cleanup import Retention, describe_left, release, sweep
+from event_export.scheduling.schedules import day_period, days_period, hours_period
 from event_export.settings import staging_keep_days, staging_max_age_days
-from event_export.staging import VALIDATED_MARKER, LocalStaging, S3Staging, is_run_prefix
-from event_export.staging_cleanup import Retention, describe_left, release, sweep
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client
 

@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from event_export.windows import day_covered_by_run, day_window
+from event_export.scheduling.windows import day_covered_by_run, day_window
 
 
 def test_kolkata_day_is_utc_1830_to_1830():

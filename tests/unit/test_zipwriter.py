@@ -7,8 +7,8 @@ import subprocess
 import zipfile
 
 import pytest
-from event_export import zipwriter
-from event_export.stages.package import build_zip
+from event_export.pipeline import zipwriter
+from event_export.pipeline.stages.package import build_zip
 
 
 @pytest.fixture
