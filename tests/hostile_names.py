@@ -1,7 +1,7 @@
 """Hostile event names: every kind issue 13 tried, and more, as one corpus.
 
-The same names go through the naming unit tests (tests/unit/test_hostile_names.py), the stages
-in-process, and a real DAG run on PostgreSQL under a real scheduler
+The same names go through the naming unit tests (tests/unit/pipeline/test_hostile_names.py), the
+stages in-process, and a real DAG run on PostgreSQL under a real scheduler
 (tests/integration/test_hostile_names_stack.py), so what production does with a name is what is
 tested. `check_delivery` is the client's view of a delivered folder, shared by those tests.
 """
@@ -101,7 +101,7 @@ HOSTILE_EVENTS: tuple[str, ...] = (
 )
 
 # One of each kind, for the real DAG runs (each event is a mapped task or two there; the whole
-# corpus goes through the same stages in-process in tests/unit/test_hostile_names.py).
+# corpus goes through the same stages in-process in tests/unit/pipeline/test_hostile_names.py).
 STACK_EVENTS: tuple[str, ...] = (
     LONG,
     LONG + "-tail",  # collides with LONG after the cut

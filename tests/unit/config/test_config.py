@@ -133,7 +133,7 @@ def test_selected_events_needs_and_keeps_its_list(tmp_path):
 
 
 def test_shipped_configs_are_valid_and_schema_is_current():
-    folder = Path(__file__).resolve().parents[2] / "include" / "exports"
+    folder = Path(__file__).resolve().parents[3] / "include" / "exports"
     good, errors = load_all(folder)
     assert not errors
     assert len(good) >= 2
