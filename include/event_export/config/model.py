@@ -32,6 +32,7 @@ from event_export.config import yaml_reader
 from event_export.config.yaml_reader import ConfigProblem, describe, printable, unsafe_character
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+DAG_ID_PREFIX = "export_"  # an export's DAG id is this + its export_id (see ExportConfig.dag_id)
 NAME_PART = r"^[A-Za-z0-9_]{1,40}$"  # one '-'-separated part of a gcp_export file name
 GCP_ONLY = (
     "identity_priority",
@@ -399,7 +400,7 @@ class ExportConfig(_Strict):
 
     @property
     def dag_id(self) -> str:
-        return f"export_{self.export_id}"
+        return f"{DAG_ID_PREFIX}{self.export_id}"
 
     @property
     def tz(self) -> ZoneInfo:

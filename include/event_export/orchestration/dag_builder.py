@@ -22,6 +22,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from event_export.alerts.deadlines import deadline_alert
 from event_export.config.model import ExportConfig, load_all
 from event_export.destinations import check as destination_check
+from event_export.orchestration import task_ids
 from event_export.orchestration.airflow_api import paused_through_api
 from event_export.orchestration.failure_reports import reports_client_errors, reports_failures
 from event_export.scheduling import rules
@@ -179,38 +180,38 @@ def dag_arguments(config: ExportConfig, source: Path) -> dict:
 def build_dag(config: ExportConfig, source: Path) -> DAG:
     with DAG(**dag_arguments(config, source)) as dag:
 
-        @task
+        @task(task_id=task_ids.CHECK_DESTINATION)
         @reports_client_errors
         def check_destination() -> dict:
             """Credentials, bucket or folder, a probe written and deleted: before any data."""
             return destination_check.check_before_run(config.destination)
 
-        @task
+        @task(task_id=task_ids.EXTRACT)
         @reports_failures
         def extract() -> dict:
             return _run(config).extract()
 
-        @task
+        @task(task_id=task_ids.SPLIT_BY_EVENT)
         @reports_failures
         def split_by_event(extracted: dict) -> list[dict]:
             return _run(config).split(extracted)
 
-        @task(map_index_template="{{ task.op_kwargs['part']['label'] }}")
+        @task(task_id=task_ids.FORMAT, map_index_template="{{ task.op_kwargs['part']['label'] }}")
         @reports_failures
         def format(part: dict) -> dict:
             return _run(config).format(part)
 
-        @task(trigger_rule="none_failed")
+        @task(task_id=task_ids.CHUNK, trigger_rule="none_failed")
         @reports_failures
         def chunk(formatted: list[dict]) -> list[dict]:
             return _run(config).package(list(formatted or []))
 
-        @task(map_index_template="{{ task.op_kwargs['file']['name'] }}")
+        @task(task_id=task_ids.UPLOAD, map_index_template="{{ task.op_kwargs['file']['name'] }}")
         @reports_client_errors
         def upload(file: dict) -> str:
             return _run(config).upload(file)
 
-        @task
+        @task(task_id=task_ids.VALIDATE)
         @reports_client_errors
         def validate(files: list[dict], uploaded: list[str]) -> dict:
             """Check the delivery, publish the manifest, then release the run's staging."""
@@ -222,7 +223,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         checked = check_destination()
         if config.schedule.frequency == "one_time":
 
-            @task
+            @task(task_id=task_ids.CHECK_REQUEST)
             @reports_failures
             def check_request() -> dict:
                 """Refuse a request outside the allowed periods, or a one-time profile export

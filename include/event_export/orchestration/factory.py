@@ -17,12 +17,17 @@ import re
 import zlib
 from pathlib import Path
 
-from event_export.config.model import ConfigError, ExportConfig, load_all, load_or_error
+from event_export.config.model import (
+    DAG_ID_PREFIX,
+    ConfigError,
+    ExportConfig,
+    load_all,
+    load_or_error,
+)
 from event_export.config.yaml_reader import printable
 from event_export.settings import exports_dir
 
 log = logging.getLogger(__name__)
-DAG_PREFIX = "export_"
 SHARDS = 8  # the DAG files dags/exports_00.py .. exports_07.py; see README "Performance"
 SHARD_FILE = re.compile(r"^exports_(\d\d)\.py$")
 
@@ -70,8 +75,8 @@ def build_all(folder: Path | None = None, shard: int | None = None) -> dict[str,
     broken configs and failed builds."""
     folder = folder or exports_dir()
     wanted = _requested_dag_id()
-    if wanted and wanted.startswith(DAG_PREFIX):
-        stem = wanted.removeprefix(DAG_PREFIX)
+    if wanted and wanted.startswith(DAG_ID_PREFIX):
+        stem = wanted.removeprefix(DAG_ID_PREFIX)
         if shard is not None and shard_of(stem) != shard:
             return {}  # a worker asked another file for this DAG
         candidates = (folder / f"{stem}.yaml", folder / f"{stem}.yml")

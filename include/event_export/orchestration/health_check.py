@@ -28,9 +28,9 @@ from event_export.alerts.incidents import IncidentStore
 from event_export.config.model import ExportConfig
 from event_export.orchestration.airflow_api import AirflowApi
 from event_export.orchestration.failure_reports import XCOM_KEY
+from event_export.orchestration.task_ids import CHECK_REQUEST
 
 log = logging.getLogger("event_export.alerts")
-REQUEST_CHECK_TASK = "check_request"
 
 
 def _when(value: str | None) -> datetime | None:
@@ -59,7 +59,7 @@ def observe(api: AirflowApi, dag_id: str) -> Observation | None:
                 fix=str(record.get("fix", "")),
             )
     task_ids = sorted({ti["task_id"] for ti in failed})
-    if task_ids == [REQUEST_CHECK_TASK]:
+    if task_ids == [CHECK_REQUEST]:
         return Observation(run_id, "refused", finished)
     error = f"failed task(s): {', '.join(task_ids) or 'none recorded (run failed or timed out)'}"
     return Observation(run_id, "internal_failure", finished, error=error)

@@ -20,10 +20,10 @@ from airflow.models.xcom import XComModel
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from event_export.orchestration import task_ids
 from event_export.orchestration.failure_reports import FAILURE_KEY
 from event_export.ui.exports_catalog import DagFacts, RunFacts
 
-VALIDATE_TASK = "validate"
 ACTIVE_STATES = ("queued", "running")
 FINISHED_STATES = ("success", "failed")
 DAG_RUN = DagRun.__table__
@@ -132,7 +132,7 @@ class MetadataState:
                 self.session.execute(
                     select(XComModel.dag_run_id, XComModel.value).where(
                         XComModel.dag_run_id.in_(ids),
-                        XComModel.task_id == VALIDATE_TASK,
+                        XComModel.task_id == task_ids.VALIDATE,
                         XComModel.key == "return_value",
                         XComModel.map_index == -1,
                     )

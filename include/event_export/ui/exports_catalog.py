@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from event_export.alerts.failure_policy import ExportState
 from event_export.config import yaml_reader
-from event_export.config.model import ConfigError, ExportConfig
+from event_export.config.model import DAG_ID_PREFIX, ConfigError, ExportConfig
 from event_export.config.yaml_reader import printable, unsafe_character
 from event_export.scheduling.schedules import ONE_TIME_FIELDS
 
@@ -28,7 +28,6 @@ KIND_LABELS = {
     "selected_events": "Selected events",
     "user_profiles": "User profiles",
 }
-DAG_PREFIX = "export_"
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class Filters:
 
 
 def dag_id_for(export_id: str) -> str:
-    return f"{DAG_PREFIX}{export_id}"
+    return f"{DAG_ID_PREFIX}{export_id}"
 
 
 def frequency_label(config: ExportConfig) -> str:
