@@ -15,7 +15,6 @@ without it for tests and the demo; scheduler-run deployments keep the default (o
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,14 +22,10 @@ from zoneinfo import ZoneInfo
 from event_export.alerts import emails
 from event_export.config.model import ExportConfig
 from event_export.scheduling.windows import day_covered_by_run
+from event_export.settings import deadline_alerts_enabled, oncall_emails
 
 log = logging.getLogger("event_export.alerts")
-ENV_SWITCH = "EES_DEADLINE_ALERTS"
 CALLBACK = "event_export.alerts.deadlines.on_deadline_missed"
-
-
-def alerts_enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "on").strip().lower() not in {"off", "0", "false", "no"}
 
 
 def deadline_interval(deadline: time) -> timedelta:
@@ -40,7 +35,7 @@ def deadline_interval(deadline: time) -> timedelta:
 
 def deadline_alert(config: ExportConfig):
     """The DAG's DeadlineAlert, or None (not daily, or alerts switched off)."""
-    if config.schedule.frequency != "daily" or not alerts_enabled():
+    if config.schedule.frequency != "daily" or not deadline_alerts_enabled():
         return None
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
@@ -107,7 +102,7 @@ async def on_deadline_missed(
         return "ignored"
     log.warning(alert_line("deadline_missed", **miss))
     email = emails.deadline_missed(
-        emails.oncall_recipients(),
+        oncall_emails(),
         export_id,
         client_id,
         miss["day"],

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from event_export.config.model import DAG_ID_PREFIX
+from event_export.settings import smtp_conn_id
 
 log = logging.getLogger(__name__)
 DEFAULT_FROM = "Event Exports <exports@ees.invalid>"
@@ -27,17 +27,6 @@ class Email:
 
     def html(self) -> str:
         return "\n".join(f"<p>{html.escape(p)}</p>" for p in self.paragraphs)
-
-
-def smtp_conn_id() -> str:
-    """The Airflow connection of the mail server (EES_SMTP_CONN_ID, default smtp_default)."""
-    return os.environ.get("EES_SMTP_CONN_ID") or "smtp_default"
-
-
-def oncall_recipients() -> tuple[str, ...]:
-    """The on-call list (EES_ONCALL_EMAILS, comma separated): deployment setting, not a secret."""
-    raw = os.environ.get("EES_ONCALL_EMAILS", "")
-    return tuple(a.strip() for a in raw.split(",") if a.strip())
 
 
 def send(email: Email) -> None:

@@ -17,14 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from event_export.alerts.failure_policy import ExportState, Incident
-
-
-def default_path() -> Path:
-    configured = os.environ.get("EES_INCIDENTS_PATH")
-    if configured:
-        return Path(configured)
-    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
-    return Path(home) / "ees" / "incidents.json"
+from event_export.settings import incidents_path
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -76,7 +69,7 @@ class IncidentStore:
     """`with store.locked() as states:` gives {export_id: ExportState}; `save(states)` persists."""
 
     def __init__(self, path: Path | None = None):
-        self.path = path or default_path()
+        self.path = path or incidents_path()
 
     def load(self) -> dict[str, ExportState]:
         if not self.path.exists():

@@ -8,17 +8,17 @@ stopped export here. Credentials are a service user's, kept in an Airflow connec
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from event_export.settings import airflow_api_conn_id
+
 # the custom header the Exports page's API requires on state changes (request_guard.py)
 REQUEST_HEADERS = {"X-EES-Request": "1"}
 
-DEFAULT_CONN_ID = "ees_airflow_api"
 log = logging.getLogger(__name__)
 
 
@@ -38,9 +38,7 @@ class AirflowApi:
     def from_connection(cls, conn_id: str | None = None) -> AirflowApi:
         from airflow.sdk import Connection
 
-        conn = Connection.get(
-            conn_id or os.environ.get("EES_AIRFLOW_API_CONN_ID") or DEFAULT_CONN_ID
-        )
+        conn = Connection.get(conn_id or airflow_api_conn_id())
         scheme = conn.schema or "http"
         port = f":{conn.port}" if conn.port else ""
         return cls(f"{scheme}://{conn.host}{port}", conn.login or "", conn.password or "")

@@ -29,6 +29,7 @@ from event_export.config.model import ExportConfig
 from event_export.orchestration.airflow_api import AirflowApi
 from event_export.orchestration.failure_reports import XCOM_KEY
 from event_export.orchestration.task_ids import CHECK_REQUEST
+from event_export.settings import oncall_emails
 
 log = logging.getLogger("event_export.alerts")
 
@@ -75,7 +76,7 @@ class Actors:
 
 def _email_for(config: ExportConfig, state: ExportState, number: int) -> emails.Email:
     incident = state.incident
-    to = config.notify.failure_emails or emails.oncall_recipients()
+    to = config.notify.failure_emails or oncall_emails()
     if number == 3:
         return emails.client_stopped(
             to, config.export_id, incident.explanation, incident.fix, incident.first_failed_at
@@ -134,9 +135,7 @@ def _act(config: ExportConfig, state: ExportState, action, actors: Actors) -> st
         return "paused"
     if isinstance(action, AlertOnCall):
         log.warning(alert_line("export_failed_internal", export=export, run_id=action.run_id))
-        actors.send(
-            emails.internal_failure(emails.oncall_recipients(), export, action.run_id, action.error)
-        )
+        actors.send(emails.internal_failure(oncall_emails(), export, action.run_id, action.error))
         return "on-call alerted"
     if isinstance(action, IncidentClosed):
         log.info(alert_line("incident_closed", export=export, run_id=action.run_id))
