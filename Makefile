@@ -6,7 +6,7 @@ EVENTS ?= 200000
 N ?= 10000000
 BENCH_ARGS ?=
 
-.PHONY: setup demo test lint format schema bench bench-parse
+.PHONY: setup demo test test-fast lint format schema bench bench-parse
 
 setup:
 	@bash scripts/setup.sh
@@ -26,9 +26,15 @@ test: setup
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/python -m pytest
 
+# the fast tier: lint plus every test that needs no server, database or stack (README "Tests")
+test-fast: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/python -m pytest -m "not integration and not stack and not browser"
+
 lint: setup
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 
 schema: setup
-	@$(PY) -m event_export.config schema > include/exports/export.schema.json
+	@$(PY) -m event_export.config.model schema > include/exports/export.schema.json

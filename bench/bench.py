@@ -37,7 +37,7 @@ SAMPLE_SECONDS = 0.05
 
 
 def _config(lake: str, timezone: str, delivered: str):
-    from event_export.config import ExportConfig
+    from event_export.config.model import ExportConfig
 
     os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
         {"conn_type": "fs", "extra": {"path": delivered}}
@@ -82,7 +82,7 @@ def _warm_up(stage: str) -> None:
 
 def run_stage(stage: str, spec: dict) -> dict:
     """Run one stage over the staging folder; return its timing, rows and output bytes."""
-    from event_export.pipeline import ExportRun, run_export
+    from event_export.pipeline.run import ExportRun, run_export
 
     os.environ["EES_STAGING_DIR"] = spec["staging"]
     config = _config(spec["lake"], spec["timezone"], spec["delivered"])
@@ -133,8 +133,8 @@ def run_duckdb(spec: dict) -> dict:
     from zoneinfo import ZoneInfo
 
     import duckdb
-    from event_export.lake import partition_files
-    from event_export.windows import day_window
+    from event_export.pipeline.lake import partition_files
+    from event_export.scheduling.windows import day_window
 
     window = day_window(date.fromisoformat(spec["day"]), ZoneInfo(spec["timezone"]))
     files = [path for _, path in partition_files(spec["lake"], window)]
@@ -213,7 +213,7 @@ def ensure_lake(workdir: Path, day: date, timezone: str, events: int) -> tuple[P
     from zoneinfo import ZoneInfo
 
     from event_export.generator import write_window
-    from event_export.windows import day_window
+    from event_export.scheduling.windows import day_window
 
     lake = workdir / f"lake-{day.isoformat()}-{timezone.replace('/', '_')}-{events}"
     marker = lake / "COMPLETE"

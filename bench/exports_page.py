@@ -3,8 +3,8 @@
 Generates N configs (every destination, kind, format and frequency), puts what Airflow would hold
 for them into a fresh metadata database (a DAG row each, `--runs` finished runs each and the
 latest run's `validate` XCom), then calls GET /api/exports through the real plugin app (FastAPI's
-TestClient, an admin token from the auth manager) and prints median and p95 per query. Importing
-tests/conftest creates the database (PostgreSQL on 127.0.0.1:5432 where it runs, else SQLite),
+TestClient, an admin token from the auth manager) and prints median and p95 per query.
+tests/conftest gives the database (PostgreSQL on 127.0.0.1:5432 where it runs, else SQLite),
 dropped at the end. Usage:
     .venv/bin/python bench/exports_page.py [--exports 1000] [--runs 10] [--calls 50]
 """
@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import METADATA_DB, drop_database
+from conftest import METADATA_DB, drop_database, ensure_metadata_db
 
 DESTINATIONS = [
     "{type: local, conn_id: c, path: p}",
@@ -190,6 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     airflow = str(Path(sys.executable).with_name("airflow"))
     try:
+        ensure_metadata_db()
         subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
         folder = Path(tempfile.mkdtemp(prefix="ees-bench-exports-"))
         os.environ["EES_EXPORTS_DIR"] = str(folder)
@@ -212,7 +213,7 @@ def main() -> None:
 def run(args) -> None:
     from airflow.api_fastapi.app import init_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from event_export.exports_api import app
+    from event_export.ui.exports_api import app
     from fastapi.testclient import TestClient
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise

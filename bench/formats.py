@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 from event_export.formats import EVENTS, Options, Output, write_series
 from event_export.generator import write_window
-from event_export.stages.extract import extract
-from event_export.stages.split import split_by_event
-from event_export.windows import day_window
+from event_export.pipeline.stages.extract import extract
+from event_export.pipeline.stages.split import split_by_event
+from event_export.scheduling.windows import day_window
 
 TZ = "Asia/Kolkata"
 DAY = date(2026, 11, 1)

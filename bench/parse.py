@@ -43,7 +43,7 @@ KINDS = (
     "profile: gcp_export\nformat: parquet\nchunk_size_mb: 50",
 )
 ONE_FILE = '"""Airflow DAG file: every export in one file."""\n' + (
-    "from event_export.factory import build_all\nglobals().update(build_all())\n"
+    "from event_export.orchestration.factory import build_all\nglobals().update(build_all())\n"
 )
 PARSE = """
 import json, sys, time

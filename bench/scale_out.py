@@ -3,7 +3,7 @@ success: LocalExecutor (one local worker) versus CeleryExecutor with two Celery 
 
 Both stacks are tests/stack.py's (real scheduler, dag-processor, api-server; Celery on a fresh
 PostgreSQL database and Redis db 13), so run it where the tests run. Importing tests/conftest
-creates the session database, dropped at the end. Usage:
+sets the isolated AIRFLOW_HOME first. Usage:
     .venv/bin/python bench/scale_out.py LAKE   # a lake from `python -m event_export.generator`
 """
 

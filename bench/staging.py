@@ -37,8 +37,8 @@ LOGICAL = "2026-11-02T00:00:00+05:30"
 ONE_PROCESS = """
 import sys, time
 from datetime import date
-from event_export.config import load_config
-from event_export.pipeline import run_export
+from event_export.config.model import load_config
+from event_export.pipeline.run import run_export
 config = load_config(__import__("pathlib").Path(sys.argv[1]))
 started = time.perf_counter()
 run_export(config, date.fromisoformat(sys.argv[2]))

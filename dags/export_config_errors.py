@@ -5,7 +5,7 @@ build), naming the file and the field, while the exports_NN.py files keep every 
 running.
 """
 
-from event_export.factory import config_errors
+from event_export.orchestration.factory import config_errors
 
 _errors = config_errors()
 if _errors:

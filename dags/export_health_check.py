@@ -1,5 +1,6 @@
-"""Airflow DAG file: the hourly health check of every export (logic: event_export.health_check)."""
+"""Airflow DAG file: the hourly health check of every export
+(logic: event_export.orchestration.health_check)."""
 
-from event_export.health_dag import build_health_dag
+from event_export.orchestration.health_dag import build_health_dag
 
 dag = build_health_dag()

@@ -1,12 +1,12 @@
 """Airflow plugin: the Exports page (a FastAPI app at /ees) and its entry in the UI's navigation.
 
-Thin on purpose: the app and everything behind it live in `event_export.exports_api`.
+Thin on purpose: the app and everything behind it live in `event_export.ui.exports_api`.
 """
 
 from typing import ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
-from event_export.exports_api import app
+from event_export.ui.exports_api import app
 
 URL_PREFIX = "/ees"
 

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from event_export.config_yaml import MAX_BYTES, printable
+from event_export.config.yaml_reader import MAX_BYTES, printable
 
 CORPUS = Path(__file__).resolve().parent / "dags" / "bad_configs"
 GOOD_ID = "good_one"

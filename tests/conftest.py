@@ -1,8 +1,15 @@
-"""Test settings: an isolated AIRFLOW_HOME per session, set before anything imports Airflow."""
+"""Test settings: an isolated AIRFLOW_HOME per session, set before anything imports Airflow, and
+the test tiers.
+
+Tiers (markers registered in pyproject.toml, given here by folder and by fixture so no module can
+forget them): `integration` = starts a server (moto, fake GCS, sshd, FTP, SMTP) or needs the
+metadata database; `stack` = starts a whole Airflow on loopback; `browser` = drives Chromium.
+Everything else is the fast tier (`make test-fast`): no servers, no database. The session's
+PostgreSQL database is therefore created by the `airflow_db` fixture, not when this file loads;
+only its name is fixed here, so Airflow reads the right URL whenever it is imported."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -57,12 +64,35 @@ def drop_database(url: str) -> None:
     admin.close()
 
 
-def _metadata_database() -> str:
-    """The session's metadata database: PostgreSQL where the machine has it, else SQLite."""
-    return create_database(f"ees_test_{os.getpid()}") or f"sqlite:///{_HOME / 'airflow.db'}"
+def _postgres_listens() -> bool:
+    """Whether 127.0.0.1:5432 accepts connections (a TCP probe: no driver, no database made)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", 5432)) == 0
 
 
-METADATA_DB = _metadata_database()
+_DB_NAME = f"ees_test_{os.getpid()}"
+# The session's metadata database: PostgreSQL where the machine has it, else SQLite. Only the URL
+# is decided here; the `airflow_db` fixture creates it for the tests that need it.
+METADATA_DB = (
+    f"postgresql+psycopg2://postgres@127.0.0.1:5432/{_DB_NAME}"
+    if _postgres_listens()
+    else f"sqlite:///{_HOME / 'airflow.db'}"
+)
+_created: list[str] = []  # the database once made, for pytest_sessionfinish
+
+
+def ensure_metadata_db() -> str:
+    """METADATA_DB, its PostgreSQL database created on the first call (airflow_db, the benches)."""
+    if METADATA_DB.startswith("postgresql") and not _created:
+        url = create_database(_DB_NAME)
+        assert url == METADATA_DB, f"PostgreSQL answered the probe but not psycopg2: {url}"
+        _created.append(url)
+    return METADATA_DB
+
+
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_HOME),
@@ -106,6 +136,7 @@ def set_local_connection(conn_id: str, root: Path) -> None:
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated metadata database (see METADATA_DB), dropped after the session."""
+    ensure_metadata_db()
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
     return _HOME
@@ -113,13 +144,35 @@ def airflow_db() -> Path:
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     """Drop the session's PostgreSQL database and remove its AIRFLOW_HOME, whatever happened."""
-    if METADATA_DB.startswith("postgresql"):
-        with contextlib.suppress(ImportError):
-            from airflow.settings import dispose_orm
-
-            dispose_orm()
-        drop_database(METADATA_DB)
+    for url in _created:
+        if "airflow.settings" in sys.modules:  # never import Airflow just to close it
+            sys.modules["airflow.settings"].dispose_orm()
+        drop_database(url)
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+# fixtures that start a server or need the metadata database, and the folders of such tests
+# (tests/bench runs whole programs at small N, one on the metadata database)
+_SERVER_FIXTURES = frozenset(
+    {"moto_s3", "auth_moto", "gcs", "sshd", "ftp_server", "ftps_server", "smtp_server", "inbox"}
+    | {"airflow_db"}
+)
+_INTEGRATION_FOLDERS = frozenset({"integration", "api", "bench"})  # bench: whole programs
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with its tier (see the module docstring); `-m "not integration and not
+    stack and not browser"` then selects the fast tier."""
+    for item in items:
+        names = set(item.fixturenames)
+        if "airflow_stack" in names:
+            item.add_marker(pytest.mark.stack)
+        if (
+            names & _SERVER_FIXTURES
+            or "airflow_stack" in names
+            or _INTEGRATION_FOLDERS & set(item.path.relative_to(REPO / "tests").parts[:-1])
+        ):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +185,7 @@ def kolkata_lake(tmp_path_factory, demo_day) -> Path:
     """A small generated lake around one Asia/Kolkata day (and that day's profile snapshot),
     shared by the tests that only read it."""
     from event_export.generator import write_profiles, write_window
-    from event_export.windows import day_window
+    from event_export.scheduling.windows import day_window
 
     root = tmp_path_factory.mktemp("lake")
     write_window(root, day_window(demo_day, ZoneInfo("Asia/Kolkata")), 6_000)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from event_export.generator import generate_hour
-from event_export.lake import EVENT_SCHEMA
+from event_export.pipeline.lake import EVENT_SCHEMA
 
 EVENT_SCALARS = [
     ("eventName", "event_name"), ("eventId", "event_id"), ("eventType", "event_type"),

@@ -1,7 +1,7 @@
 """Hostile event names: every kind issue 13 tried, and more, as one corpus.
 
-The same names go through the naming unit tests (tests/unit/test_hostile_names.py), the stages
-in-process, and a real DAG run on PostgreSQL under a real scheduler
+The same names go through the naming unit tests (tests/unit/pipeline/test_hostile_names.py), the
+stages in-process, and a real DAG run on PostgreSQL under a real scheduler
 (tests/integration/test_hostile_names_stack.py), so what production does with a name is what is
 tested. `check_delivery` is the client's view of a delivered folder, shared by those tests.
 """
@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from event_export.destinations.base import temp_name
 from event_export.generator import generate_hour
-from event_export.lake import partition_dir
-from event_export.naming import MANIFEST_SUFFIX, MAX_NAME_BYTES
+from event_export.pipeline.lake import partition_dir
+from event_export.pipeline.naming import MANIFEST_SUFFIX, MAX_NAME_BYTES
 
 LONG = "x" * 300  # ~300 bytes of ASCII: over the limit before any temporary prefix
 HOSTILE_EVENTS: tuple[str, ...] = (
@@ -101,7 +101,7 @@ HOSTILE_EVENTS: tuple[str, ...] = (
 )
 
 # One of each kind, for the real DAG runs (each event is a mapped task or two there; the whole
-# corpus goes through the same stages in-process in tests/unit/test_hostile_names.py).
+# corpus goes through the same stages in-process in tests/unit/pipeline/test_hostile_names.py).
 STACK_EVENTS: tuple[str, ...] = (
     LONG,
     LONG + "-tail",  # collides with LONG after the cut
@@ -135,7 +135,7 @@ def longest_file_names() -> list[str]:
     """The names of 200 bytes or more the corpus gives: gcp_export files (with the longest
     database id and extension) and zip members. The longest are 211 bytes, so their temporary
     upload names are exactly 255; multi-byte ones end a little shorter (cut between characters)."""
-    from event_export import naming
+    from event_export.pipeline import naming
 
     named = naming.gcp_event_file_names(
         dict.fromkeys(HOSTILE_EVENTS, 1), "1234567890", "1793557800", date(2026, 11, 2), "d" * 40,

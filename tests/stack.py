@@ -68,7 +68,7 @@ class AirflowStack:
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def api(self):
-        from event_export.airflow_api import AirflowApi
+        from event_export.orchestration.airflow_api import AirflowApi
 
         return AirflowApi(self.base_url, SERVICE_USER, self.password)
 

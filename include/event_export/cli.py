@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from event_export.airflow_api import AirflowApi, AirflowApiError
-from event_export.config import load_all
-from event_export.edits import check_against
-from event_export.settings import exports_dir
+from event_export.config.edits import check_against
+from event_export.config.model import load_all
+from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
+from event_export.settings import api_login, exports_dir
 
 PAGE_API = "/ees/api"
 FILTERS = ("destination", "kind", "format", "status", "frequency")
@@ -40,12 +39,10 @@ COLUMNS = (
 
 def api_from_env() -> AirflowApi:
     """The api-server and credentials from the environment (see the module docstring)."""
-    url = os.environ.get("EES_API_URL", "http://127.0.0.1:8080").rstrip("/")
-    if os.environ.get("EES_API_TOKEN"):
-        return AirflowApi.with_token(url, os.environ["EES_API_TOKEN"])
-    return AirflowApi(
-        url, os.environ.get("EES_API_USER", ""), os.environ.get("EES_API_PASSWORD", "")
-    )
+    login = api_login()
+    if login.token:
+        return AirflowApi.with_token(login.url, login.token)
+    return AirflowApi(login.url, login.user, login.password)
 
 
 def _cell(row: dict, key: str) -> str:
@@ -182,7 +179,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check the export's destination from here: credentials, bucket or folder, a probe write."""
-    from event_export.destination_check import check_destination
+    from event_export.destinations.check import check_destination
 
     folder = Path(args.exports_dir) if args.exports_dir else exports_dir()
     good, _ = load_all(folder)

@@ -16,7 +16,7 @@ import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from event_export.config import load_config
+from event_export.config.model import load_config
 from event_export.settings import PACKAGE_DIR
 
 REPO = PACKAGE_DIR.parents[1]
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from event_export.generator import write_window
-    from event_export.windows import day_window
+    from event_export.scheduling.windows import day_window
 
     config = load_config(DEMO_CONFIG)
     env = demo_environment()
@@ -88,8 +88,8 @@ def main() -> None:
 
 def _report_staging(root: Path) -> None:
     """What the run left in staging (nothing, unless EES_STAGING_KEEP_DAYS keeps it), and where."""
-    from event_export.staging import LocalStaging
-    from event_export.staging_cleanup import describe_left
+    from event_export.pipeline.staging import LocalStaging
+    from event_export.pipeline.staging_cleanup import describe_left
 
     print()
     for line in describe_left(LocalStaging(root)):
@@ -99,7 +99,7 @@ def _report_staging(root: Path) -> None:
 
 
 def _report(root: Path, config, day: date) -> None:
-    from event_export import naming
+    from event_export.pipeline import naming
 
     folder = root / config.destination.path
     name = naming.daily_zip_name(config.client_id, day)

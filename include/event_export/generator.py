@@ -21,8 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from event_export.lake import EVENT_SCHEMA, PROFILE_SCHEMA, Window, partition_dir, profiles_dir
-from event_export.windows import day_window
+from event_export.pipeline.lake import (
+    EVENT_SCHEMA,
+    PROFILE_SCHEMA,
+    Window,
+    partition_dir,
+    profiles_dir,
+)
+from event_export.scheduling.windows import day_window
 
 SYSTEM_EVENTS = [
     "app launched", "app installed", "app uninstalled", "page viewed", "session started",

@@ -1,9 +1,11 @@
-"""Deployment settings from the environment: where the lake, the staging area and configs live."""
+"""Deployment settings from the environment: where the lake, the staging area and configs live,
+which connections and addresses alerts use. Every EES_* variable is read here and nowhere else."""
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -68,3 +70,58 @@ def staging_max_age_days() -> float:
     """Days a failed (never validated) run's staging is kept for a retry
     (EES_STAGING_MAX_AGE_DAYS, default 7)."""
     return _days("EES_STAGING_MAX_AGE_DAYS", 7)
+
+
+def deadline_alerts_enabled() -> bool:
+    """Whether daily exports get their deadline alert (EES_DEADLINE_ALERTS, default on; off, 0,
+    false or no switch it off, as the tests and the demo do: see alerts/deadlines.py)."""
+    raw = os.environ.get("EES_DEADLINE_ALERTS", "on")
+    return raw.strip().lower() not in {"off", "0", "false", "no"}
+
+
+def smtp_conn_id() -> str:
+    """The Airflow connection of the mail server (EES_SMTP_CONN_ID, default smtp_default)."""
+    return os.environ.get("EES_SMTP_CONN_ID") or "smtp_default"
+
+
+def oncall_emails() -> tuple[str, ...]:
+    """The on-call list (EES_ONCALL_EMAILS, comma separated): deployment setting, not a secret."""
+    raw = os.environ.get("EES_ONCALL_EMAILS", "")
+    return tuple(a.strip() for a in raw.split(",") if a.strip())
+
+
+def incidents_path() -> Path:
+    """The incident state file (EES_INCIDENTS_PATH, default $AIRFLOW_HOME/ees/incidents.json)."""
+    configured = os.environ.get("EES_INCIDENTS_PATH")
+    if configured:
+        return Path(configured)
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(home) / "ees" / "incidents.json"
+
+
+def airflow_api_conn_id() -> str:
+    """The connection the health check reaches the api-server with (EES_AIRFLOW_API_CONN_ID,
+    default ees_airflow_api: host/port, login, password)."""
+    return os.environ.get("EES_AIRFLOW_API_CONN_ID") or "ees_airflow_api"
+
+
+@dataclass(frozen=True)
+class ApiLogin:
+    """How `ees` reaches the api-server: a token, or a user and password (never arguments, which
+    other users can see in `ps`)."""
+
+    url: str
+    token: str
+    user: str
+    password: str = field(repr=False)
+
+
+def api_login() -> ApiLogin:
+    """EES_API_URL (default http://127.0.0.1:8080), EES_API_TOKEN or EES_API_USER +
+    EES_API_PASSWORD."""
+    return ApiLogin(
+        url=os.environ.get("EES_API_URL", "http://127.0.0.1:8080").rstrip("/"),
+        token=os.environ.get("EES_API_TOKEN", ""),
+        user=os.environ.get("EES_API_USER", ""),
+        password=os.environ.get("EES_API_PASSWORD", ""),
+    )

@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from event_export.config import load_all
+from event_export.config.model import load_all
+from event_export.pipeline.staging import parse_s3_uri
 from event_export.settings import exports_dir, staging_conn_id, staging_uri
-from event_export.staging import parse_s3_uri
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import REPO
-from event_export.airflow_api import REQUEST_HEADERS
-from event_export.failure_policy import ExportState, Incident
-from event_export.incidents import IncidentStore
+from event_export.alerts.failure_policy import ExportState, Incident
+from event_export.alerts.incidents import IncidentStore
+from event_export.orchestration.airflow_api import REQUEST_HEADERS
 from fastapi.testclient import TestClient
 
 CLIENT_DIR = "page_client"
@@ -53,7 +53,7 @@ def page(tmp_path_factory, airflow_db, kolkata_lake):
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
-    from event_export.exports_api import app
+    from event_export.ui.exports_api import app
     from sqlalchemy import update
 
     home = tmp_path_factory.mktemp("exports-page")
@@ -254,7 +254,7 @@ def test_stop_pauses_the_export(page):
 def test_run_once_triggers_a_run_with_the_period(page):
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
-    from event_export.naming import request_id_for
+    from event_export.pipeline.naming import request_id_for
 
     client = page["client"]
     day = datetime.now(ZoneInfo("Asia/Dubai")).date() - timedelta(days=3)
@@ -607,7 +607,7 @@ def test_a_failed_run_is_failed_at_once_with_its_task_and_error_class(page, tmp_
 
 def test_every_state_changing_route_is_guarded(page):
     """A route added later without the guard fails here, not in a browser."""
-    from event_export.request_guard import same_origin_only
+    from event_export.ui.request_guard import same_origin_only
 
     changing = [
         r for r in page["client"].app.routes if set(getattr(r, "methods", ())) - {"GET", "HEAD"}

@@ -6,8 +6,8 @@ import importlib.util
 from collections import Counter
 
 from conftest import REPO
-from event_export.config import load_all
-from event_export.factory import shard_of
+from event_export.config.model import load_all
+from event_export.orchestration.factory import shard_of
 
 
 def _bench():

@@ -12,7 +12,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from bad_configs import GOOD_ID, VALID, Case, generated_cases, populate, static_cases
 from conftest import REPO
-from event_export import dag_builder, factory
+from event_export.orchestration import dag_builder, factory
 
 ERRORS_FILE = str(REPO / "dags" / "export_config_errors.py")
 PARSING_DAG_ID = "_AIRFLOW_PARSING_CONTEXT_DAG_ID"

@@ -16,10 +16,10 @@ import pytest
 from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables import interval
 from airflow.timetables.base import DataInterval, TimeRestriction
-from event_export.config import ExportConfig
-from event_export.dag_builder import build_dag
-from event_export.lake import Window
-from event_export.schedules import (
+from event_export.config.model import ExportConfig
+from event_export.orchestration.dag_builder import build_dag
+from event_export.pipeline.lake import Window
+from event_export.scheduling.schedules import (
     hours_period,
     last_block_before,
     recurring_blocks,

@@ -4,8 +4,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from event_export.config import ExportConfig
-from event_export.dag_builder import STOPPED_TAG, build_dag
+from event_export.config.model import ExportConfig
+from event_export.orchestration.dag_builder import STOPPED_TAG, build_dag
 
 
 def _config(**schedule) -> ExportConfig:
@@ -56,7 +56,7 @@ def test_daily_dag_carries_the_deadline_alert_when_alerts_are_on(monkeypatch):
     dag = _dag(_config(deadline="06:30"))
     (alert,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
     assert alert.interval == timedelta(hours=6, minutes=30)
-    assert alert.callback.path == "event_export.deadlines.on_deadline_missed"
+    assert alert.callback.path == "event_export.alerts.deadlines.on_deadline_missed"
     assert alert.callback.kwargs["export_id"] == "acme_x"
 
 

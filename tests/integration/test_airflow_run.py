@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from conftest import METADATA_DB, export_dags, set_local_connection
-from event_export.lake import read_window
-from event_export.windows import day_window
+from event_export.pipeline.lake import read_window
+from event_export.scheduling.windows import day_window
 
 CONFIG = """\
 client_id: acme

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from conftest import export_dags
-from event_export.lake import read_window
-from event_export.windows import day_window
+from event_export.pipeline.lake import read_window
+from event_export.scheduling.windows import day_window
 from servers.net import set_connection
 
 CONFIG = """\

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 from event_export.generator import EVENT_NAMES
-from event_export.lake import read_window
-from event_export.windows import day_window
+from event_export.pipeline.lake import read_window
+from event_export.scheduling.windows import day_window
 from servers.s3 import aws_connection, boto_client
 from stack import start_stack, wait_until
+
+pytestmark = pytest.mark.stack  # starts its own Airflow (see conftest's tiers)
 
 EVENTS = EVENT_NAMES[:8]  # the most frequent: eight mapped `format` tasks for two workers
 CONFIG = """\

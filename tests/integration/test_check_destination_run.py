@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import export_dags
-from event_export.failure_reports import XCOM_KEY
+from event_export.orchestration.failure_reports import XCOM_KEY
 from event_export.settings import staging_root
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client

@@ -4,7 +4,7 @@ to on-call and as a log line, for a run not delivered in time; backfill runs sta
 import asyncio
 from datetime import UTC, datetime
 
-from event_export.deadlines import on_deadline_missed
+from event_export.alerts.deadlines import on_deadline_missed
 from stack import wait_until
 
 

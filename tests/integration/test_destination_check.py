@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
-from event_export import emails
-from event_export.destination_check import check_before_run, check_destination, validated
+from event_export.alerts import emails
 from event_export.destinations import ClientSideError, destination_for
 from event_export.destinations.base import PROBE_PREFIX
+from event_export.destinations.check import check_before_run, check_destination, validated
 from servers.delivery import make_file
 from servers.gcs import RefusingProxy, gcp_connection, service_account_key
 from servers.net import set_connection

@@ -208,8 +208,8 @@ def test_checksum_header_is_the_base64_sha256_the_manifest_holds(s3, tmp_path):
 
 def test_the_pipeline_delivers_a_day_to_s3(s3, kolkata_lake, demo_day):
     """The export config names the bucket; destination_for builds the S3 destination from it."""
-    from event_export.config import ExportConfig
-    from event_export.pipeline import run_export
+    from event_export.config.model import ExportConfig
+    from event_export.pipeline.run import run_export
 
     config = ExportConfig.model_validate(
         {

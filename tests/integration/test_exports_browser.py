@@ -24,12 +24,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import REPO, free_port
-from event_export.failure_policy import ExportState, Incident
+from event_export.alerts.failure_policy import ExportState, Incident
+from event_export.alerts.incidents import IncidentStore
 from event_export.generator import write_window
-from event_export.incidents import IncidentStore
-from event_export.naming import request_id_for
-from event_export.windows import day_window
+from event_export.pipeline.naming import request_id_for
+from event_export.scheduling.windows import day_window
 from stack import SERVICE_USER, start_stack, wait_until
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.browser,
+]  # starts its own Airflow (see conftest's tiers)
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 DAY = date(2026, 11, 1)

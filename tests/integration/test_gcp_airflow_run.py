@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pyarrow.parquet as pq
 import pytest
 from conftest import export_dags, set_local_connection
-from event_export.lake import read_profiles, read_window
-from event_export.windows import day_window
+from event_export.pipeline.lake import read_profiles, read_window
+from event_export.scheduling.windows import day_window
 from gcp_reference import (
     as_text_view,
     expected_event,

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psutil
-from event_export.config import load_config
+from event_export.alerts.incidents import IncidentStore
+from event_export.config.model import load_config
 from event_export.generator import write_window
-from event_export.health_check import observe, run_check
-from event_export.incidents import IncidentStore
-from event_export.lake import Window
-from event_export.schedules import hours_period, last_block_before
+from event_export.orchestration.health_check import observe, run_check
+from event_export.pipeline.lake import Window
+from event_export.scheduling.schedules import hours_period, last_block_before
 from stack import CLIENT_EMAIL, DELIVERIES, wait_until
 
 

@@ -5,7 +5,7 @@ arrive with the lake's row count under a portable name unique under case folding
 
 from datetime import UTC, datetime, timedelta
 
-from event_export.naming import event_label
+from event_export.pipeline.naming import event_label
 from hostile_names import STACK_EVENTS, check_delivery, write_hostile_lake
 from stack import DELIVERIES, wait_until
 

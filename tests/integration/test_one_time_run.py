@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import export_dags, set_local_connection
 from event_export.generator import write_window
-from event_export.naming import request_id_for
-from event_export.schedules import days_period
+from event_export.pipeline.naming import request_id_for
+from event_export.scheduling.schedules import days_period
 
 TZ = ZoneInfo("Asia/Kolkata")
 CONFIG = """\

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import export_dags, set_local_connection
-from event_export.config import ExportConfig, load_config
-from event_export.lake import count_profiles, count_window
-from event_export.pipeline import ExportRun, run_export
-from event_export.windows import day_window
+from event_export.config.model import ExportConfig, load_config
+from event_export.pipeline.lake import count_profiles, count_window
+from event_export.pipeline.run import ExportRun, run_export
+from event_export.scheduling.windows import day_window
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client
 

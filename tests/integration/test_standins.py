@@ -8,7 +8,7 @@ import json
 import pytest
 from compose_env import connections
 from conftest import REPO
-from event_export.config import load_config
+from event_export.config.model import load_config
 from event_export.destinations import destination_for
 from event_export.standins import ensure_all, needed_buckets
 from servers.net import set_connection

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from event_export.destinations import Destination
-from event_export.stages.package import describe
+from event_export.pipeline.stages.package import describe
 
 # Names as the daily zip's members come out: spaces, non-Latin scripts, several sizes.
 EXPORT = {

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import conftest  # noqa: F401  (isolated AIRFLOW_HOME before Airflow is imported)
-from event_export.stages.package import sha256_of
+from event_export.pipeline.stages.package import sha256_of
 
 from servers.net import free_port, set_connection, wait_for_port
 

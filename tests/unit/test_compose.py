@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 import compose_env
 import yaml
 from conftest import REPO
-from event_export.config import load_all
+from event_export.config.model import load_all
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
@@ -121,7 +121,7 @@ def test_connections_parse_and_reach_compose_services():
 
 
 def test_compose_stages_on_the_s3_stand_in():
-    from event_export.staging import parse_s3_uri
+    from event_export.pipeline.staging import parse_s3_uri
 
     env = compose_env.env_file()
     bucket, prefix = parse_s3_uri(env["EES_STAGING_URI"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from event_export.config import Destination as DestinationConfig
+from event_export.config.model import Destination as DestinationConfig
 from event_export.destinations.base import Destination, RemoteFile
 from event_export.destinations.errors import ClientSideError, DeliveryError, VerificationError
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from event_export.config import FTPDestinationConfig
+from event_export.config.model import FTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
     Destination,

@@ -22,7 +22,7 @@ from event_export.destinations.base import (
     is_probe,
     temp_name,
 )
-from event_export.stages.package import sha256_of
+from event_export.pipeline.stages.package import sha256_of
 
 # A folder we may not write: no permission, or a read-only mount.
 DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from event_export.config import S3DestinationConfig
+from event_export.config.model import S3DestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
     PROBE_PREFIX,

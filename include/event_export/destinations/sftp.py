@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from event_export.config import SFTPDestinationConfig
+from event_export.config.model import SFTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
     Destination,

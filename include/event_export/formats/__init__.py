@@ -15,8 +15,8 @@ from event_export.formats.json_lines import JsonLinesWriter
 from event_export.formats.parquet import ParquetWriter, parquet_extension
 from event_export.formats.records import EVENTS, PROFILES, Layout, Options, Rows, scan_props
 from event_export.formats.xml import XmlWriter
-from event_export.staged import read_staged
-from event_export.streams import coalesce
+from event_export.pipeline.ipc import read_staged
+from event_export.pipeline.streams import coalesce
 
 BATCH_ROWS = 65_536
 WRITERS: dict[str, type[FormatWriter]] = {
@@ -42,7 +42,7 @@ def write_series(
     output: Output,
     title: str | None = None,
 ) -> list[Chunk]:
-    """Write one staged file (see staged.py) as files of `file_format` under `output.out_dir`."""
+    """Write one staged file (pipeline/ipc.py) as files of `file_format` under `output.out_dir`."""
     texts = (
         batch.column(0)
         for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)

@@ -25,7 +25,7 @@ from event_export.formats.text import (
     excel_safe,
     excel_safe_py,
 )
-from event_export.payload import as_text
+from event_export.pipeline.payload import as_text
 
 
 def column_names(layout: Layout, props: PropsSchema) -> list[str]:

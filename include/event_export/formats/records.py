@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from event_export.formats.text import json_text
-from event_export.lake import EVENT_SCHEMA, PROFILE_SCHEMA
-from event_export.payload import as_text, parse
+from event_export.pipeline.lake import EVENT_SCHEMA, PROFILE_SCHEMA
+from event_export.pipeline.payload import as_text, parse
 
 Fields = tuple[tuple[str, str], ...]  # (client-facing name, lake column)
 IDENTIFIERS = ("identity", "email", "phone")

@@ -13,7 +13,7 @@ import pyarrow as pa
 from event_export.formats.base import TextWriter
 from event_export.formats.records import Rows
 from event_export.formats.text import concat, piece, xml_element, xml_text_py
-from event_export.payload import as_text
+from event_export.pipeline.payload import as_text
 
 PROLOG = '<?xml version="1.0" encoding="UTF-8"?>\n'
 

@@ -1,0 +1,90 @@
+"""Which config edits are allowed: the product lets a recurring export change from its next run,
+but never between events and user profiles, and never a one-time export.
+
+Configs live in git, so the check compares each config with its version at a git ref (the branch
+a change is merged into): `python -m event_export.config.edits --against origin/main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from event_export.config import yaml_reader
+from event_export.config.model import ConfigError, ExportConfig, config_files, load_or_error
+from event_export.settings import exports_dir
+
+
+def kind_family(kind: str) -> str:
+    """events (all or selected) or profiles: the two kinds that cannot turn into each other."""
+    return "profiles" if "profile" in kind else "events"
+
+
+def edit_problems(old: ExportConfig, new: ExportConfig) -> list[str]:
+    """Why an edit from `old` to `new` is refused (empty when it is allowed)."""
+    problems = []
+    if kind_family(old.kind) != kind_family(new.kind):
+        problems.append(
+            f"kind: an export cannot change between events and user profiles "
+            f"({old.kind} -> {new.kind}); stop this export and create a new one"
+        )
+    if old.schedule.frequency == "one_time" and old != new:
+        problems.append(
+            "schedule.frequency: a one-time export cannot be edited; create a new export instead"
+        )
+    return problems
+
+
+def _at_ref(ref: str, path: Path, repo: Path) -> ExportConfig | None:
+    try:
+        rel = path.resolve().relative_to(repo)
+    except ValueError:  # a link out of the repository: nothing to compare with
+        return None
+    shown = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{ref}:{rel.as_posix()}"], capture_output=True, text=True
+    )
+    if shown.returncode:
+        return None  # a new export: nothing to compare with
+    try:
+        return ExportConfig.model_validate(yaml_reader.parse(shown.stdout))
+    except Exception:
+        return None  # the old version was broken: any valid new version is an improvement
+
+
+def check_against(ref: str, folder: Path) -> list[str]:
+    repo = Path(
+        subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    ).resolve()
+    problems = []
+    for path in config_files(folder):
+        new = load_or_error(path)  # never raises, never blocks on a FIFO
+        if isinstance(new, ConfigError):
+            continue  # invalid configs are reported by `event_export.config.model check`
+        old = _at_ref(ref, path, repo)
+        if old is None:
+            continue
+        problems += [f"{path}: {p}" for p in edit_problems(old, new)]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--against", default="HEAD", help="git ref holding the running configs")
+    parser.add_argument("folder", nargs="?", type=Path, default=None)
+    args = parser.parse_args(argv)
+    problems = check_against(args.against, args.folder or exports_dir())
+    for p in problems:
+        print(p, file=sys.stderr)
+    print(f"{len(problems)} refused edit(s) against {args.against}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Check a destination before anything is sent there: seed 003's "Save Credentials" step.
+
+For a connection and a bucket or folder: are the credentials accepted, does the bucket or folder
+exist, can a file be written there? A tiny probe object (`.ees-probe-<random>`, a name no export
+or client file has) is written under the export's prefix through the destination's own upload and
+deleted again. A failure's explanation and fix are the ones the failure emails carry
+(`destinations/explanations.py`), and every export run does this check first (dag_builder's
+`check_destination` task), so a client-side problem is found before any data is read.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from event_export.config.model import Destination as DestinationConfig
+from event_export.destinations import ClientSideError, destination_for
+from event_export.destinations.base import PROBE_STEPS, describe_error, error_chain
+
+log = logging.getLogger(__name__)
+LABELS = {
+    "credentials": "credentials accepted",
+    "location": "{place} exists",
+    "write": "probe written",
+    "delete": "probe deleted",
+}
+# Exceptions (by class name, from several client libraries) that mean "nobody answered".
+UNREACHABLE = {
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ConnectionError",
+    "NoValidConnectionsError",
+    "gaierror",
+    "TimeoutError",
+    "timeout",
+    "ConnectionRefusedError",
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The check's answer, for a page, the CLI or a task; `error` is what the first failure
+    raised (not serialised: the task re-raises it)."""
+
+    ok: bool
+    code: str  # "ok", a ClientSideError code, "unreachable", "connection_missing", "internal"
+    explanation: str
+    fix: str
+    steps: list[tuple[str, bool]]
+    error: Exception | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "code": self.code,
+            "explanation": self.explanation,
+            "fix": self.fix,
+            "steps": [{"step": step, "passed": passed} for step, passed in self.steps],
+        }
+
+    @property
+    def blocks_delivery(self) -> bool:
+        """Whether an export run must stop here. A retention policy that kept the probe from
+        being deleted does not: new files can still be written, only replacing them (a rerun)
+        fails, and stopping a client's export over a policy they chose would be wrong."""
+        written = self.steps[PROBE_STEPS.index("write")][1]
+        return not self.ok and not (self.code == "retention_policy" and written)
+
+    def raise_if_failed(self) -> None:
+        """Raise what failed: a ClientSideError goes to the failure policy, anything else is
+        ours (retried, on-call)."""
+        if self.error is not None:
+            raise self.error
+
+
+def validated(given: DestinationConfig | Mapping, prefix_hint: str | None = None):
+    """The validated destination, its path replaced by `prefix_hint` when one is given (the
+    export's future prefix, before any config names it)."""
+    data = dict(given) if isinstance(given, Mapping) else given.model_dump()
+    if prefix_hint is not None:
+        data["path"] = prefix_hint
+    return TypeAdapter(DestinationConfig).validate_python(data)
+
+
+def check_destination(
+    destination_config: DestinationConfig | Mapping, prefix_hint: str | None = None
+) -> CheckResult:
+    """Probe a destination (a config's `destination`, or the same fields as a dict); never
+    raises for what the destination answers (see CheckResult). An invalid dict raises
+    pydantic's ValidationError."""
+    config = validated(destination_config, prefix_hint)
+    place = "bucket" if config.type in ("s3", "gcs") else "folder"
+    passed: list[str] = []
+
+    def steps() -> list[tuple[str, bool]]:
+        return [(LABELS[s].format(place=place), s in passed) for s in PROBE_STEPS]
+
+    try:
+        destination_for(config).probe(passed.append)
+    except ClientSideError as exc:
+        if exc.code != "auth_failed" and "credentials" not in passed:
+            passed.insert(0, "credentials")  # the store knew us and refused something else
+        return CheckResult(False, exc.code, exc.explanation, exc.fix, steps(), exc)
+    except Exception as exc:
+        code, explanation, fix = _ours(exc, config.conn_id)
+        return CheckResult(False, code, explanation, fix, steps(), exc)
+    return CheckResult(
+        True,
+        "ok",
+        f"The credentials were accepted, the {place} exists, and a file could be written there "
+        "and deleted again.",
+        "",
+        steps(),
+    )
+
+
+def check_before_run(destination_config: DestinationConfig | Mapping) -> dict[str, Any]:
+    """The check as an export run's first task does it: raise what blocks delivery (a
+    ClientSideError goes to the failure policy), log a warning for what only blocks reruns."""
+    result = check_destination(destination_config)
+    if result.blocks_delivery:
+        result.raise_if_failed()
+    elif not result.ok:
+        log.warning("Destination check: %s %s", result.explanation, result.fix)
+    return result.to_dict()
+
+
+def _ours(exc: Exception, conn_id: str) -> tuple[str, str, str]:
+    """Code, explanation and fix of a failure that is not the client's answer."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    if isinstance(exc, AirflowNotFoundException):
+        return (
+            "connection_missing",
+            f"There is no Airflow connection {conn_id!r}.",
+            "Create the connection (Admin > Connections, or AIRFLOW_CONN_<ID>), then check again.",
+        )
+    chain = error_chain(exc)
+    if any(type(e).__name__ in UNREACHABLE or isinstance(e, socket.gaierror) for e in chain):
+        return (
+            "unreachable",
+            f"The destination did not answer ({describe_error(exc)}).",
+            "Check the host, port or endpoint in the connection and that the server accepts "
+            "connections from the export workers, then check again.",
+        )
+    return (
+        "internal",
+        f"The check failed for a reason on our side ({describe_error(exc)}).",
+        "Nothing to change in your storage: on-call has to look at this message.",
+    )

@@ -1,0 +1,44 @@
+"""The hourly health-check DAG: one thin task over `health_check.run_check`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import DAG, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+HEALTH_DAG_ID = "ees_health_check"
+
+
+def build_health_dag() -> DAG:
+    with DAG(
+        dag_id=HEALTH_DAG_ID,
+        schedule=CronTriggerTimetable("0 * * * *", timezone="UTC"),
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        # the failure policy must run whatever [core] dags_are_paused_at_creation says
+        is_paused_upon_creation=False,
+        tags=["ees:health-check"],
+        doc_md=(
+            "Every hour: looks at each export's latest finished run. Client-side failures follow "
+            "the three-email policy (email 1 at once, 2 a day later, 3 on day three with the "
+            "export paused); failures on our side alert on-call. State: EES_INCIDENTS_PATH."
+        ),
+        default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+    ) as dag:
+
+        @task
+        def check_exports() -> dict:
+            from event_export.alerts.incidents import IncidentStore
+            from event_export.config.model import load_all
+            from event_export.orchestration.airflow_api import AirflowApi
+            from event_export.orchestration.health_check import run_check
+            from event_export.settings import exports_dir
+
+            good, _ = load_all(exports_dir())
+            api = AirflowApi.from_connection()
+            return run_check(list(good.values()), api, IncidentStore(), datetime.now(UTC))
+
+        check_exports()
+    return dag

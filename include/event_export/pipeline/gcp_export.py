@@ -1,0 +1,132 @@
+"""The gcp_export profile: which files one run writes, in which format, under which names.
+
+Event exports write one file series per event, cut at `chunk_size_mb`; profile exports write one
+gzip file of the whole snapshot (its documented name has no file index). The names carry the
+export's request id and the run's timestamp, both derived from the config and the data interval,
+so a rerun of an interval writes the same names with the same bytes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from event_export.config.model import ExportConfig
+from event_export.formats import EVENTS, PROFILES, Options, Output, extension, write_series
+from event_export.pipeline import naming
+from event_export.pipeline.lake import Window
+from event_export.pipeline.stages.package import DeliveryFile, describe
+
+PROFILES_PART = "user_profiles"  # the one part of a profile export, and its manifest row key
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class GcpRun:
+    """One run's settings for the gcp_export profile."""
+
+    config: ExportConfig
+    day: date
+    window: Window
+    request_id: str  # the run's: see naming.request_id_for
+
+    @property
+    def profiles(self) -> bool:
+        return self.config.kind == "user_profiles"
+
+    @property
+    def run_timestamp(self) -> str:
+        return naming.run_timestamp(self.window.end)
+
+    @property
+    def options(self) -> Options:
+        return Options(
+            timezone=self.config.schedule.timezone,
+            identity_priority=tuple(self.config.identity_priority),
+            values_as_strings=self.config.values_as_strings,
+            csv_for_excel=self.config.csv_for_excel,
+        )
+
+    def format(self, part: dict, out_dir: Path, event: str | None = None) -> dict:
+        """Write one part (an event's rows, or the snapshot) as its file series; `event` is the
+        part's raw event name (JSON files carry it), read from its staged rows by the caller."""
+        if out_dir.exists():
+            shutil.rmtree(out_dir)  # an earlier try of this task
+        config = self.config
+        if self.profiles:
+            output = Output(out_dir, limit=None, gzip=True, gzip_name=self.profile_file_name())
+            chunks = write_series(part["path"], config.format, PROFILES, self.options, output)
+        else:
+            output = Output(
+                out_dir,
+                limit=int(config.chunk_size_mb * MB),
+                parquet_gzip=config.parquet_compression == "gzip",
+            )
+            chunks = write_series(
+                part["path"], config.format, EVENTS, self.options, output, title=event
+            )
+        return {
+            "key": part["key"],
+            "label": part["label"],
+            "rows": sum(c.rows for c in chunks),
+            "chunks": [c.to_dict() for c in chunks],
+        }
+
+    def profile_file_name(self) -> str:
+        config = self.config
+        return naming.gcp_profile_file_name(
+            config.account_id or 0,
+            self.request_id,
+            self.run_timestamp,
+            config.database_id,
+            config.format,
+        )
+
+    def name_files(self, formatted: list[dict], names: dict[str, str]) -> list[dict]:
+        """Name every written file and describe it (size, SHA-256, rows) for upload and manifest.
+
+        `names` maps each part's staging key to its raw event name; file names are unique under
+        case folding and NFC among the run's files, and fit 255 bytes under any temporary name.
+        """
+        config = self.config
+        files = []
+        if self.profiles:
+            for part in formatted:
+                for chunk in part["chunks"]:
+                    files.append(self._describe(chunk, self.profile_file_name(), part["key"]))
+            return files
+        ext = extension(config.format, config.parquet_compression == "gzip")
+        by_event = {names[p["key"]]: p for p in formatted}
+        named = naming.gcp_event_file_names(
+            {event: len(p["chunks"]) for event, p in by_event.items()},
+            self.request_id,
+            self.run_timestamp,
+            self.day,
+            config.database_id,
+            ext,
+        )
+        for event in sorted(by_event):
+            part = by_event[event]
+            for name, chunk in zip(named[event], part["chunks"], strict=True):
+                files.append(self._describe(chunk, name, part["key"]))
+        return files
+
+    @staticmethod
+    def _describe(chunk: dict, name: str, key: str) -> dict:
+        """The chunk as a file to deliver, its rows under the part's staging key; a chunk hashed
+        where it was written is not read again (with staging on object storage it is not on this
+        worker)."""
+        if "sha256" in chunk:
+            rows = chunk["rows"]
+            return DeliveryFile(
+                name, chunk["path"], chunk["size"], chunk["sha256"], rows, {key: rows}
+            ).to_dict()
+        return describe(Path(chunk["path"]), name, chunk["rows"], {key: chunk["rows"]}).to_dict()
+
+    def manifest_name(self) -> str:
+        prefix = f"{self.request_id}-{self.run_timestamp}"
+        if self.profiles:
+            prefix = f"{self.config.account_id}-{prefix}"
+        return naming.gcp_manifest_name(prefix, self.day, self.config.database_id)

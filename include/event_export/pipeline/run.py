@@ -1,0 +1,294 @@
+"""The export of one client-day, stage by stage, over a staging area keyed by export and day.
+
+Each function here is what one Airflow task does; they exchange only small dicts (staging keys,
+names, counts) so XCom stays small. Each works in a `staging.Workspace`: it fetches its inputs by
+key and publishes its outputs, so with staging on S3 the tasks of a run may run on any workers.
+Keying staging by day (not by run) makes a rerun overwrite its own files and nothing else. The
+naming profile decides the files: daily_zip packs one zip per day, gcp_export (see gcp_export.py)
+names each format's chunk files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+
+import pyarrow as pa
+
+from event_export.config.model import ExportConfig
+from event_export.destinations import VerificationError, destination_for
+from event_export.pipeline import ipc, naming, staging_cleanup
+from event_export.pipeline.gcp_export import PROFILES_PART, GcpRun
+from event_export.pipeline.lake import Window, count_profiles, count_window
+from event_export.pipeline.manifest import Manifest
+from event_export.pipeline.stages.csv_format import format_csv
+from event_export.pipeline.stages.extract import extract, extract_profiles
+from event_export.pipeline.stages.package import build_zip, describe, sha256_of
+from event_export.pipeline.stages.split import split_by_event
+from event_export.pipeline.staging import Staging, Workspace, staging_store
+from event_export.scheduling.schedules import Period, daily_run_period, day_period
+from event_export.settings import lake_uri, staging_root
+
+EVENT_NAMES = "event-names.json"  # in the run's split folder: raw event name by staging key
+FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    """One export of one period (a client-day by default): its window and its staging folder.
+
+    `day` is the first local day covered; `period` widens the run to a date range or a few hours
+    (recurring and one-time exports). A single day keeps the daily zip's DDMMYYYY names.
+    """
+
+    config: ExportConfig
+    day: date
+    period: Period | None = None
+
+    @classmethod
+    def for_logical_date(cls, config: ExportConfig, logical_date: datetime) -> ExportRun:
+        return cls.for_period(config, daily_run_period(logical_date, config.tz))
+
+    @classmethod
+    def for_period(cls, config: ExportConfig, period: Period) -> ExportRun:
+        return cls(config, period.first_day, period)
+
+    @property
+    def covered(self) -> Period:
+        return self.period or day_period(self.day, self.config.tz)
+
+    @property
+    def window(self) -> Window:
+        return self.covered.window
+
+    @property
+    def prefix(self) -> str:
+        """The run's staging key: `<export_id>/<period>`."""
+        return f"{self.config.export_id}/{self.covered.key}"
+
+    @property
+    def staging(self) -> Path:
+        """The run's local staging folder (with S3 staging: unused, see `store`)."""
+        return staging_root() / self.prefix
+
+    @cached_property
+    def store(self) -> Staging:
+        return staging_store()
+
+    @property
+    def request_id(self) -> str:
+        """This run's request id: in every gcp_export file name and in every manifest."""
+        return naming.request_id_for(self.config.client_id, self.config.export_id, self.covered.key)
+
+    @property
+    def _label(self) -> str:
+        """The period in daily-zip names: DDMMYYYY for one day, else the period's label."""
+        return naming.ddmmyyyy(self.day) if self.covered.single_day else self.covered.label
+
+    def _zip_name(self) -> str:
+        if self.covered.single_day:
+            return naming.daily_zip_name(self.config.client_id, self.day)
+        return f"{naming.safe_component(self.config.client_id)}_{self.covered.label}.zip"
+
+    @property
+    def events(self) -> list[str] | None:
+        return list(self.config.events) if self.config.kind == "selected_events" else None
+
+    @property
+    def profiles(self) -> bool:
+        return self.config.kind == "user_profiles"
+
+    @property
+    def gcp(self) -> GcpRun | None:
+        """The gcp_export settings, or None for the daily zip."""
+        if self.config.profile != "gcp_export":
+            return None
+        return GcpRun(self.config, self.day, self.window, self.request_id)
+
+    def extract(self) -> dict:
+        staging_cleanup.sweep(self.store)  # every run's staging past its retention
+        self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
+        source = lake_uri(self.config.source)
+        with self.store.workspace() as ws:
+            out_dir = ws.path(self.prefix) / "extract"
+            if self.profiles:
+                result = extract_profiles(source, self.day, out_dir)
+            else:
+                result = extract(source, self.window, self.events, out_dir)
+            key = ws.publish(result.path)
+        return {"day": self.day.isoformat(), "rows": result.rows, "path": key}
+
+    def split(self, extracted: dict) -> list[dict]:
+        """One part per event from `extract`'s result; a profile snapshot is one part as it is,
+        so nothing is fetched for it (extract counted its rows)."""
+        if self.profiles:
+            return [
+                {
+                    "key": PROFILES_PART,
+                    "label": PROFILES_PART,
+                    "rows": extracted["rows"],
+                    "path": extracted["path"],
+                }
+            ]
+        with self.store.workspace() as ws:
+            extract_path = str(ws.fetch(extracted["path"]))
+            out_dir = ws.path(self.prefix) / "split"
+            parts = split_by_event(extract_path, out_dir)
+            names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
+            (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
+            ws.publish_folder(out_dir)
+            return [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
+
+    def event_names(self) -> dict[str, str]:
+        """Raw event name by staging key, as `split` found them (a profile export: its part)."""
+        if self.profiles:
+            return {PROFILES_PART: PROFILES_PART}
+        with self.store.workspace() as ws:
+            return json.loads(ws.fetch(f"{self.prefix}/split/{EVENT_NAMES}").read_text())
+
+    def format(self, part: dict) -> dict:
+        with self.store.workspace() as ws:
+            local = {**part, "path": str(ws.fetch(part["path"]))}
+            out_dir = ws.path(self.prefix) / "format" / part["key"]
+            if self.gcp is not None:
+                event = None if self.profiles else ipc.first_value(local["path"], "event_name")
+                done = self.gcp.format(local, out_dir, event)
+                ws.publish_folder(out_dir)
+                done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
+                return done
+            target = out_dir / f"{part['key']}.csv"  # named for the client in `package`
+            timezone, excel = self.config.schedule.timezone, self.config.csv_for_excel
+            done = format_csv(local["path"], part["key"], timezone, target, excel).to_dict()
+            return {**done, "label": part["label"], "path": ws.publish(target)}
+
+    def format_all(self, parts: list[dict], workers: int = FORMAT_WORKERS) -> list[dict]:
+        """Every event's CSV, as the mapped `format` tasks make them, on `workers` threads.
+
+        Arrow's reader, compute kernels and CSV writer release the GIL, so events format side by
+        side; the largest go first so the threads finish together. Results keep `parts`' order.
+        """
+        largest_first = sorted(parts, key=lambda p: -p["rows"])
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            done = list(pool.map(self.format, largest_first))
+        by_key = {part["key"]: f for part, f in zip(largest_first, done, strict=True)}
+        return [by_key[p["key"]] for p in parts]
+
+    def package(self, formatted: list[dict]) -> list[dict]:
+        """gcp_export: name each chunk file; daily_zip: zip the period's CSVs into
+        `<client>_<DDMMYYYY>.zip`. Either way, describe the files to deliver."""
+        names = self.event_names() if formatted else {}
+        if self.gcp is not None:  # chunks were hashed where they were written
+            return self.gcp.name_files(formatted, names)
+        entries = naming.member_names([names[f["key"]] for f in formatted], self._label)
+        with self.store.workspace() as ws:
+            local = ws.fetch_all([f["path"] for f in formatted])
+            members = [(entries[names[f["key"]]], p) for f, p in zip(formatted, local, strict=True)]
+            name = self._zip_name()
+            target = ws.path(self.prefix) / "package" / name
+            build_zip(members, target)
+            events = {f["key"]: f["rows"] for f in sorted(formatted, key=lambda f: f["key"])}
+            keys = {entries[names[f["key"]]]: f["key"] for f in formatted}
+            described = describe(target, name, sum(events.values()), events, keys).to_dict()
+            return [{**described, "path": ws.publish(target)}]
+
+    def upload(self, file: dict) -> str:
+        with self.store.workspace() as ws:
+            destination_for(self.config.destination).upload(ws.fetch(file["path"]), file["name"])
+        return file["name"]
+
+    def manifest(self, files: list[dict]) -> Manifest:
+        """The delivery's manifest: each file with its rows per raw event name (the files' XCom
+        rows carry staging keys; the names come back from staging here)."""
+        names = self.event_names() if files else {}
+        public = []
+        for f in files:
+            entry = {k: v for k, v in f.items() if k not in ("path", "events", "members")}
+            entry["events"] = {names[key]: rows for key, rows in f["events"].items()}
+            if f.get("members"):  # a zip: which raw event each member holds
+                entry["members"] = {m: names[key] for m, key in sorted(f["members"].items())}
+            public.append(entry)
+        window = self.window
+        return Manifest(
+            self.config.client_id,
+            self.config.export_id,
+            self.request_id,
+            self.config.destination.location,
+            self.day,
+            window.start.isoformat(),
+            window.end.isoformat(),
+            public,
+        )
+
+    def validate(self, files: list[dict]) -> dict:
+        """Check every file against the destination and the lake, then publish the manifest.
+
+        Only checksums computed over the content need the files back from staging (a download
+        with staging on object storage): GCS's MD5 or CRC32C always, so they are fetched ahead
+        in parallel; S3's only for a file sent in parts or to a store without SHA-256 checksums,
+        so each is fetched if asked for; the other destinations compare sizes or read their own.
+        """
+        with self.store.workspace() as ws:
+            if self.config.destination.type == "gcs":
+                ws.fetch_all([f["path"] for f in files])
+                return self._validate(ws, files, lambda f: ws.path(f["path"]))
+            return self._validate(ws, files, lambda f: ws.fetch(f["path"]))
+
+    def _validate(self, ws: Workspace, files: list[dict], local: Callable[[dict], Path]) -> dict:
+        destination = destination_for(self.config.destination)
+        problems = destination.verify_all(files, local)
+        manifest = self.manifest(files)
+        source = lake_uri(self.config.source)
+        if self.profiles:
+            expected = {PROFILES_PART: count_profiles(source, self.day)}
+        else:
+            expected = count_window(source, self.window, self.events)
+        if manifest.rows_per_event != expected:
+            delivered = {naming.event_label(e): n for e, n in manifest.rows_per_event.items()}
+            held = {naming.event_label(e): n for e, n in expected.items()}
+            problems.append(
+                f"row counts differ from the lake: delivered {delivered}, lake holds {held}"
+            )
+        if problems:
+            raise VerificationError("; ".join(problems))
+        if self.gcp is not None:
+            name = self.gcp.manifest_name()
+        elif files:
+            name = naming.manifest_name(files[0]["name"])
+        else:
+            name = f"empty{naming.MANIFEST_SUFFIX}"
+        local = ws.path(self.prefix) / name
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(manifest.to_json())
+        destination.upload(local, name)
+        return manifest.summary(name)
+
+    def release_staging(self) -> str:
+        """After `validate` passed: remove the run's staging, or keep it (EES_STAGING_KEEP_DAYS)."""
+        return staging_cleanup.release(self.store, self.prefix)
+
+
+def run_export(config: ExportConfig, day: date) -> dict:
+    """All stages in this process, in order: for the benchmark and tests without a scheduler.
+    The staging stays for the caller to measure (a DAG run releases it after `validate`)."""
+    run = ExportRun(config, day)
+    extracted = run.extract()
+    parts = run.split(extracted)
+    pa.default_memory_pool().release_unused()  # as if each stage had its own process
+    formatted = run.format_all(parts)
+    pa.default_memory_pool().release_unused()
+    files = run.package(formatted)
+    for f in files:
+        run.upload(f)
+    return run.validate(files)
+
+
+def _staged_chunk(ws: Workspace, chunk: dict) -> dict:
+    """A staged gcp_export chunk by key, with its SHA-256 taken here, where the file is local."""
+    path = Path(chunk["path"])
+    return {**chunk, "path": ws.key(path), "sha256": sha256_of(path)}

@@ -1,0 +1,141 @@
+"""Split by event: one staged file (Arrow IPC) per event name, written as the extract streams by."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from event_export.pipeline import ipc
+from event_export.pipeline.naming import event_label, staging_key
+from event_export.pipeline.streams import ordered_map, prefetch
+
+FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer: about 40 x 4 MB at most; readers coalesce
+SORT_THREADS = 2  # batches cut by event at once (Arrow's take releases the GIL)
+WRITE_THREADS = 2  # writes go on while this thread cuts the next batches
+MAX_IN_FLIGHT = 4  # buffers handed to the writers and not yet written
+
+
+@dataclass(frozen=True)
+class EventPart:
+    """One event's staged rows. The raw name may hold anything (NUL, invalid file-name text), so
+    XCom gets `to_xcom()`: the staging key and a printable label, never the name itself."""
+
+    event: str
+    rows: int
+    path: str
+
+    @property
+    def key(self) -> str:
+        return staging_key(self.event)
+
+    def to_dict(self) -> dict:
+        """Everything, the raw name included: for in-process use (benchmarks), not for XCom."""
+        return asdict(self)
+
+    def to_xcom(self) -> dict:
+        return {
+            "key": self.key,
+            "label": event_label(self.event),
+            "rows": self.rows,
+            "path": self.path,
+        }
+
+
+class _EventWriter:
+    """Buffers one event's rows and writes them as record batches, in order, on a shared pool."""
+
+    def __init__(self, path: Path, schema: pa.Schema, pool: ThreadPoolExecutor, slots):
+        self.path = path
+        self.schema = schema
+        self.pool = pool
+        self.slots = slots
+        self.writer: pa.ipc.RecordBatchFileWriter | None = None
+        self.writing: Future | None = None
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_bytes = 0
+        self.rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.pending.append(batch)
+        self.pending_bytes += batch.nbytes
+        self.rows += batch.num_rows
+        if self.pending_bytes >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        table = pa.Table.from_batches(self.pending, self.schema)
+        self.pending, self.pending_bytes = [], 0
+        self.wait()  # row groups of one file go in order
+        self.slots.acquire()
+        self.writing = self.pool.submit(self._write, table)
+
+    def _write(self, table: pa.Table) -> None:
+        try:
+            if self.writer is None:
+                self.writer = ipc.open_writer(self.path, self.schema)
+            self.writer.write_table(table, max_chunksize=table.num_rows or None)
+        finally:
+            self.slots.release()
+
+    def wait(self) -> None:
+        if self.writing is not None:
+            self.writing.result()
+            self.writing = None
+
+    def close(self) -> None:
+        self.flush()
+        self.wait()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _runs(batch: pa.RecordBatch) -> list[tuple[str, pa.RecordBatch]]:
+    """The batch's rows per event name, each a compact copy, in extract order within an event.
+
+    Sorting the event names' dictionary codes (integers) is cheaper than sorting the names, and
+    taking each event's rows separately copies them, so a buffered event holds only its own rows.
+    """
+    encoded = pc.dictionary_encode(batch.column("event_name"))
+    codes = encoded.indices
+    order = pc.sort_indices(codes)  # stable: rows keep their order within an event
+    counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary))
+    runs, offset = [], 0
+    for name, n in zip(encoded.dictionary.to_pylist(), counts.tolist(), strict=True):
+        runs.append((name, batch.take(order.slice(offset, n))))
+        offset += n
+    return runs
+
+
+def split_by_event(extract_path: str, out_dir: Path) -> list[EventPart]:
+    """Write `out_dir/<key>.arrow` per event; returns the events in name order with row counts.
+
+    Read a part back with `ipc.read_staged(path, columns)`.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*out_dir.glob("*.parquet"), *out_dir.glob(f"*{ipc.SUFFIX}")]:
+        stale.unlink()
+    writers: dict[str, _EventWriter] = {}
+    slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+    with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="split-write") as pool:
+        try:
+            batches = prefetch(ipc.read_staged(extract_path))
+            for runs in ordered_map(_runs, batches, workers=SORT_THREADS, ahead=1):
+                for name, part in runs:
+                    if name not in writers:
+                        path = out_dir / f"{staging_key(name)}{ipc.SUFFIX}"
+                        writers[name] = _EventWriter(path, part.schema, pool, slots)
+                    writers[name].add(part)
+            for writer in writers.values():
+                writer.flush()
+        finally:
+            for writer in writers.values():
+                writer.close()
+    return [EventPart(name, w.rows, str(w.path)) for name, w in sorted(writers.items())]

@@ -1,0 +1,401 @@
+"""The Exports page's table: one row per configured export, its status, last run and next run.
+
+Pure logic over three inputs: the configs (good and broken), the incident store, and Airflow's
+state through `StateSource`, so every rule is tested without a server and the plugin supplies one
+implementation with a few bulk queries on the metadata database (`airflow_state.py`). Rows are
+plain dicts: the JSON API returns them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from event_export.alerts.failure_policy import ExportState
+from event_export.config import yaml_reader
+from event_export.config.model import DAG_ID_PREFIX, ConfigError, ExportConfig
+from event_export.config.yaml_reader import printable, unsafe_character
+from event_export.scheduling.schedules import ONE_TIME_FIELDS
+
+PAGE_SIZES = (10, 20, 30, 40)
+DEFAULT_PAGE_SIZE = 20
+STATUSES = ("RUNNING", "PENDING", "DONE", "FAILED", "STOPPED", "FAILING", "INVALID")
+KIND_LABELS = {
+    "all_events": "All events",
+    "selected_events": "Selected events",
+    "user_profiles": "User profiles",
+}
+
+
+@dataclass(frozen=True)
+class DagFacts:
+    """What Airflow knows of one export's DAG."""
+
+    paused: bool
+    next_run: datetime | None = None
+    active_runs: int = 0  # queued or running
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """One DAG run and, when its `validate` task succeeded, what it delivered (its XCom)."""
+
+    run_id: str
+    state: str
+    run_after: datetime | None = None
+    logical_date: datetime | None = None
+    end_date: datetime | None = None
+    conf: dict = field(default_factory=dict)
+    delivered: dict | None = None
+    # a failed run's first failed task: {task_id, map_index, error?, code?} (error: the class
+    # its `failure` XCom names; code: a client-side error's); None when not read or not failed
+    failure: dict | None = None
+
+
+class StateSource(Protocol):
+    """Airflow's side of the page; each call answers for many DAGs at once."""
+
+    def dags(self, dag_ids: Collection[str]) -> dict[str, DagFacts]:
+        """DAGs that exist (parsed, not stale), by id."""
+
+    def last_runs(self, dag_ids: Collection[str], deliveries: bool = True) -> dict[str, RunFacts]:
+        """The latest finished (success or failed) run of each DAG that has one; with
+        `deliveries`, each successful one's `validate` return value and each failed one's
+        `failure` too."""
+
+    def exported_between(self, dag_ids: Collection[str], first: date, last: date) -> set[str]:
+        """DAGs with a successful run that ended on a UTC day in first..last."""
+
+    def run(self, dag_id: str, run_id: str) -> RunFacts | None:
+        """One run, with its delivery."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The page's filters; None or empty means 'any'."""
+
+    destination: str | None = None
+    kind: str | None = None
+    format: str | None = None
+    status: str | None = None
+    frequency: str | None = None
+    exported_from: date | None = None
+    exported_to: date | None = None
+    q: str | None = None  # export id, client or request id, case-insensitive substring
+
+    @property
+    def by_export_date(self) -> bool:
+        return self.exported_from is not None or self.exported_to is not None
+
+
+def dag_id_for(export_id: str) -> str:
+    return f"{DAG_ID_PREFIX}{export_id}"
+
+
+def frequency_label(config: ExportConfig) -> str:
+    schedule = config.schedule
+    if schedule.frequency == "recurring":
+        return f"every {schedule.every_hours} h"
+    return "one time" if schedule.frequency == "one_time" else "daily"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def incident_stage(state: ExportState | None) -> dict | None:
+    """Where an open incident stands in its three emails, for the FAILING badge."""
+    incident = state.incident if state else None
+    if incident is None:
+        return None
+    sent = max(incident.emails_sent, default=0)
+    return {
+        "emails_sent": sent,
+        "of": 3,
+        "code": incident.code,
+        "explanation": incident.explanation,
+        "fix": incident.fix,
+        "opened_at": incident.opened_at.isoformat(),
+        "stops_at": incident.stop_at().isoformat(),
+        "stopped_at": _iso(incident.stopped_at),
+    }
+
+
+def status_of(
+    config: ExportConfig, dag: DagFacts | None, last: RunFacts | None, state: ExportState | None
+) -> tuple[str, str]:
+    """(status, one line saying why). Stopped beats failing (an open client incident) beats
+    running beats failed (the latest finished run failed) beats done/pending."""
+    incident = state.incident if state else None
+    paused = dag.paused if dag is not None else not config.schedule.enabled
+    if paused:
+        if incident is not None and incident.stopped_at is not None:
+            return "STOPPED", f"stopped by the failure policy ({incident.code}) after email 3"
+        return "STOPPED", "paused" if config.schedule.enabled else "stopped by its config"
+    if incident is not None:
+        sent = max(incident.emails_sent, default=0)
+        return (
+            "FAILING",
+            f"{incident.code}: email {sent} of 3 sent, stops {incident.stop_at():%Y-%m-%d}",
+        )
+    if dag is not None and dag.active_runs:
+        return "RUNNING", f"{dag.active_runs} run(s) in progress"
+    if dag is None:
+        return "PENDING", "waiting for Airflow to parse its DAG"
+    if last is not None and last.state == "failed":
+        return "FAILED", failure_line(last.failure)
+    if config.schedule.frequency == "one_time" and last is not None and last.state == "success":
+        return "DONE", "delivered"
+    return "PENDING", "awaiting the next run"
+
+
+def failure_line(failure: dict | None) -> str:
+    """`task upload [2] failed: ClientSideError (auth_failed)`, or as much of it as is known."""
+    if not failure:
+        return "the last run failed"
+    index = failure.get("map_index", -1)
+    task = failure["task_id"] + (f" [{index}]" if index not in (None, -1) else "")
+    error = failure.get("error")
+    code = f" ({failure['code']})" if failure.get("code") else ""
+    return f"task {task} failed" + (f": {error}{code}" if error else "")
+
+
+def delivery_summary(delivered: dict | None) -> dict | None:
+    """Files and bytes of a `validate` return value, old (names only) or new (files with sizes)."""
+    if not isinstance(delivered, dict):
+        return None
+    files = delivered.get("files") or []
+    sizes = [f.get("size") for f in files if isinstance(f, dict)]
+    total = delivered.get("bytes")
+    if total is None and sizes and all(isinstance(s, int) for s in sizes):
+        total = sum(sizes)
+    rows = delivered.get("rows_per_event") or {}
+    return {
+        "manifest": delivered.get("manifest"),
+        "request_id": delivered.get("request_id"),
+        "location": delivered.get("location"),
+        "files": len(files),
+        "bytes": total,
+        "rows": sum(v for v in rows.values() if isinstance(v, int)),
+    }
+
+
+def run_summary(run: RunFacts | None) -> dict | None:
+    if run is None:
+        return None
+    period = {k: v for k, v in (run.conf or {}).items() if k in ONE_TIME_FIELDS and v}
+    return {
+        "run_id": run.run_id,
+        "state": run.state,
+        "logical_date": _iso(run.logical_date),
+        "run_after": _iso(run.run_after),
+        "finished_at": _iso(run.end_date),
+        "period": period or None,
+        "delivery": delivery_summary(run.delivered),
+        "failure": run.failure if run.state == "failed" else None,
+    }
+
+
+def actions_for(status: str, in_airflow: bool, delivered: bool) -> list[str]:
+    """The buttons a row offers: Stop unless stopped or a one-time export is done, Resume when
+    stopped (the API refuses it with the reason while the config says `enabled: false`)."""
+    found = ["view"] if delivered else []
+    if in_airflow and status not in ("STOPPED", "DONE"):
+        found.append("stop")
+    if in_airflow and status == "STOPPED":
+        found.append("resume")
+    if in_airflow:
+        found.append("once")
+    return [*found, "check"]
+
+
+def export_row(
+    config: ExportConfig,
+    dag: DagFacts | None,
+    last: RunFacts | None,
+    state: ExportState | None,
+) -> dict:
+    status, detail = status_of(config, dag, last, state)
+    summary = run_summary(last)
+    destination = config.destination
+    return {
+        "export_id": config.export_id,
+        "dag_id": config.dag_id,
+        "client_id": config.client_id,
+        "destination": {
+            "type": destination.type,
+            "name": destination.display_name,
+            "conn_id": destination.conn_id,
+        },
+        "kind": config.kind,
+        "kind_label": KIND_LABELS[config.kind],
+        "format": config.format,
+        "profile": config.profile,
+        "frequency": config.schedule.frequency,
+        "frequency_label": frequency_label(config),
+        "timezone": config.schedule.timezone,
+        "status": status,
+        "status_detail": detail,
+        "incident": incident_stage(state),
+        "last_run": summary,
+        "next_run": _iso(dag.next_run) if dag is not None and not dag.paused else None,
+        "in_airflow": dag is not None,
+        "actions": actions_for(status, dag is not None, bool(summary and summary["delivery"])),
+        "error": None,
+    }
+
+
+def _raw_fields(path: Path) -> dict:
+    """Whatever a broken file says about itself, for filtering; never trusted beyond strings."""
+    try:  # the config's own reader: size-capped, no FIFO, no duplicate keys
+        data = yaml_reader.read(path)
+    except Exception:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    """A broken file's own string, unless it holds a control or bidi character."""
+    return value if isinstance(value, str) and not unsafe_character(value) else None
+
+
+def broken_row(error: ConfigError) -> dict:
+    raw = _raw_fields(error.path)
+    destination = raw.get("destination") if isinstance(raw.get("destination"), dict) else {}
+    schedule = raw.get("schedule") if isinstance(raw.get("schedule"), dict) else {}
+    export_id = error.export_id
+    return {
+        "export_id": export_id,
+        "dag_id": dag_id_for(export_id),
+        "client_id": _text(raw.get("client_id")),
+        "destination": {
+            "type": _text(destination.get("type")),
+            "name": _text(destination.get("bucket")) or _text(destination.get("path")),
+            "conn_id": _text(destination.get("conn_id")),
+        },
+        "kind": _text(raw.get("kind")),
+        "kind_label": KIND_LABELS.get(_text(raw.get("kind")) or ""),
+        "format": _text(raw.get("format")),
+        "profile": _text(raw.get("profile")),
+        "frequency": _text(schedule.get("frequency")),
+        "frequency_label": _text(schedule.get("frequency")),
+        "timezone": _text(schedule.get("timezone")),
+        "status": "INVALID",
+        "status_detail": "config does not load; the export does not run",
+        "incident": None,
+        "last_run": None,
+        "next_run": None,
+        "in_airflow": False,
+        "actions": [],
+        "error": [f"{printable(error.path.name)}: {m}" for m in error.messages],
+    }
+
+
+def _matches(row: dict, filters: Filters) -> bool:
+    checks = (
+        (filters.destination, row["destination"]["type"]),
+        (filters.kind, row["kind"]),
+        (filters.format, row["format"]),
+        (filters.status, row["status"]),
+        (filters.frequency, row["frequency"]),
+    )
+    if any(wanted and wanted != value for wanted, value in checks):
+        return False
+    if filters.q:
+        needle = filters.q.strip().lower()
+        delivery = (row["last_run"] or {}).get("delivery") or {}
+        haystack = [row["export_id"], row["client_id"], delivery.get("request_id")]
+        return any(needle in str(value).lower() for value in haystack if value)
+    return True
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    page: int
+    page_size: int
+    items: list[dict]
+
+    def to_dict(self) -> dict:
+        return {
+            "total": self.total,
+            "page": self.page,
+            "page_size": self.page_size,
+            "items": self.items,
+        }
+
+
+def list_exports(
+    configs: Iterable[ExportConfig],
+    errors: Iterable[ConfigError],
+    source: StateSource,
+    incidents: dict[str, ExportState],
+    filters: Filters | None = None,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    visible: Callable[[set[str]], set[str]] | None = None,
+) -> Page:
+    """One page of rows, sorted by export id, after the user's permissions and the filters.
+
+    `visible` narrows a set of DAG ids to those the user may see (the auth manager's answer);
+    Airflow state is read only for those, in one bulk call per kind of fact.
+    """
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"page_size: one of {', '.join(map(str, PAGE_SIZES))}")
+    if page < 1:
+        raise ValueError("page: 1 or more")
+    configs, errors = list(configs), list(errors)
+    wanted = {c.dag_id for c in configs} | {dag_id_for(e.export_id) for e in errors}
+    allowed = visible(wanted) if visible is not None else wanted
+    configs = [c for c in configs if c.dag_id in allowed]
+    errors = [e for e in errors if dag_id_for(e.export_id) in allowed]
+    filters = filters or Filters()
+    by_dag = {c.dag_id: c for c in configs}
+    dags = source.dags(list(by_dag))
+    # deliveries are the bulk of the data: read them for the page only, unless searching them
+    last = source.last_runs(list(by_dag), deliveries=bool(filters.q))
+
+    def row(config: ExportConfig) -> dict:
+        dag_id, export_id = config.dag_id, config.export_id
+        return export_row(config, dags.get(dag_id), last.get(dag_id), incidents.get(export_id))
+
+    rows = [row(c) for c in configs] + [broken_row(e) for e in errors]
+    rows = [r for r in rows if _matches(r, filters)]
+    if filters.by_export_date:
+        first = filters.exported_from or date.min
+        final = filters.exported_to or date.max
+        exported = source.exported_between([r["dag_id"] for r in rows], first, final)
+        rows = [r for r in rows if r["dag_id"] in exported]
+    rows.sort(key=lambda r: r["export_id"])
+    start = (page - 1) * page_size
+    shown = rows[start : start + page_size]
+    if not filters.q:
+        last = source.last_runs([r["dag_id"] for r in shown if r["last_run"]])
+        shown = [row(by_dag[r["dag_id"]]) if r["dag_id"] in last else r for r in shown]
+    return Page(len(rows), page, page_size, shown)
+
+
+def manifest_view(config: ExportConfig, run: RunFacts) -> dict:
+    """The View dialog: what one run delivered, file by file, and where."""
+    delivered = run.delivered if isinstance(run.delivered, dict) else {}
+    files = []
+    for item in delivered.get("files") or []:
+        if isinstance(item, dict):
+            files.append({k: item.get(k) for k in ("name", "size", "sha256", "rows")})
+        else:  # older return value: names only
+            files.append({"name": str(item), "size": None, "sha256": None, "rows": None})
+    return {
+        "export_id": config.export_id,
+        "client_id": config.client_id,
+        "run": run_summary(run),
+        "request_id": delivered.get("request_id"),
+        "manifest": delivered.get("manifest"),
+        "location": delivered.get("location") or config.destination.location,
+        "files": files,
+        "bytes": delivery_summary(delivered)["bytes"] if delivered else None,
+        "rows_per_event": delivered.get("rows_per_event") or {},
+        "delivered": bool(delivered),
+    }

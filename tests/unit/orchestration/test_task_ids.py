@@ -1,0 +1,29 @@
+"""The task ids the health check and the Exports page read are the ones the builder declares."""
+
+import itertools
+from pathlib import Path
+
+import pytest
+from event_export.config.model import DAG_ID_PREFIX, ExportConfig
+from event_export.orchestration import task_ids
+from event_export.orchestration.dag_builder import build_dag
+
+
+@pytest.mark.parametrize("frequency", ["daily", "one_time"])
+def test_the_built_dag_has_exactly_the_named_tasks(frequency):
+    config = ExportConfig.model_validate(
+        {
+            "client_id": "acme",
+            "export_id": "acme_ids",
+            "schedule": {"timezone": "Asia/Kolkata", "frequency": frequency},
+            "destination": {"type": "local", "conn_id": "c"},
+        }
+    )
+    dag = build_dag(config, Path("acme_ids.yaml"))
+    expected = set(task_ids.ALL) - ({task_ids.CHECK_REQUEST} if frequency == "daily" else set())
+    assert set(dag.task_ids) == expected
+    assert dag.dag_id == f"{DAG_ID_PREFIX}acme_ids" == config.dag_id
+    # the data path in the README's order: each task downstream of the one before
+    path = [t for t in task_ids.ALL if t in expected]
+    for before, after in itertools.pairwise(path):
+        assert after in dag.get_task(before).downstream_task_ids, (before, after)
