@@ -331,9 +331,10 @@ class ExportConfig(_Strict):
     csv_for_excel: bool = Field(
         default=False,
         description=(
-            "CSV files (both profiles; refused with other formats): start each file with a UTF-8 BOM and prefix a cell that "
-            "starts with =, +, -, @, tab or CR with a single quote, so Excel opens the file "
-            "safely (no formulas run) and shows non-Latin text right. Changes values: opt-in."
+            "CSV files (both profiles; refused with other formats): start each file with a "
+            "UTF-8 BOM and prefix a cell that starts with =, +, -, @, tab or CR with a single "
+            "quote, so Excel opens the file safely (no formulas run) and shows non-Latin text "
+            "right. Changes values: opt-in."
         ),
     )
     chunk_size_mb: float = Field(
