@@ -32,6 +32,7 @@ from event_export.schedules import (
     last_block_before,
     one_time_period,
     recurring_cron,
+    recurring_hours,
 )
 from event_export.settings import exports_dir
 from event_export.trigger_form import one_time_params
@@ -133,7 +134,8 @@ def _doc(config: ExportConfig, source: Path) -> str:
     elif schedule.frequency == "recurring":
         hours = schedule.every_hours
         when = (
-            f"Runs at local hours {recurring_cron(hours).split()[1]} ({schedule.timezone}), "
+            f"Runs at local hours {','.join(map(str, recurring_hours(hours)))} "
+            f"({schedule.timezone}), "
             f"each covering the block since the previous one: "
             f"[local midnight + k*{hours} h, + {hours} h)."
         )

@@ -15,6 +15,7 @@ its outputs; XCom carries the keys (relative to the staging root), never a worke
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -50,6 +51,13 @@ def check_key(key: str) -> str:
 
 
 VALIDATED_MARKER = "_validated"  # written into a run's prefix when its staging is kept on success
+# A run's period key (schedules.Period.key): a day, a date range, or a recurring block. Only
+# folders named like one are runs: the sweep never touches anything else under the root.
+PERIOD_KEY = re.compile(r"\d{4}-\d{2}-\d{2}(_\d{4}-\d{2}-\d{2}|T\d{4}[+-]\d{4}_\d{1,2}h)?")
+
+
+def is_run_prefix(export_id: str, period: str) -> bool:
+    return bool(export_id) and not export_id.startswith(".") and bool(PERIOD_KEY.fullmatch(period))
 
 
 @dataclass(frozen=True)
@@ -187,7 +195,7 @@ class LocalStaging(Staging):
         for run in sorted(
             p for export in self.root.iterdir() if export.is_dir() for p in export.iterdir()
         ):
-            if not run.is_dir():
+            if not run.is_dir() or not is_run_prefix(run.parent.name, run.name):
                 continue
             stats = [f.stat() for f in run.rglob("*") if f.is_file()]
             changed = max((st.st_mtime for st in stats), default=run.stat().st_mtime)
@@ -303,7 +311,7 @@ class S3Staging(Staging):
         grouped: dict[str, list[dict]] = {}
         for obj in self.hook.iter_file_metadata(prefix=below, bucket_name=self.bucket):
             parts = obj["Key"][len(below) :].split("/")
-            if len(parts) >= 3:  # <export_id>/<period>/<file...>
+            if len(parts) >= 3 and is_run_prefix(parts[0], parts[1]):  # <export>/<period>/...
                 grouped.setdefault("/".join(parts[:2]), []).append(obj)
         found = []
         for prefix, objects in sorted(grouped.items()):

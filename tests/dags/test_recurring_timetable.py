@@ -187,3 +187,18 @@ def test_a_manual_run_without_a_data_interval_covers_the_last_block_that_ended()
     assert last_block_before(just_after_midnight, 7, tz) == Window(
         _utc(2026, 7, 2, 20), _utc(2026, 7, 2, 23)
     )
+
+
+@pytest.mark.parametrize(("change", "hours"), [(date(2026, 9, 6), 71), (date(2026, 4, 5), 73)])
+def test_a_zone_whose_clocks_change_at_midnight_keeps_contiguous_blocks(change, hours):
+    # America/Santiago: 00:00 does not exist in September (-04 -> -03) and repeats in April
+    tz = "America/Santiago"
+    first = change - timedelta(days=1)
+    timetable, start = _timetable(4, tz, start=first.isoformat())
+    walked, last = [], None
+    for _ in range(18):
+        last, _ = _next(timetable, start, last, _utc(2026, 10, 1), catchup=True)
+        walked.append(last)
+    assert walked == _day_blocks(first, 3, 4, tz)
+    assert all(a.end == b.start for a, b in itertools.pairwise(walked))
+    assert walked[-1].end - walked[0].start == timedelta(hours=hours)

@@ -30,6 +30,7 @@ def test_recurring_runs_on_local_blocks_from_midnight():
     assert dag.timetable._timezone.name == "Asia/Kolkata"
     assert dag.start_date.isoformat() == "2026-09-30T18:30:00+00:00"  # 00:00 IST, first block
     assert "frequency:recurring" in dag.tags
+    assert "Runs at local hours 0,6,12,18 (Asia/Kolkata)" in dag.doc_md
     assert dag.deadline is None
 
 

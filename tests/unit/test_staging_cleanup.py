@@ -3,11 +3,14 @@ failed run's stays for a retry until EES_STAGING_MAX_AGE_DAYS; on a local folder
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from event_export.lake import Window
+from event_export.schedules import day_period, days_period, hours_period
 from event_export.settings import staging_keep_days, staging_max_age_days
-from event_export.staging import VALIDATED_MARKER, LocalStaging, S3Staging
+from event_export.staging import VALIDATED_MARKER, LocalStaging, S3Staging, is_run_prefix
 from event_export.staging_cleanup import Retention, describe_left, release, sweep
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client
@@ -144,3 +147,25 @@ def test_describe_left_names_each_run_its_bytes_and_the_total(tmp_path):
         f"  {RUN}: 5,800 bytes, not validated (failed or running)",
         f"  {OTHER}: {5800 + marker:,} bytes, validated, kept",
     ]
+
+
+def test_every_period_key_is_a_run_and_nothing_else_under_the_root_is_swept(tmp_path):
+    ny, kolkata = ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")
+    block = Window(datetime(2026, 11, 1, 4, tzinfo=UTC), datetime(2026, 11, 1, 9, tzinfo=UTC))
+    keys = [
+        day_period(date(2026, 11, 1), kolkata).key,
+        days_period(date(2026, 10, 1), date(2026, 10, 31), kolkata).key,
+        hours_period(block, 4, ny).key,  # -0400
+        hours_period(block, 6, kolkata).key,  # +0530
+    ]
+    assert all(is_run_prefix("acme_x", key) for key in keys), keys
+    store = LocalStaging(tmp_path / "shared")
+    for prefix in ["acme_x/" + k for k in keys]:
+        _stage(store, prefix)
+    foreign = ["bench/duckdb", "acme_x/notes", ".cache/2026-11-01", "acme_x/2026-11-01.bak"]
+    for folder in foreign:  # someone else's files under a shared EES_STAGING_DIR
+        (store.root / folder).mkdir(parents=True)
+        (store.root / folder / "data").write_bytes(b"keep")
+    later = datetime.now(UTC) + timedelta(days=30)
+    assert sorted(sweep(store, later, DEFAULT)) == sorted("acme_x/" + k for k in keys)
+    assert all((store.root / folder / "data").is_file() for folder in foreign)
