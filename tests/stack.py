@@ -47,6 +47,17 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     # the retry test triggers an older block, whose upload a folder in the way blocks
     "acme_retry": "schedule: {frequency: recurring, every_hours: 6, timezone: Asia/Kolkata}\n"
     f"destination: {{type: local, conn_id: stack_delivery, path: retry}}\n{ONE_EVENT}",
+    # backfilled by tests/integration/test_backfill_stack.py (issue 20): two daily zones, one
+    # across the US clock change, and 6-hour blocks; each delivers into a folder of its own
+    **{
+        f"bf_{name}": f"schedule: {{{schedule}}}\n"
+        f"destination: {{type: local, conn_id: stack_delivery, path: bf_{name}}}\n{ONE_EVENT}"
+        for name, schedule in (
+            ("kolkata", "timezone: Asia/Kolkata"),
+            ("ny", "timezone: America/New_York"),
+            ("6h", "frequency: recurring, every_hours: 6, timezone: Asia/Kolkata"),
+        )
+    },
     # every hostile event name delivered (tests/integration/test_hostile_names_stack.py)
     **{
         f"hostile_{kind}": f"{body}schedule: {{frequency: one_time, timezone: Asia/Kolkata}}\n"

@@ -129,16 +129,14 @@ def plan_backfill(config: ExportConfig, first: date, last: date, today: date) ->
     return BackfillPlan(config.export_id, config.dag_id, first, last, tuple(runs))
 
 
-def first_missed_day(config: ExportConfig, last_delivered_end: datetime | None) -> date:
+def first_missed_day(config: ExportConfig, last_delivered_end: datetime) -> date:
     """The first local day not (completely) delivered: the day in which the last successful
-    scheduled or backfilled run's window ended, or the start_date when nothing was delivered.
+    run's window ended (never before the start_date).
 
     A daily run's window ends at the midnight after its day, so the next day is the first missed;
     a recurring block that ends mid-day leaves the rest of that day missed, which is offered
     whole (a backfill with reprocess `none` creates only the blocks without a run).
     """
-    if last_delivered_end is None:
-        return config.schedule.start_date
     return max(last_delivered_end.astimezone(config.tz).date(), config.schedule.start_date)
 
 
@@ -146,8 +144,10 @@ def missed_days(
     config: ExportConfig, last_delivered_end: datetime | None, today: date
 ) -> tuple[date, date] | None:
     """The local days an export missed while stopped, first..last, or None when none were:
-    from `first_missed_day` up to yesterday in the client's zone."""
-    if config.schedule.frequency == "one_time":
+    from `first_missed_day` up to yesterday in the client's zone. An export that never
+    delivered has missed nothing (its schedule starts when it is first unpaused, catchup off);
+    backfill its past explicitly."""
+    if config.schedule.frequency == "one_time" or last_delivered_end is None:
         return None
     first, last = first_missed_day(config, last_delivered_end), today - timedelta(days=1)
     return (first, last) if first <= last else None

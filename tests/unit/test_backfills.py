@@ -137,7 +137,7 @@ def test_resume_offers_the_days_after_the_last_delivered_one_up_to_yesterday():
     assert missed_days(config, delivered_25th, TODAY) == (date(2026, 11, 26), date(2026, 11, 28))
     yesterday_done = day_window(date(2026, 11, 28), config.tz).end
     assert missed_days(config, yesterday_done, TODAY) is None
-    assert missed_days(config, None, TODAY) == (date(2026, 1, 1), date(2026, 11, 28))  # start
+    assert missed_days(config, None, TODAY) is None  # never delivered: nothing was missed
 
 
 def test_resume_offers_a_partly_delivered_recurring_day_whole():
