@@ -162,26 +162,26 @@ def test_backfills_deliver_each_client_day_once_on_the_real_scheduler(
     # (the scheduler's own run of yesterday, created on unpause, may be past its deadline and
     # alert: it is a scheduled run, and it is not one of these)
 
-    # reprocessing a delivered day rewrites byte-identical files
+    # reprocessing a delivered day rewrites byte-identical files; meanwhile (another DAG) a day
+    # without events is backfilled, to see what the daily run delivers for it
     folder = delivered / "bf_kolkata"
     day_zip = folder / daily_zip_name("acme", KOLKATA_DAYS[1])
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    ours = [daily_zip_name("acme", d) for d in KOLKATA_DAYS]
+    ours += [manifest_name(name) for name in ours]
+    before = {name: (folder / name).read_bytes() for name in ours}
     written = day_zip.stat().st_mtime_ns
     skipped = _page(api, "bf_kolkata", date_from="2026-11-03", date_to="2026-11-03", dry_run=True)
     assert skipped["will_run"] == []  # reprocess none: a delivered day is not run again
     redo = _page(
         api, "bf_kolkata", date_from="2026-11-03", date_to="2026-11-03", reprocess="completed"
     )
-    (rerun,) = _runs_after(stack, redo, "export_bf_kolkata")
-    assert (
-        rerun["state"] == "success"
-        and _at(rerun["logical_date"]) == day_window(KOLKATA_DAYS[1], KOLKATA).end
-    )
-    assert day_zip.stat().st_mtime_ns != written  # delivered again, not skipped
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-
-    # a day without events: what the daily run delivers
     empty = _page(api, "bf_ny", date_from=str(EMPTY_DAY), date_to=str(EMPTY_DAY))
+    (rerun,) = _runs_after(stack, redo, "export_bf_kolkata")
+    assert rerun["state"] == "success", stack.describe_runs("export_bf_kolkata")
+    assert _at(rerun["logical_date"]) == day_window(KOLKATA_DAYS[1], KOLKATA).end
+    assert day_zip.stat().st_mtime_ns != written  # delivered again, not skipped
+    assert {name: (folder / name).read_bytes() for name in ours} == before
+
     (run,) = _runs_after(stack, empty, "export_bf_ny")
     assert run["state"] == "success", stack.describe_runs("export_bf_ny")
     assert _lake_rows(lake, day_window(EMPTY_DAY, NEW_YORK)) == 0
