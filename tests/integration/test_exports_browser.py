@@ -384,6 +384,7 @@ def test_exports_page_in_airflow(page_stack, browser):
     assert [r["conf"]["day"] for r in runs] == [day.isoformat()]
 
     # Backfill, beside Run once on a scheduled export only: a preview lists the client days
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=umbrella_json]")  # re-rendered
     assert not row.find_elements(By.CSS_SELECTOR, "button[data-act=backfill]")  # one-time
     row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=wayne_daily]")
     row.find_element(By.CSS_SELECTOR, "button[data-act=backfill]").click()
