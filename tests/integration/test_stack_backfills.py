@@ -23,7 +23,7 @@ from event_export.lake import count_window
 from event_export.naming import daily_zip_name, manifest_name
 from event_export.schedules import hours_period, recurring_blocks
 from event_export.windows import Window, day_window, local_midnight
-from stack import DELIVERIES, wait_until
+from stack import BACKFILLED, wait_until
 
 EVENT = "add to cart"
 KOLKATA, NEW_YORK = ZoneInfo("Asia/Kolkata"), ZoneInfo("America/New_York")
@@ -74,7 +74,7 @@ def test_backfills_deliver_each_client_day_once_on_the_real_scheduler(
 ):
     stack, api = airflow_stack, airflow_stack.api()
     home, lake = airflow_stack.home, airflow_stack.home / "lake"
-    delivered = home / DELIVERIES
+    delivered = home / BACKFILLED
     for export_id in ("bf_kolkata", "bf_ny", "bf_6h"):
         stack.wait_for_dag(f"export_{export_id}")
     # events from the day before the first to the day after the last, in each zone
