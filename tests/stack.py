@@ -47,6 +47,18 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     # the retry test triggers an older block, whose upload a folder in the way blocks
     "acme_retry": "schedule: {frequency: recurring, every_hours: 6, timezone: Asia/Kolkata}\n"
     f"destination: {{type: local, conn_id: stack_delivery, path: retry}}\n{ONE_EVENT}",
+    # backfilled by tests/integration/test_backfill_stack.py (issue 20): two daily zones, one
+    # across the US clock change, and 6-hour blocks; each into a folder of its own under
+    # BACKFILLED, apart from the other exports' deliveries
+    **{
+        f"bf_{name}": f"schedule: {{{schedule}}}\n"
+        f"destination: {{type: local, conn_id: stack_backfill, path: bf_{name}}}\n{ONE_EVENT}"
+        for name, schedule in (
+            ("kolkata", "timezone: Asia/Kolkata"),
+            ("ny", "timezone: America/New_York"),
+            ("6h", "frequency: recurring, every_hours: 6, timezone: Asia/Kolkata"),
+        )
+    },
     # every hostile event name delivered (tests/integration/test_hostile_names_stack.py)
     **{
         f"hostile_{kind}": f"{body}schedule: {{frequency: one_time, timezone: Asia/Kolkata}}\n"
@@ -55,6 +67,7 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
     },
 }
 DELIVERIES = "delivered"  # under the stack's home: the root of connection stack_delivery
+BACKFILLED = "backfilled"  # ... and of connection stack_backfill (test_stack_backfills.py)
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
 
 
@@ -152,6 +165,7 @@ def start_stack(
     home = tmp_path_factory.mktemp("celery-stack" if celery_workers else "airflow-stack")
     (home / "exports").mkdir()
     (home / DELIVERIES).mkdir()
+    (home / BACKFILLED).mkdir()
     for export_id, text in (exports or _default_exports(home)).items():
         (home / "exports" / f"{export_id}.yaml").write_text(text)
     database = create_database(f"ees_test_{home.name.replace('-', '_')}_{os.getpid()}")
@@ -215,6 +229,8 @@ def _run_stack(
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        # the Exports page and its API (/ees), as deployed: `ees` and backfills go through it
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -247,6 +263,9 @@ def _run_stack(
         ),
         "AIRFLOW_CONN_STACK_DELIVERY": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / DELIVERIES)}}
+        ),
+        "AIRFLOW_CONN_STACK_BACKFILL": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(home / BACKFILLED)}}
         ),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database or f"sqlite:///{home / 'airflow.db'}",
         **(_celery_env(database) if celery_workers else {}),

@@ -1,9 +1,9 @@
 """`ees`: the operator's command line for exports, the same actions as the Exports page.
 
-`list`, `show`, `stop`, `resume` and `run-once` call the page's JSON API on Airflow's api-server
-(so Airflow's authentication and permissions apply, and the logic lives once, behind the page;
-every call carries the `X-EES-Request` header its state changes need); `validate` and `check` use
-the package directly, as they need no scheduler state. Credentials come from the
+`list`, `show`, `stop`, `resume`, `run-once` and `backfill` call the page's JSON API on Airflow's
+api-server (so Airflow's authentication and permissions apply, and the logic lives once, behind
+the page; every call carries the `X-EES-Request` header its state changes need); `validate` and
+`check` use the package directly, as they need no scheduler state. Credentials come from the
 environment, never from arguments (which other users can see in `ps`): EES_API_URL (default
 http://127.0.0.1:8080), and EES_API_TOKEN or EES_API_USER + EES_API_PASSWORD.
 """
@@ -14,12 +14,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from event_export.config.edits import check_against
 from event_export.config.model import load_all
 from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
+from event_export.scheduling.backfills import DEFAULT_MAX_ACTIVE_RUNS, REPROCESS_CHOICES
 from event_export.settings import api_login, exports_dir
 
 PAGE_API = "/ees/api"
@@ -146,7 +148,53 @@ def cmd_stop(args: argparse.Namespace, api: AirflowApi) -> int:
 
 def cmd_resume(args: argparse.Namespace, api: AirflowApi) -> int:
     done = api.call_path("POST", f"{PAGE_API}/exports/{args.export_id}/resume")
-    _print(done, args.json, f"{args.export_id}: {done['status']}")
+    missed = done.get("missed")
+    text = f"{args.export_id}: {done['status']}"
+    if missed and not args.backfill_missed:
+        text += (
+            f"\nmissed while stopped: {missed['from']} to {missed['to']} (client days); deliver "
+            f"them with: ees resume {args.export_id} --backfill-missed"
+        )
+    elif not missed:
+        text += "\nno missed days"
+    if missed and args.backfill_missed:
+        body = {"date_from": missed["from"], "date_to": missed["to"]}
+        done["backfill"] = api.call_path(
+            "POST", f"{PAGE_API}/exports/{args.export_id}/backfill", json=body
+        )
+        text += "\n" + render_backfill(done["backfill"])
+    _print(done, args.json, text)
+    return 0
+
+
+def render_backfill(done: dict) -> str:
+    """One line per planned run: local day/label, UTC window, logical date, whether it runs."""
+    will_run = set(done.get("will_run") or [])
+    lines = [f"{done['export_id']}: {done['message']} (reprocess {done['reprocess']})"]
+    for run in done["runs"]:
+        runs = "runs" if _same_instants(run["logical_date"], will_run) else "skipped (already run)"
+        lines.append(
+            f"  {run['day']}  {run['label']}  UTC {run['window_start']} .. {run['window_end']}"
+            f"  logical date {run['logical_date']}  {runs}"
+        )
+    return "\n".join(lines)
+
+
+def _same_instants(value: str, among: set[str]) -> bool:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return any(datetime.fromisoformat(x.replace("Z", "+00:00")) == moment for x in among)
+
+
+def cmd_backfill(args: argparse.Namespace, api: AirflowApi) -> int:
+    body = {
+        "date_from": args.date_from,
+        "date_to": args.date_to,
+        "reprocess": args.reprocess,
+        "max_active_runs": args.max_active_runs,
+        "dry_run": args.dry_run,
+    }
+    done = api.call_path("POST", f"{PAGE_API}/exports/{args.export_id}/backfill", json=body)
+    _print(done, args.json, render_backfill(done))
     return 0
 
 
@@ -210,8 +258,17 @@ def parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="resume (unpause) a stopped export")
     once = sub.add_parser("run-once", help="a one-time export of a day, a range or a month")
     check = sub.add_parser("check", help="check an export's destination (probe write)")
-    for command in (show, stop, resume, once, check):
+    backfill = sub.add_parser("backfill", help="re-deliver client days through Airflow backfill")
+    for command in (show, stop, resume, once, check, backfill):
         command.add_argument("export_id")
+    resume.add_argument(
+        "--backfill-missed", action="store_true", help="also backfill the days missed while stopped"
+    )
+    backfill.add_argument("--from", dest="date_from", required=True, help="first local day")
+    backfill.add_argument("--to", dest="date_to", required=True, help="last local day, included")
+    backfill.add_argument("--dry-run", action="store_true", help="list the runs, create nothing")
+    backfill.add_argument("--reprocess", choices=REPROCESS_CHOICES, default="none")
+    backfill.add_argument("--max-active-runs", type=int, default=DEFAULT_MAX_ACTIVE_RUNS)
     period = once.add_mutually_exclusive_group(required=True)
     period.add_argument("--day", help="one day (YYYY-MM-DD)")
     period.add_argument("--from", dest="date_from", help="first day of a range (with --to)")
@@ -225,7 +282,7 @@ def parser() -> argparse.ArgumentParser:
     )
     for command in (validate, check):
         command.add_argument("--exports-dir", help="default: EES_EXPORTS_DIR or include/exports")
-    for command in (listing, show, stop, resume, once, check):
+    for command in (listing, show, stop, resume, once, check, backfill):
         command.add_argument("--json", action="store_true", help="machine-readable output")
     return top
 
@@ -242,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stop": cmd_stop,
         "resume": cmd_resume,
         "run-once": cmd_run_once,
+        "backfill": cmd_backfill,
     }
     try:
         return handlers[args.command](args, api_from_env())

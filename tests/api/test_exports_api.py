@@ -470,6 +470,7 @@ def test_resume_unpauses_a_stopped_export_and_answers_like_stop(page):
         "message": "export resumed",
         "export_id": "globex_s3",
         "status": "PENDING",
+        "missed": None,  # it never delivered: nothing to offer (test_resume_offers_...)
     }
     assert not _paused("export_globex_s3")
     rows = {r["export_id"]: r for r in client.get("/api/exports").json()["items"]}
@@ -508,7 +509,16 @@ CROSS_SITE = {
     "multipart form body": {"Content-Type": "multipart/form-data; boundary=x"},
     "text/plain body": {"Content-Type": "text/plain;charset=UTF-8"},
 }
-ACTIONS = ("stop", "resume", "run-once", "check")
+ACTIONS = ("stop", "resume", "run-once", "check", "backfill")
+
+
+JSON_BODIES = {  # a body the route would accept, so only the guard can refuse it
+    "run-once": '{"period": "previous_month"}',
+    "backfill": json.dumps(
+        {"date_from": str(datetime.now(UTC).date() - timedelta(days=3)), "dry_run": False}
+        | {"date_to": str(datetime.now(UTC).date() - timedelta(days=2))}
+    ),
+}
 
 
 def _state(export_id: str) -> tuple:
@@ -528,7 +538,7 @@ def test_state_changes_from_another_origin_are_refused(page, action, trick):
     export_id = "initech_off" if action == "resume" else "globex_s3"  # paused / running
     before = _state(export_id)
     headers = CROSS_SITE[trick]
-    body = '{"period": "previous_month"}' if action == "run-once" else "period=previous_month"
+    body = JSON_BODIES.get(action, "period=previous_month")
     answer = client.post(f"/api/exports/{export_id}/{action}", headers=headers, content=body)
     assert answer.status_code == 403, answer.text
     assert answer.json()["detail"].startswith("refused: ")
@@ -615,3 +625,151 @@ def test_every_state_changing_route_is_guarded(page):
     assert sorted(r.path.rsplit("/", 1)[1] for r in changing) == sorted(ACTIONS)
     for route in changing:
         assert same_origin_only in [d.call for d in route.dependant.dependencies], route.path
+
+
+# Backfill (issue 20): client days through the page's API into Airflow's own backfill models.
+BACKFILL = "/api/exports/{}/backfill"
+
+
+def _backfill(client, export_id: str, first: str, last: str, **options):
+    body = {"date_from": first, "date_to": last} | options
+    return client.post(BACKFILL.format(export_id), json=body)
+
+
+def test_backfill_dry_run_lists_client_days_and_what_airflow_would_run(page):
+    """acme_daily delivered 1 Nov (Kolkata) in the fixture: Airflow's own dry run skips that
+    day's run unless reprocess says otherwise, and the logical dates are the midnights after."""
+    client = page["client"]
+    answer = _backfill(client, "acme_daily", "2026-10-31", "2026-11-02", dry_run=True)
+    assert answer.status_code == 200, answer.text
+    plan = answer.json()
+    assert [r["day"] for r in plan["runs"]] == ["2026-10-31", "2026-11-01", "2026-11-02"]
+    assert [r["logical_date"] for r in plan["runs"]] == [
+        "2026-10-31T18:30:00+00:00",
+        "2026-11-01T18:30:00+00:00",
+        "2026-11-02T18:30:00+00:00",
+    ]
+    assert plan["runs"][1]["window_start"] == "2026-10-31T18:30:00+00:00"  # 1 Nov 00:00 IST
+    done = [_at(d) for d in plan["will_run"]]
+    assert done == [_at(plan["runs"][0]["logical_date"]), _at(plan["runs"][2]["logical_date"])]
+    again = _backfill(client, "acme_daily", "2026-11-01", "2026-11-01", dry_run=True)
+    assert again.json()["will_run"] == []
+    redo = _backfill(
+        client, "acme_daily", "2026-11-01", "2026-11-01", dry_run=True, reprocess="completed"
+    )
+    assert [_at(d) for d in redo.json()["will_run"]] == [_at("2026-11-01T18:30:00+00:00")]
+    assert _state("acme_daily") == (False, 1)  # a dry run creates nothing
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize(
+    ("export_id", "first", "last", "words"),
+    [
+        ("acme_daily", "2025-12-30", "2026-01-02", "before the export's start_date 2026-01-01"),
+        ("acme_daily", "2026-11-01", str(datetime.now(UTC).date() + timedelta(days=1)), "not over"),
+        ("acme_daily", "2026-11-03", "2026-11-01", "before from"),
+        ("umbrella_profiles", "2026-11-01", "2026-11-01", "one-time export"),
+        ("initech_off", "2026-11-01", "2026-11-01", "schedule.enabled: false"),
+    ],
+)
+def test_backfill_refusals_say_why_and_create_nothing(page, export_id, first, last, words):
+    before = _state(export_id)
+    answer = _backfill(page["client"], export_id, first, last)
+    assert answer.status_code == 400, answer.text
+    assert words in answer.json()["detail"]
+    assert _state(export_id) == before
+
+
+def test_backfill_needs_the_right_of_run_once_and_valid_options(page):
+    client, viewer = page["client"], page["token"]("viewer")
+    body = {"date_from": "2026-11-01", "date_to": "2026-11-01"}
+    assert client.post(BACKFILL.format("globex_s3"), json=body, headers=viewer).status_code == 403
+    for bad in ({"reprocess": "all"}, {"max_active_runs": 0}, {"max_active_runs": 11}):
+        assert client.post(BACKFILL.format("globex_s3"), json=body | bad).status_code == 422
+    assert client.post(BACKFILL.format("nobody"), json=body).status_code == 404
+    assert client.post(BACKFILL.format("hooli_bad"), json=body).status_code == 409
+
+
+def test_backfill_creates_an_airflow_backfill_of_four_six_hour_runs(page):
+    """globex_s3 runs every 6 h (UTC): one day is four backfill runs on its blocks; a second
+    backfill while it runs is refused by Airflow with its reason."""
+    from airflow.models.backfill import Backfill, BackfillDagRun
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, select
+
+    client = page["client"]
+    answer = _backfill(client, "globex_s3", "2026-11-01", "2026-11-01", max_active_runs=2)
+    assert answer.status_code == 200, answer.text
+    done = answer.json()
+    try:
+        assert done["message"] == f"backfill {done['backfill_id']} created: 4 run(s)"
+        with create_session() as session:
+            backfill = session.get(Backfill, done["backfill_id"])
+            assert (backfill.dag_id, backfill.max_active_runs) == ("export_globex_s3", 2)
+            runs = session.execute(
+                select(DagRun.run_type, DagRun.data_interval_start, DagRun.data_interval_end)
+                .join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
+                .where(BackfillDagRun.backfill_id == done["backfill_id"])
+                .order_by(DagRun.logical_date)
+            ).all()
+        assert {r.run_type for r in runs} == {"backfill"}
+        starts = [datetime(2026, 11, 1, h, tzinfo=UTC) for h in (0, 6, 12, 18)]
+        assert [(r.data_interval_start, r.data_interval_end) for r in runs] == [
+            (s, s + timedelta(hours=6)) for s in starts
+        ]
+        refused = _backfill(client, "globex_s3", "2026-11-02", "2026-11-02")
+        assert refused.status_code == 409 and "backfill" in refused.json()["detail"].lower()
+    finally:  # leave the session's database as the other tests expect it
+        with create_session() as session:
+            ids = select(BackfillDagRun.dag_run_id).where(
+                BackfillDagRun.backfill_id == done["backfill_id"]
+            )
+            session.execute(delete(DagRun).where(DagRun.id.in_(ids)))
+            session.execute(
+                delete(BackfillDagRun).where(BackfillDagRun.backfill_id == done["backfill_id"])
+            )
+            session.execute(delete(Backfill).where(Backfill.id == done["backfill_id"]))
+
+
+def test_resume_offers_the_days_missed_since_the_last_delivery_and_the_cli_backfills_them(
+    page, monkeypatch, capsys
+):
+    """acme_daily last delivered 1 Nov: resuming it offers 2 Nov to yesterday (Kolkata), and
+    `ees resume --backfill-missed` asks for exactly those (here as a dry run of the same body)."""
+    from event_export import cli
+
+    client = page["client"]
+    assert client.post("/api/exports/acme_daily/stop").status_code == 200
+    answer = client.post("/api/exports/acme_daily/resume")
+    assert answer.status_code == 200, answer.text
+    yesterday = datetime.now(ZoneInfo("Asia/Kolkata")).date() - timedelta(days=1)
+    assert answer.json()["missed"] == {"from": "2026-11-02", "to": yesterday.isoformat()}
+
+    class PageApi:  # `ees` over the TestClient: same paths, same JSON, same header
+        def call_path(self, method, path, json=None, **kwargs):
+            path = path.removeprefix("/ees")  # the plugin's mount point
+            if path.endswith("/backfill"):
+                json = json | {"dry_run": True}  # the session's scheduler never runs them
+            response = client.request(method, path, json=json, **kwargs)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+    monkeypatch.setattr(cli, "api_from_env", PageApi)
+    assert cli.main(["resume", "acme_daily"]) == 0
+    out = capsys.readouterr().out
+    assert f"missed while stopped: 2026-11-02 to {yesterday}" in out
+    assert "ees resume acme_daily --backfill-missed" in out
+    assert cli.main(["resume", "acme_daily", "--backfill-missed", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["backfill"]["from"], done["backfill"]["to"]) == ("2026-11-02", str(yesterday))
+    assert len(done["backfill"]["runs"]) == (yesterday - datetime(2026, 11, 2).date()).days + 1
+    assert cli.main(["backfill", "acme_daily", "--from", "2026-11-01", "--to", "2026-11-02"]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "2026-11-01  01112026  UTC 2026-10-31T18:30:00+00:00 .. 2026-11-01T18:30:00+00:00" in text
+    )
+    assert "skipped (already run)" in text.splitlines()[1] and text.splitlines()[2].endswith("runs")

@@ -387,6 +387,47 @@ def test_exports_page_in_airflow(page_stack, browser):
     assert f"request id {expected}" in driver.find_element(By.ID, "banner").text
     runs = stack.api()._call("GET", "/dags/export_umbrella_json/dagRuns")["dag_runs"]
     assert [r["conf"]["day"] for r in runs] == [day.isoformat()]
+
+    # Backfill, beside Run once on a scheduled export only: a preview lists the client days
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=umbrella_json]")  # re-rendered
+    assert not row.find_elements(By.CSS_SELECTOR, "button[data-act=backfill]")  # one-time
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=wayne_daily]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=backfill]").click()
+    form = wait_for(driver, lambda: driver.find_element(By.ID, "backfill-form"), "backfill form")
+    for name, value in (("date_from", "2026-11-01"), ("date_to", "2026-11-02")):
+        field = form.find_element(By.NAME, name)
+        driver.execute_script("arguments[0].value = arguments[1]", field, value)
+    driver.find_element(By.ID, "backfill-dry").click()
+    cells = wait_for(
+        driver,
+        lambda: (
+            [
+                [c.text for c in r.find_elements(By.TAG_NAME, "td")]
+                for r in driver.find_elements(By.CSS_SELECTOR, "#backfill-runs tbody tr")
+            ]
+            or None
+        ),
+        "the backfill preview",
+    )
+    assert [c[:2] + c[3:] for c in cells] == [
+        ["2026-11-01", "01112026", "2026-11-01 18:30 UTC", "runs"],
+        ["2026-11-02", "02112026", "2026-11-02 18:30 UTC", "runs"],
+    ]
+    assert "dry run" in driver.find_element(By.ID, "backfill-preview").text
+    field = form.find_element(By.NAME, "date_from")
+    driver.execute_script("arguments[0].value = arguments[1]", field, "2025-12-31")
+    driver.find_element(By.ID, "backfill-dry").click()
+    refused = wait_for(
+        driver, lambda: driver.find_element(By.ID, "backfill-error").text or None, "refusal"
+    )
+    assert "before the export's start_date 2026-01-01" in refused
+    form.find_element(By.CSS_SELECTOR, "button[value=cancel]").click()
+    assert (
+        stack.api().call_path("GET", "/api/v2/backfills", params={"dag_id": "export_wayne_daily"})[
+            "total_entries"
+        ]
+        == 0
+    )  # previews create nothing
     driver.switch_to.default_content()
     shot(driver, "exports-page")
 

@@ -13,18 +13,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from event_export.alerts.incidents import IncidentStore
 from event_export.config import model as config_module
 from event_export.config.model import DESTINATION_TYPES, ConfigError, ExportConfig, config_files
 from event_export.destinations.check import check_destination
 from event_export.pipeline import naming
-from event_export.scheduling import rules
+from event_export.scheduling import backfills, rules
 from event_export.scheduling.schedules import (
     ONE_TIME_MODES,
     Period,
@@ -32,6 +32,7 @@ from event_export.scheduling.schedules import (
     one_time_period,
 )
 from event_export.settings import exports_dir
+from event_export.ui import backfill_airflow
 from event_export.ui.airflow_state import MetadataState, TriggerRefused, pause, trigger
 from event_export.ui.exports_catalog import (
     DEFAULT_PAGE_SIZE,
@@ -181,6 +182,41 @@ class RunOnceBody(BaseModel):
         }
 
 
+class BackfillBody(BaseModel):
+    """`POST /api/exports/{id}/backfill`: local days, inclusive, and Airflow's backfill options."""
+
+    date_from: date
+    date_to: date
+    reprocess: Literal["none", "failed", "completed"] = "none"
+    max_active_runs: int = Field(
+        backfills.DEFAULT_MAX_ACTIVE_RUNS, ge=1, le=backfills.MAX_ACTIVE_RUNS_LIMIT
+    )
+    dry_run: bool = False
+
+
+def _backfill(config: ExportConfig, body: BackfillBody, user, session) -> JSONResponse | dict:
+    """Plan the client's days (backfills.py), then dry-run or create it in Airflow."""
+    today = datetime.now(UTC).astimezone(config.tz).date()
+    try:
+        plan = backfills.plan_backfill(config, body.date_from, body.date_to, today)
+    except backfills.BackfillRefused as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
+    answer = plan.to_dict() | {"reprocess": body.reprocess, "dry_run": body.dry_run}
+    try:
+        if body.dry_run:
+            will_run = backfill_airflow.dry_run(session, plan, body.reprocess)
+            return answer | {"will_run": will_run, "message": "dry run: nothing created"}
+        done = backfill_airflow.create(plan, body.reprocess, body.max_active_runs, user.get_name())
+    except backfill_airflow.AirflowRefused as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+    return answer | {
+        "message": f"backfill {done.backfill_id} created: {len(done.logical_dates)} run(s)",
+        "backfill_id": done.backfill_id,
+        "will_run": done.logical_dates,
+        "max_active_runs": body.max_active_runs,
+    }
+
+
 def _page_html() -> str:
     options = {
         "destination": list(DESTINATION_TYPES),
@@ -286,7 +322,18 @@ def create_app() -> FastAPI:
             state.last_runs([config.dag_id], deliveries=False).get(config.dag_id),
             IncidentStore().load().get(export_id),
         )
-        return {"message": "export resumed", "export_id": export_id, "status": now}
+        today = datetime.now(UTC).astimezone(config.tz).date()
+        last = backfill_airflow.last_delivered_end(session, config.dag_id)
+        missed = backfills.missed_days(config, last, today)
+        return {
+            "message": "export resumed",
+            "export_id": export_id,
+            "status": now,
+            # the days missed while stopped: offered as a backfill of exactly those
+            "missed": {"from": missed[0].isoformat(), "to": missed[1].isoformat()}
+            if missed
+            else None,
+        }
 
     @app.post("/api/exports/{export_id}/check", dependencies=GUARDED)
     def check(export_id: str, user: User) -> dict:
@@ -319,6 +366,13 @@ def create_app() -> FastAPI:
             "run_id": run_id,
             "period": {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()},
         }
+
+    @app.post("/api/exports/{export_id}/backfill", dependencies=GUARDED)
+    def backfill(export_id: str, body: BackfillBody, user: User, session: Session):
+        """Airflow backfill runs for local days (backfills.py); the right of Run once."""
+        config = _config(export_id)
+        _require(user, config.dag_id, "POST", runs=True)
+        return _backfill(config, body, user, session)
 
     return app
 

@@ -74,6 +74,25 @@ dialog table td,dialog table th{font-size:12px}
   <button type="submit" value="cancel" formnovalidate>Cancel</button>
   <button type="button" class="primary" id="once-go">Export</button>
 </form></dialog>
+<dialog id="backfill"><h2>Backfill: <span id="backfill-export"></span></h2>
+<form id="backfill-form" method="dialog">
+  <p id="backfill-missed" class="sub"></p>
+  <p><label>From <input type="date" name="date_from" required></label>
+     <label>to <input type="date" name="date_to" required></label></p>
+  <p><label>Reprocess <select name="reprocess">
+    <option value="none">none: only days without a run</option>
+    <option value="failed">failed: also days whose run failed</option>
+    <option value="completed">completed: every day, delivered ones again</option></select></label>
+     <label>Runs at a time <input type="number" name="max_active_runs" min="1" max="10"
+       value="3"></label></p>
+  <p class="sub">Whole days in the export's time zone, up to yesterday, not before its start
+    date: one Airflow backfill run per day (per block for a recurring export).</p>
+  <div id="backfill-preview"></div>
+  <p id="backfill-error" class="error"></p>
+  <button type="submit" value="cancel" formnovalidate>Cancel</button>
+  <button type="button" id="backfill-dry">Preview (dry run)</button>
+  <button type="button" class="primary" id="backfill-go">Backfill</button>
+</form></dialog>
 <script>
 const OPTIONS = __OPTIONS__;
 const state = {page: 1, page_size: OPTIONS.default_page_size, rows: []};
@@ -139,9 +158,11 @@ function status(row) {
   return text;
 }
 const LABELS = {view: "View", stop: "Stop", resume: "Resume", once: "Run once",
-  check: "Check destination"};
+  backfill: "Backfill", check: "Check destination"};
 function actions(row) {  // which buttons a row offers is decided by the API (row.actions)
-  return (row.actions || []).filter((a) => a in LABELS)
+  const offered = (row.actions || []).flatMap(  // Backfill beside Run once, when scheduled
+    (a) => a === "once" && row.frequency !== "one_time" ? [a, "backfill"] : [a]);
+  return offered.filter((a) => a in LABELS)
     .map((a) => `<button data-act="${a}">${LABELS[a]}</button>`).join("");
 }
 function render(data) {
@@ -215,6 +236,7 @@ async function resume(row) {
   const done = await change(row, "resume");
   banner(`${row.export_id}: ${done.message}`, true);
   await load();
+  if (done.missed) backfill(row, done.missed);  // offer exactly the days missed while stopped
 }
 function change(row, action, body) {
   // the custom header: a cross-origin page cannot send it (request_guard.py)
@@ -246,6 +268,45 @@ $("#once-go").addEventListener("click", async () => {
     await load();
   } catch (e) { $("#once-error").textContent = e.message; }
 });
+let backfillRow = null;
+function backfill(row, missed) {
+  backfillRow = row; $("#backfill-export").textContent = row.export_id;
+  const form = $("#backfill-form"); form.reset();
+  $("#backfill-missed").textContent = missed
+    ? `Missed while stopped: ${missed.from} to ${missed.to}. Backfill them?` : "";
+  if (missed) { form.date_from.value = missed.from; form.date_to.value = missed.to; }
+  $("#backfill-preview").innerHTML = ""; $("#backfill-error").textContent = "";
+  $("#backfill").showModal();
+}
+function backfillBody(dry) {
+  const form = $("#backfill-form");
+  return {date_from: form.date_from.value || null, date_to: form.date_to.value || null,
+    reprocess: form.reprocess.value, max_active_runs: +form.max_active_runs.value,
+    dry_run: dry};
+}
+function backfillTable(done) {
+  const runs = new Set((done.will_run || []).map((d) => utc(d)));
+  const rows = done.runs.map((r) => `<tr><td>${esc(r.day)}</td><td>${esc(r.label)}</td>
+<td>${esc(when(utc(r.window_start)))} - ${esc(when(utc(r.window_end)))}</td>
+<td>${esc(when(utc(r.logical_date)))}</td>
+<td>${runs.has(utc(r.logical_date)) ? "runs" : "skipped (already run)"}</td></tr>`).join("");
+  return `<p>${esc(done.message)}</p><table id="backfill-runs"><thead><tr><th>Day</th>
+<th>Label</th><th>Window (UTC)</th><th>Logical date</th><th></th></tr></thead>
+<tbody>${rows}</tbody></table>`;
+}
+for (const [id, dry] of [["#backfill-dry", true], ["#backfill-go", false]]) {
+  $(id).addEventListener("click", async () => {
+    $("#backfill-error").textContent = "";
+    try {
+      const done = await change(backfillRow, "backfill", backfillBody(dry));
+      $("#backfill-preview").innerHTML = backfillTable(done);
+      if (!dry) {
+        banner(`${backfillRow.export_id}: ${done.message}`, true);
+        await load();
+      }
+    } catch (e) { $("#backfill-error").textContent = e.message; }
+  });
+}
 $("#exports").addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-act]");
   if (!button) return;
@@ -255,6 +316,7 @@ $("#exports").addEventListener("click", async (event) => {
     if (button.dataset.act === "stop") await stop(row);
     if (button.dataset.act === "resume") await resume(row);
     if (button.dataset.act === "once") once(row);
+    if (button.dataset.act === "backfill") backfill(row, null);
     if (button.dataset.act === "check") await check(row);
   } catch (e) { banner(`${row.export_id}: ${e.message}`, false); }
 });
