@@ -6,23 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from airflow.timetables.base import TimeRestriction
+from configs import schedule_config
 from event_export.config.model import ExportConfig
 from event_export.orchestration.dag_builder import timetable_for
 from event_export.scheduling.backfills import BackfillRefused, missed_days, plan_backfill
 from event_export.scheduling.windows import day_window
 
 TODAY = date(2026, 11, 29)
-
-
-def _config(**schedule) -> ExportConfig:
-    return ExportConfig.model_validate(
-        {
-            "client_id": "acme",
-            "export_id": "acme",
-            "schedule": schedule,
-            "destination": {"type": "local", "conn_id": "c"},
-        }
-    )
 
 
 def _airflow_runs(config: ExportConfig, plan) -> list[tuple[datetime, datetime, datetime]]:
@@ -50,7 +40,7 @@ def _airflow_runs(config: ExportConfig, plan) -> list[tuple[datetime, datetime, 
     ],
 )
 def test_daily_backfill_is_one_run_per_local_day_exactly_as_airflow_iterates_it(zone, first, last):
-    config = _config(timezone=zone)
+    config = schedule_config(timezone=zone)
     plan = plan_backfill(config, first, last, TODAY)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     assert [run.day for run in plan.runs] == days
@@ -64,7 +54,7 @@ def test_daily_backfill_is_one_run_per_local_day_exactly_as_airflow_iterates_it(
 
 def test_the_us_clock_change_day_is_25_hours_and_its_neighbours_24():
     plan = plan_backfill(
-        _config(timezone="America/New_York"), date(2026, 10, 31), date(2026, 11, 2), TODAY
+        schedule_config(timezone="America/New_York"), date(2026, 10, 31), date(2026, 11, 2), TODAY
     )
     hours = [(r.window.end - r.window.start) / timedelta(hours=1) for r in plan.runs]
     assert hours == [24, 25, 24]
@@ -83,7 +73,7 @@ def test_the_us_clock_change_day_is_25_hours_and_its_neighbours_24():
 def test_six_hourly_backfill_of_a_day_is_four_contiguous_windows_as_airflow_runs_them(
     zone, day, blocks
 ):
-    config = _config(frequency="recurring", every_hours=6, timezone=zone)
+    config = schedule_config(frequency="recurring", every_hours=6, timezone=zone)
     plan = plan_backfill(config, day, day, TODAY)
     assert len(plan.runs) == blocks
     windows = [run.window for run in plan.runs]
@@ -116,14 +106,14 @@ REFUSED = [  # (schedule, from, to, words the reason must contain)
 @pytest.mark.parametrize(("schedule", "first", "last", "words"), REFUSED)
 def test_refusals_name_the_reason(schedule, first, last, words):
     with pytest.raises(BackfillRefused) as refused:
-        plan_backfill(_config(**schedule), first, last, TODAY)
+        plan_backfill(schedule_config(**schedule), first, last, TODAY)
     for word in words:
         assert word in str(refused.value)
 
 
 def test_yesterday_in_the_clients_zone_is_the_latest_day():
     plan = plan_backfill(
-        _config(timezone="Asia/Kolkata"),
+        schedule_config(timezone="Asia/Kolkata"),
         TODAY - timedelta(days=1),
         TODAY - timedelta(days=1),
         TODAY,
@@ -132,7 +122,7 @@ def test_yesterday_in_the_clients_zone_is_the_latest_day():
 
 
 def test_resume_offers_the_days_after_the_last_delivered_one_up_to_yesterday():
-    config = _config(timezone="Asia/Kolkata")
+    config = schedule_config(timezone="Asia/Kolkata")
     delivered_25th = day_window(date(2026, 11, 25), config.tz).end  # the daily run's window end
     assert missed_days(config, delivered_25th, TODAY) == (date(2026, 11, 26), date(2026, 11, 28))
     yesterday_done = day_window(date(2026, 11, 28), config.tz).end
@@ -141,7 +131,7 @@ def test_resume_offers_the_days_after_the_last_delivered_one_up_to_yesterday():
 
 
 def test_resume_offers_a_partly_delivered_recurring_day_whole():
-    config = _config(frequency="recurring", every_hours=6, timezone="Asia/Kolkata")
+    config = schedule_config(frequency="recurring", every_hours=6, timezone="Asia/Kolkata")
     mid_day = datetime(2026, 11, 26, 12, tzinfo=config.tz)  # the 06:00-12:00 block delivered
     assert missed_days(config, mid_day, TODAY) == (date(2026, 11, 26), date(2026, 11, 28))
     end_of_day = day_window(date(2026, 11, 26), config.tz).end
@@ -149,7 +139,7 @@ def test_resume_offers_a_partly_delivered_recurring_day_whole():
 
 
 def test_resume_never_offers_days_before_the_start_date_nor_for_one_time_exports():
-    config = _config(start_date="2026-11-20")
+    config = schedule_config(start_date="2026-11-20")
     long_ago = day_window(date(2026, 10, 1), config.tz).end
     assert missed_days(config, long_ago, TODAY) == (date(2026, 11, 20), date(2026, 11, 28))
-    assert missed_days(_config(frequency="one_time"), None, TODAY) is None
+    assert missed_days(schedule_config(frequency="one_time"), None, TODAY) is None

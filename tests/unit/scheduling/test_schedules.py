@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from event_export.config.model import ExportConfig
+from configs import schedule_config
 from event_export.pipeline.lake import Window
 from event_export.scheduling.schedules import (
     RequestRefused,
@@ -18,17 +18,6 @@ from pydantic import ValidationError
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def _config(**schedule) -> ExportConfig:
-    return ExportConfig.model_validate(
-        {
-            "client_id": "acme",
-            "export_id": "acme",
-            "schedule": schedule,
-            "destination": {"type": "local", "conn_id": "c"},
-        }
-    )
 
 
 def test_daily_period_keeps_the_ddmmyyyy_label_and_spans_a_dst_day():
@@ -70,15 +59,15 @@ def test_recurring_keys_differ_for_the_repeated_local_hour():
 @pytest.mark.parametrize("hours", [3, 25, 0])
 def test_every_hours_outside_4_to_24_is_refused(hours):
     with pytest.raises(ValidationError, match="every_hours"):
-        _config(frequency="recurring", every_hours=hours)
+        schedule_config(frequency="recurring", every_hours=hours)
 
 
 def test_recurring_needs_every_hours_and_daily_refuses_it():
     with pytest.raises(ValidationError, match="every_hours: required"):
-        _config(frequency="recurring")
+        schedule_config(frequency="recurring")
     with pytest.raises(ValidationError, match="only allowed with frequency recurring"):
-        _config(frequency="daily", every_hours=6)
-    assert _config(frequency="recurring", every_hours=24).schedule.every_hours == 24
+        schedule_config(frequency="daily", every_hours=6)
+    assert schedule_config(frequency="recurring", every_hours=24).schedule.every_hours == 24
 
 
 TODAY = date(2026, 3, 31)
