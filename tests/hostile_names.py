@@ -146,6 +146,18 @@ def longest_file_names() -> list[str]:
     return sorted(n for n in files + members if len(n.encode()) >= 200)
 
 
+def upload_longest_names(target, local: Path) -> None:
+    """Upload `local` under every name of `longest_file_names` through a destination (which
+    writes `.uploading-<32 hex>-<name>` first) and assert each one arrived: 211-byte names, ASCII
+    and multi-byte, whose temporary names are the 255 bytes a server's file system takes."""
+    names = longest_file_names()
+    assert max(len(n.encode()) for n in names) == 211 and len(names) > 10
+    assert any(n.isascii() for n in names) and not all(n.isascii() for n in names)
+    for name in names:
+        target.upload(local, name)
+    assert set(names) <= set(target.list())
+
+
 def rows_for(index: int) -> int:
     """Rows of the corpus's `index`-th event: 1 to 3, so a mix-up of two events shows."""
     return index % 3 + 1

@@ -23,9 +23,8 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, status
 
-from event_export.orchestration.airflow_api import (
-    REQUEST_HEADERS,
-)  # what the page's JavaScript and `ees` send
+# the header the page's JavaScript and `ees` send
+from event_export.orchestration.airflow_api import REQUEST_HEADERS
 
 ((HEADER, VALUE),) = REQUEST_HEADERS.items()
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
