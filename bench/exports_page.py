@@ -86,6 +86,8 @@ def populate(export_ids: list[str], runs: int) -> None:
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from event_export.config.model import dag_id_for
+    from event_export.orchestration.task_ids import VALIDATE
     from sqlalchemy import insert, select
 
     now = datetime.now(UTC)
@@ -96,7 +98,7 @@ def populate(export_ids: list[str], runs: int) -> None:
             insert(DagModel),
             [
                 {
-                    "dag_id": f"export_{e}",
+                    "dag_id": dag_id_for(e),
                     "bundle_name": "dags-folder",
                     "is_paused": i % 7 == 0,
                     "is_stale": False,
@@ -118,7 +120,7 @@ def populate(export_ids: list[str], runs: int) -> None:
                 state = "failed" if (i + r) % 11 == 0 else "success"
                 rows.append(
                     {
-                        "dag_id": f"export_{e}",
+                        "dag_id": dag_id_for(e),
                         "run_id": f"scheduled__{when.isoformat()}",
                         "run_type": "scheduled",
                         "_state": state,  # the ORM attribute behind DagRun.state
@@ -144,7 +146,7 @@ def populate(export_ids: list[str], runs: int) -> None:
                 {
                     "id": uuid.uuid4(),
                     "dag_id": dag_id,
-                    "task_id": "validate",
+                    "task_id": VALIDATE,
                     "run_id": run_id,
                     "map_index": -1,
                     "pool": "default_pool",
@@ -158,7 +160,7 @@ def populate(export_ids: list[str], runs: int) -> None:
             [
                 {
                     "dag_run_id": run_pk,
-                    "task_id": "validate",
+                    "task_id": VALIDATE,
                     "map_index": -1,
                     "key": "return_value",
                     "dag_id": dag_id,

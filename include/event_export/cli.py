@@ -23,6 +23,7 @@ from event_export.config.model import load_all
 from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
 from event_export.scheduling.backfills import DEFAULT_MAX_ACTIVE_RUNS, REPROCESS_CHOICES
 from event_export.settings import api_login, exports_dir
+from event_export.ui.exports_catalog import DEFAULT_PAGE_SIZE, PAGE_SIZES
 
 PAGE_API = "/ees/api"
 FILTERS = ("destination", "kind", "format", "status", "frequency")
@@ -60,7 +61,9 @@ def _cell(row: dict, key: str) -> str:
             error = failure.get("error") or "?"
             code = f"/{failure['code']}" if failure.get("code") else ""
             return f"FAILED ({failure['task_id']}: {error}{code})"
-        return f"{row['status']} (email {sent}/3)" if sent else str(row.get("status", ""))
+        if sent:
+            return f"{row['status']} (email {sent}/{incident['of']})"
+        return str(row.get("status", ""))
     if key == "last_run":
         last = row.get("last_run") or {}
         delivery = last.get("delivery") or {}
@@ -251,7 +254,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--exported-from", help="exported on or after (YYYY-MM-DD)")
     listing.add_argument("--exported-to", help="exported on or before (YYYY-MM-DD)")
     listing.add_argument("--page", type=int, default=1)
-    listing.add_argument("--page-size", type=int, default=20, choices=(10, 20, 30, 40))
+    listing.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, choices=PAGE_SIZES)
 
     show = sub.add_parser("show", help="one export and its last run's manifest")
     stop = sub.add_parser("stop", help="stop (pause) an export")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from event_export.config.model import DAG_ID_PREFIX
+from event_export.config.model import dag_id_for
 from event_export.settings import smtp_conn_id
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def deadline_missed(
         (
             f"The export {export_id} (client {client_id}) has not delivered its files for "
             f"{period}. They were due at {due.isoformat()} and are now {_late(late_min)} late.",
-            f"Airflow DAG {DAG_ID_PREFIX}{export_id}, run {run_id}.",
+            f"Airflow DAG {dag_id_for(export_id)}, run {run_id}.",
             "Check the export's latest run in Airflow. If it failed, fix the cause and clear the "
             "run; if it is still running, watch it finish. The client has not been emailed about "
             "this delay.",

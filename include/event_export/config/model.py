@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -32,7 +32,7 @@ from event_export.config import yaml_reader
 from event_export.config.yaml_reader import ConfigProblem, describe, printable, unsafe_character
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-DAG_ID_PREFIX = "export_"  # an export's DAG id is this + its export_id (see ExportConfig.dag_id)
+DAG_ID_PREFIX = "export_"  # an export's DAG id is this + its export_id (dag_id_for)
 NAME_PART = r"^[A-Za-z0-9_]{1,40}$"  # one '-'-separated part of a gcp_export file name
 GCP_ONLY = (
     "identity_priority",
@@ -70,6 +70,11 @@ def _no_control_but_lines(value: object) -> object:
     if isinstance(value, str) and (found := unsafe_character(value, allowed="\t\n")):
         raise ValueError(f"contains the control or bidi character {describe(found[1])}")
     return value
+
+
+def dag_id_for(export_id: str) -> str:
+    """The DAG id of an export (also of a broken config's would-be export)."""
+    return f"{DAG_ID_PREFIX}{export_id}"
 
 
 def latest_start(today: date | None = None) -> date:
@@ -205,12 +210,19 @@ Destination = Annotated[
     Field(discriminator="type"),
 ]
 DESTINATION_TYPES = ("local", "s3", "gcs", "sftp", "ftp")
+# the choices of a few fields, named once: the Exports page's filters and `ees` offer the same
+Frequency = Literal["daily", "recurring", "one_time"]
+Kind = Literal["all_events", "selected_events", "user_profiles"]
+Format = Literal["csv", "json", "xml", "parquet"]
+FREQUENCIES: tuple[str, ...] = get_args(Frequency)
+KINDS: tuple[str, ...] = get_args(Kind)
+FORMATS: tuple[str, ...] = get_args(Format)
 
 
 class Schedule(_Strict):
     """When the export runs, what each run covers, and by when its files must be delivered."""
 
-    frequency: Literal["daily", "recurring", "one_time"] = Field(
+    frequency: Frequency = Field(
         default="daily",
         description=(
             "daily: the previous calendar day, every local midnight. recurring: local blocks "
@@ -298,7 +310,7 @@ class ExportConfig(_Strict):
     client_id: str = Field(pattern=IDENTIFIER, description="The client's id; starts file names.")
     export_id: str = Field(pattern=IDENTIFIER, description="Unique export id; the DAG id's base.")
     description: Annotated[str, BeforeValidator(_no_control_but_lines)] = ""
-    kind: Literal["all_events", "selected_events", "user_profiles"] = Field(
+    kind: Kind = Field(
         default="all_events",
         description="What goes out: every event, the listed events, or every user profile.",
     )
@@ -312,9 +324,7 @@ class ExportConfig(_Strict):
             "gcp_export is the GCP export's files, named and chunked as its document says."
         ),
     )
-    format: Literal["csv", "json", "xml", "parquet"] = Field(
-        default="csv", description="File format; daily_zip takes csv only."
-    )
+    format: Format = Field(default="csv", description="File format; daily_zip takes csv only.")
     identity_priority: list[Literal["identity", "email", "phone"]] = Field(
         default_factory=lambda: ["identity"],
         min_length=1,
@@ -403,7 +413,7 @@ class ExportConfig(_Strict):
 
     @property
     def dag_id(self) -> str:
-        return f"{DAG_ID_PREFIX}{self.export_id}"
+        return dag_id_for(self.export_id)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -524,18 +534,21 @@ def config_files(folder: Path) -> list[Path]:
 
 
 def load_all(
-    folder: Path, select: Callable[[str], bool] | None = None
+    folder: Path,
+    select: Callable[[str], bool] | None = None,
+    load: Callable[[Path], ExportConfig | ConfigError] = load_or_error,
 ) -> tuple[dict[Path, ExportConfig], list[ConfigError]]:
     """Load every config in a folder; bad files and duplicate ids are reported, not raised.
 
-    `select` keeps only files whose would-be export id it accepts (a DAG file's shard)."""
+    `select` keeps only files whose would-be export id it accepts (a DAG file's shard); `load`
+    reads one file (the Exports page passes one that caches unchanged files)."""
     good: dict[Path, ExportConfig] = {}
     errors: list[ConfigError] = []
     seen: dict[str, Path] = {}
     for path in config_files(folder):
         if select is not None and not select(path.stem):
             continue
-        result = load_or_error(path)
+        result = load(path)
         if isinstance(result, ConfigError):
             errors.append(result)
         elif result.export_id in seen:

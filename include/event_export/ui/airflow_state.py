@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from event_export.orchestration import task_ids
 from event_export.orchestration.failure_reports import FAILURE_KEY
 from event_export.ui.exports_catalog import DagFacts, RunFacts
+from event_export.ui.payloads import FailureDetail
 
 ACTIVE_STATES = ("queued", "running")
 FINISHED_STATES = ("success", "failed")
@@ -153,7 +154,7 @@ class MetadataState:
             for r in runs
         }
 
-    def _failures(self, run_ids: list[int]) -> dict[int, dict]:
+    def _failures(self, run_ids: list[int]) -> dict[int, FailureDetail]:
         """Each failed run's first failed task (by end date) and the class its `failure` XCom
         names (failure_reports.py): two queries for all runs. A task killed before it could
         push (a timeout, a lost worker) has no class; its id is still shown."""
@@ -176,17 +177,17 @@ class MetadataState:
                 ).where(XComModel.dag_run_id.in_(run_ids), XComModel.key == FAILURE_KEY)
             )
         }
-        found: dict[int, dict] = {}
+        found: dict[int, FailureDetail] = {}
         for run_id, task_id, map_index in failed:
             if run_id in found:
                 continue
             record = records.get((run_id, task_id, map_index)) or {}
-            found[run_id] = {
-                "task_id": task_id,
-                "map_index": map_index,
-                "error": _text(record.get("error")),
-                "code": _text(record.get("code")),
-            }
+            found[run_id] = FailureDetail(
+                task_id=task_id,
+                map_index=map_index,
+                error=_text(record.get("error")),
+                code=_text(record.get("code")),
+            )
         return found
 
 

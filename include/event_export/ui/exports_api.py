@@ -20,8 +20,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from event_export.alerts.incidents import IncidentStore
-from event_export.config import model as config_module
-from event_export.config.model import DESTINATION_TYPES, ConfigError, ExportConfig, config_files
+from event_export.config.model import (
+    DESTINATION_TYPES,
+    FORMATS,
+    FREQUENCIES,
+    ConfigError,
+    ExportConfig,
+    config_files,
+    dag_id_for,
+    load_all,
+    load_or_error,
+)
 from event_export.destinations.check import check_destination
 from event_export.pipeline import naming
 from event_export.scheduling import backfills, rules
@@ -40,16 +49,19 @@ from event_export.ui.exports_catalog import (
     PAGE_SIZES,
     STATUSES,
     Filters,
-    dag_id_for,
     list_exports,
     manifest_view,
     status_of,
 )
 from event_export.ui.exports_page import PAGE
+from event_export.ui.payloads import (
+    ManifestView,
+    PageAnswer,
+    ResumeAnswer,
+    RunOnceAnswer,
+    StateChange,
+)
 from event_export.ui.request_guard import same_origin_only
-
-FORMATS = ("csv", "json", "xml", "parquet")
-FREQUENCIES = ("daily", "recurring", "one_time")
 
 
 class _ConfigCache:
@@ -58,35 +70,24 @@ class _ConfigCache:
     def __init__(self) -> None:
         self._seen: dict[Path, tuple[tuple[int, int] | None, ExportConfig | ConfigError]] = {}
 
+    def _load(self, path: Path) -> ExportConfig | ConfigError:
+        try:
+            stat = path.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:  # a dangling link: its error row is read again on every call
+            stamp = None
+        cached = self._seen.get(path)
+        if cached is None or stamp is None or cached[0] != stamp:
+            cached = (stamp, load_or_error(path))
+            self._seen[path] = cached
+        return cached[1]
+
     def load(self, folder: Path) -> tuple[list[ExportConfig], list[ConfigError]]:
-        good: list[ExportConfig] = []
-        errors: list[ConfigError] = []
-        used: dict[str, Path] = {}
-        paths = config_files(folder)
-        for path in paths:
-            try:
-                stat = path.stat()
-                stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-            except OSError:  # a dangling link: its error row is read again on every call
-                stamp = None
-            cached = self._seen.get(path)
-            if cached is None or stamp is None or cached[0] != stamp:
-                cached = (stamp, config_module.load_or_error(path))
-                self._seen[path] = cached
-            result = cached[1]
-            if isinstance(result, ConfigError):
-                errors.append(result)
-            elif result.export_id in used:
-                message = (
-                    f"export_id: {result.export_id!r} is already used by {used[result.export_id]}"
-                )
-                errors.append(ConfigError(path, (message,)))
-            else:
-                used[result.export_id] = path
-                good.append(result)
-        for gone in set(self._seen) - set(paths):
+        """As `load_all` loads them (duplicate ids are errors), reading changed files only."""
+        good, errors = load_all(folder, load=self._load)
+        for gone in set(self._seen) - set(config_files(folder)):
             del self._seen[gone]
-        return good, errors
+        return list(good.values()), errors
 
 
 CONFIGS = _ConfigCache()
@@ -244,7 +245,9 @@ def create_app() -> FastAPI:
             return HTMLResponse(body, status_code=exc.status_code)
         return HTMLResponse(_page_html())
 
-    @app.get("/api/exports")
+    # the routes return payloads.py's TypedDicts as they are built: no response model re-checks
+    # or reshapes them (response_model=None), so the API answers exactly what the catalog made
+    @app.get("/api/exports", response_model=None)
     def exports(
         user: User,
         session: Session,
@@ -258,7 +261,7 @@ def create_app() -> FastAPI:
         q: str | None = None,
         page: Annotated[int, Query(ge=1)] = 1,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> dict:
+    ) -> PageAnswer:
         if page_size not in PAGE_SIZES:
             raise HTTPException(422, f"page_size: one of {', '.join(map(str, PAGE_SIZES))}")
         filters = Filters(
@@ -284,8 +287,8 @@ def create_app() -> FastAPI:
         )
         return found.to_dict()
 
-    @app.get("/api/exports/{export_id}/runs/{run_id}/manifest")
-    def manifest(export_id: str, run_id: str, user: User, session: Session) -> dict:
+    @app.get("/api/exports/{export_id}/runs/{run_id}/manifest", response_model=None)
+    def manifest(export_id: str, run_id: str, user: User, session: Session) -> ManifestView:
         config = _config(export_id)
         _require(user, config.dag_id, "GET", runs=True)
         run = MetadataState(session).run(config.dag_id, run_id)
@@ -293,16 +296,16 @@ def create_app() -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id!r} of {export_id}")
         return manifest_view(config, run)
 
-    @app.post("/api/exports/{export_id}/stop", dependencies=GUARDED)
-    def stop(export_id: str, user: User, session: Session) -> dict:
+    @app.post("/api/exports/{export_id}/stop", dependencies=GUARDED, response_model=None)
+    def stop(export_id: str, user: User, session: Session) -> StateChange:
         dag_id = dag_id_for(export_id)
         _require(user, dag_id, "PUT")
         if not pause(session, dag_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"{dag_id} is not in Airflow")
-        return {"message": "export stopped", "export_id": export_id, "status": "STOPPED"}
+        return StateChange(message="export stopped", export_id=export_id, status="STOPPED")
 
-    @app.post("/api/exports/{export_id}/resume", dependencies=GUARDED)
-    def resume(export_id: str, user: User, session: Session) -> dict:
+    @app.post("/api/exports/{export_id}/resume", dependencies=GUARDED, response_model=None)
+    def resume(export_id: str, user: User, session: Session) -> ResumeAnswer:
         """Unpause a stopped export (the same right as Stop); refused while its config says
         `enabled: false`, which the health check would enforce again within the hour."""
         config = _config(export_id)
@@ -325,15 +328,13 @@ def create_app() -> FastAPI:
         today = datetime.now(UTC).astimezone(config.tz).date()
         last = backfill_airflow.last_delivered_end(session, config.dag_id)
         missed = backfills.missed_days(config, last, today)
-        return {
-            "message": "export resumed",
-            "export_id": export_id,
-            "status": now,
+        return ResumeAnswer(
+            message="export resumed",
+            export_id=export_id,
+            status=now,
             # the days missed while stopped: offered as a backfill of exactly those
-            "missed": {"from": missed[0].isoformat(), "to": missed[1].isoformat()}
-            if missed
-            else None,
-        }
+            missed={"from": missed[0].isoformat(), "to": missed[1].isoformat()} if missed else None,
+        )
 
     @app.post("/api/exports/{export_id}/check", dependencies=GUARDED)
     def check(export_id: str, user: User) -> dict:
@@ -360,12 +361,12 @@ def create_app() -> FastAPI:
             run_id = trigger(session, config.dag_id, body.conf(), user.get_name())
         except TriggerRefused as exc:
             return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
-        return {
-            "message": "export initiated",
-            "request_id": request_id(config, period),
-            "run_id": run_id,
-            "period": {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()},
-        }
+        return RunOnceAnswer(
+            message="export initiated",
+            request_id=request_id(config, period),
+            run_id=run_id,
+            period={"from": period.first_day.isoformat(), "to": period.last_day.isoformat()},
+        )
 
     @app.post("/api/exports/{export_id}/backfill", dependencies=GUARDED)
     def backfill(export_id: str, body: BackfillBody, user: User, session: Session):

@@ -3,7 +3,7 @@
 Pure logic over three inputs: the configs (good and broken), the incident store, and Airflow's
 state through `StateSource`, so every rule is tested without a server and the plugin supplies one
 implementation with a few bulk queries on the metadata database (`airflow_state.py`). Rows are
-plain dicts: the JSON API returns them as they are.
+the `TypedDict`s of `payloads.py`, plain dicts the JSON API returns as they are.
 """
 
 from __future__ import annotations
@@ -14,11 +14,23 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from event_export.alerts.failure_policy import ExportState
+from event_export.alerts.failure_policy import STOP_EMAIL, ExportState
 from event_export.config import yaml_reader
-from event_export.config.model import DAG_ID_PREFIX, ConfigError, ExportConfig
+from event_export.config.model import ConfigError, ExportConfig, dag_id_for
 from event_export.config.yaml_reader import printable, unsafe_character
 from event_export.scheduling.schedules import ONE_TIME_FIELDS
+from event_export.ui.payloads import (
+    DeliverySummary,
+    DestinationCell,
+    ExportDescription,
+    ExportRow,
+    FailureDetail,
+    FileLine,
+    IncidentStage,
+    ManifestView,
+    PageAnswer,
+    RunSummary,
+)
 
 PAGE_SIZES = (10, 20, 30, 40)
 DEFAULT_PAGE_SIZE = 20
@@ -50,9 +62,8 @@ class RunFacts:
     end_date: datetime | None = None
     conf: dict = field(default_factory=dict)
     delivered: dict | None = None
-    # a failed run's first failed task: {task_id, map_index, error?, code?} (error: the class
-    # its `failure` XCom names; code: a client-side error's); None when not read or not failed
-    failure: dict | None = None
+    # a failed run's first failed task; None when not read or not failed
+    failure: FailureDetail | None = None
 
 
 class StateSource(Protocol):
@@ -91,10 +102,6 @@ class Filters:
         return self.exported_from is not None or self.exported_to is not None
 
 
-def dag_id_for(export_id: str) -> str:
-    return f"{DAG_ID_PREFIX}{export_id}"
-
-
 def frequency_label(config: ExportConfig) -> str:
     schedule = config.schedule
     if schedule.frequency == "recurring":
@@ -106,22 +113,22 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def incident_stage(state: ExportState | None) -> dict | None:
+def incident_stage(state: ExportState | None) -> IncidentStage | None:
     """Where an open incident stands in its three emails, for the FAILING badge."""
     incident = state.incident if state else None
     if incident is None:
         return None
     sent = max(incident.emails_sent, default=0)
-    return {
-        "emails_sent": sent,
-        "of": 3,
-        "code": incident.code,
-        "explanation": incident.explanation,
-        "fix": incident.fix,
-        "opened_at": incident.opened_at.isoformat(),
-        "stops_at": incident.stop_at().isoformat(),
-        "stopped_at": _iso(incident.stopped_at),
-    }
+    return IncidentStage(
+        emails_sent=sent,
+        of=STOP_EMAIL,
+        code=incident.code,
+        explanation=incident.explanation,
+        fix=incident.fix,
+        opened_at=incident.opened_at.isoformat(),
+        stops_at=incident.stop_at().isoformat(),
+        stopped_at=_iso(incident.stopped_at),
+    )
 
 
 def status_of(
@@ -139,7 +146,8 @@ def status_of(
         sent = max(incident.emails_sent, default=0)
         return (
             "FAILING",
-            f"{incident.code}: email {sent} of 3 sent, stops {incident.stop_at():%Y-%m-%d}",
+            f"{incident.code}: email {sent} of {STOP_EMAIL} sent, "
+            f"stops {incident.stop_at():%Y-%m-%d}",
         )
     if dag is not None and dag.active_runs:
         return "RUNNING", f"{dag.active_runs} run(s) in progress"
@@ -152,7 +160,7 @@ def status_of(
     return "PENDING", "awaiting the next run"
 
 
-def failure_line(failure: dict | None) -> str:
+def failure_line(failure: FailureDetail | None) -> str:
     """`task upload [2] failed: ClientSideError (auth_failed)`, or as much of it as is known."""
     if not failure:
         return "the last run failed"
@@ -163,7 +171,7 @@ def failure_line(failure: dict | None) -> str:
     return f"task {task} failed" + (f": {error}{code}" if error else "")
 
 
-def delivery_summary(delivered: dict | None) -> dict | None:
+def delivery_summary(delivered: dict | None) -> DeliverySummary | None:
     """Files and bytes of a `validate` return value, old (names only) or new (files with sizes)."""
     if not isinstance(delivered, dict):
         return None
@@ -173,30 +181,30 @@ def delivery_summary(delivered: dict | None) -> dict | None:
     if total is None and sizes and all(isinstance(s, int) for s in sizes):
         total = sum(sizes)
     rows = delivered.get("rows_per_event") or {}
-    return {
-        "manifest": delivered.get("manifest"),
-        "request_id": delivered.get("request_id"),
-        "location": delivered.get("location"),
-        "files": len(files),
-        "bytes": total,
-        "rows": sum(v for v in rows.values() if isinstance(v, int)),
-    }
+    return DeliverySummary(
+        manifest=delivered.get("manifest"),
+        request_id=delivered.get("request_id"),
+        location=delivered.get("location"),
+        files=len(files),
+        bytes=total,
+        rows=sum(v for v in rows.values() if isinstance(v, int)),
+    )
 
 
-def run_summary(run: RunFacts | None) -> dict | None:
+def run_summary(run: RunFacts | None) -> RunSummary | None:
     if run is None:
         return None
     period = {k: v for k, v in (run.conf or {}).items() if k in ONE_TIME_FIELDS and v}
-    return {
-        "run_id": run.run_id,
-        "state": run.state,
-        "logical_date": _iso(run.logical_date),
-        "run_after": _iso(run.run_after),
-        "finished_at": _iso(run.end_date),
-        "period": period or None,
-        "delivery": delivery_summary(run.delivered),
-        "failure": run.failure if run.state == "failed" else None,
-    }
+    return RunSummary(
+        run_id=run.run_id,
+        state=run.state,
+        logical_date=_iso(run.logical_date),
+        run_after=_iso(run.run_after),
+        finished_at=_iso(run.end_date),
+        period=period or None,
+        delivery=delivery_summary(run.delivered),
+        failure=run.failure if run.state == "failed" else None,
+    )
 
 
 def actions_for(status: str, in_airflow: bool, delivered: bool) -> list[str]:
@@ -212,40 +220,69 @@ def actions_for(status: str, in_airflow: bool, delivered: bool) -> list[str]:
     return [*found, "check"]
 
 
+def _row(
+    described: ExportDescription,
+    status: str,
+    detail: str,
+    *,
+    incident: IncidentStage | None = None,
+    last_run: RunSummary | None = None,
+    next_run: str | None = None,
+    in_airflow: bool = False,
+    actions: list[str] | None = None,
+    error: list[str] | None = None,
+) -> ExportRow:
+    """The one place a row is assembled, for a loaded config and a broken file alike."""
+    return ExportRow(
+        **described,
+        dag_id=dag_id_for(described["export_id"]),
+        kind_label=KIND_LABELS.get(described["kind"] or ""),
+        status=status,
+        status_detail=detail,
+        incident=incident,
+        last_run=last_run,
+        next_run=next_run,
+        in_airflow=in_airflow,
+        actions=actions or [],
+        error=error,
+    )
+
+
+def describe(config: ExportConfig) -> ExportDescription:
+    destination = config.destination
+    return ExportDescription(
+        export_id=config.export_id,
+        client_id=config.client_id,
+        destination=DestinationCell(
+            type=destination.type, name=destination.display_name, conn_id=destination.conn_id
+        ),
+        kind=config.kind,
+        format=config.format,
+        profile=config.profile,
+        frequency=config.schedule.frequency,
+        frequency_label=frequency_label(config),
+        timezone=config.schedule.timezone,
+    )
+
+
 def export_row(
     config: ExportConfig,
     dag: DagFacts | None,
     last: RunFacts | None,
     state: ExportState | None,
-) -> dict:
+) -> ExportRow:
     status, detail = status_of(config, dag, last, state)
     summary = run_summary(last)
-    destination = config.destination
-    return {
-        "export_id": config.export_id,
-        "dag_id": config.dag_id,
-        "client_id": config.client_id,
-        "destination": {
-            "type": destination.type,
-            "name": destination.display_name,
-            "conn_id": destination.conn_id,
-        },
-        "kind": config.kind,
-        "kind_label": KIND_LABELS[config.kind],
-        "format": config.format,
-        "profile": config.profile,
-        "frequency": config.schedule.frequency,
-        "frequency_label": frequency_label(config),
-        "timezone": config.schedule.timezone,
-        "status": status,
-        "status_detail": detail,
-        "incident": incident_stage(state),
-        "last_run": summary,
-        "next_run": _iso(dag.next_run) if dag is not None and not dag.paused else None,
-        "in_airflow": dag is not None,
-        "actions": actions_for(status, dag is not None, bool(summary and summary["delivery"])),
-        "error": None,
-    }
+    return _row(
+        describe(config),
+        status,
+        detail,
+        incident=incident_stage(state),
+        last_run=summary,
+        next_run=_iso(dag.next_run) if dag is not None and not dag.paused else None,
+        in_airflow=dag is not None,
+        actions=actions_for(status, dag is not None, bool(summary and summary["delivery"])),
+    )
 
 
 def _raw_fields(path: Path) -> dict:
@@ -262,39 +299,38 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and not unsafe_character(value) else None
 
 
-def broken_row(error: ConfigError) -> dict:
+def describe_broken(error: ConfigError) -> ExportDescription:
+    """What a broken file's own text says, where it is a safe string."""
     raw = _raw_fields(error.path)
     destination = raw.get("destination") if isinstance(raw.get("destination"), dict) else {}
     schedule = raw.get("schedule") if isinstance(raw.get("schedule"), dict) else {}
-    export_id = error.export_id
-    return {
-        "export_id": export_id,
-        "dag_id": dag_id_for(export_id),
-        "client_id": _text(raw.get("client_id")),
-        "destination": {
-            "type": _text(destination.get("type")),
-            "name": _text(destination.get("bucket")) or _text(destination.get("path")),
-            "conn_id": _text(destination.get("conn_id")),
-        },
-        "kind": _text(raw.get("kind")),
-        "kind_label": KIND_LABELS.get(_text(raw.get("kind")) or ""),
-        "format": _text(raw.get("format")),
-        "profile": _text(raw.get("profile")),
-        "frequency": _text(schedule.get("frequency")),
-        "frequency_label": _text(schedule.get("frequency")),
-        "timezone": _text(schedule.get("timezone")),
-        "status": "INVALID",
-        "status_detail": "config does not load; the export does not run",
-        "incident": None,
-        "last_run": None,
-        "next_run": None,
-        "in_airflow": False,
-        "actions": [],
-        "error": [f"{printable(error.path.name)}: {m}" for m in error.messages],
-    }
+    return ExportDescription(
+        export_id=error.export_id,
+        client_id=_text(raw.get("client_id")),
+        destination=DestinationCell(
+            type=_text(destination.get("type")),
+            name=_text(destination.get("bucket")) or _text(destination.get("path")),
+            conn_id=_text(destination.get("conn_id")),
+        ),
+        kind=_text(raw.get("kind")),
+        format=_text(raw.get("format")),
+        profile=_text(raw.get("profile")),
+        frequency=_text(schedule.get("frequency")),
+        frequency_label=_text(schedule.get("frequency")),
+        timezone=_text(schedule.get("timezone")),
+    )
 
 
-def _matches(row: dict, filters: Filters) -> bool:
+def broken_row(error: ConfigError) -> ExportRow:
+    return _row(
+        describe_broken(error),
+        "INVALID",
+        "config does not load; the export does not run",
+        error=[f"{printable(error.path.name)}: {m}" for m in error.messages],
+    )
+
+
+def _matches(row: ExportRow, filters: Filters) -> bool:
     checks = (
         (filters.destination, row["destination"]["type"]),
         (filters.kind, row["kind"]),
@@ -317,15 +353,12 @@ class Page:
     total: int
     page: int
     page_size: int
-    items: list[dict]
+    items: list[ExportRow]
 
-    def to_dict(self) -> dict:
-        return {
-            "total": self.total,
-            "page": self.page,
-            "page_size": self.page_size,
-            "items": self.items,
-        }
+    def to_dict(self) -> PageAnswer:
+        return PageAnswer(
+            total=self.total, page=self.page, page_size=self.page_size, items=self.items
+        )
 
 
 def list_exports(
@@ -358,7 +391,7 @@ def list_exports(
     # deliveries are the bulk of the data: read them for the page only, unless searching them
     last = source.last_runs(list(by_dag), deliveries=bool(filters.q))
 
-    def row(config: ExportConfig) -> dict:
+    def row(config: ExportConfig) -> ExportRow:
         dag_id, export_id = config.dag_id, config.export_id
         return export_row(config, dags.get(dag_id), last.get(dag_id), incidents.get(export_id))
 
@@ -378,24 +411,32 @@ def list_exports(
     return Page(len(rows), page, page_size, shown)
 
 
-def manifest_view(config: ExportConfig, run: RunFacts) -> dict:
+def manifest_view(config: ExportConfig, run: RunFacts) -> ManifestView:
     """The View dialog: what one run delivered, file by file, and where."""
     delivered = run.delivered if isinstance(run.delivered, dict) else {}
     files = []
     for item in delivered.get("files") or []:
         if isinstance(item, dict):
-            files.append({k: item.get(k) for k in ("name", "size", "sha256", "rows")})
+            files.append(
+                FileLine(
+                    name=item.get("name"),
+                    size=item.get("size"),
+                    sha256=item.get("sha256"),
+                    rows=item.get("rows"),
+                )
+            )
         else:  # older return value: names only
-            files.append({"name": str(item), "size": None, "sha256": None, "rows": None})
-    return {
-        "export_id": config.export_id,
-        "client_id": config.client_id,
-        "run": run_summary(run),
-        "request_id": delivered.get("request_id"),
-        "manifest": delivered.get("manifest"),
-        "location": delivered.get("location") or config.destination.location,
-        "files": files,
-        "bytes": delivery_summary(delivered)["bytes"] if delivered else None,
-        "rows_per_event": delivered.get("rows_per_event") or {},
-        "delivered": bool(delivered),
-    }
+            files.append(FileLine(name=str(item), size=None, sha256=None, rows=None))
+    summary = delivery_summary(delivered) if delivered else None
+    return ManifestView(
+        export_id=config.export_id,
+        client_id=config.client_id,
+        run=run_summary(run),
+        request_id=delivered.get("request_id"),
+        manifest=delivered.get("manifest"),
+        location=delivered.get("location") or config.destination.location,
+        files=files,
+        bytes=summary["bytes"] if summary else None,
+        rows_per_event=delivered.get("rows_per_event") or {},
+        delivered=bool(delivered),
+    )

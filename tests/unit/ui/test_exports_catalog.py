@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from event_export.alerts.failure_policy import ExportState, Incident
-from event_export.config.model import load_all
+from event_export.alerts.failure_policy import STOP_EMAIL, ExportState, Incident
+from event_export.config.model import dag_id_for, load_all
 from event_export.ui.exports_catalog import (
     DagFacts,
     Filters,
@@ -14,6 +14,16 @@ from event_export.ui.exports_catalog import (
     list_exports,
     manifest_view,
     status_of,
+)
+from event_export.ui.payloads import (
+    DeliverySummary,
+    DestinationCell,
+    ExportRow,
+    FileLine,
+    IncidentStage,
+    ManifestView,
+    PageAnswer,
+    RunSummary,
 )
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -286,3 +296,32 @@ def test_each_row_offers_the_actions_its_status_allows(folder):
         "e_off": ["resume", "once", "check"],  # STOPPED: Resume instead of Stop
         "z_broken": [],
     }
+
+
+def keys(shape) -> set[str]:
+    return set(shape.__required_keys__ | shape.__optional_keys__)
+
+
+def test_every_row_has_exactly_the_declared_shape(folder):
+    """Good, running, failing and broken rows alike carry payloads.py's keys, no more, no less:
+    the page, `ees` and scripts read them by name."""
+    found = {r["export_id"]: r for r in rows(folder).items}
+    assert {"a_daily", "b_s3", "d_profiles", "z_broken"} <= set(found)
+    for row in found.values():
+        assert set(row) == keys(ExportRow), row["export_id"]
+        assert set(row["destination"]) == keys(DestinationCell)
+    assert set(found["d_profiles"]["incident"]) == keys(IncidentStage)
+    assert found["d_profiles"]["incident"]["of"] == STOP_EMAIL
+    last = found["a_daily"]["last_run"]
+    assert set(last) == keys(RunSummary)
+    assert set(last["delivery"]) == keys(DeliverySummary)
+    assert found["z_broken"]["dag_id"] == dag_id_for("z_broken") == "export_z_broken"
+
+
+def test_the_manifest_view_has_exactly_the_declared_shape(folder):
+    good, _ = load_all(folder)
+    config = next(c for c in good.values() if c.export_id == "a_daily")
+    view = manifest_view(config, state().run("export_a_daily", "r1"))
+    assert set(view) == keys(ManifestView)
+    assert all(set(line) == keys(FileLine) for line in view["files"])
+    assert set(rows(folder).to_dict()) == keys(PageAnswer)
