@@ -3,7 +3,9 @@ and probe it (credentials, bucket or folder, a small file written and deleted)."
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from event_export.destinations.errors import DeliveryError
 
+log = logging.getLogger(__name__)
 TEMP_PREFIX = ".uploading-"
 _TEMP_ID_LENGTH = 32 + 1  # uuid hex and a dash
 PROBE_PREFIX = ".ees-probe-"  # hidden, and no export names a file with a leading dot
@@ -76,9 +79,27 @@ class Destination(ABC):
 
     kind: str  # the key of its sentences in explanations.STORES
 
+    @property
     @abstractmethod
+    def location(self) -> str:
+        """Where the export's files go, for logs and messages (never a secret)."""
+
     def upload(self, local: Path, name: str) -> None:
-        """Make `name` appear with the content of `local`, all at once or not at all."""
+        """Make `name` appear with the content of `local`, all at once or not at all; every
+        store's upload is timed and logged here, the same way."""
+        started = time.monotonic()
+        self._put(local, name)
+        log.info(
+            "Uploaded %s (%d bytes) to %s in %.1f s",
+            name,
+            local.stat().st_size,
+            self.location,
+            time.monotonic() - started,
+        )
+
+    @abstractmethod
+    def _put(self, local: Path, name: str) -> None:
+        """The store's own way of making `name` appear whole (see `upload`)."""
 
     @abstractmethod
     def list(self) -> dict[str, RemoteFile]:

@@ -13,32 +13,27 @@ server's certificate is verified against the system's CA store (`SSL_CERT_FILE` 
 from __future__ import annotations
 
 import ftplib
-import logging
 import ssl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from event_export.config.model import FTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
-    Destination,
     LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
     is_probe,
-    is_temp_of,
-    temp_name,
 )
 from event_export.destinations.errors import DeliveryError
+from event_export.destinations.renaming import RenamingDestination
 
 if TYPE_CHECKING:
     from airflow.providers.ftp.hooks.ftp import FTPHook
-
-log = logging.getLogger(__name__)
 
 TIMEOUT = 60
 BLOCK = 1024 * 1024
@@ -46,7 +41,7 @@ AUTH_REPLIES = ("530", "532")
 DENIED_REPLIES = ("550", "553", "552")
 
 
-class FTPDestination(Destination):
+class FTPDestination(RenamingDestination["FTPHook"]):
     def __init__(self, conn_id: str, folder: str = "", *, ftps: bool = False):
         self.conn_id = conn_id
         self.subfolder = folder.strip("/")
@@ -63,6 +58,15 @@ class FTPDestination(Destination):
     @property
     def kind(self) -> str:  # type: ignore[override]
         return self.scheme
+
+    @cached_property
+    def location(self) -> str:
+        from airflow.providers.ftp.hooks.ftp import FTPHook
+
+        conn = FTPHook.get_connection(self.conn_id)
+        root = (conn.extra_dejson.get("path") or "").strip("/")
+        folder = "/".join(part for part in (root, self.subfolder) if part)
+        return f"{self.scheme}://{conn.host}:{conn.port or 21}/{folder}"
 
     @contextmanager
     def _session(self, action: str, *, create: bool = False) -> Iterator[FTPHook | None]:
@@ -105,39 +109,40 @@ class FTPDestination(Destination):
                 conn.cwd(part)
         return True
 
-    def upload(self, local: Path, name: str) -> None:
-        started = time.monotonic()
-        with self._session(f"upload of {name}", create=True) as hook:
+    @contextmanager
+    def _open_folder(self, action: str) -> Iterator[FTPHook]:
+        with self._session(action, create=True) as hook:
             assert hook is not None  # created when missing
-            for entry in self._names(hook):
-                if is_temp_of(entry, name):
-                    hook.delete_file(entry)
-            temp = temp_name(name)
-            try:
-                hook.store_file(temp, str(local), block_size=BLOCK)
-                self._rename(hook, temp, name)
-            except BaseException:
-                with suppress(Exception):  # the connection may be gone; the next try cleans up
-                    hook.delete_file(temp)
-                raise
-        log.info(
-            "Uploaded %s (%d bytes) to %s://…/%s in %.1f s",
-            name,
-            local.stat().st_size,
-            self.scheme,
-            self.subfolder,
-            time.monotonic() - started,
-        )
+            yield hook
 
-    @staticmethod
-    def _rename(hook: FTPHook, temp: str, name: str) -> None:
+    def _entries(self, at: FTPHook) -> list[str]:
+        return self._names(at)
+
+    def _remove(self, at: FTPHook, entry: str) -> None:
+        at.delete_file(entry)
+
+    def _write(self, at: FTPHook, local: Path, entry: str) -> None:
+        at.store_file(entry, str(local), block_size=BLOCK)
+
+    def _size(self, at: FTPHook, entry: str) -> int | None:
+        """SIZE, in binary mode; None from a server without the command."""
+        conn = at.get_conn()
         try:
-            hook.rename(temp, name)
+            conn.voidcmd("TYPE I")
+            return conn.size(entry)
+        except ftplib.error_perm as exc:
+            if str(exc).startswith(("500", "501", "502")):
+                return None
+            raise
+
+    def _replace(self, at: FTPHook, temp: str, name: str) -> None:
+        try:
+            at.rename(temp, name)
         except ftplib.error_perm:
-            if name not in FTPDestination._names(hook):
+            if name not in self._names(at):
                 raise
-            hook.delete_file(name)  # the server will not rename over a file
-            hook.rename(temp, name)
+            at.delete_file(name)  # the server will not rename over a file
+            at.rename(temp, name)
 
     @staticmethod
     def _names(hook: FTPHook) -> list[str]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
-import time
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +32,6 @@ from event_export.destinations.errors import DeliveryError
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
-log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 32 * 1024 * 1024  # a multiple of 256 KiB, as GCS requires
 RETRY_SECONDS = 120.0
@@ -68,10 +65,9 @@ class GCSDestination(BucketDestination):
 
         return GCSHook(gcp_conn_id=self.conn_id)
 
-    def upload(self, local: Path, name: str) -> None:
+    def _put(self, local: Path, name: str) -> None:
         from google.cloud.storage.retry import DEFAULT_RETRY
 
-        started = time.monotonic()
         with self._classified(f"upload of {name}"):
             bucket = self.hook.get_conn().bucket(self.bucket)
             blob = bucket.blob(self.key(name), chunk_size=self.chunk_size)
@@ -82,14 +78,6 @@ class GCSDestination(BucketDestination):
                 timeout=REQUEST_TIMEOUT,
                 retry=DEFAULT_RETRY.with_timeout(self.retry_seconds),
             )
-        log.info(
-            "Uploaded %s (%d bytes) to %s/%s in %.1f s",
-            name,
-            local.stat().st_size,
-            self.location,
-            name,
-            time.monotonic() - started,
-        )
 
     def list(self) -> dict[str, RemoteFile]:
         prefix = f"{self.prefix}/" if self.prefix else ""

@@ -14,21 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from event_export.destinations import explanations
-from event_export.destinations.base import (
-    Destination,
-    LocalCopy,
-    RemoteFile,
-    is_ours,
-    is_probe,
-    temp_name,
-)
+from event_export.destinations.base import LocalCopy, RemoteFile, is_ours, is_probe
+from event_export.destinations.renaming import RenamingDestination
 from event_export.pipeline.stages.package import sha256_of
 
 # A folder we may not write: no permission, or a read-only mount.
 DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-class LocalDestination(Destination):
+class LocalDestination(RenamingDestination[Path]):
     kind = "local"
 
     def __init__(self, root: Path, folder: str = ""):
@@ -40,6 +34,10 @@ class LocalDestination(Destination):
         from airflow.providers.standard.hooks.filesystem import FSHook
 
         return cls(Path(FSHook(fs_conn_id=conn_id).get_path()), folder)
+
+    @property
+    def location(self) -> str:
+        return str(self.folder)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -59,16 +57,26 @@ class LocalDestination(Destination):
         with self._writing():
             self.folder.mkdir(parents=True, exist_ok=True)
 
-    def upload(self, local: Path, name: str) -> None:
+    @contextmanager
+    def _open_folder(self, action: str) -> Iterator[Path]:
         self._ensure_folder()
-        temp = self.folder / temp_name(name)
-        try:
-            with self._writing():
-                shutil.copyfile(local, temp)
-                os.replace(temp, self.folder / name)
-        finally:
-            if temp.exists():  # unlink on a read-only mount fails even for a missing file
-                temp.unlink()
+        with self._writing():
+            yield self.folder
+
+    def _entries(self, at: Path) -> list[str]:
+        return [p.name for p in at.iterdir()]
+
+    def _remove(self, at: Path, entry: str) -> None:
+        (at / entry).unlink(missing_ok=True)
+
+    def _write(self, at: Path, local: Path, entry: str) -> None:
+        shutil.copyfile(local, at / entry)
+
+    def _size(self, at: Path, entry: str) -> int:
+        return (at / entry).stat().st_size
+
+    def _replace(self, at: Path, temp: str, name: str) -> None:
+        os.replace(at / temp, at / name)
 
     def delete(self, name: str) -> None:
         with self._writing():

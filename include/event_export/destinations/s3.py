@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import time
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -99,20 +98,11 @@ class S3Destination(BucketDestination):
             extra_args=dict(self.extra_args),
         )
 
-    def upload(self, local: Path, name: str) -> None:
+    def _put(self, local: Path, name: str) -> None:
         key = self.key(name)
-        started = time.monotonic()
         with self._classified(f"upload of {name}"):
             self._abort_stale_uploads(key)
             self.hook.load_file(local, key, bucket_name=self.bucket, replace=True)
-        log.info(
-            "Uploaded %s (%d bytes) to s3://%s/%s in %.1f s",
-            name,
-            local.stat().st_size,
-            self.bucket,
-            key,
-            time.monotonic() - started,
-        )
 
     def _abort_stale_uploads(self, key: str) -> None:
         """Abort multipart uploads of `key` left by a killed try: they are invisible but billed."""

@@ -13,12 +13,10 @@ SSH compression is off unless the extra asks for it: the files are zips already.
 
 from __future__ import annotations
 
-import logging
 import posixpath
 import stat
-import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,27 +24,23 @@ from typing import TYPE_CHECKING
 from event_export.config.model import SFTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
-    Destination,
     LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
     is_probe,
-    is_temp_of,
-    temp_name,
 )
 from event_export.destinations.errors import DeliveryError
+from event_export.destinations.renaming import RenamingDestination
 
 if TYPE_CHECKING:
     from airflow.providers.sftp.hooks.sftp import SFTPHook
     from paramiko import SFTPClient
 
-log = logging.getLogger(__name__)
-
 CONNECT_TIMEOUT = 30
 
 
-class SFTPDestination(Destination):
+class SFTPDestination(RenamingDestination["SFTPClient"]):
     kind = "sftp"
 
     def __init__(self, conn_id: str, folder: str = ""):
@@ -89,28 +83,38 @@ class SFTPDestination(Destination):
     def location(self) -> str:
         return f"sftp://{self.hook.remote_host}:{self.hook.port}/{self.folder}"
 
-    def upload(self, local: Path, name: str) -> None:
-        started = time.monotonic()
-        with self._classified(f"upload of {name}"), self.hook.get_managed_conn() as sftp:
+    @contextmanager
+    def _open_folder(self, action: str) -> Iterator[SFTPClient]:
+        with self._classified(action), self.hook.get_managed_conn() as sftp:
             self._ensure_folder()
-            for entry in sftp.listdir(self.folder):
-                if is_temp_of(entry, name):
-                    sftp.remove(posixpath.join(self.folder, entry))
-            temp = posixpath.join(self.folder, temp_name(name))
-            try:
-                self.hook.store_file(temp, str(local), confirm=True)
-                _replace(sftp, temp, posixpath.join(self.folder, name))
-            except BaseException:
-                with suppress(Exception):  # the connection may be gone; the next try cleans up
-                    sftp.remove(temp)
+            yield sftp
+
+    def _path(self, entry: str) -> str:
+        return posixpath.join(self.folder, entry)
+
+    def _entries(self, at: SFTPClient) -> list[str]:
+        return at.listdir(self.folder)
+
+    def _remove(self, at: SFTPClient, entry: str) -> None:
+        at.remove(self._path(entry))
+
+    def _write(self, at: SFTPClient, local: Path, entry: str) -> None:
+        # the hook's put over the same session; the size is checked once, by _put
+        self.hook.store_file(self._path(entry), str(local), confirm=False)
+
+    def _size(self, at: SFTPClient, entry: str) -> int | None:
+        return at.stat(self._path(entry)).st_size
+
+    def _replace(self, at: SFTPClient, temp: str, name: str) -> None:
+        """Atomically with posix-rename; servers without it get remove + rename."""
+        try:
+            at.posix_rename(self._path(temp), self._path(name))
+        except OSError as exc:
+            if "unsupported" not in str(exc).lower():
                 raise
-        log.info(
-            "Uploaded %s (%d bytes) to %s in %.1f s",
-            name,
-            local.stat().st_size,
-            self.location,
-            time.monotonic() - started,
-        )
+            with suppress(FileNotFoundError):
+                at.remove(self._path(name))
+            at.rename(self._path(temp), self._path(name))
 
     def _ensure_folder(self) -> None:
         self._check_root()
@@ -170,15 +174,3 @@ class SFTPDestination(Destination):
                 f"({describe_error(exc)})"
             )
         return DeliveryError(f"sFTP {action} failed: {describe_error(exc)}")
-
-
-def _replace(sftp: SFTPClient, temp: str, final: str) -> None:
-    """Rename `temp` over `final` atomically; servers without posix-rename get remove + rename."""
-    try:
-        sftp.posix_rename(temp, final)
-    except OSError as exc:
-        if "unsupported" not in str(exc).lower():
-            raise
-        with suppress(FileNotFoundError):
-            sftp.remove(final)
-        sftp.rename(temp, final)
