@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from event_export.config.model import FTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
-    LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
@@ -186,9 +185,6 @@ class FTPDestination(RenamingDestination["FTPHook"]):
             conn.voidcmd("TYPE I")  # SIZE answers in binary mode
             files = {n: hook.get_size(n) or 0 for n in self._names(hook)}
         return {n: RemoteFile(n, s) for n, s in files.items() if not is_ours(n)}
-
-    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
-        return None  # FTP offers no standard checksum: sizes are compared
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error an FTP failure means, or an internal one."""

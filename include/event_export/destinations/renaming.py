@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from event_export.destinations.base import Destination, is_temp_of, temp_name
+from event_export.destinations.base import Destination, LocalCopy, is_temp_of, temp_name
 from event_export.destinations.errors import DeliveryError
 
 Folder = TypeVar("Folder")  # what a store's session hands its operations: a path, a client, a hook
@@ -48,6 +48,11 @@ class RenamingDestination(Destination, Generic[Folder]):
     @abstractmethod
     def _replace(self, at: Folder, temp: str, name: str) -> None:
         """Rename `temp` to `name`, replacing a file already there."""
+
+    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
+        """None: file servers offer no standard checksum, so sizes are compared (a store that
+        can hash its files, as a local folder, says more)."""
+        return None
 
     def _put(self, local: Path, name: str) -> None:
         expected = local.stat().st_size

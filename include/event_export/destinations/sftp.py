@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from event_export.config.model import SFTPDestinationConfig
 from event_export.destinations import explanations
 from event_export.destinations.base import (
-    LocalCopy,
     RemoteFile,
     describe_error,
     is_ours,
@@ -155,9 +154,6 @@ class SFTPDestination(RenamingDestination["SFTPClient"]):
             for e in entries
             if stat.S_ISREG(e.st_mode or 0) and not is_ours(e.filename)
         }
-
-    def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
-        return None  # sFTP offers no checksum: sizes are compared
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error an sFTP failure means, or an internal one."""

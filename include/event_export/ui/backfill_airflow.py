@@ -10,6 +10,8 @@ export last delivered.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,54 +56,55 @@ def last_delivered_end(session: Session, dag_id: str) -> datetime | None:
     return None
 
 
-def _reprocess(value: str):
+def _airflow_arguments(plan: BackfillPlan, reprocess: str) -> dict:
+    """What Airflow's dry run and creation both take from a plan: the DAG, its logical dates
+    (oldest first) and the reprocess rule."""
     from airflow.models.backfill import ReprocessBehavior
 
-    return ReprocessBehavior(value)
+    return {
+        "dag_id": plan.dag_id,
+        "from_date": plan.from_date,
+        "to_date": plan.to_date,
+        "reverse": False,
+        "reprocess_behavior": ReprocessBehavior(reprocess),
+    }
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Airflow's refusal (another backfill running, nothing to run, no DAG) as AirflowRefused."""
+    from airflow.exceptions import AirflowException
+
+    try:
+        yield
+    except (AirflowException, ValueError) as exc:
+        raise AirflowRefused(str(exc)) from exc
 
 
 def dry_run(session: Session, plan: BackfillPlan, reprocess: str) -> list[str]:
     """The logical dates Airflow would create runs for (it skips days already run, unless
     `reprocess` says otherwise), oldest first."""
-    from airflow.exceptions import AirflowException
     from airflow.models.backfill import _do_dry_run
 
-    try:
-        infos = _do_dry_run(
-            dag_id=plan.dag_id,
-            from_date=plan.from_date,
-            to_date=plan.to_date,
-            reverse=False,
-            reprocess_behavior=_reprocess(reprocess),
-            session=session,
-        )
+    with _refusals():
+        infos = _do_dry_run(**_airflow_arguments(plan, reprocess), session=session)
         return [info.logical_date.isoformat() for info in infos]
-    except (AirflowException, ValueError) as exc:
-        raise AirflowRefused(str(exc)) from exc
 
 
 def create(plan: BackfillPlan, reprocess: str, max_active_runs: int, user_name: str) -> Created:
     """Create the backfill; the scheduler then runs it, `max_active_runs` at a time."""
-    from airflow.exceptions import AirflowException
     from airflow.models.backfill import BackfillDagRun, _create_backfill
+    from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
-    try:
+    with _refusals():
         backfill = _create_backfill(
-            dag_id=plan.dag_id,
-            from_date=plan.from_date,
-            to_date=plan.to_date,
+            **_airflow_arguments(plan, reprocess),
             max_active_runs=max_active_runs,
-            reverse=False,
             dag_run_conf=None,
             triggering_user_name=user_name,
-            reprocess_behavior=_reprocess(reprocess),
             run_on_latest_version=True,
         )
-    except (AirflowException, ValueError) as exc:
-        raise AirflowRefused(str(exc)) from exc
-    from airflow.models.dagrun import DagRun
-
     with create_session() as session:
         dates = session.scalars(
             select(DagRun.logical_date)
