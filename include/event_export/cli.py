@@ -24,6 +24,7 @@ from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
 from event_export.scheduling.backfills import DEFAULT_MAX_ACTIVE_RUNS, REPROCESS_CHOICES
 from event_export.settings import api_login, exports_dir
 from event_export.ui.exports_catalog import DEFAULT_PAGE_SIZE, PAGE_SIZES
+from event_export.ui.payloads import ExportRow, PageAnswer
 
 PAGE_API = "/ees/api"
 FILTERS = ("destination", "kind", "format", "status", "frequency")
@@ -48,7 +49,7 @@ def api_from_env() -> AirflowApi:
     return AirflowApi(login.url, login.user, login.password)
 
 
-def _cell(row: dict, key: str) -> str:
+def _cell(row: ExportRow, key: str) -> str:
     """One table cell: nested values (destination, last run, incident) shortened to a word."""
     if key == "destination":
         where = row.get("destination") or {}
@@ -76,7 +77,7 @@ def _cell(row: dict, key: str) -> str:
     return "-" if value in (None, "") else str(value)
 
 
-def render_table(rows: Sequence[dict]) -> str:
+def render_table(rows: Sequence[ExportRow]) -> str:
     """A fixed-width table; a broken config's row shows its error instead of the columns."""
     cells = [[title for _, title in COLUMNS]]
     errors = []
@@ -107,7 +108,7 @@ def cmd_list(args: argparse.Namespace, api: AirflowApi) -> int:
     return 0
 
 
-def find_export(get_page: Callable[[dict], dict], export_id: str) -> dict | None:
+def find_export(get_page: Callable[[dict], PageAnswer], export_id: str) -> ExportRow | None:
     """The export's row through the page's API (`get_page(query) -> page`). Its search matches
     ids and clients by substring, so page on until the exact id turns up."""
     number = 1
