@@ -11,6 +11,7 @@ http://127.0.0.1:8080), and EES_API_TOKEN or EES_API_USER + EES_API_PASSWORD.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -239,7 +240,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.export_id not in configs:
         print(f"no valid export {args.export_id!r} in {folder}", file=sys.stderr)
         return 1
-    result = check_destination(configs[args.export_id].destination)
+    # the stores log as they work (Airflow's logging writes to stdout): keep stdout for the answer
+    with contextlib.redirect_stdout(sys.stderr):
+        result = check_destination(configs[args.export_id].destination)
     verdict = "OK" if result.ok else f"FAILED ({result.code}): {result.explanation} {result.fix}"
     _print(result.to_dict(), args.json, f"{args.export_id}: {verdict}")
     return 0 if result.ok else 1
