@@ -29,6 +29,16 @@ def _make(clone, *args: str, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
+def _ees(clone, *args: str) -> subprocess.CompletedProcess:
+    """`ees` of the clone, as on-call runs it with the login `make up` wrote to .up/ees.env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EES_"))}
+    for line in (clone / ".up" / "ees.env").read_text().splitlines():
+        name, _, value = line.partition("=")
+        env[name] = value
+    ees = str(clone / ".venv" / "bin" / "ees")
+    return subprocess.run([ees, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
 def _listening(services: list[dict]) -> dict[tuple[str, int], str]:
     found = {}
     for service in services:
@@ -75,6 +85,14 @@ def test_make_up_from_a_clean_clone_reaches_the_logged_in_exports_page(tmp_path)
         shipped = {p.stem for p in (clone / "include" / "exports").glob("*.yaml")}
         assert {r["export_id"] for r in rows["items"]} == shipped
 
+        # ees with the printed login: the check runs on the server, with its connections
+        checked = _ees(clone, "check", "acme_daily")
+        assert (checked.returncode, checked.stdout.strip()) == (0, "acme_daily: OK"), checked
+        local = _ees(clone, "check", "acme_daily", "--local")  # this shell has no demo_local
+        assert local.returncode == 1 and "connection_missing" in local.stdout, local
+        listed = _ees(clone, "list", "--status", "stopped")
+        assert listed.returncode == 0 and "0 of 0 exports" in listed.stdout, listed
+
         run = json.loads((clone / ".up" / "run.json").read_text())
         names = {s["name"] for s in run["services"]}
         assert {"api-server", "scheduler", "dag-processor", "triggerer"} <= names
@@ -94,6 +112,10 @@ def test_make_up_from_a_clean_clone_reaches_the_logged_in_exports_page(tmp_path)
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/api/v2/monitor/health", timeout=5)
         assert "nothing was running" in _make(clone, "down", timeout=120).stdout
+        gone = _ees(clone, "list")
+        assert gone.returncode == 2 and "Traceback" not in gone.stderr
+        assert f"cannot reach the api-server at {url}" in gone.stderr
+        assert "EES_API_URL" in gone.stderr
     finally:
         _make(clone, "down", "PURGE=1", timeout=120)
     artifacts = REPO / "tests" / "artifacts"
