@@ -119,9 +119,10 @@ def environment(up: Path, ports: Ports, database_url: str, made: dict) -> dict[s
     users = {ADMIN: made["admin_password"], SERVICE_USER: made["service_password"]}
     _write_private(home / "passwords.json", users)
     keys = Secrets(made["jwt_secret"], made["api_secret_key"])
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EES_"))}
     return {
-        **clean,
+        # the caller's environment passes (e.g. AIRFLOW_CONN_<ID> for a real destination,
+        # EES_ONCALL_EMAILS); what follows is make up's and wins
+        **os.environ,
         **airflow_env(
             home,
             ports,
