@@ -117,7 +117,7 @@ def explain(exc: AirflowApiError, login: ApiLogin) -> str:
         return (
             f"the api-server at {login.url} failed (HTTP {exc.status}): {exc.detail}; see its log"
         )
-    return exc.detail or str(exc)
+    return " ".join((exc.detail or str(exc)).split())  # one line, even for a multi-line reason
 
 
 def unreachable(exc: httpx.HTTPError, login: ApiLogin) -> str:
