@@ -1,4 +1,5 @@
-# The README's two commands are `make demo` and `make test`; both set everything up first.
+# The README's commands are `make demo`, `make up` (`make down`) and `make test`; each sets
+# everything up first.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DAY ?= 2026-11-01
@@ -6,13 +7,23 @@ EVENTS ?= 200000
 N ?= 10000000
 BENCH_ARGS ?=
 
-.PHONY: setup demo test test-fast lint format schema bench bench-parse
+PORT ?=
+
+.PHONY: setup demo up down test test-fast lint format schema bench bench-parse
 
 setup:
 	@bash scripts/setup.sh
 
 demo: setup
 	@$(PY) -m event_export.demo --day $(DAY) --events $(EVENTS)
+
+# the whole product on 127.0.0.1 (Airflow with the Exports page, PostgreSQL); README "Commands"
+up: setup
+	@$(PY) -m event_export.standalone up $(if $(PORT),--port $(PORT))
+
+# stops exactly what `make up` started (by PID); `make down PURGE=1` also drops its database
+down:
+	@$(PY) -m event_export.standalone down $(if $(PURGE),--purge)
 
 bench: setup
 	@$(PY) bench/bench.py --events $(N) $(BENCH_ARGS)

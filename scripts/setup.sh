@@ -9,7 +9,7 @@ UV_VERSION=0.13.9
 VENV=${VENV:-.venv}
 stamp="$VENV/.installed"
 
-# Debian packages the tests use: OpenSSH's sshd (sFTP) and ssh-keygen, openssl (the FTPS test
+# Debian packages the tests and `make up` use: OpenSSH's sshd (sFTP) and ssh-keygen, openssl (the FTPS test
 # certificate), unzip (archives are checked with `unzip -t`) and headless chromium with its
 # chromedriver (the Exports page's browser test). Checked on every run, installed only where missing.
 missing=()
@@ -19,6 +19,12 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# `make up`'s metadata database: the machine's PostgreSQL on 127.0.0.1:5432 where one answers,
+# else a private cluster made with initdb/pg_ctl from Debian's postgresql package
+# (include/event_export/standalone/postgres.py).
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: please install ${missing[*]} (apt-get install ${missing[*]})" >&2

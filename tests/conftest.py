@@ -26,7 +26,7 @@ pytest_plugins = ["servers.fixtures"]  # test servers on 127.0.0.1 (tests/server
 
 REPO = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="ees-airflow-"))
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # = standalone.postgres's
 
 
 def create_database(name: str) -> str | None:
@@ -34,34 +34,24 @@ def create_database(name: str) -> str | None:
     one, else None. Databases that killed sessions left behind are dropped first.
 
     The machines this project runs on start PostgreSQL on 127.0.0.1:5432 (trust auth); a laptop
-    without it still runs the suite on SQLite, Airflow's embedded default.
+    without it still runs the suite on SQLite, Airflow's embedded default. The same functions
+    make `make up`'s database (event_export/standalone/postgres.py).
     """
-    try:
-        import psycopg2
+    from event_export.standalone import postgres
 
-        admin = psycopg2.connect(PG_ADMIN, connect_timeout=3)
-    except Exception:  # no server here
+    if postgres.machine_server() is None:
         return None
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ees\\_test\\_%'")
-        for (stale,) in cur.fetchall():  # left by a session that was killed
-            if stale == name or not Path(f"/proc/{stale.rsplit('_', 1)[1]}").exists():
-                cur.execute(f"DROP DATABASE IF EXISTS {stale} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    for stale in postgres.database_names(PG_ADMIN, "ees\\_test\\_%"):  # killed sessions' ones
+        if stale == name or not Path(f"/proc/{stale.rsplit('_', 1)[1]}").exists():
+            postgres.drop_database(PG_ADMIN, stale)
+    return postgres.create_database(PG_ADMIN, name)
 
 
 def drop_database(url: str) -> None:
     """Drop a database create_database made (its URL), closing whatever still uses it."""
-    import psycopg2
+    from event_export.standalone import postgres
 
-    admin = psycopg2.connect(PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
-    admin.close()
+    postgres.drop_database(PG_ADMIN, url.rsplit("/", 1)[1])
 
 
 def _postgres_listens() -> bool:

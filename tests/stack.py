@@ -20,7 +20,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-from conftest import REPO, create_database, drop_database, free_port, smtp_connection_json
+from conftest import REPO, create_database, drop_database, smtp_connection_json
+from event_export.standalone.airflow_env import (
+    Ports,
+    Secrets,
+    airflow_env,
+    api_connection,
+    service_commands,
+)
 
 SERVICE_USER = "ees_service"
 CLIENT_EMAIL = "client@acme.example"
@@ -86,16 +93,7 @@ class AirflowStack:
         return AirflowApi(self.base_url, SERVICE_USER, self.password)
 
     def connection_env(self) -> str:
-        host, port = self.base_url.removeprefix("http://").split(":")
-        return json.dumps(
-            {
-                "conn_type": "http",
-                "host": host,
-                "port": int(port),
-                "login": SERVICE_USER,
-                "password": self.password,
-            }
-        )
+        return api_connection(int(self.base_url.rsplit(":", 1)[1]), SERVICE_USER, self.password)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
         api = self.api()
@@ -220,44 +218,31 @@ def _run_stack(
     extra_env: dict,
     worker_scratch: bool = False,
 ):
-    exports = home / "exports"
-    port = free_port()
-    worker_logs_port, trigger_logs_port = free_port(), free_port()
+    ports = Ports.pick()
+    port = ports.api
     password = "stack-test-password"
     (home / "passwords.json").write_text(json.dumps({SERVICE_USER: password}))
+    secrets = Secrets("stack-test-jwt-secret-not-for-production", "stack-test-secret-key")
+    database_url = database or f"sqlite:///{home / 'airflow.db'}"
     env = {
         **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        # the Exports page and its API (/ees), as deployed: `ees` and backfills go through it
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # as deploy/airflow.env: every DAG of the project decides its own initial state (an
-        # enabled export and the health check start unpaused, `enabled: false` paused)
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{SERVICE_USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "stack-test-jwt-secret-not-for-production",
-        "AIRFLOW__API__SECRET_KEY": "stack-test-secret-key",
+        # the settings `make up` runs with (event_export/standalone/airflow_env.py) ...
+        **airflow_env(
+            home,
+            ports,
+            database_url,
+            {SERVICE_USER: "admin"},
+            secrets,
+            exports_dir=home / "exports",
+            staging_dir=home / "staging",
+        ),
+        # ... and the test's own: quick parsing and scheduling, alerts, test connections
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        # loopback only, free ports: Airflow binds its own log servers to every interface, so
-        # the scheduler and triggerer skip them and loopback_log_server.py serves these ports
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_logs_port),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_logs_port),
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
         "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection_json(smtp_server.port),
-        "EES_EXPORTS_DIR": str(exports),
-        "EES_STAGING_DIR": str(home / "staging"),
         "EES_DEADLINE_ALERTS": "on",
         "EES_ONCALL_EMAILS": "oncall@ees.invalid",
-        "EES_INCIDENTS_PATH": str(home / "incidents.json"),
         "AIRFLOW_CONN_STACK_CLIENT": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
         ),
@@ -267,25 +252,19 @@ def _run_stack(
         "AIRFLOW_CONN_STACK_BACKFILL": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / BACKFILLED)}}
         ),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database or f"sqlite:///{home / 'airflow.db'}",
         **(_celery_env(database) if celery_workers else {}),
         **extra_env,
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-    commands = {
-        "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        "scheduler": ["scheduler", "--skip-serve-logs"],
-        "dag-processor": ["dag-processor"],
-        "triggerer": ["triggerer", "--skip-serve-logs"],
-    }
+    commands = service_commands(ports)
     procs, logs = {}, {}
     stack = AirflowStack(home, env, f"http://127.0.0.1:{port}", password, logs, procs)
-    env["AIRFLOW_CONN_EES_AIRFLOW_API"] = stack.connection_env()
+    env["AIRFLOW_CONN_EES_AIRFLOW_API"] = api_connection(port, SERVICE_USER, password)
     envs = {name: env for name in commands}
     for n in range(1, celery_workers + 1):
         name = f"w{n}"
-        commands[name] = ["celery", "worker", "--celery-hostname", f"{name}@127.0.0.1"]
+        commands[name] = [airflow, "celery", "worker", "--celery-hostname", f"{name}@127.0.0.1"]
         commands[name] += ["--queues", env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]]
         commands[name] += ["--skip-serve-logs", "--without-gossip", "--without-mingle"]
         envs[name] = {
@@ -297,11 +276,6 @@ def _run_stack(
                 filter(None, [str(REPO / "tests"), env.get("PYTHONPATH")])
             ),
         }
-
-    for name, logs_port in (("worker-logs", worker_logs_port), ("trigger-logs", trigger_logs_port)):
-        commands[name] = [sys.executable, str(REPO / "tests" / "loopback_log_server.py")]
-        commands[name].append(str(logs_port))
-        envs[name] = env
 
     def healthy():
         for name, proc in procs.items():
@@ -317,7 +291,7 @@ def _run_stack(
             logs[name] = home / f"{name}.out"
             with logs[name].open("w") as out:
                 procs[name] = subprocess.Popen(
-                    args if name.endswith("-logs") else [airflow, *args],
+                    args,
                     env=envs[name],
                     stdout=out,
                     stderr=subprocess.STDOUT,

@@ -1,11 +1,11 @@
 """`ees`: the operator's command line for exports, the same actions as the Exports page.
 
-`list`, `show`, `stop`, `resume`, `run-once` and `backfill` call the page's JSON API on Airflow's
-api-server (so Airflow's authentication and permissions apply, and the logic lives once, behind
-the page; every call carries the `X-EES-Request` header its state changes need); `validate` and
-`check` use the package directly, as they need no scheduler state. Credentials come from the
-environment, never from arguments (which other users can see in `ps`): EES_API_URL (default
-http://127.0.0.1:8080), and EES_API_TOKEN or EES_API_USER + EES_API_PASSWORD.
+`list`, `show`, `stop`, `resume`, `run-once`, `backfill` and `check` call the page's JSON API on
+Airflow's api-server (so Airflow's authentication and permissions apply, the deployment's
+connections are the ones checked, and the logic lives once, behind the page; every call carries
+the `X-EES-Request` header its state changes need); `validate` and `check --local` use the package
+directly. Credentials come from the environment, never from arguments (which other users can see
+in `ps`). Every failure is one line on stderr naming what to change, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,21 +14,58 @@ import argparse
 import contextlib
 import json
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from event_export.config.edits import check_against
-from event_export.config.model import load_all
+from event_export.config.model import Destination, ExportConfig, Schedule, load_all
 from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
+from event_export.orchestration.failure_reports import XCOM_KEY as CLIENT_ERROR_KEY
 from event_export.scheduling.backfills import DEFAULT_MAX_ACTIVE_RUNS, REPROCESS_CHOICES
-from event_export.settings import api_login, exports_dir
-from event_export.ui.exports_catalog import DEFAULT_PAGE_SIZE, PAGE_SIZES
+from event_export.settings import ApiLogin, api_login, exports_dir
+from event_export.ui.exports_catalog import DEFAULT_PAGE_SIZE, PAGE_SIZES, STATUSES
 from event_export.ui.payloads import ExportRow, PageAnswer
 
 PAGE_API = "/ees/api"
 FILTERS = ("destination", "kind", "format", "status", "frequency")
+ENVIRONMENT = """environment:
+  EES_API_URL       the api-server (default http://127.0.0.1:8080; `make up` prints it)
+  EES_API_TOKEN     a token from POST /auth/token, or instead:
+  EES_API_USER      an Airflow user, with
+  EES_API_PASSWORD  its password
+  EES_EXPORTS_DIR   the configs `validate` and `check --local` read (default include/exports)
+`make up` writes the first three for its admin user to .up/ees.env."""
+
+
+def _literals(model: Any, name: str) -> tuple[str, ...]:
+    return typing.get_args(model.model_fields[name].annotation)
+
+
+# each filter's allowed values, from the config model and the page's statuses
+FILTER_CHOICES: dict[str, tuple[str, ...]] = {
+    "destination": tuple(
+        _literals(kind, "type")[0] for kind in typing.get_args(typing.get_args(Destination)[0])
+    ),
+    "kind": _literals(ExportConfig, "kind"),
+    "format": _literals(ExportConfig, "format"),
+    "status": STATUSES,
+    "frequency": _literals(Schedule, "frequency"),
+}
+
+
+class CliError(Exception):
+    """A failure told in one line (no traceback), with the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 COLUMNS = (
     ("export_id", "EXPORT"),
     ("client_id", "CLIENT"),
@@ -43,11 +80,59 @@ COLUMNS = (
 
 
 def api_from_env() -> AirflowApi:
-    """The api-server and credentials from the environment (see the module docstring)."""
+    """The api-server and credentials from the environment (see ENVIRONMENT)."""
     login = api_login()
     if login.token:
         return AirflowApi.with_token(login.url, login.token)
+    if not (login.user and login.password):
+        pairs = (("EES_API_USER", login.user), ("EES_API_PASSWORD", login.password))
+        missing = " and ".join(name for name, value in pairs if not value)
+        raise CliError(
+            f"no credentials for {login.url}: set {missing} (an Airflow user and its password), "
+            "or EES_API_TOKEN"
+        )
     return AirflowApi(login.url, login.user, login.password)
+
+
+def explain(exc: AirflowApiError, login: ApiLogin) -> str:
+    """One line for a refused call: what to set for a refused login, else the server's sentence."""
+    at_login = str(exc).startswith("POST /auth/token")
+    if exc.status == 401 and at_login:
+        return (
+            f"{login.url} refused the login of EES_API_USER {login.user!r}: check EES_API_USER "
+            "and EES_API_PASSWORD, or set EES_API_TOKEN"
+        )
+    if exc.status == 401:
+        return (
+            f"{login.url} refused EES_API_TOKEN (expired or not one of its tokens): set a fresh "
+            "EES_API_TOKEN, or unset it and set EES_API_USER and EES_API_PASSWORD"
+        )
+    if exc.status in (400, 422) and at_login:
+        return (
+            f"{login.url} wants an Airflow user and password: set EES_API_USER and "
+            f"EES_API_PASSWORD, or EES_API_TOKEN ({exc.detail})"
+        )
+    if exc.status == 403 and exc.detail in ("", "Forbidden"):
+        who = f"user {login.user!r}" if login.user else "this token's user"
+        return f"{who} may not do this on {login.url} (Airflow refused it: HTTP 403)"
+    if exc.status is not None and exc.status >= 500:
+        return (
+            f"the api-server at {login.url} failed (HTTP {exc.status}): {exc.detail}; see its log"
+        )
+    return " ".join((exc.detail or str(exc)).split())  # one line, even for a multi-line reason
+
+
+def unreachable(exc: httpx.HTTPError, login: ApiLogin) -> str:
+    """One line for a transport failure, naming EES_API_URL."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"the api-server at {login.url} (EES_API_URL) did not answer in time"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return f"EES_API_URL {login.url!r} is not an http:// or https:// address"
+    reason = str(exc).split("] ")[-1] or type(exc).__name__
+    return (
+        f"cannot reach the api-server at {login.url} ({reason}): is it running (`make up`)? "
+        "Set EES_API_URL to its address"
+    )
 
 
 def _cell(row: ExportRow, key: str) -> str:
@@ -128,21 +213,71 @@ def cmd_show(args: argparse.Namespace, api: AirflowApi) -> int:
         lambda query: api.call_path("GET", f"{PAGE_API}/exports", params=query), args.export_id
     )
     if row is None:
-        print(f"no export {args.export_id!r} (or not visible to this user)", file=sys.stderr)
-        return 1
+        raise CliError(f"no export {args.export_id!r} (or not visible to this user)", 1)
     last = row.get("last_run") or {}
     manifest = None
-    if last.get("run_id"):
+    if last.get("delivery") and last.get("run_id"):  # only a delivered run has a manifest
         path = f"{PAGE_API}/exports/{args.export_id}/runs/{last['run_id']}/manifest"
         manifest = api.call_path("GET", path)
-    data = {"export": row, "manifest": manifest}
+    problem = _problem(api, row)
+    data = {"export": row, "manifest": manifest, "problem": problem}
     text = render_table([row])
+    if row.get("status_detail"):
+        text += f"\n\n{row['status']}: {row['status_detail']}"
+    if problem:
+        text += "\n" + render_problem(problem)
     if manifest:
         text += f"\n\nrequest id {manifest['request_id']} delivered to {manifest['location']}:"
         for f in manifest["files"]:
             text += f"\n  {f['name']}  {f['size']} B  {f['rows']} rows  sha256 {f['sha256']}"
     _print(data, args.json, text)
     return 0
+
+
+def _problem(api: AirflowApi, row: dict) -> dict | None:
+    """Why the export fails: the open incident (its code, explanation, fix, emails), else the
+    failed last run's task and error, with the client-facing words its task recorded."""
+    incident = row.get("incident")
+    if incident:
+        return {"source": "incident", **incident}
+    last = row.get("last_run") or {}
+    failure = last.get("failure")
+    if last.get("state") != "failed" or not failure:
+        return None
+    problem = {"source": "last_run", "run_id": last.get("run_id"), **failure}
+    if failure.get("code"):
+        recorded = api.xcom(
+            row["dag_id"],
+            last["run_id"],
+            failure["task_id"],
+            CLIENT_ERROR_KEY,
+            failure.get("map_index", -1),
+        )
+        if isinstance(recorded, dict):
+            problem |= {k: recorded.get(k) for k in ("explanation", "fix")}
+    return problem
+
+
+def render_problem(problem: dict) -> str:
+    if problem["source"] == "incident":
+        sent = problem.get("emails_sent") or 0
+        if problem.get("stopped_at"):
+            emails = f"email 3 of 3 sent: stopped on {problem['stopped_at'][:10]}"
+        elif sent:
+            emails = f"email {sent} of 3 sent; the export stops on {problem['stops_at'][:10]}"
+        else:
+            emails = "no email sent yet"
+        return (
+            f"error {problem['code']} (the client's side): {problem['explanation']}\n"
+            f"fix: {problem['fix']}\n{emails} (incident opened {problem['opened_at'][:10]})"
+        )
+    where = f"run {problem['run_id']} failed in task {problem['task_id']}: {problem['error']}"
+    if not problem.get("code"):
+        return f"{where}\non our side: no email to the client; on-call looks at the task's log"
+    text = f"{where}\nerror {problem['code']} (the client's side)"
+    if problem.get("explanation"):
+        text += f": {problem['explanation']}\nfix: {problem['fix']}"
+    return text + "\nno email sent yet: the hourly health check opens the incident (email 1)"
 
 
 def cmd_stop(args: argparse.Namespace, api: AirflowApi) -> int:
@@ -230,31 +365,56 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if errors or refused else 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Check the export's destination from here: credentials, bucket or folder, a probe write."""
-    from event_export.destinations.check import check_destination
+def cmd_check(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
+    """Check the export's destination: credentials, bucket or folder, a probe write. Through the
+    page's API (the deployment's connections) unless --local (this machine's)."""
+    if args.local:
+        from event_export.destinations.check import check_destination
 
-    folder = Path(args.exports_dir) if args.exports_dir else exports_dir()
-    good, _ = load_all(folder)
-    configs = {c.export_id: c for c in good.values()}
-    if args.export_id not in configs:
-        print(f"no valid export {args.export_id!r} in {folder}", file=sys.stderr)
-        return 1
-    # the stores log as they work (Airflow's logging writes to stdout): keep stdout for the answer
-    with contextlib.redirect_stdout(sys.stderr):
-        result = check_destination(configs[args.export_id].destination)
-    verdict = "OK" if result.ok else f"FAILED ({result.code}): {result.explanation} {result.fix}"
-    _print(result.to_dict(), args.json, f"{args.export_id}: {verdict}")
-    return 0 if result.ok else 1
+        folder = Path(args.exports_dir) if args.exports_dir else exports_dir()
+        good, _ = load_all(folder)
+        configs = {c.export_id: c for c in good.values()}
+        if args.export_id not in configs:
+            raise CliError(f"no valid export {args.export_id!r} in {folder}", 1)
+        # the stores log as they work (Airflow logs to stdout): keep stdout for the answer
+        with contextlib.redirect_stdout(sys.stderr):
+            result = check_destination(configs[args.export_id].destination).to_dict()
+    else:
+        assert api is not None
+        result = api.call_path("POST", f"{PAGE_API}/exports/{args.export_id}/check")
+    verdict = (
+        "OK"
+        if result["ok"]
+        else f"FAILED ({result['code']}): {result['explanation']} {result['fix']}".rstrip()
+    )
+    _print(result, args.json, f"{args.export_id}: {verdict}")
+    return 0 if result["ok"] else 1
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="ees", description=__doc__.split("\n")[0])
+    top = argparse.ArgumentParser(
+        prog="ees",
+        description=__doc__.split("\n")[0],
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
-    listing = sub.add_parser("list", help="list exports (same filters as the Exports page)")
+    listing = sub.add_parser(
+        "list",
+        help="list exports (same filters as the Exports page)",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     for name in FILTERS:
-        listing.add_argument(f"--{name}")
+        # values checked here: an unknown one exits 2 listing the allowed ones (not 0 rows)
+        listing.add_argument(
+            f"--{name}",
+            choices=FILTER_CHOICES[name],
+            type=str.upper if name == "status" else str.lower,
+            metavar=name.upper(),
+            help=f"one of {', '.join(FILTER_CHOICES[name])}",
+        )
     listing.add_argument("--exported-from", help="exported on or after (YYYY-MM-DD)")
     listing.add_argument("--exported-to", help="exported on or before (YYYY-MM-DD)")
     listing.add_argument("--page", type=int, default=1)
@@ -264,7 +424,9 @@ def parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop (pause) an export")
     resume = sub.add_parser("resume", help="resume (unpause) a stopped export")
     once = sub.add_parser("run-once", help="a one-time export of a day, a range or a month")
-    check = sub.add_parser("check", help="check an export's destination (probe write)")
+    check = sub.add_parser(
+        "check", help="check an export's destination through the api-server (probe write)"
+    )
     backfill = sub.add_parser("backfill", help="re-deliver client days through Airflow backfill")
     for command in (show, stop, resume, once, check, backfill):
         command.add_argument("export_id")
@@ -287,6 +449,11 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--against", metavar="REF", help="also refuse edits the product forbids, against a git ref"
     )
+    check.add_argument(
+        "--local",
+        action="store_true",
+        help="check from this machine with its own connections and configs, not the server's",
+    )
     for command in (validate, check):
         command.add_argument("--exports-dir", help="default: EES_EXPORTS_DIR or include/exports")
     for command in (listing, show, stop, resume, once, check, backfill):
@@ -296,10 +463,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "validate":
-        return cmd_validate(args)
-    if args.command == "check":
-        return cmd_check(args)
     handlers = {
         "list": cmd_list,
         "show": cmd_show,
@@ -307,12 +470,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "resume": cmd_resume,
         "run-once": cmd_run_once,
         "backfill": cmd_backfill,
+        "check": cmd_check,
     }
+    login = api_login()
     try:
+        if args.command == "validate":
+            return cmd_validate(args)
+        if args.command == "check" and args.local:
+            return cmd_check(args)
         return handlers[args.command](args, api_from_env())
+    except CliError as exc:
+        message, code = str(exc), exc.code
     except AirflowApiError as exc:
-        print(f"ees {args.command}: {exc}", file=sys.stderr)
-        return 2
+        message, code = explain(exc, login), 2
+    except httpx.HTTPError as exc:
+        message, code = unreachable(exc, login), 2
+    except json.JSONDecodeError:
+        message = f"{login.url} (EES_API_URL) answered, but not as the Exports API: is it Airflow?"
+        code = 2
+    print(f"ees {args.command}: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

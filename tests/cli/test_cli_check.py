@@ -1,4 +1,5 @@
-"""`ees check` through the console script: a destination's probe, its exit code and explanation."""
+"""`ees check --local` through the console script: a destination's probe from this machine, its
+exit code and explanation (without --local it asks the api-server: test_cli_stack.py)."""
 
 import json
 import os
@@ -19,7 +20,7 @@ def _check(exports: Path, root: Path) -> subprocess.CompletedProcess:
         "AIRFLOW_CONN_CLI_CHECK": json.dumps({"conn_type": "fs", "extra": {"path": str(root)}})
     }
     return subprocess.run(
-        [str(EES), "check", "cli_check", "--exports-dir", str(exports), "--json"],
+        [str(EES), "check", "cli_check", "--local", "--exports-dir", str(exports), "--json"],
         capture_output=True,
         text=True,
         timeout=120,

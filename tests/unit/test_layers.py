@@ -26,6 +26,7 @@ LAYERS = {
     "alerts": 3,
     "orchestration": 4,
     "ui": 5,
+    "standalone": 6,  # `make up`: an entry point, as the top-level modules
 }
 TOP = 6  # cli, demo, generator, standins: entry points
 

@@ -23,7 +23,32 @@ log = logging.getLogger(__name__)
 
 
 class AirflowApiError(RuntimeError):
-    """The API refused a call; the message carries the status and path, never the credentials."""
+    """The API refused a call; the message carries the status and path, never the credentials.
+    `status` and `detail` (the server's own sentence, when it gave one) let a caller explain it."""
+
+    def __init__(self, message: str, status: int | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+def response_detail(response: httpx.Response) -> str:
+    """The server's reason in one line: FastAPI's `detail` (a sentence, or the validation errors
+    as `field: message`), else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return " ".join(response.text.split())[:300]
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'request'}: {e.get('msg', '')}"
+            for e in detail
+            if isinstance(e, dict)
+        )
+    return " ".join(response.text.split())[:300]
 
 
 @dataclass
@@ -52,7 +77,11 @@ class AirflowApi:
                 timeout=self.timeout,
             )
             if response.status_code >= 300:
-                raise AirflowApiError(f"POST /auth/token: HTTP {response.status_code}")
+                raise AirflowApiError(
+                    f"POST /auth/token: HTTP {response.status_code}",
+                    response.status_code,
+                    response_detail(response),
+                )
             self._token = response.json()["access_token"]
         return self._token
 
@@ -77,7 +106,9 @@ class AirflowApi:
             return None
         if response.status_code >= 300:
             raise AirflowApiError(
-                f"{method} {path}: HTTP {response.status_code}: {response.text[:300]}"
+                f"{method} {path}: HTTP {response.status_code}: {response.text[:300]}",
+                response.status_code,
+                response_detail(response),
             )
         return response.json() if response.content else None
 

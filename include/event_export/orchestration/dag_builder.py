@@ -204,7 +204,10 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @task(task_id=task_ids.CHUNK, trigger_rule="none_failed")
         @reports_failures
         def chunk(formatted: list[dict]) -> list[dict]:
-            return _run(config).package(list(formatted or []))
+            # One slice fetches every mapped result: list() would iterate Airflow's lazy
+            # sequence item by item until a lookup one past the end fails, which the Task SDK
+            # logs at error level ("XCom not found ... offset=N") on every successful run.
+            return _run(config).package(list(formatted[:]) if formatted else [])
 
         @task(task_id=task_ids.UPLOAD, map_index_template="{{ task.op_kwargs['file']['name'] }}")
         @reports_client_errors
