@@ -530,6 +530,12 @@ def test_gcs_a_connection_without_a_key_and_an_unreadable_key(gcs, gcs_bucket):
     assert result.explanation.startswith("The service account key in the Airflow connection")
     assert "whole, nothing added or cut" in result.fix
 
+    # a store that takes no key says so explicitly (the compose demo's stand-in does)
+    for anonymous, code in ((True, "ok"), ("false", "credentials_missing")):
+        extra = {"is_anonymous": anonymous, "project": "ees-test"}
+        set_connection("chk_gcs_anon", {"conn_type": "google_cloud_platform", "extra": extra})
+        assert check_destination(gcs_destination("chk_gcs_anon")).code == code
+
     del key["private_key"]
     set_connection("chk_gcs_half", gcp_connection(key))
     connection_problem(gcs_destination("chk_gcs_half"), "credentials_unreadable")

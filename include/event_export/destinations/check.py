@@ -176,14 +176,22 @@ def _check_aws(connection, conn_id: str) -> None:
         raise explanations.credentials_missing("s3", conn_id)
 
 
-# Where a google_cloud_platform connection holds its key; without one the hook would use the
-# machine's own Application Default Credentials.
-GCP_KEY_EXTRAS = ("keyfile_dict", "key_path", "key_secret_name", "credential_config_file")
+# Where a google_cloud_platform connection holds its key (or says, as the compose demo's stand-in
+# does, that it needs none); without one the hook would use the machine's own Application Default
+# Credentials.
+GCP_KEY_EXTRAS = (
+    "keyfile_dict",
+    "key_path",
+    "key_secret_name",
+    "credential_config_file",
+    "is_anonymous",
+)
 
 
-def _gcp_extra(connection, name: str):
+def _gcp_extra(connection, name: str) -> bool:
     extra = connection.extra_dejson
-    return extra.get(name) or extra.get(f"extra__google_cloud_platform__{name}")
+    value = extra.get(name) or extra.get(f"extra__google_cloud_platform__{name}")
+    return str(value).lower() == "true" if name == "is_anonymous" else bool(value)
 
 
 def _ours(exc: Exception, conn_id: str) -> tuple[str, str, str]:
