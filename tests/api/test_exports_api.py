@@ -198,6 +198,13 @@ def test_view_shows_the_runs_manifest(page):
         }
         for name, path in on_disk.items()
     ]
+    # the config as committed, shown read-only beside the files
+    config = Path(view["config"]["path"])
+    assert config.name == "acme_daily.yaml" and config.parent == page["exports"]
+    assert (
+        view["config"]["yaml"] == config.read_text()
+        and "export_id: acme_daily" in config.read_text()
+    )
     assert page["client"].get("/api/exports/acme_daily/runs/nope/manifest").status_code == 404
 
 

@@ -18,10 +18,12 @@ from event_export.alerts import emails
 from event_export.destinations import ClientSideError, destination_for
 from event_export.destinations.base import PROBE_PREFIX
 from event_export.destinations.check import check_before_run, check_destination, validated
+from event_export.destinations.errors import SetupError
 from servers.delivery import make_file
 from servers.gcs import RefusingProxy, gcp_connection, service_account_key
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client, empty_bucket
+from servers.sshd import keygen
 
 BUCKET = "client-bucket"
 SECRET = "check-secret-never-shown"
@@ -356,7 +358,8 @@ def test_a_missing_connection_and_a_silent_server_are_not_the_clients(tmp_path):
     assert (result.code, result.ok) == ("connection_missing", False)
     assert not isinstance(result.error, ClientSideError)
 
-    set_connection("chk_ftp_nobody", {"conn_type": "ftp", "host": "127.0.0.1", "port": 9})
+    nobody = {"conn_type": "ftp", "host": "127.0.0.1", "port": 9, "login": "u", "password": "p"}
+    set_connection("chk_ftp_nobody", nobody)
     result = check_destination(ftp_destination("chk_ftp_nobody"))
     assert result.code == "unreachable"
     assert passed(result) == [False, False, False, False]
@@ -422,3 +425,229 @@ def test_gcs_a_retention_policy_shows_when_the_probe_cannot_be_deleted(refusing_
     refusing_gcs.rules.clear()
     assert check_destination(gcs_destination()).ok
     assert list(gcs_bucket.client.list_blobs(BUCKET)) == []
+
+
+# The Airflow connection itself: missing, without credentials, unreadable, or unable to verify the
+# server. Every type answers with a plain explanation naming the connection and a fix naming the
+# field to set: never "on our side", never the client's fault (no client email), no secret.
+
+
+def connection_problem(destination: dict, code: str, *secrets: str):
+    """Check `destination`, assert it fails as the connection problem `code`, return the result."""
+    result = check_destination(destination)
+    conn_id = destination["conn_id"]
+    assert (result.ok, result.code) == (False, code), result.to_dict()
+    assert isinstance(result.error, SetupError) and not isinstance(result.error, ClientSideError)
+    assert result.error.code == code
+    assert f"{conn_id!r}" in result.explanation + result.fix
+    assert "on our side" not in result.explanation and "on-call" not in result.fix
+    assert result.fix.endswith(".") and result.blocks_delivery
+    with pytest.raises(SetupError):  # an export run stops at its first task with these words
+        check_before_run(destination)
+    assert_secret_free(result, *secrets)
+    return result
+
+
+MISSING = {
+    "s3": {"bucket": BUCKET},
+    "gcs": {"bucket": BUCKET},
+    "sftp": {"path": "acme"},
+    "ftp": {"path": "acme"},
+    "local": {"path": "acme"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MISSING))
+def test_a_missing_connection_is_named_for_every_type(kind, moto_s3, monkeypatch):
+    """For S3 the worker's own AWS credentials and endpoint are set: the S3 hook would fall back
+    to them (and moto would accept them); the check refuses instead of using ours."""
+    moto_s3.reset()
+    boto_client(moto_s3.endpoint).create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWORKERSOWNKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "workers-own-secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_s3.endpoint)
+    conn_id = f"chk_{kind}_nowhere"
+    result = connection_problem(
+        {"type": kind, "conn_id": conn_id, **MISSING[kind]}, "connection_missing"
+    )
+    assert (
+        result.explanation == f"There is no Airflow connection {conn_id!r}, so nothing can be sent."
+    )
+    assert "Admin > Connections" in result.fix
+    assert passed(result) == [False, False, False, False]
+    assert boto_client(moto_s3.endpoint).list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
+
+
+def test_s3_a_connection_without_a_key_does_not_use_the_workers_own(moto_s3, monkeypatch):
+    moto_s3.reset()
+    boto_client(moto_s3.endpoint).create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWORKERSOWNKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "workers-own-secret")
+    keyless = aws_connection(moto_s3.endpoint, "", "")
+    set_connection(
+        "chk_s3_keyless", {k: v for k, v in keyless.items() if k not in ("login", "password")}
+    )
+    result = connection_problem(s3_destination("chk_s3_keyless"), "credentials_missing")
+    assert result.explanation == "The Airflow connection 'chk_s3_keyless' has no access key for S3."
+    assert "access key id as its login and the secret as its password" in result.fix
+
+    set_connection("chk_s3_halfkey", aws_connection(moto_s3.endpoint, "AKIATESTKEY", ""))
+    result = connection_problem(s3_destination("chk_s3_halfkey"), "credentials_missing")
+    assert "an access key id but no secret" in result.explanation
+
+
+def test_s3_no_credentials_at_all_is_credentials_missing_not_a_traceback(moto_s3, monkeypatch):
+    """A role_arn without any base credentials on the worker: boto finds none (NoCredentialsError),
+    which reads as the missing key it is."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    connection = aws_connection(moto_s3.endpoint, "", "", role_arn="arn:aws:iam::1:role/x")
+    set_connection("chk_s3_role", {k: v for k, v in connection.items() if k != "password"})
+    result = connection_problem(s3_destination("chk_s3_role"), "credentials_missing")
+    assert "NoCredentialsError" not in result.explanation
+
+
+def test_gcs_a_connection_without_a_key_and_an_unreadable_key(gcs, gcs_bucket):
+    set_connection(
+        "chk_gcs_keyless", {"conn_type": "google_cloud_platform", "extra": {"project": "ees-test"}}
+    )
+    result = connection_problem(gcs_destination("chk_gcs_keyless"), "credentials_missing")
+    assert "no service account key for Google Cloud Storage" in result.explanation
+    assert "keyfile_dict" in result.fix
+
+    key, _ = service_account_key(gcs.tokens.uri)
+    cut = json.dumps(key)[:-40]  # pasted with its end cut off
+    set_connection(
+        "chk_gcs_cut",
+        {"conn_type": "google_cloud_platform", "extra": {"keyfile_dict": cut, "project": "p"}},
+    )
+    result = connection_problem(
+        gcs_destination("chk_gcs_cut"), "credentials_unreadable", key["private_key"].splitlines()[1]
+    )
+    assert result.explanation.startswith("The service account key in the Airflow connection")
+    assert "whole, nothing added or cut" in result.fix
+
+    # a store that takes no key says so explicitly (the compose demo's stand-in does)
+    for anonymous, code in ((True, "ok"), ("false", "credentials_missing")):
+        extra = {"is_anonymous": anonymous, "project": "ees-test"}
+        set_connection("chk_gcs_anon", {"conn_type": "google_cloud_platform", "extra": extra})
+        assert check_destination(gcs_destination("chk_gcs_anon")).code == code
+
+    del key["private_key"]
+    set_connection("chk_gcs_half", gcp_connection(key))
+    connection_problem(gcs_destination("chk_gcs_half"), "credentials_unreadable")
+    assert list(gcs_bucket.client.list_blobs(BUCKET)) == []
+
+
+def test_sftp_connections_without_credentials(sshd, sftp_home):
+    connection = sshd.connection()
+    del connection["password"]
+    set_connection("chk_sftp_nopass", connection)
+    result = connection_problem(
+        {"type": "sftp", "conn_id": "chk_sftp_nopass", "path": "acme"}, "credentials_missing"
+    )
+    assert "no password and no private key for the sFTP server" in result.explanation
+    assert "extra private_key" in result.fix
+
+    connection = sshd.connection()
+    del connection["login"]
+    set_connection("chk_sftp_nologin", connection)
+    result = connection_problem(
+        {"type": "sftp", "conn_id": "chk_sftp_nologin", "path": "acme"},
+        "credentials_missing",
+        sshd.password,
+    )
+    assert "no login (username)" in result.explanation
+    assert list(sftp_home.iterdir()) == []
+
+
+def test_sftp_host_keys_missing_different_or_unreadable(sshd, sftp_home, tmp_path):
+    connection = sshd.connection()
+    del connection["extra"]["host_key"]
+    set_connection("chk_sftp_nohostkey", connection)
+    result = connection_problem(
+        {"type": "sftp", "conn_id": "chk_sftp_nohostkey", "path": "acme"},
+        "host_key_missing",
+        sshd.password,
+    )
+    assert "ssh-keyscan" in result.fix and "no_host_key_check" in result.fix
+
+    set_connection("chk_sftp_impostor", sshd.connection(host_key=keygen(tmp_path / "impostor")))
+    result = connection_problem(
+        {"type": "sftp", "conn_id": "chk_sftp_impostor", "path": "acme"},
+        "host_key_mismatch",
+        sshd.password,
+    )
+    assert "Confirm the server's new public host key with the client" in result.fix
+
+    set_connection("chk_sftp_badhostkey", sshd.connection(host_key="ssh-ed25519 AAAA-not-base64"))
+    result = connection_problem(
+        {"type": "sftp", "conn_id": "chk_sftp_badhostkey", "path": "acme"}, "host_key_unreadable"
+    )
+    assert list(sftp_home.iterdir()) == []
+
+
+def test_sftp_an_unreadable_private_key(sshd, sftp_home):
+    secret_line = sshd.client_private_key.splitlines()[1]
+    cut = "\n".join(sshd.client_private_key.splitlines()[:-3]) + "\n"  # the end cut off
+    connection = sshd.connection(private_key=cut)
+    del connection["password"]
+    set_connection("chk_sftp_badkey", connection)
+    result = connection_problem(
+        {"type": "sftp", "conn_id": "chk_sftp_badkey", "path": "acme"},
+        "credentials_unreadable",
+        secret_line,
+    )
+    assert result.explanation.startswith("The private key in the Airflow connection")
+
+
+def test_ftp_connections_without_a_login_or_password(ftp):
+    connection = ftp.connection()
+    del connection["login"]
+    set_connection("chk_ftp_nologin", connection)
+    result = connection_problem(
+        ftp_destination("chk_ftp_nologin"), "credentials_missing", ftp.password
+    )
+    assert "no login (username) for the FTP server" in result.explanation
+
+    set_connection("chk_ftp_nopass", ftp.connection(password=""))
+    result = connection_problem(ftp_destination("chk_ftp_nopass"), "credentials_missing")
+    assert "login as its login and the password as its password" in result.fix.replace(
+        "username", "login"
+    )
+    assert list(ftp.root.iterdir()) == []
+
+
+def test_ftps_asked_of_a_server_without_tls(ftp):
+    result = connection_problem({**ftp_destination(), "ftps": True}, "tls_refused", ftp.password)
+    assert "does not offer TLS" in result.explanation and "AUTH" in result.explanation
+    assert "ftps: false" in result.fix and "unencrypted" in result.fix
+    assert "on our side" not in result.explanation
+
+
+def test_ftps_with_a_certificate_the_workers_do_not_trust(ftps_server, tmp_path, monkeypatch):
+    from servers.ftp import self_signed_certificate
+
+    other_authority, _ = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(other_authority))
+    set_connection("chk_ftps_untrusted", ftps_server.connection())
+    untrusted = {**ftp_destination("chk_ftps_untrusted"), "ftps": True}
+    result = connection_problem(untrusted, "certificate_untrusted", ftps_server.password)
+    assert "could not be verified" in result.explanation
+    assert "self-signed" in result.explanation or "issuer" in result.explanation
+    assert "SSL_CERT_FILE" in result.fix
+
+
+def test_local_a_connection_without_a_folder_writes_nowhere(tmp_path, monkeypatch):
+    """The FS hook reads a missing path as "": the probe would land in the current folder."""
+    monkeypatch.chdir(tmp_path)
+    set_connection("chk_local_nopath", {"conn_type": "fs"})
+    result = connection_problem(
+        {"type": "local", "conn_id": "chk_local_nopath", "path": "acme"}, "credentials_missing"
+    )
+    assert "no extra path (the folder exports go to)" in result.explanation
+    assert "the export folder as its extra path" in result.fix
+    assert list(tmp_path.iterdir()) == []

@@ -108,9 +108,10 @@ def test_wrong_password_is_the_clients_problem_and_stays_secret(sshd, home, tmp_
 def test_a_different_host_key_is_refused_before_anything_is_sent(sshd, home, tmp_path):
     impostor = keygen(tmp_path / "impostor")
     set_connection("it_sftp_impostor", sshd.connection(host_key=impostor))
-    with pytest.raises(DeliveryError, match="host key differs") as err:
+    with pytest.raises(DeliveryError, match="host key is not the one") as err:
         SFTPDestination("it_sftp_impostor", "acme").upload(make_file(tmp_path / "a", 1), "a")
     assert not isinstance(err.value, ClientSideError)  # on-call checks it, not the client
+    assert err.value.code == "host_key_mismatch"
     assert list(home.iterdir()) == []
 
 

@@ -257,15 +257,13 @@ def test_a_page_on_another_origin_cannot_stop_an_export(page_stack, browser, att
     assert driver.get_cookie("_token")  # the cookie was there to be abused
 
 
-def test_exports_page_in_airflow(page_stack, browser):
+def open_exports(driver, stack) -> None:
+    """Log in, open Browse -> Exports in the Airflow UI (which frames the page at the plugin's
+    route) and switch into the frame once its six rows are there."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
 
-    stack, client_root = page_stack
-    driver = browser
     login(driver, stack)
-
-    # the nav entry: Browse -> Exports; the UI frames the page at the plugin's route
+    driver.switch_to.default_content()
     driver.get(stack.base_url)
     click(driver, lambda: nav_item(driver, "Browse"), "the Browse menu")
     click(driver, lambda: nav_item(driver, "Exports"), "Exports in the menu")
@@ -274,6 +272,31 @@ def test_exports_page_in_airflow(page_stack, browser):
     frame = wait_for(driver, lambda: driver.find_element(By.TAG_NAME, "iframe"), "the page frame")
     driver.switch_to.frame(frame)
     wait_for(driver, lambda: len(table_rows(driver)) == 6 or None, "six export rows")
+
+
+def toast_text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, "toast-text").text
+
+
+def in_viewport(driver, element) -> bool:
+    """Whether the element is wholly inside the (frame's) visible area."""
+    return driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight"
+        " && r.right <= innerWidth;",
+        element,
+    )
+
+
+def test_exports_page_in_airflow(page_stack, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    stack, client_root = page_stack
+    driver = browser
+    open_exports(driver, stack)
     assert table_rows(driver) == {
         "acme_daily": "STOPPED",
         "globex_xml": "PENDING",
@@ -314,6 +337,11 @@ def test_exports_page_in_airflow(page_stack, browser):
     }
     request_id = json.loads(manifest.read_text())["request_id"]
     assert driver.find_element(By.ID, "view-request").text == request_id
+    # View opens at its top, the request id in sight, the config's YAML beside the files
+    assert driver.execute_script("return document.getElementById('view').scrollTop") == 0
+    assert in_viewport(driver, driver.find_element(By.ID, "view-request"))
+    config = driver.find_element(By.ID, "view-config").text
+    assert "export_id: acme_daily" in config and "page_local" in config
     driver.switch_to.default_content()
     shot(driver, "exports-page-view")
     driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
@@ -328,7 +356,7 @@ def test_exports_page_in_airflow(page_stack, browser):
     assert table_rows(driver)["globex_xml"] == "PENDING"  # nothing happens before the answer
     driver.find_element(By.ID, "confirm-yes").click()
     wait_for(driver, lambda: table_rows(driver).get("globex_xml") == "STOPPED" or None, "STOPPED")
-    assert "export stopped" in driver.find_element(By.ID, "banner").text
+    assert "export stopped" in toast_text(driver)
     assert stack.api().get_dag("export_globex_xml")["is_paused"] is True
 
     # Resume, beside Stop on a stopped row, asks first too
@@ -342,7 +370,7 @@ def test_exports_page_in_airflow(page_stack, browser):
     assert driver.find_element(By.ID, "confirm-yes").text == "Resume export"
     driver.find_element(By.ID, "confirm-yes").click()
     wait_for(driver, lambda: table_rows(driver).get("globex_xml") == "PENDING" or None, "resumed")
-    assert "export resumed" in driver.find_element(By.ID, "banner").text
+    assert "export resumed" in toast_text(driver)
     assert stack.api().get_dag("export_globex_xml")["is_paused"] is False
     # ... and is refused, with the reason, for an export its config stops
     row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=acme_daily]")
@@ -351,10 +379,10 @@ def test_exports_page_in_airflow(page_stack, browser):
     driver.find_element(By.ID, "confirm-yes").click()
     refused = wait_for(
         driver,
-        lambda: "schedule.enabled: false" in driver.find_element(By.ID, "banner").text or None,
+        lambda: "schedule.enabled: false" in toast_text(driver) or None,
         "the refusal's reason",
     )
-    assert refused and "acme_daily.yaml" in driver.find_element(By.ID, "banner").text
+    assert refused and "acme_daily.yaml" in toast_text(driver)
     assert stack.api().get_dag("export_acme_daily")["is_paused"] is True
 
     # check destination: the probe goes to the client's folder and is deleted again
@@ -362,10 +390,10 @@ def test_exports_page_in_airflow(page_stack, browser):
     row.find_element(By.CSS_SELECTOR, "button[data-act=check]").click()
     checked = wait_for(
         driver,
-        lambda: "destination OK" in driver.find_element(By.ID, "banner").text or None,
+        lambda: "destination OK" in toast_text(driver) or None,
         "destination OK",
     )
-    assert checked and "probe" in driver.find_element(By.ID, "banner").text.lower()
+    assert checked and "probe" in toast_text(driver).lower()
     assert not list((client_root / "acme").glob(".ees-probe*"))
 
     # run once: a day three days back; the page answers with the run's request id
@@ -379,12 +407,12 @@ def test_exports_page_in_airflow(page_stack, browser):
     driver.find_element(By.ID, "once-go").click()
     banner = wait_for(
         driver,
-        lambda: "export initiated" in driver.find_element(By.ID, "banner").text or None,
+        lambda: "export initiated" in toast_text(driver) or None,
         "export initiated",
     )
     assert banner
     expected = request_id_for("umbrella", "umbrella_json", day.isoformat())
-    assert f"request id {expected}" in driver.find_element(By.ID, "banner").text
+    assert f"request id {expected}" in toast_text(driver)
     runs = stack.api()._call("GET", "/dags/export_umbrella_json/dagRuns")["dag_runs"]
     assert [r["conf"]["day"] for r in runs] == [day.isoformat()]
 
@@ -430,6 +458,140 @@ def test_exports_page_in_airflow(page_stack, browser):
     )  # previews create nothing
     driver.switch_to.default_content()
     shot(driver, "exports-page")
+
+
+def test_the_toast_is_in_view_after_stop_on_a_row_far_down(page_stack, browser):
+    """A short window: the last row is reached by scrolling; the confirmation and the answer
+    both show where the user is looking, the answer named after the row."""
+    from selenium.webdriver.common.by import By
+
+    stack, _ = page_stack
+    driver = browser
+    driver.set_window_size(1500, 450)
+    try:
+        open_exports(driver, stack)
+        row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=wayne_daily]")
+        button = row.find_element(By.CSS_SELECTOR, "button[data-act=stop]")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", button)
+        assert driver.execute_script("return scrollY") > 0  # the page is scrolled down
+        button.click()
+        ask = wait_for(driver, lambda: driver.find_element(By.ID, "confirm-text"), "confirmation")
+        assert "Stop export wayne_daily?" in ask.text and in_viewport(driver, ask)
+        driver.find_element(By.ID, "confirm-yes").click()
+        wait_for(
+            driver, lambda: table_rows(driver).get("wayne_daily") == "STOPPED" or None, "STOPPED"
+        )
+        toast = wait_for(
+            driver,
+            lambda: ((t := driver.find_element(By.ID, "toast")).is_displayed() and t) or None,
+            "the toast",
+        )
+        assert toast_text(driver) == "wayne_daily: export stopped"
+        assert toast.get_attribute("data-export") == "wayne_daily"
+        assert driver.execute_script("return scrollY") > 0 and in_viewport(driver, toast)
+        driver.switch_to.default_content()
+        shot(driver, "exports-page-toast")
+        assert stack.api().get_dag("export_wayne_daily")["is_paused"] is True
+    finally:
+        driver.switch_to.default_content()
+        driver.set_window_size(1500, 1000)
+        stack.api().set_paused("export_wayne_daily", False)  # as the other tests expect it
+
+
+def test_the_run_once_dialog_shows_only_the_chosen_periods_fields(page_stack, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    stack, _ = page_stack
+    driver = browser
+    open_exports(driver, stack)
+    row = driver.find_element(By.CSS_SELECTOR, "tr[data-export=umbrella_json]")
+    row.find_element(By.CSS_SELECTOR, "button[data-act=once]").click()
+    form = wait_for(driver, lambda: driver.find_element(By.ID, "once-form"), "run-once form")
+    period = Select(form.find_element(By.NAME, "period"))
+    labels = {o.get_attribute("value"): o.text for o in period.options}
+    assert labels == {
+        "day": "One day",
+        "date_range": "Several days, first to last",
+        "previous_month": "Last month, every day",
+        "current_month": "This month, up to yesterday",
+    }
+    assert period.first_selected_option.get_attribute("value") == "day"  # the default
+
+    def shown() -> list[str]:
+        return [
+            i.get_attribute("name")
+            for i in form.find_elements(By.CSS_SELECTOR, "input")
+            if i.is_displayed()
+        ]
+
+    expected = {
+        "day": ["day"],
+        "date_range": ["date_from", "date_to"],
+        "previous_month": [],
+        "current_month": [],
+    }
+    for value, fields in expected.items():
+        period.select_by_value(value)
+        assert shown() == fields, value
+        month = driver.find_element(By.ID, "once-month")
+        assert month.is_displayed() is value.endswith("_month"), value
+        driver.switch_to.default_content()
+        shot(driver, f"exports-page-once-{value}")
+        driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    # a hidden field is not sent: a range's ends typed, then "One day" asked with its own day
+    period.select_by_value("date_range")
+    for name, value in (("date_from", "2026-01-01"), ("date_to", "2026-01-02")):
+        form.find_element(By.NAME, name).send_keys(value)
+    period.select_by_value("day")
+    sent = driver.execute_script(
+        "return Object.fromEntries(new FormData(document.getElementById('once-form')))"
+    )
+    assert sent == {"period": "day", "day": ""}
+    form.find_element(By.CSS_SELECTOR, "button[value=cancel]").click()
+
+
+def theme_of_frame(driver) -> tuple[str, float]:
+    """The frame's theme mark and its page background's luminance (0 black .. 1 white)."""
+    mark, background = driver.execute_script(
+        "return [document.documentElement.dataset.theme,"
+        " getComputedStyle(document.body).backgroundColor]"
+    )
+    red, green, blue = (int(v) for v in background[background.index("(") + 1 : -1].split(",")[:3])
+    return mark, (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+def test_the_page_follows_airflows_dark_and_light_theme(page_stack, browser):
+    """The Airflow UI keeps its colour mode in localStorage "theme" and marks its <html> with
+    class dark or light (next-themes); the framed page follows, also when it changes live."""
+    stack, _ = page_stack
+    driver = browser
+    login(driver, stack)
+    driver.get(stack.base_url)
+    driver.execute_script("localStorage.setItem('theme', 'dark')")
+    try:
+        open_exports(driver, stack)
+        driver.switch_to.default_content()
+        assert driver.execute_script("return document.documentElement.classList.contains('dark')")
+        driver.switch_to.frame(driver.find_elements("tag name", "iframe")[0])
+        wait_for(driver, lambda: theme_of_frame(driver)[0] == "dark" or None, "the dark theme")
+        assert theme_of_frame(driver)[1] < 0.2  # a dark background, not only the mark
+        driver.switch_to.default_content()
+        shot(driver, "exports-page-dark")
+        driver.switch_to.frame(driver.find_elements("tag name", "iframe")[0])
+
+        # switched back in the Airflow UI (as its toggle does): the frame follows without reload
+        driver.switch_to.default_content()
+        driver.execute_script(
+            "document.documentElement.classList.replace('dark', 'light');"
+            "localStorage.setItem('theme', 'light')"
+        )
+        driver.switch_to.frame(driver.find_elements("tag name", "iframe")[0])
+        wait_for(driver, lambda: theme_of_frame(driver)[0] == "light" or None, "light again")
+        assert theme_of_frame(driver)[1] > 0.9
+    finally:
+        driver.switch_to.default_content()
+        driver.execute_script("localStorage.setItem('theme', 'light')")
 
 
 def ees(stack, *args: str) -> subprocess.CompletedProcess:

@@ -6,6 +6,11 @@ or client file has) is written under the export's prefix through the destination
 deleted again. A failure's explanation and fix are the ones the failure emails carry
 (`destinations/explanations.py`), and every export run does this check first (dag_builder's
 `check_destination` task), so a client-side problem is found before any data is read.
+
+Before the probe, the Airflow connection is looked up and must name what its type needs (a login
+for sFTP and FTP, a folder for local): a provider hook would otherwise fall back silently (the
+S3 hook to the worker's own AWS credentials, the FS hook to the current folder). Problems with
+the connection are SetupErrors: the same plain explanation and fix, for whoever keeps it.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from event_export.config.model import Destination as DestinationConfig
-from event_export.destinations import ClientSideError, destination_for
+from event_export.destinations import ClientSideError, destination_for, explanations
 from event_export.destinations.base import PROBE_STEPS, describe_error, error_chain
+from event_export.destinations.errors import SetupError
 
 log = logging.getLogger(__name__)
 LABELS = {
@@ -48,7 +54,7 @@ class CheckResult:
     raised (not serialised: the task re-raises it)."""
 
     ok: bool
-    code: str  # "ok", a ClientSideError code, "unreachable", "connection_missing", "internal"
+    code: str  # "ok", a ClientSideError or SetupError code, "unreachable", "internal"
     explanation: str
     fix: str
     steps: list[tuple[str, bool]]
@@ -101,7 +107,10 @@ def check_destination(
         return [(LABELS[s].format(place=place), s in passed) for s in PROBE_STEPS]
 
     try:
+        _check_connection(config)
         destination_for(config).probe(passed.append)
+    except SetupError as exc:
+        return CheckResult(False, exc.code, exc.explanation, exc.fix, steps(), exc)
     except ClientSideError as exc:
         if exc.code != "auth_failed" and "credentials" not in passed:
             passed.insert(0, "credentials")  # the store knew us and refused something else
@@ -130,17 +139,69 @@ def check_before_run(destination_config: DestinationConfig | Mapping) -> dict[st
     return result.to_dict()
 
 
+def _check_connection(config) -> None:
+    """Raise a SetupError when the connection is missing or lacks what its type needs."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        connection = BaseHook.get_connection(config.conn_id)
+    except AirflowNotFoundException:
+        raise explanations.connection_missing(config.conn_id) from None
+    kind = "ftps" if config.type == "ftp" and config.ftps else config.type
+    if kind in ("sftp", "ftp", "ftps") and not connection.login:
+        raise explanations.credentials_missing(kind, config.conn_id, "no login (username)")
+    if kind in ("ftp", "ftps") and not connection.password and connection.login != "anonymous":
+        raise explanations.credentials_missing(kind, config.conn_id, "no password")
+    if kind == "s3":
+        _check_aws(connection, config.conn_id)
+    if kind == "gcs" and not any(_gcp_extra(connection, k) for k in GCP_KEY_EXTRAS):
+        raise explanations.credentials_missing("gcs", config.conn_id)
+    if kind == "local" and not connection.extra_dejson.get("path"):
+        raise explanations.credentials_missing(
+            kind, config.conn_id, "no extra path (the folder exports go to)"
+        )
+
+
+# Ways an `aws` connection names who it is besides login/password; without any, the S3 hook would
+# use whatever credentials the worker itself has (its environment, its instance role).
+AWS_IDENTITY_EXTRAS = ("aws_access_key_id", "role_arn", "profile_name", "aws_session_token")
+
+
+def _check_aws(connection, conn_id: str) -> None:
+    extra = connection.extra_dejson
+    if connection.login and not connection.password:
+        raise explanations.credentials_missing("s3", conn_id, "an access key id but no secret")
+    if not connection.login and not any(extra.get(k) for k in AWS_IDENTITY_EXTRAS):
+        raise explanations.credentials_missing("s3", conn_id)
+
+
+# Where a google_cloud_platform connection holds its key (or says, as the compose demo's stand-in
+# does, that it needs none); without one the hook would use the machine's own Application Default
+# Credentials.
+GCP_KEY_EXTRAS = (
+    "keyfile_dict",
+    "key_path",
+    "key_secret_name",
+    "credential_config_file",
+    "is_anonymous",
+)
+
+
+def _gcp_extra(connection, name: str) -> bool:
+    extra = connection.extra_dejson
+    value = extra.get(name) or extra.get(f"extra__google_cloud_platform__{name}")
+    return str(value).lower() == "true" if name == "is_anonymous" else bool(value)
+
+
 def _ours(exc: Exception, conn_id: str) -> tuple[str, str, str]:
     """Code, explanation and fix of a failure that is not the client's answer."""
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    if isinstance(exc, AirflowNotFoundException):
-        return (
-            "connection_missing",
-            f"There is no Airflow connection {conn_id!r}.",
-            "Create the connection (Admin > Connections, or AIRFLOW_CONN_<ID>), then check again.",
-        )
-    chain = error_chain(exc)
+    chain = list(error_chain(exc))
+    if any(isinstance(e, AirflowNotFoundException) for e in chain):
+        missing = explanations.connection_missing(conn_id)
+        return missing.code, missing.explanation, missing.fix
     if any(type(e).__name__ in UNREACHABLE or isinstance(e, socket.gaierror) for e in chain):
         return (
             "unreachable",

@@ -20,5 +20,20 @@ class ClientSideError(DeliveryError):
         self.code = code
 
 
+class SetupError(DeliveryError):
+    """Delivery cannot start because of how the destination's Airflow connection is set up: it is
+    missing, lacks or cannot read its credentials, or cannot verify the server. Not the client's
+    storage answering, so not a ClientSideError (no client email, never stops an export): the
+    people who keep the connection fix it. `explanation` and `fix` name the connection and the
+    field to set, never a secret; the destination check shows them as they are.
+    """
+
+    def __init__(self, explanation: str, fix: str, *, code: str):
+        super().__init__(f"{explanation} {fix}")
+        self.explanation = explanation
+        self.fix = fix
+        self.code = code
+
+
 class VerificationError(DeliveryError):
     """What arrived at the destination differs from the manifest."""

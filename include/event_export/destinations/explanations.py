@@ -1,4 +1,6 @@
-"""Every sentence a client reads about a problem on their side, written once.
+"""Every sentence a client reads about a problem on their side, written once; and the sentences
+about the Airflow connection that holds their credentials (missing, incomplete, unreadable), which
+the destination check shows beside them.
 
 The failure emails (through the ClientSideError a failed task records) and the destination check
 (`destination_check.py`, the "Save Credentials" answer) both show these words, so a client reads
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from event_export.destinations.errors import ClientSideError
+from event_export.destinations.errors import ClientSideError, SetupError
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Store:
     invalid: str  # what a rejected credential may be
     renew: str  # how a new credential is made and where it goes
     grant: str  # what the connection's user must be allowed
+    fields: str  # where the credentials go in the Airflow connection
 
 
 STORES = {
@@ -35,6 +38,7 @@ STORES = {
         "the connection",
         "Allow s3:PutObject, s3:GetObject, s3:ListBucket, s3:ListBucketMultipartUploads and "
         "s3:AbortMultipartUpload on this bucket and prefix to the connection's user",
+        "the access key id as its login and the secret as its password",
     ),
     "gcs": Store(
         "Google Cloud Storage",
@@ -44,6 +48,7 @@ STORES = {
         "Generate the service account key again and paste the new JSON key, whole, into the "
         "connection's keyfile_dict",
         "Grant the service account roles/storage.objectAdmin on the bucket",
+        "the service account's JSON key, whole, as its extra keyfile_dict",
     ),
     "sftp": Store(
         "the sFTP server",
@@ -53,6 +58,8 @@ STORES = {
         "Check the username, put a new password or private key in the connection, and make sure "
         "the account is enabled",
         "Give the connection's user permission to create, rename and delete files in that folder",
+        "the username as its login, and the password as its password or the private key as its "
+        "extra private_key",
     ),
     "ftp": Store(
         "the FTP server",
@@ -63,6 +70,7 @@ STORES = {
         "enabled",
         "Give the connection's user permission to create folders and files there, and to rename "
         "and delete its own files",
+        "the username as its login and the password as its password",
     ),
     "local": Store(
         "this machine",
@@ -71,6 +79,7 @@ STORES = {
         "the workers' user may not use the folder",
         "Check the connection",
         "Give the workers' user write access to the export folder",
+        "the export folder as its extra path",
     ),
 }
 STORES["ftps"] = replace(STORES["ftp"], name="the FTPS server")
@@ -139,4 +148,89 @@ def retention_policy(location: str) -> ClientSideError:
         "Remove or shorten the bucket's retention policy in Google Cloud if it is not locked; a "
         "locked retention policy cannot be changed, so deliver to a bucket without one.",
         code="retention_policy",
+    )
+
+
+# The connection that holds the credentials (SetupError: for whoever keeps Airflow's connections).
+
+_WHERE = "Admin > Connections in Airflow, or an AIRFLOW_CONN_<ID> variable"
+
+
+def connection_missing(conn_id: str) -> SetupError:
+    return SetupError(
+        f"There is no Airflow connection {conn_id!r}, so nothing can be sent.",
+        f"Create the connection {conn_id!r} ({_WHERE}) with the credentials the client gave, "
+        "then check again.",
+        code="connection_missing",
+    )
+
+
+def credentials_missing(kind: str, conn_id: str, what: str = "") -> SetupError:
+    store = STORES[kind]
+    missing = what or f"no {store.credential}"
+    return SetupError(
+        f"The Airflow connection {conn_id!r} has {missing} for {store.name}.",
+        f"Put {store.fields} in the connection {conn_id!r} ({_WHERE}), then check again.",
+        code="credentials_missing",
+    )
+
+
+def credentials_unreadable(kind: str, conn_id: str, what: str, reason: str) -> SetupError:
+    store = STORES[kind]
+    return SetupError(
+        f"The {what} in the Airflow connection {conn_id!r} cannot be read ({reason}).",
+        f"Put {store.fields} in the connection again, as the client gave it (whole, nothing "
+        "added or cut), then check again.",
+        code="credentials_unreadable",
+    )
+
+
+def host_key_missing(conn_id: str) -> SetupError:
+    return SetupError(
+        f"The Airflow connection {conn_id!r} has no host_key, so the sFTP server cannot be "
+        "verified and nothing is sent.",
+        "Ask the client for the server's public host key (or run ssh-keyscan -p PORT HOST and "
+        "confirm it with them) and put it as the connection's extra host_key (\"ssh-ed25519 "
+        'AAAA..."); or set "no_host_key_check": true to skip the check on purpose.',
+        code="host_key_missing",
+    )
+
+
+def host_key_unreadable(conn_id: str, reason: str) -> SetupError:
+    return SetupError(
+        f"The host_key in the Airflow connection {conn_id!r} cannot be read ({reason}).",
+        'Put the key as ssh-keyscan prints it, type and base64 ("ssh-ed25519 AAAA..."), as the '
+        "connection's extra host_key, then check again.",
+        code="host_key_unreadable",
+    )
+
+
+def host_key_mismatch(conn_id: str) -> SetupError:
+    return SetupError(
+        f"The sFTP server's host key is not the one in the Airflow connection {conn_id!r}, so "
+        "nothing is sent: the server may have been reinstalled, or someone stands in between.",
+        "Confirm the server's new public host key with the client, then put it as the "
+        "connection's extra host_key and check again.",
+        code="host_key_mismatch",
+    )
+
+
+def tls_refused(conn_id: str, reply: str) -> SetupError:
+    return SetupError(
+        f"The FTP server of the Airflow connection {conn_id!r} does not offer TLS: it refused "
+        f"AUTH TLS ({reply}), and the export config asks for FTPS.",
+        "Ask the client to turn on explicit FTPS (AUTH TLS) on the server. Set ftps: false in "
+        "the export config only if the client agrees to receive files unencrypted.",
+        code="tls_refused",
+    )
+
+
+def certificate_untrusted(conn_id: str, reason: str) -> SetupError:
+    return SetupError(
+        f"The certificate of the FTPS server of the Airflow connection {conn_id!r} could not be "
+        f"verified ({reason}).",
+        "Ask the client for a certificate signed by a public certificate authority, valid for "
+        "the host name in the connection; or add their CA certificate to the workers' trust "
+        "store (SSL_CERT_FILE), then check again.",
+        code="certificate_untrusted",
     )

@@ -25,6 +25,7 @@ from event_export.destinations import explanations
 from event_export.destinations.base import (
     RemoteFile,
     describe_error,
+    error_chain,
     is_ours,
     is_probe,
 )
@@ -189,6 +190,15 @@ class FTPDestination(RenamingDestination["FTPHook"]):
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error an FTP failure means, or an internal one."""
         reply = str(exc)[:3] if isinstance(exc, ftplib.error_perm) else ""
+        if self.ftps and reply in ("500", "502", "504", "534") and "AUTH" in str(exc).upper():
+            return explanations.tls_refused(self.conn_id, describe_error(exc))
+        untrusted = next(
+            (e for e in error_chain(exc) if isinstance(e, ssl.SSLCertVerificationError)), None
+        )
+        if untrusted is not None:
+            return explanations.certificate_untrusted(
+                self.conn_id, untrusted.verify_message or str(untrusted)
+            )
         if reply in AUTH_REPLIES:
             return explanations.auth_failed(self.scheme, reply)
         if reply in DENIED_REPLIES:

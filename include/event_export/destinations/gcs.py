@@ -65,11 +65,28 @@ class GCSDestination(BucketDestination):
 
         return GCSHook(gcp_conn_id=self.conn_id)
 
+    def _storage(self):
+        """The storage client; the hook reads the key here, so a missing or unreadable key in
+        the connection is told apart from what the bucket answers."""
+        from airflow.sdk.exceptions import AirflowNotFoundException
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            return self.hook.get_conn()
+        except AirflowNotFoundException:
+            raise explanations.connection_missing(self.conn_id) from None
+        except DefaultCredentialsError:  # no key: the hook fell back to the machine's own
+            raise explanations.credentials_missing("gcs", self.conn_id) from None
+        except Exception as exc:
+            raise explanations.credentials_unreadable(
+                "gcs", self.conn_id, "service account key", describe_error(exc)
+            ) from exc
+
     def _put(self, local: Path, name: str) -> None:
         from google.cloud.storage.retry import DEFAULT_RETRY
 
         with self._classified(f"upload of {name}"):
-            bucket = self.hook.get_conn().bucket(self.bucket)
+            bucket = self._storage().bucket(self.bucket)
             blob = bucket.blob(self.key(name), chunk_size=self.chunk_size)
             blob.upload_from_filename(
                 str(local),
@@ -82,7 +99,7 @@ class GCSDestination(BucketDestination):
     def list(self) -> dict[str, RemoteFile]:
         prefix = f"{self.prefix}/" if self.prefix else ""
         with self._classified("listing"):
-            blobs = list(self.hook.get_conn().list_blobs(self.bucket, prefix=prefix, delimiter="/"))
+            blobs = list(self._storage().list_blobs(self.bucket, prefix=prefix, delimiter="/"))
         return {
             b.name[len(prefix) :]: RemoteFile(b.name[len(prefix) :], b.size)
             for b in blobs
@@ -92,22 +109,22 @@ class GCSDestination(BucketDestination):
     def reach(self) -> None:
         """One listing call: objectAdmin may list objects, not read the bucket's metadata."""
         with self._classified("destination check"):
-            blobs = self.hook.get_conn().list_blobs(self.bucket, prefix=self.key(""), max_results=1)
+            blobs = self._storage().list_blobs(self.bucket, prefix=self.key(""), max_results=1)
             list(blobs)
 
     def delete(self, name: str) -> None:
         with self._classified(f"deletion of {name}"):
-            self.hook.get_conn().bucket(self.bucket).blob(self.key(name)).delete()
+            self._storage().bucket(self.bucket).blob(self.key(name)).delete()
 
     def probes(self) -> list[str]:
         with self._classified("listing of probes"):
-            blobs = self.hook.get_conn().list_blobs(self.bucket, prefix=self.key(PROBE_PREFIX))
+            blobs = self._storage().list_blobs(self.bucket, prefix=self.key(PROBE_PREFIX))
             return [b.name[len(self.key("")) :] for b in blobs]
 
     def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
         """Compare the stored MD5 (CRC32C for composite objects, which have no MD5)."""
         with self._classified(f"checksum of {name}"):
-            blob = self.hook.get_conn().bucket(self.bucket).get_blob(self.key(name))
+            blob = self._storage().bucket(self.bucket).get_blob(self.key(name))
         if blob is None:
             return False
         with local().open("rb") as handle:

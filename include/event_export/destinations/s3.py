@@ -203,9 +203,12 @@ class S3Destination(BucketDestination):
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error an S3 failure means, or an internal one."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
-        cause = next((e for e in error_chain(exc) if isinstance(e, ClientError)), None)
+        chain = list(error_chain(exc))
+        if any(isinstance(e, NoCredentialsError | PartialCredentialsError) for e in chain):
+            return explanations.credentials_missing("s3", self.conn_id)
+        cause = next((e for e in chain if isinstance(e, ClientError)), None)
         code = _code(cause) if cause else ""
         status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if cause else None
         if code in AUTH_CODES or status == 401:

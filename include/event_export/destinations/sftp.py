@@ -53,21 +53,27 @@ class SFTPDestination(RenamingDestination["SFTPClient"]):
     @cached_property
     def hook(self) -> SFTPHook:
         from airflow.providers.sftp.hooks.sftp import SFTPHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
 
-        # One connection attempt per call: Airflow's task retries back off between tries, and a
-        # rejected password must not be tried again and again.
-        hook = SFTPHook(ssh_conn_id=self.conn_id, conn_retry_attempts=1)
+        try:
+            # One connection attempt per call: Airflow's task retries back off between tries,
+            # and a rejected password must not be tried again and again.
+            hook = SFTPHook(ssh_conn_id=self.conn_id, conn_retry_attempts=1)
+        except AirflowNotFoundException:
+            raise explanations.connection_missing(self.conn_id) from None
+        except Exception as exc:  # the hook parses the private key and host key here
+            if "private key" in str(exc).lower():
+                raise explanations.credentials_unreadable(
+                    "sftp", self.conn_id, "private key", describe_error(exc)
+                ) from exc
+            raise explanations.host_key_unreadable(self.conn_id, describe_error(exc)) from exc
         if hook.conn_timeout is None:
             hook.conn_timeout = CONNECT_TIMEOUT
         extra = hook.get_connection(self.conn_id).extra_dejson
         if "compress" not in extra:  # zips are compressed already: SSH's zlib only costs CPU
             hook.compress = False
         if hook.host_key is None and not hook.no_host_key_check:
-            raise DeliveryError(
-                f"The sftp connection {self.conn_id!r} has no host_key, so the server cannot be "
-                "verified. Add the server's public host key (ssh-keyscan -p PORT HOST) as extra "
-                'host_key, or set "no_host_key_check": true to skip the check explicitly.'
-            )
+            raise explanations.host_key_missing(self.conn_id)
         return hook
 
     @cached_property
@@ -164,9 +170,9 @@ class SFTPDestination(RenamingDestination["SFTPClient"]):
         if isinstance(exc, PermissionError):
             return explanations.permission_denied("sftp", f"{self.folder} on the sFTP server")
         if isinstance(exc, paramiko.BadHostKeyException):  # never the client's to waive
-            return DeliveryError(
-                f"The sFTP server's host key differs from the connection's host_key; refusing to "
-                f"send. Confirm the new key with the client before updating the connection. "
-                f"({describe_error(exc)})"
+            return explanations.host_key_mismatch(self.conn_id)
+        if isinstance(exc, paramiko.SSHException) and "No authentication methods" in str(exc):
+            return explanations.credentials_missing(
+                "sftp", self.conn_id, "no password and no private key"
             )
         return DeliveryError(f"sFTP {action} failed: {describe_error(exc)}")

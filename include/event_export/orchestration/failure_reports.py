@@ -7,9 +7,10 @@ client's error fails the task without retries: minutes later the bucket is still
 hourly health check and the next run are what follow it up.
 
 Every failure of a wrapped task also pushes `failure`: the exception's class name (and a client
-error's code), never its message, which may quote a path or a server's answer. Airflow 3 keeps no
-exception in its metadata database, and reading logs in bulk is slow; this XCom lets the page show
-`FAILED` with the task and the error class in one query for all exports.
+error's or a connection problem's code), never its message, which may quote a path or a server's
+answer. Airflow 3 keeps no exception in its metadata database, and reading logs in bulk is slow;
+this XCom lets the page show `FAILED` with the task and the error class in one query for all
+exports.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from event_export.destinations.errors import ClientSideError
+from event_export.destinations.errors import ClientSideError, SetupError
 
 XCOM_KEY = "client_error"
 FAILURE_KEY = "failure"
@@ -37,7 +38,7 @@ def failure_record(exc: BaseException) -> dict[str, str]:
 
     cause = exc.__cause__ if isinstance(exc, AirflowFailException) and exc.__cause__ else exc
     record = {"error": type(cause).__name__}
-    if isinstance(cause, ClientSideError):
+    if isinstance(cause, ClientSideError | SetupError):
         record["code"] = cause.code
     return record
 

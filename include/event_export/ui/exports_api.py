@@ -10,7 +10,6 @@ API. Every state-changing route first refuses what another origin could send
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -53,9 +52,10 @@ from event_export.ui.exports_catalog import (
     manifest_view,
     status_of,
 )
-from event_export.ui.exports_page import PAGE
+from event_export.ui.exports_page import render
 from event_export.ui.payloads import (
-    ManifestView,
+    ConfigText,
+    ManifestAnswer,
     PageAnswer,
     ResumeAnswer,
     RunOnceAnswer,
@@ -151,6 +151,16 @@ def _visible(user, session):
     return narrow
 
 
+def _config_text(export_id: str) -> ConfigText | None:
+    """The export's YAML as committed, shown read-only in View (configs change by commit)."""
+    for path in config_files(exports_dir()):
+        if path.stem == export_id and path.is_file():
+            return ConfigText(
+                path=str(path), yaml=path.read_text(encoding="utf-8", errors="replace")
+            )
+    return None
+
+
 def _config(export_id: str) -> ExportConfig:
     good, errors = CONFIGS.load(exports_dir())
     for config in good:
@@ -228,8 +238,9 @@ def _page_html() -> str:
         "page_sizes": list(PAGE_SIZES),
         "default_page_size": DEFAULT_PAGE_SIZE,
         "periods": list(ONE_TIME_MODES),
+        "exports_dir": str(exports_dir()),  # for "How to add or change an export"
     }
-    return PAGE.replace("__OPTIONS__", json.dumps(options))
+    return render(options)
 
 
 def create_app() -> FastAPI:
@@ -288,13 +299,13 @@ def create_app() -> FastAPI:
         return found.to_dict()
 
     @app.get("/api/exports/{export_id}/runs/{run_id}/manifest", response_model=None)
-    def manifest(export_id: str, run_id: str, user: User, session: Session) -> ManifestView:
+    def manifest(export_id: str, run_id: str, user: User, session: Session) -> ManifestAnswer:
         config = _config(export_id)
         _require(user, config.dag_id, "GET", runs=True)
         run = MetadataState(session).run(config.dag_id, run_id)
         if run is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id!r} of {export_id}")
-        return manifest_view(config, run)
+        return ManifestAnswer(**manifest_view(config, run), config=_config_text(export_id))
 
     @app.post("/api/exports/{export_id}/stop", dependencies=GUARDED, response_model=None)
     def stop(export_id: str, user: User, session: Session) -> StateChange:

@@ -155,8 +155,10 @@ def status_of(
         return "PENDING", "waiting for Airflow to parse its DAG"
     if last is not None and last.state == "failed":
         return "FAILED", failure_line(last.failure)
-    if config.schedule.frequency == "one_time" and last is not None and last.state == "success":
-        return "DONE", "delivered"
+    if config.schedule.frequency == "one_time":
+        if last is not None and last.state == "success":
+            return "DONE", "delivered"
+        return "PENDING", "runs only when asked: use Run once"
     return "PENDING", "awaiting the next run"
 
 

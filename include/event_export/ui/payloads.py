@@ -123,6 +123,19 @@ class ManifestView(TypedDict):
     delivered: bool
 
 
+class ConfigText(TypedDict):
+    """The export's YAML as committed, shown read-only in View."""
+
+    path: str
+    yaml: str
+
+
+class ManifestAnswer(ManifestView):
+    """The View dialog's answer: the run's manifest view and the config it ran from."""
+
+    config: ConfigText | None
+
+
 # client days, both ends included, as ISO dates (`from` is a keyword: the functional form)
 DayRange = TypedDict("DayRange", {"from": str, "to": str})
 

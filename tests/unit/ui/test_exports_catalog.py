@@ -325,3 +325,14 @@ def test_the_manifest_view_has_exactly_the_declared_shape(folder):
     assert set(view) == keys(ManifestView)
     assert all(set(line) == keys(FileLine) for line in view["files"])
     assert set(rows(folder).to_dict()) == keys(PageAnswer)
+
+
+def test_a_one_time_export_without_a_run_says_it_runs_only_when_asked(folder):
+    """Not "awaiting the next run": a one-time export has no next run until someone asks."""
+    by_id = {c.export_id: c for c in load_all(folder)[0].values()}
+    one_time, daily = by_id["c_once"], by_id["a_daily"]
+    assert status_of(one_time, DagFacts(False), None, None) == (
+        "PENDING",
+        "runs only when asked: use Run once",
+    )
+    assert status_of(daily, DagFacts(False), None, None) == ("PENDING", "awaiting the next run")
