@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from servers.azurite import Azurite
 from servers.ftp import FtpServer, self_signed_certificate
 from servers.gcs import StorageEmulator, TokenServer, gcp_connection
 from servers.net import set_connection
@@ -53,6 +54,14 @@ def gcs() -> Iterator[Gcs]:
         yield Gcs(emulator, tokens)
     emulator.stop()
     tokens.stop()
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory) -> Iterator[Azurite]:
+    """Azurite's blob service (npm, in .tools/) on a free loopback port, in memory."""
+    server = Azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

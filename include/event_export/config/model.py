@@ -44,7 +44,9 @@ GCP_ONLY = (
 )
 S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 GCS_BUCKET = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
+AZURE_CONTAINER = r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
 FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.DOTALL)  # "field: message"
+URI_SCHEMES = {"s3": "s3", "gcs": "gs", "azure": "az"}  # a destination's location: az:// as adlfs
 CONFIG_SUFFIXES = (".yaml", ".yml")
 EARLIEST_START = date(2000, 1, 1)
 
@@ -117,14 +119,18 @@ class _DestinationBase(_Strict):
     @property
     def location(self) -> str:
         """Where files land, as a URI without secrets: bucket for stores, connection id else."""
-        scheme = {"s3": "s3", "gcs": "gs"}.get(self.type, self.type)  # type: ignore[attr-defined]
-        root = getattr(self, "bucket", None) or self.conn_id
+        scheme = URI_SCHEMES.get(self.type, self.type)  # type: ignore[attr-defined]
+        root = self._store or self.conn_id
         return f"{scheme}://{root}/{self.path}".rstrip("/")
 
     @property
     def display_name(self) -> str:
-        """The nickname, else the bucket, else the connection id."""
-        return self.nickname or getattr(self, "bucket", None) or self.conn_id
+        """The nickname, else the bucket (container), else the connection id."""
+        return self.nickname or self._store or self.conn_id
+
+    @property
+    def _store(self) -> str | None:
+        return getattr(self, "bucket", None) or getattr(self, "container", None)
 
 
 def _bucket_name(value: str, pattern: str, longest: int) -> str:
@@ -183,6 +189,27 @@ class GCSDestinationConfig(_DestinationBase):
         return _bucket_name(value, GCS_BUCKET, 222)
 
 
+class AzureDestinationConfig(_DestinationBase):
+    """An Azure Blob Storage container, through a `wasb` connection (the storage account, its
+    key, a SAS token or a service principal live there)."""
+
+    type: Literal["azure"] = Field(description="Destination kind.")
+    container: str = Field(
+        json_schema_extra={"pattern": AZURE_CONTAINER},
+        description="Container name (3-63 characters) in the connection's storage account.",
+    )
+
+    @field_validator("container")
+    @classmethod
+    def _container_name(cls, value: str) -> str:
+        if not re.match(AZURE_CONTAINER, value):
+            raise ValueError(
+                f"{value!r} is not a container name: 3-63 lower-case letters, digits or single "
+                "hyphens, starting and ending with a letter or digit (just the name, no URL)"
+            )
+        return value
+
+
 class SFTPDestinationConfig(_DestinationBase):
     """A folder on an sFTP server, through an `sftp` connection (host key checked)."""
 
@@ -200,11 +227,12 @@ Destination = Annotated[
     LocalDestinationConfig
     | S3DestinationConfig
     | GCSDestinationConfig
+    | AzureDestinationConfig
     | SFTPDestinationConfig
     | FTPDestinationConfig,
     Field(discriminator="type"),
 ]
-DESTINATION_TYPES = ("local", "s3", "gcs", "sftp", "ftp")
+DESTINATION_TYPES = ("local", "s3", "gcs", "azure", "sftp", "ftp")
 
 
 class Schedule(_Strict):
