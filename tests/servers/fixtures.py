@@ -14,6 +14,9 @@ from servers.gcs import StorageEmulator, TokenServer, gcp_connection
 from servers.net import set_connection
 from servers.s3 import AuthMoto, MotoS3
 from servers.sshd import SSHD, Sshd
+from servers.webhooks import WebhookReceiver
+
+WEBHOOK_SECRET = "whsec-local-test-secret"  # kept only in the connection ees_webhook_secret
 
 
 @pytest.fixture(scope="module")
@@ -90,4 +93,21 @@ def ftps_server(tmp_path_factory) -> Iterator[FtpServer]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(certificate[0]))
         yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A signature-checking webhook receiver (and Slack Web API stand-in) on 127.0.0.1, with the
+    connections that reach it: ees_webhook_secret (the shared secret) and ees_slack (a bot
+    token, the receiver as the API's base URL)."""
+    server = WebhookReceiver(WEBHOOK_SECRET)
+    set_connection("ees_webhook_secret", {"conn_type": "generic", "password": WEBHOOK_SECRET})
+    slack = {
+        "conn_type": "slack",
+        "password": "xoxb-local",
+        "extra": {"base_url": server.url("/api/")},
+    }
+    set_connection("ees_slack", slack)
+    yield server
     server.stop()

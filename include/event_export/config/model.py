@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -314,10 +316,95 @@ class Schedule(_Strict):
         return self
 
 
+NOTIFY_EVENTS = ("delivered", "failed", "deadline_missed", "stopped")
+NotifyEvent = Literal["delivered", "failed", "deadline_missed", "stopped"]
+MAX_TARGETS = 10  # webhooks, and Slack channels: each send is bounded, their number too
+
+
+def _events(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("list each event once")
+    return value
+
+
+Events = Annotated[list[NotifyEvent], Field(min_length=1), AfterValidator(_events)]
+
+
+class Webhook(_Strict):
+    """An HTTPS endpoint that gets each chosen event as signed JSON (see docs/notifications.md)."""
+
+    url: SafeText = Field(
+        max_length=2048,
+        description="http(s) URL the events are POSTed to; no user:password inside (the "
+        "signature authenticates us; a credential belongs in a connection).",
+    )
+    secret_conn_id: SafeText = Field(
+        min_length=1,
+        max_length=250,
+        description="Airflow connection whose password is the shared secret of the "
+        "X-EES-Signature header (HMAC-SHA256 over the body).",
+    )
+    events: Events = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS),
+        description="Which events: delivered, failed, deadline_missed, stopped (default all).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parsed.username is not None or parsed.password is not None:
+            raise ValueError(
+                "must not hold a user or password; the signature's secret is in "
+                "the connection named by secret_conn_id"
+            )
+        if any(c.isspace() for c in value):
+            raise ValueError("must not contain spaces")
+        try:
+            parsed.port  # noqa: B018 - raises on a port out of range
+        except ValueError as exc:
+            raise ValueError(f"has an invalid port ({exc})") from None
+        return value
+
+
+class SlackTarget(_Strict):
+    """A Slack channel, through the Slack provider's notifier and a `slack` connection."""
+
+    conn_id: SafeText = Field(
+        min_length=1, max_length=250, description="Airflow `slack` connection (the bot token)."
+    )
+    channel: SafeText = Field(
+        min_length=1, max_length=80, description="Channel name or id, e.g. #exports-oncall."
+    )
+    events: Events = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS),
+        description="Which events: delivered, failed, deadline_missed, stopped (default all).",
+    )
+
+
 class Notify(_Strict):
     failure_emails: list[EmailStr] = Field(
         default_factory=list, description="Who gets failure emails about this export."
     )
+    webhooks: list[Webhook] = Field(
+        default_factory=list,
+        max_length=MAX_TARGETS,
+        description="Signed JSON events for the client's or our systems (up to 10).",
+    )
+    slack: list[SlackTarget] = Field(
+        default_factory=list,
+        max_length=MAX_TARGETS,
+        description="Slack channels told of the chosen events (up to 10).",
+    )
+
+    def targets_of(self, event: str) -> tuple[list[Webhook], list[SlackTarget]]:
+        """The webhooks and Slack channels that asked for `event`."""
+        return (
+            [w for w in self.webhooks if event in w.events],
+            [s for s in self.slack if event in s.events],
+        )
 
 
 class ExportConfig(_Strict):
