@@ -47,7 +47,7 @@ def test_multi_file_export_is_delivered_verified_and_the_manifest_comes_last(con
     files = export_files(tmp_path / "staging", {"big.csv": 5 * MiB + 7, "small.csv": 1234})
     files += export_files(tmp_path / "staging2")
     destination = AzureBlobDestination(CONN, CONTAINER, "acme/daily", block_size=BLOCK)
-    with Watcher(listing(container), interval=0.01) as watcher:
+    with Watcher(listing(container), interval=0.05) as watcher:
         assert deliver(destination, files, tmp_path) == []
     stored = {b.name: b for b in container.list_blobs()}
     assert set(stored) == {f"acme/daily/{f['name']}" for f in files} | {

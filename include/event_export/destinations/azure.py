@@ -22,6 +22,8 @@ import logging
 import math
 import time
 import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 8 * 1024 * 1024
+THREADS = 4  # blocks staged at once
 MAX_BLOCKS = 50_000  # Azure's limit per block blob: the block size grows for files over 390 GiB
 REQUEST_TIMEOUT = 120
 # Error codes (x-ms-error-code) and what they mean for the client.
@@ -82,10 +85,17 @@ class AzureBlobDestination(BucketDestination):
     kind = "azure"
 
     def __init__(
-        self, conn_id: str, container: str, prefix: str = "", *, block_size: int = BLOCK_SIZE
+        self,
+        conn_id: str,
+        container: str,
+        prefix: str = "",
+        *,
+        block_size: int = BLOCK_SIZE,
+        threads: int = THREADS,
     ):
         super().__init__(conn_id, container, prefix)
         self.block_size = block_size
+        self.threads = threads
 
     @classmethod
     def from_config(cls, config: AzureDestinationConfig) -> AzureBlobDestination:
@@ -111,13 +121,25 @@ class AzureBlobDestination(BucketDestination):
         with self._classified(f"upload of {name}"):
             blob = self.container.get_blob_client(self.key(name))
             md5, blocks = hashlib.md5(), []
-            with local.open("rb") as handle:
+            # up to `threads` blocks in flight: memory stays at threads x block size
+            with ThreadPoolExecutor(self.threads) as pool, local.open("rb") as handle:
+                pending: deque[Future] = deque()
                 while block := handle.read(block_size):
                     md5.update(block)
                     blocks.append(block_id(try_id, len(blocks)))
-                    blob.stage_block(
-                        blocks[-1], block, validate_content=True, timeout=REQUEST_TIMEOUT
+                    pending.append(
+                        pool.submit(
+                            blob.stage_block,
+                            blocks[-1],
+                            block,
+                            validate_content=True,
+                            timeout=REQUEST_TIMEOUT,
+                        )
                     )
+                    if len(pending) >= self.threads:
+                        pending.popleft().result()
+                for staged in pending:
+                    staged.result()
             settings = ContentSettings(
                 content_type="application/octet-stream", content_md5=bytearray(md5.digest())
             )
