@@ -82,7 +82,7 @@ def test_a_run_failing_on_the_clients_side_sends_failed_with_the_fix(
     [got] = webhook_receiver.wait_for(1)
     body = got.json()
     assert got.verified and body["event"] == "failed"
-    assert body["task_id"] == "check_destination"
+    assert body["task_id"] == "check_destination" and body["map_index"] == -1
     assert body["error"]["side"] == "client" and body["error"]["code"] == "bucket_missing"
     assert "container acme-box-typo does not exist" in body["error"]["explanation"]
     assert body["error"]["fix"]

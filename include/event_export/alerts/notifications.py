@@ -198,18 +198,24 @@ def post_slack(
     outcome = Outcome(f"slack {target.channel}")
     text = slack_text(event)
 
-    def attempt(timeout: float) -> bool:
+    def attempt(timeout: float) -> bool | None:
+        from slack_sdk.errors import SlackApiError
+
         notifier = SlackNotifier(
             slack_conn_id=target.conn_id,
             text=text,
             channel=target.channel,
             timeout=max(int(timeout), 1),
         )
-        # notify, not __call__: nothing in the text is rendered as a template
-        if loop is None:
-            notifier.notify({})
-        else:
-            asyncio.run_coroutine_threadsafe(notifier.async_notify({}), loop).result(timeout)
+        try:  # notify, not __call__: nothing in the text is rendered as a template
+            if loop is None:
+                notifier.notify({})
+            else:
+                asyncio.run_coroutine_threadsafe(notifier.async_notify({}), loop).result(timeout)
+        except SlackApiError as exc:  # Slack answered: retry only what may pass later
+            status = getattr(exc.response, "status_code", 0)
+            outcome.error = f"Slack {status}: {exc.response.get('error', '')}"
+            return False if status == 429 or status >= 500 else None
         return True
 
     return _retrying(outcome, attempt, deadline)

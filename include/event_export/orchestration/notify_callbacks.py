@@ -46,6 +46,7 @@ def on_failed(config: ExportConfig) -> Callback:
         if ti.task_id == CHECK_REQUEST:  # a refused one-time request delivers nothing: no event
             return
         details = notifications.failure_details(context.get("exception"), ti.task_id)
+        details["map_index"] = getattr(ti, "map_index", -1)  # which file of a mapped upload
         notifications.notify(config, "failed", {**_run_fields(context), **details})
 
     return callback
