@@ -296,26 +296,25 @@ def _alert(config: ExportConfig, report: Report) -> emails.Email | None:
     return emails.notification_failed(oncall_emails(), config.export_id, report.event, lines)
 
 
+def _secret_conns(config: ExportConfig, event: str) -> list[str] | None:
+    """The secret connections the event's webhooks need; None when no target wants it."""
+    webhooks, slack = config.notify.targets_of(event)
+    return [w.secret_conn_id for w in webhooks] if webhooks or slack else None
+
+
 def notify(
-    config: ExportConfig,
-    event: str,
-    details: dict[str, Any],
-    *,
-    budget: float = TASK_BUDGET,
-    send_email: Callable[[emails.Email], None] | None = None,
+    config: ExportConfig, event: str, details: dict[str, Any], *, budget: float = TASK_BUDGET
 ) -> Report:
     """Send `event` to every target of the export that asked for it; never raises."""
     report = Report(event)
     try:
-        webhooks, slack = config.notify.targets_of(event)
-        if not webhooks and not slack:
+        if (conns := _secret_conns(config, event)) is None:
             return report
+        secrets = {conn_id: _secret(conn_id) for conn_id in conns}
         body = event_body(config, event, details)
-        secrets = {w.secret_conn_id: _secret(w.secret_conn_id) for w in webhooks}
         report.outcomes = _send_all(config.notify, body, secrets, budget)
-        email = _alert(config, report)
-        if email is not None:
-            (send_email or emails.send)(email)
+        if (email := _alert(config, report)) is not None:
+            emails.send(email)
     except Exception:
         log.exception("notifications of %s for %s failed", event, config.export_id)
     return report
@@ -328,17 +327,14 @@ async def anotify(
     a thread so the loop (other exports' deadlines) never waits on them."""
     report = Report(event)
     try:
-        webhooks, slack = config.notify.targets_of(event)
-        if not webhooks and not slack:
+        if (conns := _secret_conns(config, event)) is None:
             return report
-        body = event_body(config, event, details)
-        secrets = {w.secret_conn_id: await _asecret(w.secret_conn_id) for w in webhooks}
-        loop = asyncio.get_running_loop()
+        secrets = {conn_id: await _asecret(conn_id) for conn_id in conns}
+        body, loop = event_body(config, event, details), asyncio.get_running_loop()
         report.outcomes = await asyncio.to_thread(
             _send_all, config.notify, body, secrets, budget, loop
         )
-        email = _alert(config, report)
-        if email is not None:
+        if (email := _alert(config, report)) is not None:
             await emails.asend(email)
     except Exception:
         log.exception("notifications of %s for %s failed", event, config.export_id)
