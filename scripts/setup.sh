@@ -19,6 +19,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # `make up`'s metadata database: the machine's PostgreSQL on 127.0.0.1:5432 where one answers,
 # else a private cluster made with initdb/pg_ctl from Debian's postgresql package
 # (include/event_export/standalone/postgres.py).
@@ -30,11 +31,30 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: please install ${missing[*]} (apt-get install ${missing[*]})" >&2
   else
     echo "setup: installing ${missing[*]}"
-    # Another apt or dpkg run holding the lock is waited for (up to 10 min), not a failure.
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    # Another apt or dpkg run holding the lock is waited for (up to 10 min), not a failure:
+    # `update` takes the lists lock, which DPkg::Lock::Timeout does not cover, so it is retried.
+    for _ in $(seq 60); do apt-get -o DPkg::Lock::Timeout=600 update -qq && break; sleep 10; done
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
       --no-install-recommends "${missing[@]}" >/dev/null
   fi
+fi
+
+# Azurite (the Azure Blob Storage emulator the Azure destination's tests start) from npm, into
+# the project's own .tools/ (not global). A concurrent setup of this tree is waited for (flock);
+# a failed download warns, and only the Azure tests then say what is missing.
+AZURITE_VERSION=3.37.0
+azurite_installed() {
+  grep -qs "\"version\": \"$AZURITE_VERSION\"" .tools/node_modules/azurite/package.json
+}
+if ! azurite_installed && command -v npm >/dev/null 2>&1; then
+  mkdir -p .tools
+  (
+    flock -w 900 9 || exit 0
+    azurite_installed && exit 0
+    echo "setup: installing azurite $AZURITE_VERSION into .tools/"
+    npm install --prefix .tools --no-audit --no-fund --silent "azurite@$AZURITE_VERSION" \
+      || echo "setup: npm could not install azurite; the Azure destination tests need it" >&2
+  ) 9>.tools/.install.lock
 fi
 
 if [ -f "$stamp" ] && [ "$stamp" -nt requirements.txt ] && [ "$stamp" -nt pyproject.toml ]; then

@@ -145,6 +145,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 # (tests/bench runs whole programs at small N, one on the metadata database)
 _SERVER_FIXTURES = frozenset(
     {"moto_s3", "auth_moto", "gcs", "sshd", "ftp_server", "ftps_server", "smtp_server", "inbox"}
+    | {"azurite", "webhook_receiver"}
     | {"airflow_db"}
 )
 _INTEGRATION_FOLDERS = frozenset({"integration", "api", "bench"})  # bench: whole programs

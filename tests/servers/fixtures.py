@@ -8,11 +8,15 @@ from dataclasses import dataclass
 
 import pytest
 
+from servers.azurite import Azurite
 from servers.ftp import FtpServer, self_signed_certificate
 from servers.gcs import StorageEmulator, TokenServer, gcp_connection
 from servers.net import set_connection
 from servers.s3 import AuthMoto, MotoS3
 from servers.sshd import SSHD, Sshd
+from servers.webhooks import WebhookReceiver
+
+WEBHOOK_SECRET = "whsec-local-test-secret"  # kept only in the connection ees_webhook_secret
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +60,14 @@ def gcs() -> Iterator[Gcs]:
 
 
 @pytest.fixture(scope="module")
+def azurite(tmp_path_factory) -> Iterator[Azurite]:
+    """Azurite's blob service (npm, in .tools/) on a free loopback port, in memory."""
+    server = Azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def sshd(tmp_path_factory) -> Iterator[Sshd]:
     if not SSHD.exists():
         pytest.fail(f"{SSHD} is missing: run `make setup` (scripts/setup.sh installs it)")
@@ -81,4 +93,21 @@ def ftps_server(tmp_path_factory) -> Iterator[FtpServer]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSL_CERT_FILE", str(certificate[0]))
         yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A signature-checking webhook receiver (and Slack Web API stand-in) on 127.0.0.1, with the
+    connections that reach it: ees_webhook_secret (the shared secret) and ees_slack (a bot
+    token, the receiver as the API's base URL)."""
+    server = WebhookReceiver(WEBHOOK_SECRET)
+    set_connection("ees_webhook_secret", {"conn_type": "generic", "password": WEBHOOK_SECRET})
+    slack = {
+        "conn_type": "slack",
+        "password": "xoxb-local",
+        "extra": {"base_url": server.url("/api/")},
+    }
+    set_connection("ees_slack", slack)
+    yield server
     server.stop()

@@ -2,7 +2,8 @@
 
 Run from tests/: `../.venv/bin/python -m servers.throughput [SIZE_MB]` (root, for sshd). Each
 server runs in its own process, as a remote one would, and the destinations use their production
-settings (S3 64 MB parts, GCS 32 MB resumable chunks). Prints MB/s for upload and for verify.
+settings (S3 64 MB parts, GCS 32 MB resumable chunks, Azure 8 MiB blocks). Prints MB/s for
+upload and for verify.
 """
 
 from __future__ import annotations
@@ -130,6 +131,20 @@ def main(size_mb: int) -> None:
 
         measure("gcs", GCSDestination("tp_gcs", "throughput", "out"), local, size, sha256)
         tokens.stop()
+
+        from servers.azurite import Azurite
+
+        (work / "azurite").mkdir()
+        azurite = Azurite(work / "azurite")  # its own node process, data in memory
+        try:
+            azurite.client().create_container("throughput")
+            set_connection("tp_azure", azurite.connection())
+            from event_export.destinations.azure import AzureBlobDestination
+
+            destination = AzureBlobDestination("tp_azure", "throughput", "out")
+            measure("azure", destination, local, size, sha256)
+        finally:
+            azurite.stop()
     finally:
         for process in processes:
             process.terminate()

@@ -39,17 +39,17 @@ def deadline_alert(config: ExportConfig):
         return None
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
+    kwargs = {
+        "export_id": config.export_id,
+        "client_id": config.client_id,
+        "timezone": config.schedule.timezone,
+    }
+    if any(config.notify.targets_of("deadline_missed")):  # the whole config: no secret in it
+        kwargs["config"] = config.model_dump(mode="json", exclude_unset=True)
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=deadline_interval(config.schedule.deadline),
-        callback=AsyncCallback(
-            CALLBACK,
-            kwargs={
-                "export_id": config.export_id,
-                "client_id": config.client_id,
-                "timezone": config.schedule.timezone,
-            },
-        ),
+        callback=AsyncCallback(CALLBACK, kwargs=kwargs),
     )
 
 
@@ -90,9 +90,15 @@ def describe_miss(
 
 
 async def on_deadline_missed(
-    export_id: str, client_id: str, timezone: str, context: dict | None = None
+    export_id: str,
+    client_id: str,
+    timezone: str,
+    context: dict | None = None,
+    config: dict | None = None,
 ) -> str:
-    """AsyncCallback run by the triggerer when a daily run is not delivered by its deadline."""
+    """AsyncCallback run by the triggerer when a daily run is not delivered by its deadline;
+    with `config` (an export with notification targets) the deadline_missed event follows the
+    on-call email."""
     miss = describe_miss(context or {}, export_id, timezone, datetime.now(UTC))
     if miss is None:
         run = (context or {}).get("dag_run") or {}
@@ -111,4 +117,14 @@ async def on_deadline_missed(
         miss["run_id"],
     )
     await emails.asend(email)
+    if config is not None:
+        from event_export.alerts import notifications
+
+        details = {
+            "run_id": miss["run_id"],
+            "period": miss["day"],
+            "due": miss["deadline"],
+            "late_min": miss["late_min"],
+        }
+        await notifications.anotify(ExportConfig.model_validate(config), "deadline_missed", details)
     return "alerted"

@@ -148,3 +148,21 @@ def internal_failure(to: Sequence[str], export_id: str, run_id: str, error: str)
             "Look at the failed task's log in Airflow, fix the cause, and clear the run.",
         ),
     )
+
+
+def notification_failed(
+    to: Sequence[str], export_id: str, event: str, failures: Sequence[str]
+) -> Email:
+    """On-call: a webhook or Slack channel did not take an event (the delivery itself stands)."""
+    return Email(
+        tuple(to),
+        f"[EES notification] {export_id}: {event} not delivered to {len(failures)} target(s)",
+        (
+            f"The export {export_id} could not tell its notification targets about the event "
+            f"{event}. The export itself is not affected.",
+            *(f"Target {line}" for line in failures),
+            "Check the receiver (it must answer 2xx within 5 s and verify X-EES-Signature with "
+            "the secret in its connection), or the Slack connection and channel; the event is "
+            "not sent again by itself.",
+        ),
+    )

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -44,7 +46,9 @@ GCP_ONLY = (
 )
 S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 GCS_BUCKET = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
+AZURE_CONTAINER = r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
 FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*): (.+)$", re.DOTALL)  # "field: message"
+URI_SCHEMES = {"s3": "s3", "gcs": "gs", "azure": "az"}  # a destination's location: az:// as adlfs
 CONFIG_SUFFIXES = (".yaml", ".yml")
 EARLIEST_START = date(2000, 1, 1)
 
@@ -122,14 +126,18 @@ class _DestinationBase(_Strict):
     @property
     def location(self) -> str:
         """Where files land, as a URI without secrets: bucket for stores, connection id else."""
-        scheme = {"s3": "s3", "gcs": "gs"}.get(self.type, self.type)  # type: ignore[attr-defined]
-        root = getattr(self, "bucket", None) or self.conn_id
+        scheme = URI_SCHEMES.get(self.type, self.type)  # type: ignore[attr-defined]
+        root = self._store or self.conn_id
         return f"{scheme}://{root}/{self.path}".rstrip("/")
 
     @property
     def display_name(self) -> str:
-        """The nickname, else the bucket, else the connection id."""
-        return self.nickname or getattr(self, "bucket", None) or self.conn_id
+        """The nickname, else the bucket (container), else the connection id."""
+        return self.nickname or self._store or self.conn_id
+
+    @property
+    def _store(self) -> str | None:
+        return getattr(self, "bucket", None) or getattr(self, "container", None)
 
 
 def _bucket_name(value: str, pattern: str, longest: int) -> str:
@@ -188,6 +196,27 @@ class GCSDestinationConfig(_DestinationBase):
         return _bucket_name(value, GCS_BUCKET, 222)
 
 
+class AzureDestinationConfig(_DestinationBase):
+    """An Azure Blob Storage container, through a `wasb` connection (the storage account, its
+    key, a SAS token or a service principal live there)."""
+
+    type: Literal["azure"] = Field(description="Destination kind.")
+    container: str = Field(
+        json_schema_extra={"pattern": AZURE_CONTAINER},
+        description="Container name (3-63 characters) in the connection's storage account.",
+    )
+
+    @field_validator("container")
+    @classmethod
+    def _container_name(cls, value: str) -> str:
+        if not re.match(AZURE_CONTAINER, value):
+            raise ValueError(
+                f"{value!r} is not a container name: 3-63 lower-case letters, digits or single "
+                "hyphens, starting and ending with a letter or digit (just the name, no URL)"
+            )
+        return value
+
+
 class SFTPDestinationConfig(_DestinationBase):
     """A folder on an sFTP server, through an `sftp` connection (host key checked)."""
 
@@ -205,11 +234,12 @@ Destination = Annotated[
     LocalDestinationConfig
     | S3DestinationConfig
     | GCSDestinationConfig
+    | AzureDestinationConfig
     | SFTPDestinationConfig
     | FTPDestinationConfig,
     Field(discriminator="type"),
 ]
-DESTINATION_TYPES = ("local", "s3", "gcs", "sftp", "ftp")
+DESTINATION_TYPES = ("local", "s3", "gcs", "azure", "sftp", "ftp")
 # the choices of a few fields, named once: the Exports page's filters and `ees` offer the same
 Frequency = Literal["daily", "recurring", "one_time"]
 Kind = Literal["all_events", "selected_events", "user_profiles"]
@@ -298,10 +328,95 @@ class Schedule(_Strict):
         return self
 
 
+NOTIFY_EVENTS = ("delivered", "failed", "deadline_missed", "stopped")
+NotifyEvent = Literal["delivered", "failed", "deadline_missed", "stopped"]
+MAX_TARGETS = 10  # webhooks, and Slack channels: each send is bounded, their number too
+
+
+def _events(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("list each event once")
+    return value
+
+
+Events = Annotated[list[NotifyEvent], Field(min_length=1), AfterValidator(_events)]
+
+
+class Webhook(_Strict):
+    """An HTTPS endpoint that gets each chosen event as signed JSON (see docs/notifications.md)."""
+
+    url: SafeText = Field(
+        max_length=2048,
+        description="http(s) URL the events are POSTed to; no user:password inside (the "
+        "signature authenticates us; a credential belongs in a connection).",
+    )
+    secret_conn_id: SafeText = Field(
+        min_length=1,
+        max_length=250,
+        description="Airflow connection whose password is the shared secret of the "
+        "X-EES-Signature header (HMAC-SHA256 over the body).",
+    )
+    events: Events = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS),
+        description="Which events: delivered, failed, deadline_missed, stopped (default all).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parsed.username is not None or parsed.password is not None:
+            raise ValueError(
+                "must not hold a user or password; the signature's secret is in "
+                "the connection named by secret_conn_id"
+            )
+        if any(c.isspace() for c in value):
+            raise ValueError("must not contain spaces")
+        try:
+            parsed.port  # noqa: B018 - raises on a port out of range
+        except ValueError as exc:
+            raise ValueError(f"has an invalid port ({exc})") from None
+        return value
+
+
+class SlackTarget(_Strict):
+    """A Slack channel, through the Slack provider's notifier and a `slack` connection."""
+
+    conn_id: SafeText = Field(
+        min_length=1, max_length=250, description="Airflow `slack` connection (the bot token)."
+    )
+    channel: SafeText = Field(
+        min_length=1, max_length=80, description="Channel name or id, e.g. #exports-oncall."
+    )
+    events: Events = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS),
+        description="Which events: delivered, failed, deadline_missed, stopped (default all).",
+    )
+
+
 class Notify(_Strict):
     failure_emails: list[EmailStr] = Field(
         default_factory=list, description="Who gets failure emails about this export."
     )
+    webhooks: list[Webhook] = Field(
+        default_factory=list,
+        max_length=MAX_TARGETS,
+        description="Signed JSON events for the client's or our systems (up to 10).",
+    )
+    slack: list[SlackTarget] = Field(
+        default_factory=list,
+        max_length=MAX_TARGETS,
+        description="Slack channels told of the chosen events (up to 10).",
+    )
+
+    def targets_of(self, event: str) -> tuple[list[Webhook], list[SlackTarget]]:
+        """The webhooks and Slack channels that asked for `event`."""
+        return (
+            [w for w in self.webhooks if event in w.events],
+            [s for s in self.slack if event in s.events],
+        )
 
 
 class ExportConfig(_Strict):

@@ -24,6 +24,10 @@ def destination_for(config: DestinationConfig) -> Destination:
         from event_export.destinations.gcs import GCSDestination
 
         return GCSDestination.from_config(config)
+    if config.type == "azure":
+        from event_export.destinations.azure import AzureBlobDestination
+
+        return AzureBlobDestination.from_config(config)
     if config.type == "sftp":
         from event_export.destinations.sftp import SFTPDestination
 

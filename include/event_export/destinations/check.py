@@ -45,6 +45,7 @@ UNREACHABLE = {
     "TimeoutError",
     "timeout",
     "ConnectionRefusedError",
+    "ServiceRequestError",  # azure-core: the request never got an answer
 }
 
 
@@ -100,7 +101,7 @@ def check_destination(
     raises for what the destination answers (see CheckResult). An invalid dict raises
     pydantic's ValidationError."""
     config = validated(destination_config, prefix_hint)
-    place = "bucket" if config.type in ("s3", "gcs") else "folder"
+    place = {"s3": "bucket", "gcs": "bucket", "azure": "container"}.get(config.type, "folder")
     passed: list[str] = []
 
     def steps() -> list[tuple[str, bool]]:

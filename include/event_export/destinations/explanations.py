@@ -26,6 +26,7 @@ class Store:
     renew: str  # how a new credential is made and where it goes
     grant: str  # what the connection's user must be allowed
     fields: str  # where the credentials go in the Airflow connection
+    bucket: str = "bucket"  # what the store calls a bucket ("container" on Azure)
 
 
 STORES = {
@@ -72,6 +73,19 @@ STORES = {
         "and delete its own files",
         "the username as its login and the password as its password",
     ),
+    "azure": Store(
+        "Azure Blob Storage",
+        "the Azure portal",
+        "account key or SAS token",
+        "the account key was rotated, or the SAS token is wrong, has expired or was revoked",
+        "Copy the storage account's current key, or generate a new SAS token with read, add, "
+        "create, write, delete and list permissions, and put it in the connection",
+        "Give the connection's identity the Storage Blob Data Contributor role on the container, "
+        "or a SAS token with read, add, create, write, delete and list permissions",
+        "the storage account name as its login and the account key as its password, or a SAS "
+        "token as its extra sas_token",
+        "container",
+    ),
     "local": Store(
         "this machine",
         "the machine",
@@ -106,10 +120,11 @@ def auth_failed(kind: str, reason: str = "") -> ClientSideError:
 
 def bucket_missing(kind: str, bucket: str) -> ClientSideError:
     store = STORES[kind]
+    word = store.bucket
     return ClientSideError(
-        f"The bucket {bucket} does not exist.",
-        f"Check that the bucket name in the export config is the same as in {store.console}: "
-        "bucket names need to be an exact match. Or create the bucket.",
+        f"The {word} {bucket} does not exist.",
+        f"Check that the {word} name in the export config is the same as in {store.console}: "
+        f"{word} names need to be an exact match. Or create the {word}.",
         code="bucket_missing",
     )
 
@@ -233,4 +248,16 @@ def certificate_untrusted(conn_id: str, reason: str) -> SetupError:
         "the host name in the connection; or add their CA certificate to the workers' trust "
         "store (SSL_CERT_FILE), then check again.",
         code="certificate_untrusted",
+    )
+
+
+def immutability_policy(location: str) -> ClientSideError:
+    """Azure's retention: a time-based immutability policy or a legal hold on the container."""
+    return ClientSideError(
+        f"An immutability policy or legal hold on {location} forbids replacing or deleting files, "
+        "and a rerun of a day replaces its files.",
+        "Shorten or remove the container's immutability policy (or clear the legal hold) in the "
+        "Azure portal if it is not locked; a locked policy cannot be shortened, so deliver to a "
+        "container without one.",
+        code="retention_policy",
     )

@@ -25,6 +25,7 @@ from event_export.destinations import check as destination_check
 from event_export.orchestration import task_ids
 from event_export.orchestration.airflow_api import paused_through_api
 from event_export.orchestration.failure_reports import reports_client_errors, reports_failures
+from event_export.orchestration.notify_callbacks import callbacks_for
 from event_export.scheduling import rules
 from event_export.scheduling.schedules import (
     ONE_TIME_FIELDS,
@@ -173,6 +174,7 @@ def dag_arguments(config: ExportConfig, source: Path) -> dict:
             "retries": DEFAULT_RETRIES,
             "retry_delay": timedelta(minutes=2),
             "retry_exponential_backoff": True,
+            **callbacks_for(config)[0],  # notify.webhooks / notify.slack: the failed event
         },
     )
 
@@ -214,13 +216,13 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         def upload(file: dict) -> str:
             return _run(config).upload(file)
 
-        @task(task_id=task_ids.VALIDATE)
+        @task(task_id=task_ids.VALIDATE, **callbacks_for(config)[1])  # the delivered event
         @reports_client_errors
         def validate(files: list[dict], uploaded: list[str]) -> dict:
             """Check the delivery, publish the manifest, then release the run's staging."""
             run = _run(config)
             summary = run.validate(files)
-            return {**summary, "staging": run.release_staging()}
+            return {**summary, "period": run.covered.key, "staging": run.release_staging()}
 
         extracted = extract()
         checked = check_destination()

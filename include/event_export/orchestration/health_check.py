@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from event_export.alerts import emails
+from event_export.alerts import emails, notifications
 from event_export.alerts.deadlines import alert_line
 from event_export.alerts.failure_policy import (
     AlertOnCall,
@@ -132,6 +132,10 @@ def _act(config: ExportConfig, state: ExportState, action, actors: Actors) -> st
             raise RuntimeError("no way to pause DAGs configured")
         actors.pause(config.dag_id)
         log.warning(alert_line("export_stopped", export=export, code=state.incident.code))
+        incident = state.incident
+        stopped = {"code": incident.code, "explanation": incident.explanation, "fix": incident.fix}
+        stopped["first_failed_at"] = incident.first_failed_at.isoformat()
+        notifications.notify(config, "stopped", stopped)  # never raises
         return "paused"
     if isinstance(action, AlertOnCall):
         log.warning(alert_line("export_failed_internal", export=export, run_id=action.run_id))

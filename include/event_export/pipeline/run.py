@@ -229,12 +229,13 @@ class ExportRun:
         """Check every file against the destination and the lake, then publish the manifest.
 
         Only checksums computed over the content need the files back from staging (a download
-        with staging on object storage): GCS's MD5 or CRC32C always, so they are fetched ahead
-        in parallel; S3's only for a file sent in parts or to a store without SHA-256 checksums,
-        so each is fetched if asked for; the other destinations compare sizes or read their own.
+        with staging on object storage): GCS's MD5 or CRC32C and Azure's MD5 always, so they are
+        fetched ahead in parallel; S3's only for a file sent in parts or to a store without
+        SHA-256 checksums, so each is fetched if asked for; the other destinations compare sizes
+        or read their own.
         """
         with self.store.workspace() as ws:
-            if self.config.destination.type == "gcs":
+            if self.config.destination.type in ("gcs", "azure"):  # MD5 over the content
                 ws.fetch_all([f["path"] for f in files])
                 return self._validate(ws, files, lambda f: ws.path(f["path"]))
             return self._validate(ws, files, lambda f: ws.fetch(f["path"]))

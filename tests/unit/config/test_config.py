@@ -36,7 +36,7 @@ def test_valid_config_gets_defaults(tmp_path):
         (
             "type: local",
             "destination.type",
-            "Input should be 'local', 's3', 'gcs', 'sftp' or 'ftp'",
+            "Input should be 'local', 's3', 'gcs', 'azure', 'sftp' or 'ftp'",
         ),
         ("path: acme", "destination.path", "must not contain '..'"),
         ("ops@acme.example", "notify.failure_emails.0", "not a valid email"),
@@ -77,6 +77,12 @@ def test_each_broken_field_is_named_with_the_file(tmp_path, replace, field, mess
         ("{type: s3, conn_id: c, bucket: b-1, sse: des}", "destination.sse: Input should be"),
         ("{type: gcs, conn_id: c}", "destination.bucket: Field required"),
         ("{type: sftp, conn_id: c, bucket: b-1}", "destination.bucket: Extra inputs are not"),
+        ("{type: azure, conn_id: c}", "destination.container: Field required"),
+        ("{type: azure, conn_id: c, container: a--b}", "destination.container: 'a--b' is not a"),
+        ("{type: azure, conn_id: c, container: Box}", "destination.container: 'Box' is not a"),
+        ("{type: azure, conn_id: c, container: -box}", "destination.container: '-box' is not a"),
+        ("{type: azure, conn_id: c, container: ab}", "destination.container: 'ab' is not a"),
+        ("{type: azure, conn_id: c, container: b, bucket: b}", "destination.bucket: Extra inputs"),
         ("{type: ftp, conn_id: c, ftps: maybe}", "destination.ftps: Input should be a valid"),
         ("{conn_id: c}", "destination.type: Field required"),
     ],
@@ -97,6 +103,10 @@ def test_destination_fields_depend_on_the_type(tmp_path, destination, message):
         ("{type: s3, conn_id: c, bucket: b-1, sse: kms, kms_key_id: alias/x}", {"sse": "kms"}),
         ("{type: gcs, conn_id: c, bucket: b_1}", {"bucket": "b_1"}),
         ("{type: sftp, conn_id: c, path: /out/}", {"path": "out"}),
+        (
+            "{type: azure, conn_id: c, container: box-1, path: a/b}",
+            {"container": "box-1", "location": "az://box-1/a/b", "display_name": "box-1"},
+        ),
         ("{type: ftp, conn_id: c, ftps: true}", {"ftps": True}),
     ],
 )

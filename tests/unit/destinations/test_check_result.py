@@ -70,7 +70,7 @@ def test_probe_names_are_hidden_unique_and_never_a_delivered_file():
 
 
 def test_every_kind_of_store_has_its_sentences_and_they_read_as_sentences():
-    for kind in ("s3", "gcs", "sftp", "ftp", "ftps", "local"):
+    for kind in ("s3", "gcs", "azure", "sftp", "ftp", "ftps", "local"):
         for err in (
             explanations.auth_failed(kind),
             explanations.path_missing(kind, "/in"),
@@ -80,3 +80,7 @@ def test_every_kind_of_store_has_its_sentences_and_they_read_as_sentences():
             assert err.fix[0].isupper() and err.fix.endswith(".")
     assert "exact match" in explanations.bucket_missing("gcs", "b").fix
     assert "locked" in explanations.retention_policy("gs://b").fix
+    missing = explanations.bucket_missing("azure", "box")
+    assert "container box does not exist" in missing.explanation and "bucket" not in str(missing)
+    held = explanations.immutability_policy("az://box/acme")
+    assert held.code == "retention_policy" and "legal hold" in held.fix

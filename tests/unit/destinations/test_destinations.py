@@ -5,6 +5,7 @@ import hashlib
 import pytest
 from event_export.config.model import ExportConfig
 from event_export.destinations import ClientSideError, DeliveryError, destination_for
+from event_export.destinations.azure import AzureBlobDestination, block_id
 from event_export.destinations.base import is_temp, is_temp_of, temp_name
 from event_export.destinations.ftp import FTPDestination
 from event_export.destinations.gcs import GCSDestination
@@ -34,8 +35,20 @@ def test_each_type_builds_its_destination_without_connecting():
     gcs = destination(type="gcs", bucket="b_1")
     assert isinstance(gcs, GCSDestination) and gcs.key("f.zip") == "f.zip"
     assert isinstance(destination(type="sftp", path="out"), SFTPDestination)
+    azure = destination(type="azure", container="box-1", path="in/")
+    assert isinstance(azure, AzureBlobDestination)
+    assert (azure.bucket, azure.key("f.zip"), azure.location) == (
+        "box-1",
+        "in/f.zip",
+        "az://box-1/in",
+    )
     ftp = destination(type="ftp", ftps=True)
     assert isinstance(ftp, FTPDestination) and ftp.ftps
+
+
+def test_azure_block_ids_have_one_length_and_differ_between_tries():
+    ids = {block_id(t, i) for t in ("a" * 16, "b" * 16) for i in (0, 1, 49_999)}
+    assert len(ids) == 6 and len({len(i) for i in ids}) == 1
 
 
 def test_temporary_names_are_hidden_unique_and_traceable_to_their_file():
