@@ -71,7 +71,7 @@ def test_a_url_that_is_not_http_is_named(no_login, capsys):
         ("--status", "stoped", "'STOPPED'"),
         ("--format", "zip", "'parquet'"),
         ("--frequency", "weekly", "'one_time'"),
-        ("--destination", "azure", "'sftp'"),
+        ("--destination", "dropbox", "'sftp'"),
         ("--kind", "events", "'user_profiles'"),
     ],
 )
