@@ -24,6 +24,7 @@ import pyarrow as pa
 from event_export.config.model import ExportConfig
 from event_export.destinations import VerificationError, destination_for
 from event_export.pipeline import ipc, naming, staging_cleanup
+from event_export.pipeline.deflate import Deflated
 from event_export.pipeline.gcp_export import PROFILES_PART, GcpRun
 from event_export.pipeline.lake import Window, count_profiles, count_window
 from event_export.pipeline.manifest import Manifest
@@ -32,6 +33,7 @@ from event_export.pipeline.stages.extract import extract, extract_profiles
 from event_export.pipeline.stages.package import build_zip, describe, sha256_of
 from event_export.pipeline.stages.split import split_by_event
 from event_export.pipeline.staging import Staging, Workspace, staging_store
+from event_export.pipeline.zipwriter import Member
 from event_export.scheduling.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 
@@ -162,10 +164,11 @@ class ExportRun:
                 ws.publish_folder(out_dir)
                 done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
                 return done
-            target = out_dir / f"{part['key']}.csv"  # named for the client in `package`
+            # the CSV as a ready zip member (deflate stream), named for the client in `package`
+            target = out_dir / f"{part['key']}.csv.deflate"
             timezone, excel = self.config.schedule.timezone, self.config.csv_for_excel
-            done = format_csv(local["path"], part["key"], timezone, target, excel).to_dict()
-            return {**done, "label": part["label"], "path": ws.publish(target)}
+            done = format_csv(local["path"], part["key"], timezone, target, excel, deflate=True)
+            return {**done.to_dict(), "label": part["label"], "path": ws.publish(target)}
 
     def format_all(self, parts: list[dict], workers: int = FORMAT_WORKERS) -> list[dict]:
         """Every event's CSV, as the mapped `format` tasks make them, on `workers` threads.
@@ -188,13 +191,17 @@ class ExportRun:
         entries = naming.member_names([names[f["key"]] for f in formatted], self._label)
         with self.store.workspace() as ws:
             local = ws.fetch_all([f["path"] for f in formatted])
-            members = [(entries[names[f["key"]]], p) for f, p in zip(formatted, local, strict=True)]
+            members = [
+                Member(entries[names[f["key"]]], p, Deflated(**f["deflated"]))
+                for f, p in zip(formatted, local, strict=True)
+            ]
             name = self._zip_name()
             target = ws.path(self.prefix) / "package" / name
-            build_zip(members, target)
+            sha256 = build_zip(members, target)
             events = {f["key"]: f["rows"] for f in sorted(formatted, key=lambda f: f["key"])}
             keys = {entries[names[f["key"]]]: f["key"] for f in formatted}
-            described = describe(target, name, sum(events.values()), events, keys).to_dict()
+            rows = sum(events.values())
+            described = describe(target, name, rows, events, keys, sha256).to_dict()
             return [{**described, "path": ws.publish(target)}]
 
     def upload(self, file: dict) -> str:
