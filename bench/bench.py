@@ -96,15 +96,16 @@ def run_stage(stage: str, spec: dict) -> dict:
     if stage == "extract":
         result = run.extract()
         state["extract"] = result
-        rows, written = result["rows"], _size([result["path"]])
-    elif stage == "split":
+        rows = result["rows"]
+        written = sum(p.stat().st_size for p in (run.staging / "extract").rglob("*") if p.is_file())
+    elif stage == "split":  # hands out the parts extract staged: writes nothing
         parts = run.split(state["extract"])
         state["split"] = parts
-        rows, written = sum(p["rows"] for p in parts), _size([p["path"] for p in parts])
+        rows, written = sum(p["rows"] for p in parts), 0
     elif stage == "format":
         formatted = run.format_all(state["split"])
         state["format"] = formatted
-        rows, written = sum(f["rows"] for f in formatted), sum(f["size"] for f in formatted)
+        rows, written = sum(f["rows"] for f in formatted), _size([f["path"] for f in formatted])
     elif stage == "package":
         files = run.package(state["format"])
         state["package"] = files

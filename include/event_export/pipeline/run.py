@@ -29,12 +29,12 @@ from event_export.pipeline.lake import Window, count_profiles, count_window
 from event_export.pipeline.manifest import Manifest
 from event_export.pipeline.profiles import PROFILES_PART, NamingProfile, profile_for
 from event_export.pipeline.stages.extract import extract, extract_profiles
-from event_export.pipeline.stages.split import split_by_event
 from event_export.pipeline.staging import Staging, Workspace, staging_store
 from event_export.scheduling.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 
-EVENT_NAMES = "event-names.json"  # in the run's split folder: raw event name by staging key
+EVENT_NAMES = "event-names.json"  # in the run's extract folder: raw event name by staging key
+PARTS = "parts.json"  # in the run's extract folder: the parts `split_by_event` hands out
 FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
 
 
@@ -99,21 +99,31 @@ class ExportRun:
         return profile_for(self.config, self.day, self.covered, self.request_id)
 
     def extract(self) -> Extracted:
+        """Stage the run's rows once: a profile snapshot as one file; events grouped per event
+        name, only the columns the naming profile's format reads, with an index of the parts
+        (`path` is the index's staging key) and the raw event names beside them."""
         staging_cleanup.sweep(self.store)  # every run's staging past its retention
         self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
+        day = self.day.isoformat()
         with self.store.workspace() as ws:
             out_dir = ws.path(self.prefix) / "extract"
             if self.profiles:
                 result = extract_profiles(source, self.day, out_dir)
-            else:
-                result = extract(source, self.window, self.events, out_dir)
-            key = ws.publish(result.path)
-        return {"day": self.day.isoformat(), "rows": result.rows, "path": key}
+                return {"day": day, "rows": result.rows, "path": ws.publish(result.path)}
+            columns = self.naming_profile.staged_columns
+            parts = extract(source, self.window, self.events, out_dir, columns)
+            names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
+            (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
+            index = [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
+            (out_dir / PARTS).write_text(json.dumps(index, ensure_ascii=True))
+            ws.publish_folder(out_dir)
+            rows = sum(p.rows for p in parts)
+            return {"day": day, "rows": rows, "path": ws.key(out_dir / PARTS)}
 
     def split(self, extracted: Extracted) -> list[Part]:
-        """One part per event from `extract`'s result; a profile snapshot is one part as it is,
-        so nothing is fetched for it (extract counted its rows)."""
+        """One part per event, as `extract` staged them: only its index is read, no rows are
+        copied. A profile snapshot is one part as it is (extract counted its rows)."""
         if self.profiles:
             return [
                 {
@@ -124,20 +134,14 @@ class ExportRun:
                 }
             ]
         with self.store.workspace() as ws:
-            extract_path = str(ws.fetch(extracted["path"]))
-            out_dir = ws.path(self.prefix) / "split"
-            parts = split_by_event(extract_path, out_dir)
-            names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
-            (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
-            ws.publish_folder(out_dir)
-            return [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
+            return json.loads(ws.fetch(extracted["path"]).read_text())
 
     def event_names(self) -> dict[str, str]:
-        """Raw event name by staging key, as `split` found them (a profile export: its part)."""
+        """Raw event name by staging key, as `extract` found them (a profile export: its part)."""
         if self.profiles:
             return {PROFILES_PART: PROFILES_PART}
         with self.store.workspace() as ws:
-            return json.loads(ws.fetch(f"{self.prefix}/split/{EVENT_NAMES}").read_text())
+            return json.loads(ws.fetch(f"{self.prefix}/extract/{EVENT_NAMES}").read_text())
 
     def format(self, part: Part) -> Formatted:
         with self.store.workspace() as ws:

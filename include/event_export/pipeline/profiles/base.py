@@ -8,6 +8,7 @@ new profile is one module here and one line in `profile_for`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +17,11 @@ from event_export.pipeline.staging import Workspace
 
 
 class NamingProfile(Protocol):
+    @property
+    def staged_columns(self) -> Sequence[str] | None:
+        """The event columns `format` reads, the only ones `extract` stages (None: all)."""
+        ...
+
     def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
         """Write one part (its staged rows local at `part["path"]`) under `out_dir` and publish
         what `package` needs."""

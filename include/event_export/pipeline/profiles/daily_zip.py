@@ -15,7 +15,7 @@ from event_export.config.model import ExportConfig
 from event_export.pipeline import naming
 from event_export.pipeline.deflate import Deflated
 from event_export.pipeline.handoffs import DeliveryDict, Formatted, Part
-from event_export.pipeline.stages.csv_format import format_csv
+from event_export.pipeline.stages.csv_format import READ_COLUMNS, format_csv
 from event_export.pipeline.stages.package import build_zip, describe
 from event_export.pipeline.staging import Workspace
 from event_export.pipeline.zipwriter import Member
@@ -27,6 +27,7 @@ class DailyZip:
     config: ExportConfig
     day: date
     covered: Period
+    staged_columns = tuple(READ_COLUMNS)  # not the event name, email or phone
 
     @property
     def label(self) -> str:

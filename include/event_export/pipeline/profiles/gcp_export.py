@@ -34,6 +34,7 @@ class GcpExport:
     day: date
     window: Window
     request_id: str  # the run's: see naming.request_id_for
+    staged_columns = None  # every column: records fall back on email and phone, JSON names events
 
     @property
     def profiles(self) -> bool:
