@@ -6,7 +6,7 @@ EVENTS ?= 200000
 N ?= 10000000
 BENCH_ARGS ?=
 
-.PHONY: setup demo test test-fast lint format schema bench bench-parse
+.PHONY: setup demo test test-fast lint format schema bench bench-scale bench-parse
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,10 @@ demo: setup
 
 bench: setup
 	@$(PY) bench/bench.py --events $(N) $(BENCH_ARGS)
+
+# make bench at 1 M, 3 M and 10 M events: cost per event (docs/performance.md)
+bench-scale: setup
+	@$(PY) bench/scale.py $(BENCH_ARGS)
 
 # full parse of every export DAG file at 1,000 and 5,000 generated configs (docs/performance.md)
 bench-parse: setup

@@ -279,6 +279,7 @@ def table(results: dict) -> str:
         f"(ratio {p['ratio']:.1%}, --distinct {p['distinct_setting']:g})",
         f"daily zip (extract..package, sum of stages): {s['core_seconds']:.2f} s, "
         f"{s['core_rows_per_s']:,.0f} rows/s",
+        f"staged between tasks: {s['staged_mb_per_million']:,.0f} MB per 1 M events",
         f"end to end (run_export in one process):       {s['end_to_end_seconds']:.2f} s, "
         f"peak {s['end_to_end_peak_mb']:.0f} MB",
     ]
@@ -360,6 +361,12 @@ def main() -> None:
             "rows": rows,
             "core_seconds": core,
             "core_rows_per_s": rows / core if core else 0.0,
+            # what waits between tasks: extract's staged day, format's members (not the zip)
+            "staged_mb_per_million": (stages["extract"]["bytes"] + stages["format"]["bytes"])
+            / 1e6
+            / (rows / 1e6)
+            if rows
+            else 0.0,
             "end_to_end_seconds": end_to_end["seconds"],
             "end_to_end_peak_mb": end_to_end["peak_mb"],
             "peak_mb": max([end_to_end["peak_mb"], *(s["peak_mb"] for s in stages.values())]),
