@@ -150,6 +150,7 @@ class GcpExport:
 
 
 def _staged_chunk(ws: Workspace, chunk: dict) -> Chunk:
-    """A staged chunk by key, with its SHA-256 taken here, where the file is local."""
+    """A staged chunk by key, with its SHA-256: the one taken while writing (text files), else
+    read here, where the file is local (Parquet, whose writer seeks)."""
     path = Path(chunk["path"])
-    return {**chunk, "path": ws.key(path), "sha256": sha256_of(path)}
+    return {**chunk, "path": ws.key(path), "sha256": chunk["sha256"] or sha256_of(path)}
