@@ -12,7 +12,7 @@ For the daily zip the CSV is never staged as text: it goes straight into a defla
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -60,9 +60,6 @@ class FormattedFile:
     rows: int
     size: int  # bytes of CSV text
     deflated: Deflated | None = None  # set when `path` holds the CSV as a deflate stream
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def header(payload_keys: list[str]) -> list[str]:
