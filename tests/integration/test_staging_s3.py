@@ -100,7 +100,7 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     # Every task worked in its own scratch folder, removed when it ended: no local hand-over.
     assert files_under(tmp_path / "scratch") == []
     # XCom carries staging keys, not a worker's paths.
-    assert xcom(dag_run, "extract")["path"] == f"{run}/extract/extract.arrow"
+    assert xcom(dag_run, "extract")["path"] == f"{run}/extract/parts.json"
     assert xcom(dag_run, "chunk")[0]["path"] == zip_key
 
     delivered = tmp_path / "client" / "acme"
