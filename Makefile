@@ -9,7 +9,7 @@ BENCH_ARGS ?=
 
 PORT ?=
 
-.PHONY: setup demo up down test test-fast lint format schema bench bench-parse
+.PHONY: setup demo up down test test-fast lint format schema bench bench-scale bench-parse
 
 setup:
 	@bash scripts/setup.sh
@@ -27,6 +27,10 @@ down:
 
 bench: setup
 	@$(PY) bench/bench.py --events $(N) $(BENCH_ARGS)
+
+# make bench at 1 M, 3 M and 10 M events: cost per event (docs/performance.md)
+bench-scale: setup
+	@$(PY) bench/scale.py $(BENCH_ARGS)
 
 # full parse of every export DAG file at 1,000 and 5,000 generated configs (docs/performance.md)
 bench-parse: setup

@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 from event_export.formats import EVENTS, Options, Output, write_series
 from event_export.generator import write_window
 from event_export.pipeline.stages.extract import extract
-from event_export.pipeline.stages.split import split_by_event
 from event_export.scheduling.windows import day_window
 
 TZ = "Asia/Kolkata"
@@ -49,9 +48,9 @@ def prepare(work: Path, events: int) -> list[dict]:
     window = day_window(DAY, ZoneInfo("UTC"))
     started = time.perf_counter()
     write_window(work / "lake", window, events)
-    extracted = extract(str(work / "lake"), window, None, work / "extract")
-    parts = [p.to_dict() for p in split_by_event(extracted.path, work / "split")]
-    print(f"prepared {extracted.rows:,} events in {time.perf_counter() - started:.1f} s")
+    parts = [p.to_dict() for p in extract(str(work / "lake"), window, None, work / "extract")]
+    rows = sum(p["rows"] for p in parts)
+    print(f"prepared {rows:,} events in {time.perf_counter() - started:.1f} s")
     parts_file.write_text(json.dumps({"events": events, "parts": parts}))
     return parts
 

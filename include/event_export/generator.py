@@ -1,9 +1,17 @@
 """A deterministic generator of realistic event-lake days, for the demo, the tests and benchmarks.
 
-The same (day, events, seed) always gives byte-identical Parquet files. Values are drawn from
-pools so a million rows take seconds, while still carrying everything a real day throws at an
+The same (day, events, seed, distinct) always gives byte-identical Parquet files. Values are drawn
+from pools so a million rows take seconds, while still carrying everything a real day throws at an
 exporter: about 40 event names with a skewed mix, system and custom events, web and app, payloads
 of varying keys and types, and Hindi, Arabic, emoji, commas, quotes and newlines inside values.
+
+Payload distinctness is a knob because it decides what payload parsing costs. With `distinct=0`
+every event draws from 512 pooled payload texts (a 10 M-event day holds about 20 k distinct ones),
+kind to any per-distinct-text cache. Real payloads carry ids, prices, timestamps and free text and
+are nearly all distinct: `distinct=0.95` gives that share of rows its own payload (an order id, an
+amount, a timestamp, free text in several scripts, a nested object in a quarter of them) ahead of
+the pooled keys, so the skew of keys and sizes per event stays as it was. Only the payload column
+depends on the knob; every other column is the same at any setting.
 """
 
 from __future__ import annotations
@@ -70,6 +78,13 @@ MEDIA = ["", "Broadcast", "Journey", "Onsite"]
 OS_TYPES = ["Android", "iOS", "Windows", "macOS", "Linux"]
 MAKES = ["Samsung", "Apple", "Xiaomi", "OnePlus", "Google", "Vivo", "Oppo", ""]
 POOL = 512  # distinct values per pooled column
+# free-text words for distinct payloads, several scripts, some needing JSON or CSV escapes
+WORDS = [
+    "fast", "delivery", "gift", "wrap", "please", "call", "before", "arriving", "बहुत", "अच्छा",
+    "उत्पाद", "شكرا", "جميل", "جدا", "素晴らしい", "商品", "très", "bien", "größe", "🚚", "👍",
+    'said "ok"', "a, b", "line\nbreak", "50%", "#1", "size: XL",
+]  # fmt: skip
+_WORDS_JSON = [json.dumps(w, ensure_ascii=False)[1:-1] for w in WORDS]  # escaped, unquoted
 
 
 def _rng(seed: int, *parts: object) -> np.random.Generator:
@@ -134,8 +149,44 @@ def _hour_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
-def generate_hour(day: date, hour: int, rows: int, seed: int = 7) -> pa.Table:
-    """One UTC hour of events, sorted by time."""
+def _text(values) -> pa.Array:
+    return pa.array(values).cast(pa.string())
+
+
+def _distinct_payloads(
+    pooled: pa.Array, start_ms: int, distinct: float, rng: np.random.Generator
+) -> pa.Array:
+    """`pooled` with a `distinct` share of rows given row-unique fields ahead of the pooled keys.
+
+    Built column-wise (Arrow string kernels, no per-row Python), so a 10 M-event day stays quick.
+    """
+    rows = len(pooled)
+    ids = pc.utf8_lpad(_text(rng.integers(0, 2**62, rows)), 19, "0")
+    cents = rng.integers(1, 10_000_000, rows)
+    amount = pc.binary_join_element_wise(
+        _text(cents // 100), pc.utf8_lpad(_text(cents % 100), 2, "0"), "."
+    )
+    at = pa.array(start_ms + rng.integers(0, 3_600_000, rows), pa.timestamp("ms", tz="UTC"))
+    words = pa.array(_WORDS_JSON)
+    note = pc.binary_join_element_wise(
+        *(words.take(pa.array(rng.integers(0, len(WORDS), rows))) for _ in range(3)), " "
+    )
+    nested = pc.binary_join_element_wise(
+        '"ctx":{"qty":', _text(rng.integers(1, 20, rows)), ',"tags":["', note, '"]},', ""
+    )
+    nested = pc.if_else(pa.array(rng.random(rows) < 0.25), nested, "")
+    unique = pc.binary_join_element_wise(
+        '{"order id":"', ids, '","amount":', amount, ',"at":"', at.cast(pa.string()),
+        '","note":"', note, '",', nested, pc.utf8_slice_codeunits(pooled, 1), "",
+    )  # fmt: skip
+    return pc.if_else(pa.array(rng.random(rows) < distinct), unique, pooled)
+
+
+def generate_hour(
+    day: date, hour: int, rows: int, seed: int = 7, distinct: float = 0.0
+) -> pa.Table:
+    """One UTC hour of events, sorted by time; `distinct`: the share of rows whose payload is
+    their own (see the module's docstring), 0 for pooled payloads only."""
     rng = _rng(seed, day.isoformat(), hour)
     ranks = np.arange(1, len(EVENT_NAMES) + 1)
     mix = (1 / ranks**1.1) / (1 / ranks**1.1).sum()  # Zipf-like skew
@@ -183,17 +234,22 @@ def generate_hour(day: date, hour: int, rows: int, seed: int = 7) -> pa.Table:
         "sid": by_channel(_pooled(rng, "w-{:06d}", rows), none),
         "payload": _all_payloads(seed).take(pa.array(payload_idx)),
     }
+    if distinct:
+        unique_rng = _rng(seed, "distinct", day.isoformat(), hour)
+        columns["payload"] = _distinct_payloads(columns["payload"], start_ms, distinct, unique_rng)
     return pa.table(columns, schema=EVENT_SCHEMA)
 
 
-def _write_hour(root: str | Path, hour: datetime, rows: int, seed: int) -> None:
-    table = generate_hour(hour.date(), hour.hour, rows, seed)
+def _write_hour(root: str | Path, hour: datetime, rows: int, seed: int, distinct: float) -> None:
+    table = generate_hour(hour.date(), hour.hour, rows, seed, distinct)
     folder = Path(partition_dir(str(root), hour))
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, folder / "part-0.parquet", compression="zstd", row_group_size=65536)
 
 
-def write_window(root: str | Path, window: Window, events: int, seed: int = 7) -> int:
+def write_window(
+    root: str | Path, window: Window, events: int, seed: int = 7, distinct: float = 0.0
+) -> int:
     """Write about `events` rows into the UTC hour partitions that overlap a window.
 
     The rows follow the same daily curve as `write_day`; whole hours are written, so rows in the
@@ -204,7 +260,7 @@ def write_window(root: str | Path, window: Window, events: int, seed: int = 7) -
     per_hour = np.floor(weights / weights.sum() * events).astype(int)
     per_hour[: events - per_hour.sum()] += 1
     for hour, rows in zip(hours, per_hour.tolist(), strict=True):
-        _write_hour(root, hour, rows, seed)
+        _write_hour(root, hour, rows, seed, distinct)
     return int(per_hour.sum())
 
 
@@ -268,9 +324,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--profiles", type=int, default=0, help="users in the day's snapshot")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--distinct", type=float, default=0.0, help="share of rows with a payload of their own"
+    )
     args = parser.parse_args()
     window = day_window(args.day, ZoneInfo(args.timezone))
-    print(write_window(args.root, window, args.events, args.seed), "events written")
+    written = write_window(args.root, window, args.events, args.seed, args.distinct)
+    print(written, "events written")
     if args.profiles:
         print(write_profiles(args.root, args.day, args.profiles, args.seed), "profiles written")
 

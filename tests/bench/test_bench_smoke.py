@@ -25,6 +25,8 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
         row = next(line for line in lines if line.startswith(f"{stage} "))
         assert "20,000" in row, row
     assert any(line.startswith("ratio to DuckDB:") for line in lines)
+    printed = next(line for line in lines if line.startswith("bench: distinct payloads"))
+    assert "(--distinct 0.95)" in printed, printed
 
     results = json.loads(out.read_text())
     assert list(results["stages"]) == STAGES
@@ -32,6 +34,8 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
         assert stage["rows"] == 20_000
         assert stage["peak_mb"] > 0 and stage["seconds"] >= 0
     assert results["duckdb"]["rows"] == 20_000
+    payloads = results["payloads"]  # the default day's payloads are realistic: nearly all distinct
+    assert payloads["rows"] == 20_000 and payloads["ratio"] >= 0.9
     assert results["summary"]["core_ratio"] > 0 and results["summary"]["end_to_end_ratio"] > 0
     delivered = tmp_path / "work" / "delivered" / "out"
     assert sorted(p.name for p in delivered.iterdir()) == [

@@ -91,7 +91,7 @@ def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, d
 
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/cel_acme/2026-11-01/")["Contents"]
     staged = {o["Key"].removeprefix("runs/cel_acme/2026-11-01/").split("/")[0] for o in listed}
-    assert staged == {"extract", "split", "format", "package", "_validated"}  # kept: KEEP_DAYS
+    assert staged == {"extract", "format", "package", "_validated"}  # kept: KEEP_DAYS
     assert len([o for o in listed if "/format/" in o["Key"]]) == len(EVENTS)
     for worker in ("w1", "w2"):  # each worked in its own folder and left nothing there
         scratch = stack.home / f"scratch-{worker}"

@@ -226,7 +226,7 @@ def test_a_failed_upload_keeps_its_staging_and_clearing_the_task_retries_from_it
     wait_until(lambda: run_state("failed"), 120, "the run to fail")
     staged = home / "staging" / "acme_retry" / period.key
     kept = {p.relative_to(staged).parts[0] for p in staged.rglob("*") if p.is_file()}
-    assert kept == {"extract", "split", "format", "package"}  # a failed run keeps its staging
+    assert kept == {"extract", "format", "package"}  # a failed run keeps its staging
 
     delivered.rmdir()  # the destination is fixed; clear the failed task and what follows it
     api.call_path(

@@ -75,7 +75,7 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     config = CONFIG.format(lake=kolkata_lake)
     dag = export_dags(tmp_path, monkeypatch, {"it_s3stage": config})["export_it_s3stage"]
     set_local_connection("it_s3stage_local", tmp_path / "client")
-    stale = f"{PREFIX}/it_s3stage/2026-11-01/split/event from an earlier try.arrow"
+    stale = f"{PREFIX}/it_s3stage/2026-11-01/extract/event from an earlier try.arrow"
     s3_staging.put_object(Bucket=BUCKET, Key=stale, Body=b"stale")
     monkeypatch.setenv("EES_STAGING_KEEP_DAYS", "1")  # keep it, to look inside
 
@@ -88,19 +88,19 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     objects = staged(s3_staging, "it_s3stage/2026-11-01/")
     run = "it_s3stage/2026-11-01"
     assert stale.removeprefix(f"{PREFIX}/") not in objects  # the extract cleared the old try
-    assert objects[f"{run}/extract/extract.arrow"] > 0
+    assert objects[f"{run}/extract/parts.json"] > 0  # the day staged once, per event
     window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
     expected = count_window(str(kolkata_lake), window)
-    split = {k for k in objects if k.startswith(f"{run}/split/") and k.endswith(".arrow")}
+    split = {k for k in objects if k.startswith(f"{run}/extract/") and k.endswith(".arrow")}
     formatted = {k for k in objects if k.startswith(f"{run}/format/")}
     assert len(split) == len(formatted) == len(expected) > 1
-    assert f"{run}/split/event-names.json" in objects  # raw names: staged, not in XCom
-    assert all(re.search(r"/format/([0-9a-f]{16})/\1\.csv$", k) for k in formatted)
+    assert f"{run}/extract/event-names.json" in objects  # raw names: staged, not in XCom
+    assert all(re.search(r"/format/([0-9a-f]{16})/\1\.csv\.deflate$", k) for k in formatted)
     zip_key = f"{run}/package/acme_01112026.zip"
     # Every task worked in its own scratch folder, removed when it ended: no local hand-over.
     assert files_under(tmp_path / "scratch") == []
     # XCom carries staging keys, not a worker's paths.
-    assert xcom(dag_run, "extract")["path"] == f"{run}/extract/extract.arrow"
+    assert xcom(dag_run, "extract")["path"] == f"{run}/extract/parts.json"
     assert xcom(dag_run, "chunk")[0]["path"] == zip_key
 
     delivered = tmp_path / "client" / "acme"

@@ -3,10 +3,13 @@
 Text records arrive as one Arrow string array per batch, every element a whole record ending in a
 newline. The cut points come from the array's offsets (byte positions), and each file's bytes are
 written straight from the array's data buffer, so cutting costs no copy and no Python per row.
+Each text file's SHA-256 is taken over its bytes as they go to disk (after gzip), so the manifest's
+checksum needs no second read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ class Chunk:
     path: str
     rows: int
     size: int
+    sha256: str | None = None  # taken while writing; None: read the file for it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,15 +39,42 @@ def chunk_path(out_dir: Path, index: int, extension: str) -> Path:
     return out_dir / f"{index:05d}.{extension}"
 
 
-def open_output(path: Path, gzip: bool, name: str | None = None) -> BinaryIO:
+def open_output(
+    path: Path, gzip: bool, name: str | None = None, digest: hashlib._Hash | None = None
+) -> BinaryIO:
     """A file to write; with `gzip`, a deterministic gzip stream: no time in its header, and as
     the original file name `name` without `.gz` (the delivered file's own name; `gunzip -N`
-    restores it), or none, never the staging file's placeholder name."""
+    restores it), or none, never the staging file's placeholder name. With `digest`, every byte
+    that reaches the file is hashed into it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = path.open("wb")
+    raw: BinaryIO = path.open("wb")
+    if digest is not None:
+        raw = _HashingFile(raw, digest)
     if not gzip:
         return raw
     return _ClosingGzip(raw, name or "")
+
+
+class _HashingFile(io.RawIOBase):
+    """Writes through to a file, hashing the bytes on the way."""
+
+    def __init__(self, raw: BinaryIO, digest: hashlib._Hash):
+        self.raw, self.digest = raw, digest
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()  # flushes first
+            self.raw.close()
 
 
 class _ClosingGzip(io.RawIOBase):
@@ -95,12 +126,14 @@ class TextChunks:
         self.chunks: list[Chunk] = []
         self._file: BinaryIO | None = None
         self._path: Path | None = None
+        self._digest = hashlib.sha256()
         self._size = 0
         self._rows = 0
 
     def _open(self) -> None:
         self._path = chunk_path(self.out_dir, len(self.chunks), self.extension)
-        self._file = open_output(self._path, self.gzip, self.gzip_name)
+        self._digest = hashlib.sha256()
+        self._file = open_output(self._path, self.gzip, self.gzip_name, self._digest)
         self._file.write(self.header)
         self._size, self._rows = len(self.header), 0
 
@@ -110,7 +143,7 @@ class TextChunks:
         self._file.close()
         self._file = None
         size = self._path.stat().st_size
-        self.chunks.append(Chunk(str(self._path), self._rows, size))
+        self.chunks.append(Chunk(str(self._path), self._rows, size, self._digest.hexdigest()))
 
     def write(self, records: pa.Array) -> None:
         if records.null_count:

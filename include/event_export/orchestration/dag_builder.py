@@ -41,7 +41,9 @@ from event_export.scheduling.trigger_form import one_time_params
 from event_export.scheduling.windows import Window
 from event_export.settings import exports_dir
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the hand-offs' types only annotate: XCom keeps one value per task (no
+    # `multiple_outputs` inferred from a dict type), which is all its readers pull
+    from event_export.pipeline.handoffs import DeliveryDict, Extracted, Formatted, Part
     from event_export.pipeline.run import ExportRun
 
 DEFAULT_RETRIES = 2
@@ -190,22 +192,22 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
 
         @task(task_id=task_ids.EXTRACT)
         @reports_failures
-        def extract() -> dict:
+        def extract() -> Extracted:
             return _run(config).extract()
 
         @task(task_id=task_ids.SPLIT_BY_EVENT)
         @reports_failures
-        def split_by_event(extracted: dict) -> list[dict]:
+        def split_by_event(extracted: Extracted) -> list[Part]:
             return _run(config).split(extracted)
 
         @task(task_id=task_ids.FORMAT, map_index_template="{{ task.op_kwargs['part']['label'] }}")
         @reports_failures
-        def format(part: dict) -> dict:
+        def format(part: Part) -> Formatted:
             return _run(config).format(part)
 
         @task(task_id=task_ids.CHUNK, trigger_rule="none_failed")
         @reports_failures
-        def chunk(formatted: list[dict]) -> list[dict]:
+        def chunk(formatted: list[Formatted]) -> list[DeliveryDict]:
             # One slice fetches every mapped result: list() would iterate Airflow's lazy
             # sequence item by item until a lookup one past the end fails, which the Task SDK
             # logs at error level ("XCom not found ... offset=N") on every successful run.
@@ -213,12 +215,12 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
 
         @task(task_id=task_ids.UPLOAD, map_index_template="{{ task.op_kwargs['file']['name'] }}")
         @reports_client_errors
-        def upload(file: dict) -> str:
+        def upload(file: DeliveryDict) -> str:
             return _run(config).upload(file)
 
         @task(task_id=task_ids.VALIDATE, **callbacks_for(config)[1])  # the delivered event
         @reports_client_errors
-        def validate(files: list[dict], uploaded: list[str]) -> dict:
+        def validate(files: list[DeliveryDict], uploaded: list[str]) -> dict:
             """Check the delivery, publish the manifest, then release the run's staging."""
             run = _run(config)
             summary = run.validate(files)

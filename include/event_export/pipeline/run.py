@@ -4,8 +4,8 @@ Each function here is what one Airflow task does; they exchange only small dicts
 names, counts) so XCom stays small. Each works in a `staging.Workspace`: it fetches its inputs by
 key and publishes its outputs, so with staging on S3 the tasks of a run may run on any workers.
 Keying staging by day (not by run) makes a rerun overwrite its own files and nothing else. The
-naming profile decides the files: daily_zip packs one zip per day, gcp_export (see gcp_export.py)
-names each format's chunk files.
+naming profile (profiles/: daily_zip, gcp_export) decides the files, their packaging and names;
+what tasks hand each other is declared in handoffs.py.
 """
 
 from __future__ import annotations
@@ -23,19 +23,18 @@ import pyarrow as pa
 
 from event_export.config.model import ExportConfig
 from event_export.destinations import VerificationError, destination_for
-from event_export.pipeline import ipc, naming, staging_cleanup
-from event_export.pipeline.gcp_export import PROFILES_PART, GcpRun
+from event_export.pipeline import naming, staging_cleanup
+from event_export.pipeline.handoffs import DeliveryDict, Extracted, Formatted, Part
 from event_export.pipeline.lake import Window, count_profiles, count_window
 from event_export.pipeline.manifest import Manifest
-from event_export.pipeline.stages.csv_format import format_csv
+from event_export.pipeline.profiles import PROFILES_PART, NamingProfile, profile_for
 from event_export.pipeline.stages.extract import extract, extract_profiles
-from event_export.pipeline.stages.package import build_zip, describe, sha256_of
-from event_export.pipeline.stages.split import split_by_event
 from event_export.pipeline.staging import Staging, Workspace, staging_store
 from event_export.scheduling.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 
-EVENT_NAMES = "event-names.json"  # in the run's split folder: raw event name by staging key
+EVENT_NAMES = "event-names.json"  # in the run's extract folder: raw event name by staging key
+PARTS = "parts.json"  # in the run's extract folder: the parts `split_by_event` hands out
 FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
 
 
@@ -87,16 +86,6 @@ class ExportRun:
         return naming.request_id_for(self.config.client_id, self.config.export_id, self.covered.key)
 
     @property
-    def _label(self) -> str:
-        """The period in daily-zip names: DDMMYYYY for one day, else the period's label."""
-        return naming.ddmmyyyy(self.day) if self.covered.single_day else self.covered.label
-
-    def _zip_name(self) -> str:
-        if self.covered.single_day:
-            return naming.daily_zip_name(self.config.client_id, self.day)
-        return f"{naming.safe_component(self.config.client_id)}_{self.covered.label}.zip"
-
-    @property
     def events(self) -> list[str] | None:
         return list(self.config.events) if self.config.kind == "selected_events" else None
 
@@ -104,29 +93,37 @@ class ExportRun:
     def profiles(self) -> bool:
         return self.config.kind == "user_profiles"
 
-    @property
-    def gcp(self) -> GcpRun | None:
-        """The gcp_export settings, or None for the daily zip."""
-        if self.config.profile != "gcp_export":
-            return None
-        return GcpRun(self.config, self.day, self.window, self.request_id)
+    @cached_property
+    def naming_profile(self) -> NamingProfile:
+        """What this run writes and how it names it (daily_zip or gcp_export)."""
+        return profile_for(self.config, self.day, self.covered, self.request_id)
 
-    def extract(self) -> dict:
+    def extract(self) -> Extracted:
+        """Stage the run's rows once: a profile snapshot as one file; events grouped per event
+        name, only the columns the naming profile's format reads, with an index of the parts
+        (`path` is the index's staging key) and the raw event names beside them."""
         staging_cleanup.sweep(self.store)  # every run's staging past its retention
         self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
+        day = self.day.isoformat()
         with self.store.workspace() as ws:
             out_dir = ws.path(self.prefix) / "extract"
             if self.profiles:
                 result = extract_profiles(source, self.day, out_dir)
-            else:
-                result = extract(source, self.window, self.events, out_dir)
-            key = ws.publish(result.path)
-        return {"day": self.day.isoformat(), "rows": result.rows, "path": key}
+                return {"day": day, "rows": result.rows, "path": ws.publish(result.path)}
+            columns = self.naming_profile.staged_columns
+            parts = extract(source, self.window, self.events, out_dir, columns)
+            names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
+            (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
+            index = [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
+            (out_dir / PARTS).write_text(json.dumps(index, ensure_ascii=True))
+            ws.publish_folder(out_dir)
+            rows = sum(p.rows for p in parts)
+            return {"day": day, "rows": rows, "path": ws.key(out_dir / PARTS)}
 
-    def split(self, extracted: dict) -> list[dict]:
-        """One part per event from `extract`'s result; a profile snapshot is one part as it is,
-        so nothing is fetched for it (extract counted its rows)."""
+    def split(self, extracted: Extracted) -> list[Part]:
+        """One part per event, as `extract` staged them: only its index is read, no rows are
+        copied. A profile snapshot is one part as it is (extract counted its rows)."""
         if self.profiles:
             return [
                 {
@@ -137,37 +134,22 @@ class ExportRun:
                 }
             ]
         with self.store.workspace() as ws:
-            extract_path = str(ws.fetch(extracted["path"]))
-            out_dir = ws.path(self.prefix) / "split"
-            parts = split_by_event(extract_path, out_dir)
-            names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
-            (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
-            ws.publish_folder(out_dir)
-            return [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
+            return json.loads(ws.fetch(extracted["path"]).read_text())
 
     def event_names(self) -> dict[str, str]:
-        """Raw event name by staging key, as `split` found them (a profile export: its part)."""
+        """Raw event name by staging key, as `extract` found them (a profile export: its part)."""
         if self.profiles:
             return {PROFILES_PART: PROFILES_PART}
         with self.store.workspace() as ws:
-            return json.loads(ws.fetch(f"{self.prefix}/split/{EVENT_NAMES}").read_text())
+            return json.loads(ws.fetch(f"{self.prefix}/extract/{EVENT_NAMES}").read_text())
 
-    def format(self, part: dict) -> dict:
+    def format(self, part: Part) -> Formatted:
         with self.store.workspace() as ws:
-            local = {**part, "path": str(ws.fetch(part["path"]))}
+            local: Part = {**part, "path": str(ws.fetch(part["path"]))}
             out_dir = ws.path(self.prefix) / "format" / part["key"]
-            if self.gcp is not None:
-                event = None if self.profiles else ipc.first_value(local["path"], "event_name")
-                done = self.gcp.format(local, out_dir, event)
-                ws.publish_folder(out_dir)
-                done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
-                return done
-            target = out_dir / f"{part['key']}.csv"  # named for the client in `package`
-            timezone, excel = self.config.schedule.timezone, self.config.csv_for_excel
-            done = format_csv(local["path"], part["key"], timezone, target, excel).to_dict()
-            return {**done, "label": part["label"], "path": ws.publish(target)}
+            return self.naming_profile.format(ws, local, out_dir)
 
-    def format_all(self, parts: list[dict], workers: int = FORMAT_WORKERS) -> list[dict]:
+    def format_all(self, parts: list[Part], workers: int = FORMAT_WORKERS) -> list[Formatted]:
         """Every event's CSV, as the mapped `format` tasks make them, on `workers` threads.
 
         Arrow's reader, compute kernels and CSV writer release the GIL, so events format side by
@@ -179,30 +161,20 @@ class ExportRun:
         by_key = {part["key"]: f for part, f in zip(largest_first, done, strict=True)}
         return [by_key[p["key"]] for p in parts]
 
-    def package(self, formatted: list[dict]) -> list[dict]:
-        """gcp_export: name each chunk file; daily_zip: zip the period's CSVs into
-        `<client>_<DDMMYYYY>.zip`. Either way, describe the files to deliver."""
+    def package(self, formatted: list[Formatted]) -> list[DeliveryDict]:
+        """The files to deliver (daily_zip: the period's zip; gcp_export: each chunk file, named),
+        described for upload and the manifest."""
         names = self.event_names() if formatted else {}
-        if self.gcp is not None:  # chunks were hashed where they were written
-            return self.gcp.name_files(formatted, names)
-        entries = naming.member_names([names[f["key"]] for f in formatted], self._label)
         with self.store.workspace() as ws:
-            local = ws.fetch_all([f["path"] for f in formatted])
-            members = [(entries[names[f["key"]]], p) for f, p in zip(formatted, local, strict=True)]
-            name = self._zip_name()
-            target = ws.path(self.prefix) / "package" / name
-            build_zip(members, target)
-            events = {f["key"]: f["rows"] for f in sorted(formatted, key=lambda f: f["key"])}
-            keys = {entries[names[f["key"]]]: f["key"] for f in formatted}
-            described = describe(target, name, sum(events.values()), events, keys).to_dict()
-            return [{**described, "path": ws.publish(target)}]
+            out_dir = ws.path(self.prefix) / "package"
+            return self.naming_profile.package(ws, formatted, names, out_dir)
 
-    def upload(self, file: dict) -> str:
+    def upload(self, file: DeliveryDict) -> str:
         with self.store.workspace() as ws:
             destination_for(self.config.destination).upload(ws.fetch(file["path"]), file["name"])
         return file["name"]
 
-    def manifest(self, files: list[dict]) -> Manifest:
+    def manifest(self, files: list[DeliveryDict]) -> Manifest:
         """The delivery's manifest: each file with its rows per raw event name (the files' XCom
         rows carry staging keys; the names come back from staging here)."""
         names = self.event_names() if files else {}
@@ -225,7 +197,7 @@ class ExportRun:
             public,
         )
 
-    def validate(self, files: list[dict]) -> dict:
+    def validate(self, files: list[DeliveryDict]) -> dict:
         """Check every file against the destination and the lake, then publish the manifest.
 
         Only checksums computed over the content need the files back from staging (a download
@@ -240,7 +212,9 @@ class ExportRun:
                 return self._validate(ws, files, lambda f: ws.path(f["path"]))
             return self._validate(ws, files, lambda f: ws.fetch(f["path"]))
 
-    def _validate(self, ws: Workspace, files: list[dict], local: Callable[[dict], Path]) -> dict:
+    def _validate(
+        self, ws: Workspace, files: list[DeliveryDict], local: Callable[[DeliveryDict], Path]
+    ) -> dict:
         destination = destination_for(self.config.destination)
         problems = destination.verify_all(files, local)
         manifest = self.manifest(files)
@@ -257,12 +231,7 @@ class ExportRun:
             )
         if problems:
             raise VerificationError("; ".join(problems))
-        if self.gcp is not None:
-            name = self.gcp.manifest_name()
-        elif files:
-            name = naming.manifest_name(files[0]["name"])
-        else:
-            name = f"empty{naming.MANIFEST_SUFFIX}"
+        name = self.naming_profile.manifest_name(files)
         local = ws.path(self.prefix) / name
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(manifest.to_json())
@@ -287,9 +256,3 @@ def run_export(config: ExportConfig, day: date) -> dict:
     for f in files:
         run.upload(f)
     return run.validate(files)
-
-
-def _staged_chunk(ws: Workspace, chunk: dict) -> dict:
-    """A staged gcp_export chunk by key, with its SHA-256 taken here, where the file is local."""
-    path = Path(chunk["path"])
-    return {**chunk, "path": ws.key(path), "sha256": sha256_of(path)}

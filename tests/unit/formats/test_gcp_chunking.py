@@ -1,6 +1,7 @@
 """Files cut at a small size limit: each under it, each valid alone, together exactly the input."""
 
 import csv
+import hashlib
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -60,6 +61,16 @@ def test_chunks_stay_under_the_limit_and_add_up_to_the_input(staged, tmp_path, f
         assert len(ids) == chunk.rows > 0
         delivered += ids
     assert delivered == pq.read_table(staged).column("event_id").to_pylist()
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv"])
+def test_text_chunks_are_hashed_while_written(staged, tmp_path, fmt, gzip):
+    output = Output(tmp_path, limit=LIMIT, gzip=gzip)
+    chunks = write_series(str(staged), fmt, EVENTS, Options(), output, HOSTILE_EVENT)
+    assert len(chunks) >= 2
+    for chunk in chunks:
+        assert chunk.sha256 == hashlib.sha256(Path(chunk.path).read_bytes()).hexdigest()
 
 
 def test_a_record_bigger_than_the_limit_gets_a_file_of_its_own(staged, tmp_path):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from event_export.pipeline.payload import flatten, flatten_column, parse_column
+from event_export.pipeline.payload import flatten, flatten_column, keys_of, parse, parse_column
 from event_export.pipeline.stages.csv_format import TS_FORMAT, local_iso
 from event_export.pipeline.streams import coalesce, ordered_map, prefetch
 
@@ -103,3 +103,39 @@ def test_coalesce_joins_small_batches_without_losing_or_reordering_rows():
     joined = list(coalesce(batches, 25))
     assert [b.num_rows for b in joined] == [30, 30, 10]
     assert pa.Table.from_batches(joined).column("n").to_pylist() == list(range(70))
+
+
+PAYLOAD_CORPUS = [
+    '{"a": 123456789012345678901234567890}', '{"a": 1, "a": 2}', '{"a": -0}', '{"a": -0.0}',
+    '{"a": 1e400}', '{"a": "\\ud800"}', '{"a": NaN}', '{"a": -Infinity}', "[1, 2]", '"x"', "3",
+    "null", '{"a": 1.0, "b": 1E5, "c": 2.50}', '{"b": {"y": 1, "x": [1, 2.5, null, true]}}',
+    '{"a": 18446744073709551616}', ' {"a": 1} ', '{"\\u0000": "\\u202e"}', '{"k": "नमस्ते 🎉"}',
+    "{}", '{"a": "line\\nbreak, \\"quoted\\""}',
+]  # fmt: skip
+BROKEN_PAYLOADS = ['{"a": 1} x', "{", '{"a": }', "{'a': 1}", '{"a": 1,}', "\ufeff{}"]
+
+
+@pytest.mark.parametrize("text", PAYLOAD_CORPUS)
+def test_parse_gives_what_the_stdlib_gives(text):
+    value = json.loads(text)
+    expected = value if isinstance(value, dict) else {"value": value}
+    got = parse(text)
+    assert json.dumps(got, sort_keys=False) == json.dumps(expected, sort_keys=False)
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+def test_keys_of_gives_the_keys_parse_gives():
+    texts = [*PAYLOAD_CORPUS, None, "", '{"z": {"inner": 1}, "a": [1]}']
+    batch = pa.record_batch([pa.array(texts, pa.string())], names=["payload"])
+    expected = sorted({k for t in texts for k in parse(t)})
+    assert keys_of([batch]) == expected
+    assert "value" in expected and "inner" not in expected  # non-objects; nested keys stay inside
+    broken = pa.record_batch([pa.array(BROKEN_PAYLOADS[:1])], names=["payload"])
+    with pytest.raises(json.JSONDecodeError):
+        keys_of([broken])
+
+
+@pytest.mark.parametrize("text", BROKEN_PAYLOADS)
+def test_parse_fails_on_broken_payloads_as_the_stdlib_does(text):
+    with pytest.raises(json.JSONDecodeError):
+        parse(text)

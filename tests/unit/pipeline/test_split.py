@@ -1,30 +1,32 @@
-"""Extract and split: every row of the window once, per event, in the extract's order."""
+"""Extract, split by event as it streams: every row of the window once, per event, in the
+lake's order, holding only the columns asked for."""
 
+from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+from event_export.generator import write_window
+from event_export.pipeline import ipc
 from event_export.pipeline.ipc import read_staged, schema_of
 from event_export.pipeline.lake import read_window
 from event_export.pipeline.stages import split as split_module
+from event_export.pipeline.stages.csv_format import READ_COLUMNS
 from event_export.pipeline.stages.extract import extract
-from event_export.pipeline.stages.split import split_by_event
 from event_export.scheduling.windows import day_window
 
 
-def test_split_keeps_each_events_rows_in_extract_order(
+def test_extract_stages_each_events_rows_once_in_lake_order(
     kolkata_lake, demo_day, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(split_module, "FLUSH_BYTES", 64 * 1024)  # many batches per event
     window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
-    extracted = extract(str(kolkata_lake), window, None, tmp_path / "extract")
-    staged = pa.Table.from_batches(list(read_staged(extracted.path)))
     lake = pa.Table.from_batches(list(read_window(str(kolkata_lake), window)))
-    assert staged.equals(lake) and extracted.rows == lake.num_rows
-    assert extracted.path.endswith(".arrow")
-
-    parts = split_by_event(extracted.path, tmp_path / "split")
+    parts = extract(str(kolkata_lake), window, None, tmp_path / "extract")
     assert [p.event for p in parts] == sorted(set(lake.column("event_name").to_pylist()))
+    assert sum(p.rows for p in parts) == lake.num_rows
     for part in parts:
+        assert part.path.endswith(".arrow")
         batches = list(read_staged(part.path))
         got = pa.Table.from_batches(batches, schema_of(part.path))
         assert len(batches) > 1 or part.rows < 200
@@ -33,7 +35,28 @@ def test_split_keeps_each_events_rows_in_extract_order(
         assert payloads.column(0).equals(got.column("payload"))
         expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
         assert got.num_rows == part.rows == expected.num_rows
-        assert got.column("event_id").to_pylist() == expected.column("event_id").to_pylist()
-        assert got.equals(expected.select(got.column_names))
-    rerun = split_by_event(extracted.path, tmp_path / "split")
+        assert got.equals(expected)
+    rerun = extract(str(kolkata_lake), window, None, tmp_path / "extract")
     assert [p.to_dict() for p in rerun] == [p.to_dict() for p in parts]
+
+
+def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypatch):
+    """Realistic payloads (nearly all distinct, so no dictionary keeps them small): the staged
+    day is ZSTD-compressed to well under its plain size."""
+    window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
+    write_window(tmp_path / "lake", window, 20_000, distinct=0.95)
+    lake_uri = str(tmp_path / "lake")
+    lake = pa.Table.from_batches(list(read_window(lake_uri, window)))
+    parts = extract(lake_uri, window, None, tmp_path / "narrow", READ_COLUMNS)
+    for part in parts:
+        got = pa.Table.from_batches(list(read_staged(part.path)), schema_of(part.path))
+        assert got.column_names == READ_COLUMNS  # no event name, email or phone
+        expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
+        assert got.equals(expected.select(READ_COLUMNS))
+    monkeypatch.setattr(ipc, "COMPRESSION", None)
+    plain = extract(lake_uri, window, None, tmp_path / "plain", READ_COLUMNS)
+    assert sum(_size(p) for p in parts) < 0.6 * sum(_size(p) for p in plain)
+
+
+def _size(part) -> int:
+    return Path(part.path).stat().st_size

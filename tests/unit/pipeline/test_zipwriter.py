@@ -1,26 +1,34 @@
-"""The ISA-L zip writer: readable by zipfile and unzip, and byte-identical whatever the threads."""
+"""The zip of pre-deflated members: readable by zipfile and unzip, byte-identical whatever the
+threads, read sizes or load, with its SHA-256 taken while it is written."""
 
+import hashlib
 import os
 import random
 import shutil
 import subprocess
+import threading
 import zipfile
+import zlib
 
 import pytest
-from event_export.pipeline import zipwriter
+from event_export.pipeline import deflate, zipwriter
+from event_export.pipeline.deflate import DeflateWriter
 from event_export.pipeline.stages.package import build_zip
+from event_export.pipeline.zipwriter import Member, assemble_zip
+from isal import isal_zlib
 
 
 @pytest.fixture
-def members(tmp_path):
+def sources(tmp_path):
+    """(entry name, file) pairs: compressible, empty, incompressible, a block and a byte."""
     rng = random.Random(5)
     words = ["नमस्ते", "مرحبا", "🎉", "plain", '"quoted"', "a,b", "line\nbreak"]
     csv = "\n".join(",".join(rng.choice(words) for _ in range(8)) for _ in range(60_000))
     files = {
         "add to cart_01112026.csv": csv.encode(),  # several blocks, compressible
         "empty_01112026.csv": b"",
-        "खरीदारी पूरी_01112026.csv": rng.randbytes(zipwriter.BLOCK),  # one block, incompressible
-        "tail_01112026.csv": os.urandom(10) + b"x" * (zipwriter.BLOCK + 1),  # a block and a byte
+        "खरीदारी पूरी_01112026.csv": rng.randbytes(deflate.BLOCK),  # one block, incompressible
+        "tail_01112026.csv": os.urandom(10) + b"x" * (deflate.BLOCK + 1),  # a block and a byte
     }
     out = []
     for i, (name, data) in enumerate(files.items()):
@@ -30,6 +38,24 @@ def members(tmp_path):
     return out
 
 
+def _deflate_file(path, target, read_size=deflate.BLOCK, threads=2):
+    with path.open("rb") as source, target.open("wb") as out:
+        writer = DeflateWriter(out, threads=threads)
+        while data := source.read(read_size):
+            writer.write(data)
+        return writer.close()
+
+
+def _members(sources, folder, **kwargs):
+    folder.mkdir(exist_ok=True)
+    return [
+        Member(
+            name, folder / f"{i}.deflate", _deflate_file(path, folder / f"{i}.deflate", **kwargs)
+        )
+        for i, (name, path) in enumerate(sources)
+    ]
+
+
 def _unzip_test(path):
     assert shutil.which("unzip"), "unzip is installed by scripts/setup.sh"
     done = subprocess.run(["unzip", "-t", str(path)], capture_output=True, text=True)
@@ -37,47 +63,104 @@ def _unzip_test(path):
     assert "No errors detected" in done.stdout
 
 
-def _read_back(path, members):
+def _read_back(path, sources):
     with zipfile.ZipFile(path) as zf:
         assert zf.testzip() is None
-        assert zf.namelist() == [name for name, _ in members]
-        for info, (name, source) in zip(zf.infolist(), members, strict=True):
+        assert zf.namelist() == [name for name, _ in sources]
+        for info, (name, source) in zip(zf.infolist(), sources, strict=True):
             assert zf.read(info) == source.read_bytes(), name
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert info.compress_type == zipfile.ZIP_DEFLATED
             assert bool(info.flag_bits & 0x800) == (not name.isascii())  # UTF-8 names flagged
 
 
-def test_zip_reads_back_with_zipfile_and_unzip(members, tmp_path):
+def test_zip_reads_back_with_zipfile_and_unzip_and_its_sha256_is_the_files(sources, tmp_path):
     target = tmp_path / "day.zip"
-    zipwriter.write_zip(members, target)
-    _read_back(target, members)
+    sha256 = assemble_zip(_members(sources, tmp_path / "members"), target)
+    _read_back(target, sources)
     _unzip_test(target)
-    assert target.stat().st_size < sum(p.stat().st_size for _, p in members)
+    assert target.stat().st_size < sum(p.stat().st_size for _, p in sources)
+    assert sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
 
 
-def test_zip_bytes_do_not_depend_on_threads_or_runs(members, tmp_path):
-    outputs = []
-    for i, threads in enumerate([1, 2, 2, 3]):
-        target = tmp_path / f"run{i}.zip"
-        zipwriter.write_zip(members, target, threads=threads)
-        outputs.append(target.read_bytes())
-    assert all(o == outputs[0] for o in outputs)
+def test_deflate_stream_is_what_zlib_inflates_with_the_crc_and_sizes_it_reports(sources, tmp_path):
+    for _, path in sources:
+        facts = _deflate_file(path, tmp_path / "one.deflate")
+        data, stream = path.read_bytes(), (tmp_path / "one.deflate").read_bytes()
+        assert zlib.decompress(stream, wbits=-15) == data
+        assert (facts.crc, facts.size, facts.compressed) == (
+            zlib.crc32(data),
+            len(data),
+            len(stream),
+        )
 
 
-def test_zip64_records_when_sizes_offsets_and_count_need_them(members, tmp_path, monkeypatch):
+def _hammer(stop: threading.Event) -> None:
+    """Concurrent load: other deflate work on other threads, all the time."""
+    rng = random.Random(1)
+    while not stop.is_set():
+        isal_zlib.compress(rng.randbytes(rng.randint(1, 3 << 20)), level=1)
+
+
+def test_deflate_bytes_depend_on_the_data_alone(sources, tmp_path):
+    """Issue 19.7: the same member compressed with other read sizes (so other write sizes and
+    block fill orders), thread counts and under concurrent load gives the same bytes."""
+    path = sources[0][1]  # several blocks
+    reference = tmp_path / "reference.deflate"
+    _deflate_file(path, reference, threads=1)
+    expected = reference.read_bytes()
+    stop = threading.Event()
+    load = [threading.Thread(target=_hammer, args=(stop,)) for _ in range(2)]
+    for thread in load:
+        thread.start()
+    try:
+        cases = [(1, 7), (2, 4096), (3, 65_537), (4, deflate.BLOCK - 1), (2, 3 * deflate.BLOCK)]
+        for i, (threads, read_size) in enumerate(cases):
+            target = tmp_path / f"run{i}.deflate"
+            _deflate_file(path, target, read_size=read_size, threads=threads)
+            assert target.read_bytes() == expected, (threads, read_size)
+    finally:
+        stop.set()
+        for thread in load:
+            thread.join()
+
+
+def test_a_compressor_keeps_nothing_from_its_earlier_blocks(sources):
+    """The per-thread compressors are reused: a block's bytes must not depend on what the same
+    compressor deflated before (ISA-L resets its state, hash table included, for each block)."""
+    data = sources[0][1].read_bytes()[: deflate.BLOCK]
+    history = data[-deflate.WINDOW :]
+    for dictionary in (b"", history):
+        fresh = deflate._Compressors(deflate.LEVEL)(data, memoryview(dictionary))
+        used = deflate._Compressors(deflate.LEVEL)
+        for earlier in (sources[2][1].read_bytes(), data[::-1], b"x" * 1000):
+            used(earlier, memoryview(earlier[-deflate.WINDOW :]))
+            assert used(data, memoryview(dictionary)) == fresh
+
+
+def test_zip64_records_when_sizes_offsets_and_count_need_them(sources, tmp_path, monkeypatch):
     monkeypatch.setattr(zipwriter, "ZIP64_LIMIT", 1_000)  # every member and offset is "large"
     monkeypatch.setattr(zipwriter, "MAX_ENTRIES", 2)
     target = tmp_path / "big.zip"
-    zipwriter.write_zip(members, target)
+    assemble_zip(_members(sources, tmp_path / "members"), target)
     assert b"PK\x06\x06" in target.read_bytes()[-200:]  # zip64 end of central directory
-    _read_back(target, members)
+    _read_back(target, sources)
     _unzip_test(target)
 
 
-def test_build_zip_sorts_entries_and_replaces_the_target_atomically(members, tmp_path):
+def test_a_member_whose_stream_is_not_its_stated_size_is_refused(sources, tmp_path):
+    members = _members(sources[:1], tmp_path / "members")
+    with members[0].path.open("ab") as stream:
+        stream.write(b"\0")
+    with pytest.raises(ValueError, match="expected"):
+        assemble_zip(members, tmp_path / "bad.zip")
+
+
+def test_build_zip_sorts_entries_and_replaces_the_target_atomically(sources, tmp_path):
     target = tmp_path / "out" / "acme_01112026.zip"
-    build_zip(list(reversed(members)), target)
+    members = _members(sources, tmp_path / "members")
+    sha256 = build_zip(list(reversed(members)), target)
     with zipfile.ZipFile(target) as zf:
-        assert zf.namelist() == sorted(name for name, _ in members)
+        assert zf.namelist() == sorted(name for name, _ in sources)
     assert [p.name for p in target.parent.iterdir()] == [target.name]
+    assert sha256 == hashlib.sha256(target.read_bytes()).hexdigest()

@@ -4,11 +4,15 @@ Columns: the Event Data Scheduler document's fields under its names and in its o
 `payload.<key>` column per payload key seen that day for that event, sorted. Timestamps are ISO
 8601 in the client's time zone with milliseconds and offset (2026-11-01T10:15:05.123+0530).
 An absent value is an empty field; an empty string is `""`.
+
+For the daily zip the CSV is never staged as text: it goes straight into a deflate stream
+(`deflate.DeflateWriter`), staged as a ready zip member with its CRC-32 and sizes.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from event_export.formats.text import UTF8_BOM, excel_safe
+from event_export.pipeline.deflate import Deflated, DeflateWriter
 from event_export.pipeline.ipc import read_staged
 from event_export.pipeline.payload import flatten_column, keys_of
 from event_export.pipeline.streams import coalesce, prefetch
@@ -53,10 +58,8 @@ class FormattedFile:
     key: str  # the event's staging key (naming.staging_key): XCom never carries the raw name
     path: str
     rows: int
-    size: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    size: int  # bytes of CSV text
+    deflated: Deflated | None = None  # set when `path` holds the CSV as a deflate stream
 
 
 def header(payload_keys: list[str]) -> list[str]:
@@ -97,20 +100,29 @@ def _as_strings(
 
 
 def format_csv(
-    staged_path: str, key: str, timezone: str, target: Path, excel: bool = False
+    staged_path: str,
+    key: str,
+    timezone: str,
+    target: Path,
+    excel: bool = False,
+    deflate: bool = False,
 ) -> FormattedFile:
     """Write one event's CSV: a pre-pass collects payload keys, then rows stream to disk.
 
     With `excel` (the config's `csv_for_excel`), the file starts with a UTF-8 BOM and cells a
     spreadsheet would run as formulas get a leading single quote (see formats.text.excel_safe).
+    With `deflate`, `target` receives the CSV as a raw deflate stream (a zip member's data).
     """
     keys = keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
     names = header(keys)
     schema = pa.schema([(n, pa.string()) for n in names])
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows = 0
+    rows, deflated = 0, None
     options = pacsv.WriteOptions(quoting_style="needed", batch_size=BATCH_ROWS)
-    with pa.OSFile(str(target), "wb") as sink:
+    with ExitStack() as stack:
+        out = stack.enter_context(target.open("wb"))
+        deflater = stack.enter_context(DeflateWriter(out)) if deflate else None
+        sink = pa.PythonFile(deflater, mode="w") if deflater else pa.PythonFile(out, mode="w")
         if excel:  # the header's names start `payload.` or are the document's: never formulas
             sink.write(UTF8_BOM)
         with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
@@ -118,4 +130,7 @@ def format_csv(
                 columns = _as_strings(batch, timezone, keys, excel)
                 writer.write_batch(pa.record_batch(columns, schema=schema))
                 rows += batch.num_rows
-    return FormattedFile(key, str(target), rows, target.stat().st_size)
+        if deflater is not None:
+            deflated = deflater.close()
+    size = deflated.size if deflated else target.stat().st_size
+    return FormattedFile(key, str(target), rows, size, deflated)

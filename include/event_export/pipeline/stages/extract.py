@@ -1,5 +1,5 @@
 """Extract: read only the run's window and events (or the day's profile snapshot) from the lake
-into one staged file."""
+and stage it once: events grouped per event name (see split), a profile snapshot as one file."""
 
 from __future__ import annotations
 
@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from event_export.pipeline import ipc
-from event_export.pipeline.lake import (
-    EVENT_SCHEMA,
-    PROFILE_SCHEMA,
-    Window,
-    read_profiles,
-    read_window,
-)
-from event_export.pipeline.streams import prefetch
+from event_export.pipeline.lake import PROFILE_SCHEMA, Window, read_profiles, read_window
+from event_export.pipeline.stages.split import EventPart, split_by_event
 
-EXTRACT_NAME = f"extract{ipc.SUFFIX}"
 PROFILE_ROW_GROUP = 65_536
 
 
@@ -31,20 +23,15 @@ class Extracted:
 
 
 def extract(
-    lake_uri: str, window: Window, events: Sequence[str] | None, out_dir: Path
-) -> Extracted:
-    """Stream the window's rows to `out_dir/extract.arrow`; memory stays at a few batches.
-
-    The lake is read on a second thread while this one writes, so decoding and writing overlap.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / EXTRACT_NAME
-    rows = 0
-    with ipc.open_writer(target, EVENT_SCHEMA) as writer:
-        for batch in prefetch(read_window(lake_uri, window, events)):
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    return Extracted(str(target), rows)
+    lake_uri: str,
+    window: Window,
+    events: Sequence[str] | None,
+    out_dir: Path,
+    columns: Sequence[str] | None = None,
+) -> list[EventPart]:
+    """Stream the window's rows into `out_dir/<key>.arrow` per event (only `columns`, if given);
+    memory stays at a few batches per event. Returns the events in name order with row counts."""
+    return split_by_event(read_window(lake_uri, window, events), out_dir, columns)
 
 
 def extract_profiles(lake_uri: str, day: date, out_dir: Path) -> Extracted:

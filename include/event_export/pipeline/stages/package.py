@@ -1,21 +1,18 @@
 """Package: put the formatted files into their delivery shape and describe them in a manifest.
 
-The daily-zip profile makes one zip per client-day. Entries carry a fixed timestamp and come in
-name order, and the deflate stream depends only on the input (see `zipwriter`), so the same day
-always gives a byte-identical zip.
+The daily-zip profile makes one zip per client-day from the members the `format` tasks deflated.
+Entries carry a fixed timestamp and come in name order, and each deflate stream depends only on
+its CSV (see `deflate`), so the same day always gives a byte-identical zip.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from event_export.pipeline.zipwriter import write_zip
+from event_export.pipeline.zipwriter import Member, assemble_zip
 
-ZIP_LEVEL = 1  # ISA-L's fastest level: ~0.2-0.35 of the CSV's size at ~400 MB/s per core
-ZIP_THREADS = min(4, os.cpu_count() or 1)  # the bytes do not depend on it
 COPY_BLOCK = 1024 * 1024
 
 
@@ -43,12 +40,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_zip(members: list[tuple[str, Path]], target: Path, level: int = ZIP_LEVEL) -> None:
-    """Write `members` (entry name, file) into a deterministic zip, in name order, streaming."""
+def build_zip(members: list[Member], target: Path) -> str:
+    """Assemble `members` into a deterministic zip, in name order; returns its SHA-256.
+
+    The zip is written under a temporary name and renamed, so `target` is whole or absent.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    write_zip(sorted(members), partial, level=level, threads=ZIP_THREADS)
+    sha256 = assemble_zip(sorted(members, key=lambda m: m.name), partial)
     partial.replace(target)
+    return sha256
 
 
 def describe(
@@ -57,6 +58,9 @@ def describe(
     rows: int,
     events: dict[str, int],
     members: dict[str, str] | None = None,
+    sha256: str | None = None,
 ) -> DeliveryFile:
+    """The file's facts; `sha256` when it was taken while writing, else read here."""
     size = path.stat().st_size
-    return DeliveryFile(name, str(path), size, sha256_of(path), rows, events, members or {})
+    digest = sha256 or sha256_of(path)
+    return DeliveryFile(name, str(path), size, digest, rows, events, members or {})

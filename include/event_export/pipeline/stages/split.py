@@ -1,8 +1,15 @@
-"""Split by event: one staged file (Arrow IPC) per event name, written as the extract streams by."""
+"""Split by event: one staged file (Arrow IPC) per event name, written as the rows stream by.
+
+`extract` calls it on the lake's batches, so the day is decoded and staged once, already grouped
+by event and holding only the columns the naming profile's format reads; the `split_by_event`
+task then only hands out the parts (see run.ExportRun.split).
+"""
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -97,8 +104,11 @@ class _EventWriter:
             self.writer.close()
 
 
-def _runs(batch: pa.RecordBatch) -> list[tuple[str, pa.RecordBatch]]:
-    """The batch's rows per event name, each a compact copy, in extract order within an event.
+def _runs(
+    batch: pa.RecordBatch, columns: Sequence[str] | None = None
+) -> list[tuple[str, pa.RecordBatch]]:
+    """The batch's rows per event name (only `columns`, if given), each a compact copy, in the
+    batch's order within an event.
 
     Sorting the event names' dictionary codes (integers) is cheaper than sorting the names, and
     taking each event's rows separately copies them, so a buffered event holds only its own rows.
@@ -107,17 +117,19 @@ def _runs(batch: pa.RecordBatch) -> list[tuple[str, pa.RecordBatch]]:
     codes = encoded.indices
     order = pc.sort_indices(codes)  # stable: rows keep their order within an event
     counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary))
+    kept = batch.select(list(columns)) if columns is not None else batch
     runs, offset = [], 0
     for name, n in zip(encoded.dictionary.to_pylist(), counts.tolist(), strict=True):
-        runs.append((name, batch.take(order.slice(offset, n))))
+        runs.append((name, kept.take(order.slice(offset, n))))
         offset += n
     return runs
 
 
-def split_by_event(extract_path: str, out_dir: Path) -> list[EventPart]:
-    """Write `out_dir/<key>.arrow` per event; returns the events in name order with row counts.
-
-    Read a part back with `ipc.read_staged(path, columns)`.
+def split_by_event(
+    batches: Iterable[pa.RecordBatch], out_dir: Path, columns: Sequence[str] | None = None
+) -> list[EventPart]:
+    """Write `out_dir/<key>.arrow` per event (only `columns`, if given); returns the events in
+    name order with row counts. Read a part back with `ipc.read_staged(path, columns)`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*out_dir.glob("*.parquet"), *out_dir.glob(f"*{ipc.SUFFIX}")]:
@@ -126,8 +138,8 @@ def split_by_event(extract_path: str, out_dir: Path) -> list[EventPart]:
     slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="split-write") as pool:
         try:
-            batches = prefetch(ipc.read_staged(extract_path))
-            for runs in ordered_map(_runs, batches, workers=SORT_THREADS, ahead=1):
+            cut = functools.partial(_runs, columns=columns)
+            for runs in ordered_map(cut, prefetch(batches), workers=SORT_THREADS, ahead=1):
                 for name, part in runs:
                     if name not in writers:
                         path = out_dir / f"{staging_key(name)}{ipc.SUFFIX}"

@@ -3,7 +3,8 @@
 Event exports write one file series per event, cut at `chunk_size_mb`; profile exports write one
 gzip file of the whole snapshot (its documented name has no file index). The names carry the
 export's request id and the run's timestamp, both derived from the config and the data interval,
-so a rerun of an interval writes the same names with the same bytes.
+so a rerun of an interval writes the same names with the same bytes. Each chunk is hashed on the
+worker that wrote it (with staging on object storage, `package` may run elsewhere).
 """
 
 from __future__ import annotations
@@ -15,22 +16,25 @@ from pathlib import Path
 
 from event_export.config.model import ExportConfig
 from event_export.formats import EVENTS, PROFILES, Options, Output, extension, write_series
-from event_export.pipeline import naming
+from event_export.pipeline import ipc, naming
+from event_export.pipeline.handoffs import Chunk, DeliveryDict, Formatted, Part
 from event_export.pipeline.lake import Window
-from event_export.pipeline.stages.package import DeliveryFile, describe
+from event_export.pipeline.stages.package import DeliveryFile, describe, sha256_of
+from event_export.pipeline.staging import Workspace
 
 PROFILES_PART = "user_profiles"  # the one part of a profile export, and its manifest row key
 MB = 1_000_000
 
 
 @dataclass(frozen=True)
-class GcpRun:
+class GcpExport:
     """One run's settings for the gcp_export profile."""
 
     config: ExportConfig
     day: date
     window: Window
     request_id: str  # the run's: see naming.request_id_for
+    staged_columns = None  # every column: records fall back on email and phone, JSON names events
 
     @property
     def profiles(self) -> bool:
@@ -49,9 +53,16 @@ class GcpRun:
             csv_for_excel=self.config.csv_for_excel,
         )
 
-    def format(self, part: dict, out_dir: Path, event: str | None = None) -> dict:
-        """Write one part (an event's rows, or the snapshot) as its file series; `event` is the
-        part's raw event name (JSON files carry it), read from its staged rows by the caller."""
+    def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
+        """Write one part (an event's rows, or the snapshot) as its file series and publish it;
+        JSON files carry the raw event name, read here from the part's staged rows."""
+        event = None if self.profiles else ipc.first_value(part["path"], "event_name")
+        done = self._write(part, out_dir, event)
+        ws.publish_folder(out_dir)
+        done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
+        return done
+
+    def _write(self, part: Part, out_dir: Path, event: str | None) -> Formatted:
         if out_dir.exists():
             shutil.rmtree(out_dir)  # an earlier try of this task
         config = self.config
@@ -84,7 +95,13 @@ class GcpRun:
             config.format,
         )
 
-    def name_files(self, formatted: list[dict], names: dict[str, str]) -> list[dict]:
+    def package(
+        self, ws: Workspace, formatted: list[Formatted], names: dict[str, str], out_dir: Path
+    ) -> list[DeliveryDict]:
+        """Nothing to pack: the chunks are the files, hashed where they were written."""
+        return self.name_files(formatted, names)
+
+    def name_files(self, formatted: list[Formatted], names: dict[str, str]) -> list[DeliveryDict]:
         """Name every written file and describe it (size, SHA-256, rows) for upload and manifest.
 
         `names` maps each part's staging key to its raw event name; file names are unique under
@@ -114,7 +131,7 @@ class GcpRun:
         return files
 
     @staticmethod
-    def _describe(chunk: dict, name: str, key: str) -> dict:
+    def _describe(chunk: Chunk, name: str, key: str) -> DeliveryDict:
         """The chunk as a file to deliver, its rows under the part's staging key; a chunk hashed
         where it was written is not read again (with staging on object storage it is not on this
         worker)."""
@@ -125,8 +142,15 @@ class GcpRun:
             ).to_dict()
         return describe(Path(chunk["path"]), name, chunk["rows"], {key: chunk["rows"]}).to_dict()
 
-    def manifest_name(self) -> str:
+    def manifest_name(self, files: list[DeliveryDict] | None = None) -> str:
         prefix = f"{self.request_id}-{self.run_timestamp}"
         if self.profiles:
             prefix = f"{self.config.account_id}-{prefix}"
         return naming.gcp_manifest_name(prefix, self.day, self.config.database_id)
+
+
+def _staged_chunk(ws: Workspace, chunk: dict) -> Chunk:
+    """A staged chunk by key, with its SHA-256: the one taken while writing (text files), else
+    read here, where the file is local (Parquet, whose writer seeks)."""
+    path = Path(chunk["path"])
+    return {**chunk, "path": ws.key(path), "sha256": chunk["sha256"] or sha256_of(path)}

@@ -1,0 +1,39 @@
+"""The interface every naming profile implements: which files a run writes and their names.
+
+Why: a profile decides the formatted files (a deflated CSV member per event for the daily zip,
+cut file series for gcp_export), how they are packaged and named for the client, and the
+manifest's name. `ExportRun` calls these three methods and never asks which profile it has, so a
+new profile is one module here and one line in `profile_for`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from event_export.pipeline.handoffs import DeliveryDict, Formatted, Part
+from event_export.pipeline.staging import Workspace
+
+
+class NamingProfile(Protocol):
+    @property
+    def staged_columns(self) -> Sequence[str] | None:
+        """The event columns `format` reads, the only ones `extract` stages (None: all)."""
+        ...
+
+    def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
+        """Write one part (its staged rows local at `part["path"]`) under `out_dir` and publish
+        what `package` needs."""
+        ...
+
+    def package(
+        self, ws: Workspace, formatted: list[Formatted], names: dict[str, str], out_dir: Path
+    ) -> list[DeliveryDict]:
+        """The files to deliver, named for the client; `names` maps staging keys to raw event
+        names."""
+        ...
+
+    def manifest_name(self, files: list[DeliveryDict]) -> str:
+        """The name of the run's manifest at the destination."""
+        ...
