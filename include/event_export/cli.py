@@ -2,8 +2,9 @@
 
 `list`, `show`, `stop`, `resume`, `run-once` and `backfill` call the page's JSON API on Airflow's
 api-server (so Airflow's authentication and permissions apply, and the logic lives once, behind
-the page; every call carries the `X-EES-Request` header its state changes need); `validate` and
-`check` use the package directly, as they need no scheduler state. Credentials come from the
+the page; every call carries the `X-EES-Request` header its state changes need); `pools` creates
+the upload pools through Airflow's own REST API; `validate` and `check` use the package directly,
+as they need no scheduler state. Credentials come from the
 environment, never from arguments (which other users can see in `ps`): EES_API_URL (default
 http://127.0.0.1:8080), and EES_API_TOKEN or EES_API_USER + EES_API_PASSWORD.
 """
@@ -22,7 +23,7 @@ from event_export.config.edits import check_against
 from event_export.config.model import load_all
 from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
 from event_export.scheduling.backfills import DEFAULT_MAX_ACTIVE_RUNS, REPROCESS_CHOICES
-from event_export.settings import api_login, exports_dir
+from event_export.settings import api_login, exports_dir, upload_pool_slots
 
 PAGE_API = "/ees/api"
 FILTERS = ("destination", "kind", "format", "status", "frequency")
@@ -241,6 +242,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_pools(args: argparse.Namespace, api: AirflowApi) -> int:
+    """Create the upload pools the configs use and Airflow lacks (existing pools keep their
+    slots): run at deployment, before the first night; the hourly health check repeats it."""
+    from event_export.orchestration.pools import ensure_upload_pools
+
+    folder = Path(args.exports_dir) if args.exports_dir else exports_dir()
+    good, _ = load_all(folder)
+    done = ensure_upload_pools(list(good.values()), api, upload_pool_slots(), args.dry_run)
+    verb = "would create" if args.dry_run else "created"
+    lines = [f"{verb} {name} ({slots} slots)" for name, slots in done.created.items()]
+    lines += [f"kept {name} ({slots} slots)" for name, slots in done.existing.items()]
+    _print(done.as_dict(), args.json, "\n".join(lines) or "no upload pools needed")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ees", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -276,13 +292,15 @@ def parser() -> argparse.ArgumentParser:
     period.add_argument("--current-month", action="store_true")
     once.add_argument("--to", dest="date_to", help="last day of a range, included")
 
+    pools = sub.add_parser("pools", help="create the upload pools the configs need")
+    pools.add_argument("--dry-run", action="store_true", help="list them, create nothing")
     validate = sub.add_parser("validate", help="lint every export config")
     validate.add_argument(
         "--against", metavar="REF", help="also refuse edits the product forbids, against a git ref"
     )
-    for command in (validate, check):
+    for command in (validate, check, pools):
         command.add_argument("--exports-dir", help="default: EES_EXPORTS_DIR or include/exports")
-    for command in (listing, show, stop, resume, once, check, backfill):
+    for command in (listing, show, stop, resume, once, check, backfill, pools):
         command.add_argument("--json", action="store_true", help="machine-readable output")
     return top
 
@@ -300,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "resume": cmd_resume,
         "run-once": cmd_run_once,
         "backfill": cmd_backfill,
+        "pools": cmd_pools,
     }
     try:
         return handlers[args.command](args, api_from_env())
