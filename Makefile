@@ -6,7 +6,7 @@ EVENTS ?= 200000
 N ?= 10000000
 BENCH_ARGS ?=
 
-.PHONY: setup demo test test-fast lint format schema bench bench-parse
+.PHONY: setup demo test test-fast lint format schema bench bench-parse bench-night
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,10 @@ bench: setup
 # full parse of every export DAG file at 1,000 and 5,000 generated configs (README "Performance")
 bench-parse: setup
 	@$(PY) bench/parse.py $(or $(CONFIGS),1000 5000) $(BENCH_ARGS)
+
+# one night of EXPORTS daily exports on a real Airflow (README "Performance", docs: capacity)
+bench-night: setup
+	@$(PY) bench/night.py --exports $(or $(EXPORTS),1000) $(BENCH_ARGS)
 
 test: setup
 	@$(VENV)/bin/ruff check .
