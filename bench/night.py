@@ -296,7 +296,7 @@ def run_night(args: argparse.Namespace) -> dict:
     stack_gen = start_stack(_Tmp(stack_root), inbox, exports, env, args.celery_workers)
     stack = next(stack_gen)
     try:
-        return _measure(args, stack, planned, deadline, work, inbox)
+        return _measure(args, stack, planned, deadline, work, inbox, stack_root / "clients")
     finally:
         stack_gen.close()
         controller.stop()
@@ -304,7 +304,9 @@ def run_night(args: argparse.Namespace) -> dict:
             shutil.rmtree(stack_root, ignore_errors=True)
 
 
-def _measure(args, stack, planned, deadline, work, inbox) -> dict:
+def _measure(args, stack, planned, deadline, work, inbox, clients: Path) -> dict:
+    from event_export.scheduling.windows import day_covered_by_run
+
     api = stack.api()
     dag_ids = {p.export_id: f"export_{p.export_id}" for p in planned}
     wait_until(
@@ -322,7 +324,11 @@ def _measure(args, stack, planned, deadline, work, inbox) -> dict:
             time.sleep(max(0.0, started + p.offset_s - time.monotonic()))
         logical = datetime.now(UTC).replace(microsecond=0)
         run = api.trigger(dag_ids[p.export_id], logical.isoformat())
-        runs[p.export_id] = {"run_id": run["dag_run_id"], "due": logical + deadline}
+        runs[p.export_id] = {
+            "run_id": run["dag_run_id"],
+            "due": logical + deadline,
+            "day": day_covered_by_run(logical, ZoneInfo(p.zone)),
+        }
 
     by_dag = {dag_ids[export_id]: run for export_id, run in runs.items()}
 
@@ -352,6 +358,9 @@ def _measure(args, stack, planned, deadline, work, inbox) -> dict:
     last_due = max(r["due"] for r in runs.values())
     time.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + args.alert_grace)
     cpu = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
+    for p in planned:  # what each client host received
+        folder = clients / f"host_{p.host:03d}" / p.export_id
+        runs[p.export_id]["delivered"] = sorted(f.name for f in folder.glob("*") if f.is_file())
     return report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db_after,
                   sampler, inbox)  # fmt: skip
 
@@ -368,6 +377,8 @@ def report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db
             {
                 **asdict(p),
                 "state": run["state"],
+                "day": run["day"].isoformat(),
+                "delivered": run["delivered"],
                 "due": run["due"].isoformat(),
                 "finished": run["end"].isoformat(),
                 "late_s": round(late_s, 1),
@@ -459,7 +470,12 @@ def main(argv=None) -> None:
     parser.add_argument("--factor", type=float, default=60.0, help="clock compression")
     parser.add_argument("--all-at-once", action="store_true", help="trigger every run at once")
     parser.add_argument("--celery-workers", type=int, default=0, help="0: LocalExecutor")
-    parser.add_argument("--parallelism", type=int, default=32, help="[core] parallelism")
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="[core] parallelism (default: two task processes per core)",
+    )
     parser.add_argument("--max-events", type=int, help="cap each day's size (smoke runs)")
     parser.add_argument("--selected", type=int, help="export only this many event names")
     parser.add_argument("--seed", type=int, default=18)
