@@ -17,7 +17,7 @@ demo: setup
 bench: setup
 	@$(PY) bench/bench.py --events $(N) $(BENCH_ARGS)
 
-# full parse of every export DAG file at 1,000 and 5,000 generated configs (README "Performance")
+# full parse of every export DAG file at 1,000 and 5,000 generated configs (docs/performance.md)
 bench-parse: setup
 	@$(PY) bench/parse.py $(or $(CONFIGS),1000 5000) $(BENCH_ARGS)
 
@@ -30,7 +30,7 @@ test: setup
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/python -m pytest
 
-# the fast tier: lint plus every test that needs no server, database or stack (README "Tests")
+# the fast tier: lint plus every test that needs no server, database or stack (docs/testing.md)
 test-fast: setup
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .

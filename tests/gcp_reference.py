@@ -1,4 +1,4 @@
-"""What the GCP export's files must hold, written out in plain Python from the README's layout.
+"""What the GCP export's files must hold, written out in plain Python from docs/file-layouts.md.
 
 The tests read delivered files with independent readers (json, csv, xml.etree, pyarrow.parquet)
 and compare each record with what this module derives from the lake row, so the expectation never

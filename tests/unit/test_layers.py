@@ -1,6 +1,6 @@
 """The package's layers, read from the source: no module imports a layer above its own.
 
-The folder tree is the architecture (README "Architecture"); this keeps it true. A module may
+The folder tree is the architecture (docs/architecture.md); this keeps it true. A module may
 import its own layer and the ones below, never upward; only `settings` of the top-level modules is
 importable from a subpackage. Imports inside functions count too (a lazy import is still a
 dependency).

@@ -28,7 +28,7 @@ from event_export.config.yaml_reader import printable
 from event_export.settings import exports_dir
 
 log = logging.getLogger(__name__)
-SHARDS = 8  # the DAG files dags/exports_00.py .. exports_07.py; see README "Performance"
+SHARDS = 8  # the DAG files dags/exports_00.py .. exports_07.py; see docs/performance.md
 SHARD_FILE = re.compile(r"^exports_(\d\d)\.py$")
 
 

@@ -23,7 +23,7 @@ def test_the_built_dag_has_exactly_the_named_tasks(frequency):
     expected = set(task_ids.ALL) - ({task_ids.CHECK_REQUEST} if frequency == "daily" else set())
     assert set(dag.task_ids) == expected
     assert dag.dag_id == f"{DAG_ID_PREFIX}acme_ids" == config.dag_id
-    # the data path in the README's order: each task downstream of the one before
+    # the data path in docs/architecture.md's order: each task downstream of the one before
     path = [t for t in task_ids.ALL if t in expected]
     for before, after in itertools.pairwise(path):
         assert after in dag.get_task(before).downstream_task_ids, (before, after)
