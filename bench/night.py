@@ -391,6 +391,9 @@ def report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db
     on_time = [r for r in rows if r["late_s"] <= 0]
     # deadline first: a late export whose deadline comes before an on-time one's is an inversion
     inversions = sum(1 for a in late for b in on_time if a["due"] < b["due"])
+    # ... and in finish order: a run due earlier that finished after one due later
+    ordered = [(a, b) for a in rows for b in rows if a["due"] < b["due"]]
+    finish_inversions = sum(1 for a, b in ordered if a["finished"] > b["finished"])
     total_work = sum(r["work_cpu_s"] for r in rows)
     tasks_cpu = cpu.get("tasks", 0.0)
     everything = sum(cpu.values())
@@ -406,6 +409,8 @@ def report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db
         "late_s_max": max((r["late_s"] for r in late), default=0),
         "late_s_median": statistics.median([r["late_s"] for r in late]) if late else 0,
         "deadline_inversions": inversions,
+        "finish_order_inversions": finish_inversions,
+        "deadline_ordered_pairs": len(ordered),
         "task_instances": sum(r["task_instances"] for r in rows),
         "task_instances_per_export": round(statistics.mean(r["task_instances"] for r in rows), 1),
         "cpu_s": {k: round(v, 1) for k, v in sorted(cpu.items())},
@@ -439,6 +444,8 @@ def table(result: dict) -> str:
         f"{s['late_s_median']:.1f} s); failed {s['failed']}",
         f"late before on-time      {s['deadline_inversions']} pairs (late export, earlier "
         "deadline than an on-time one)",
+        f"finish order             {s['finish_order_inversions']} of "
+        f"{s['deadline_ordered_pairs']} pairs finished against deadline order",
         f"task instances           {s['task_instances']} ({s['task_instances_per_export']} "
         "per export)",
         f"CPU-s by role            {s['cpu_s']} (total {s['cpu_s_total']})",
