@@ -391,8 +391,9 @@ def report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db
     on_time = [r for r in rows if r["late_s"] <= 0]
     # deadline first: a late export whose deadline comes before an on-time one's is an inversion
     inversions = sum(1 for a in late for b in on_time if a["due"] < b["due"])
-    # ... and in finish order: a run due earlier that finished after one due later
-    ordered = [(a, b) for a in rows for b in rows if a["due"] < b["due"]]
+    # ... and in finish order: a run whose real deadline (its zone's midnight + 7 h) comes
+    # earlier that finished after one due later (with --all-at-once, trigger order is not that)
+    ordered = [(a, b) for a in rows for b in rows if a["offset_s"] < b["offset_s"]]
     finish_inversions = sum(1 for a, b in ordered if a["finished"] > b["finished"])
     total_work = sum(r["work_cpu_s"] for r in rows)
     tasks_cpu = cpu.get("tasks", 0.0)
