@@ -94,7 +94,6 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     assert s["db_growth_mb"] is None or s["db_growth_mb"] >= 0
     for row in result["exports"]:
         assert row["state"] == "success" and row["late_s"] > 0
-        assert row["delivered"] == [
-            f"{row['export_id']}_{row['day'][8:]}{row['day'][5:7]}{row['day'][:4]}.{ext}"
-            for ext in ("manifest", "zip")
-        ]
+        day = date.fromisoformat(row["day"])  # the client's file names: client id and day
+        stem = f"client_{row['host']:03d}_{day:%d%m%Y}"
+        assert row["delivered"] == [f"{stem}.manifest", f"{stem}.zip"]
