@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import psutil
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -152,8 +153,6 @@ def work_cpu(workdir: Path, planned: list[Planned], day_of: dict[str, date], sel
     )
     cpu = {}
     for p in {p.lake_name: p for p in planned}.values():
-        import yaml
-
         text = config_yaml(p, workdir / "lakes" / p.lake_name, REAL_DEADLINE, selected)
         fields = yaml.safe_load(text)
         fields["destination"] = {"type": "local", "conn_id": "night_work", "path": p.lake_name}
@@ -171,7 +170,7 @@ class Sampler:
 
     def __init__(self, procs: dict) -> None:
         self.procs = procs
-        self.peak_rss = 0  # the stack's summed PSS
+        self.peak_pss = 0  # the stack's summed PSS
         self.peak_process = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -194,7 +193,7 @@ class Sampler:
                         continue
                     total += pss
                     self.peak_process = max(self.peak_process, pss)
-            self.peak_rss = max(self.peak_rss, total)
+            self.peak_pss = max(self.peak_pss, total)
 
     def start(self) -> Sampler:
         self._thread.start()
@@ -423,7 +422,7 @@ def report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db
         if everything
         else None,
         "db_growth_mb": round((db_after - db_before) / 2**20, 1) if db_before else None,
-        "peak_stack_pss_mb": round(sampler.peak_rss / 2**20),
+        "peak_stack_pss_mb": round(sampler.peak_pss / 2**20),
         "peak_process_pss_mb": round(sampler.peak_process / 2**20),
         "alerts_for_late_runs": sum(r["alerts"] for r in late),
         "late_runs_alerted_once": sum(1 for r in late if r["alerts"] == 1),
