@@ -9,7 +9,7 @@ BENCH_ARGS ?=
 
 PORT ?=
 
-.PHONY: setup demo up down test test-fast lint format schema bench bench-scale bench-parse
+.PHONY: setup demo up down test test-fast lint format schema bench bench-scale bench-parse bench-night
 
 setup:
 	@bash scripts/setup.sh
@@ -35,6 +35,10 @@ bench-scale: setup
 # full parse of every export DAG file at 1,000 and 5,000 generated configs (docs/performance.md)
 bench-parse: setup
 	@$(PY) bench/parse.py $(or $(CONFIGS),1000 5000) $(BENCH_ARGS)
+
+# one night of EXPORTS daily exports on a real Airflow (README "Performance", docs: capacity)
+bench-night: setup
+	@$(PY) bench/night.py --exports $(or $(EXPORTS),1000) $(BENCH_ARGS)
 
 test: setup
 	@$(VENV)/bin/ruff check .

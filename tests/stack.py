@@ -210,6 +210,16 @@ def _celery_env(database: str) -> dict[str, str]:
     }
 
 
+def _create_upload_pools(stack: AirflowStack, exports: Path) -> None:
+    """The upload pools of the stack's exports, as `ees pools` creates them at deployment
+    (an upload in a missing pool is never scheduled)."""
+    from event_export.config.model import load_all
+    from event_export.orchestration.pools import ensure_upload_pools
+
+    configs, _ = load_all(exports)
+    ensure_upload_pools(list(configs.values()), stack.api(), slots=4)
+
+
 def _run_stack(
     home: Path,
     smtp_server,
@@ -298,6 +308,7 @@ def _run_stack(
                     start_new_session=True,
                 )
         wait_until(healthy, 120, "api-server healthy")
+        _create_upload_pools(stack, home / "exports")
         yield stack
     finally:
         for proc in procs.values():

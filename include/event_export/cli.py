@@ -3,9 +3,10 @@
 `list`, `show`, `stop`, `resume`, `run-once`, `backfill` and `check` call the page's JSON API on
 Airflow's api-server (so Airflow's authentication and permissions apply, the deployment's
 connections are the ones checked, and the logic lives once, behind the page; every call carries
-the `X-EES-Request` header its state changes need); `validate` and `check --local` use the package
-directly. Credentials come from the environment, never from arguments (which other users can see
-in `ps`). Every failure is one line on stderr naming what to change, never a traceback.
+the `X-EES-Request` header its state changes need); `pools` creates the upload pools through
+Airflow's own REST API; `validate` and `check --local` use the package directly. Credentials come
+from the environment, never from arguments (which other users can see in `ps`). Every failure is
+one line on stderr naming what to change, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from event_export.config.model import Destination, ExportConfig, Schedule, load_
 from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
 from event_export.orchestration.failure_reports import XCOM_KEY as CLIENT_ERROR_KEY
 from event_export.scheduling.backfills import DEFAULT_MAX_ACTIVE_RUNS, REPROCESS_CHOICES
-from event_export.settings import ApiLogin, api_login, exports_dir
+from event_export.settings import ApiLogin, api_login, exports_dir, upload_pool_slots
 from event_export.ui.exports_catalog import DEFAULT_PAGE_SIZE, PAGE_SIZES, STATUSES
 from event_export.ui.payloads import ExportRow, PageAnswer
 
@@ -391,6 +392,21 @@ def cmd_check(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
     return 0 if result["ok"] else 1
 
 
+def cmd_pools(args: argparse.Namespace, api: AirflowApi) -> int:
+    """Create the upload pools the configs use and Airflow lacks (existing pools keep their
+    slots): run at deployment, before the first night; the hourly health check repeats it."""
+    from event_export.orchestration.pools import ensure_upload_pools
+
+    folder = Path(args.exports_dir) if args.exports_dir else exports_dir()
+    good, _ = load_all(folder)
+    done = ensure_upload_pools(list(good.values()), api, upload_pool_slots(), args.dry_run)
+    verb = "would create" if args.dry_run else "created"
+    lines = [f"{verb} {name} ({slots} slots)" for name, slots in done.created.items()]
+    lines += [f"kept {name} ({slots} slots)" for name, slots in done.existing.items()]
+    _print(done.as_dict(), args.json, "\n".join(lines) or "no upload pools needed")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="ees",
@@ -445,6 +461,8 @@ def parser() -> argparse.ArgumentParser:
     period.add_argument("--current-month", action="store_true")
     once.add_argument("--to", dest="date_to", help="last day of a range, included")
 
+    pools = sub.add_parser("pools", help="create the upload pools the configs need")
+    pools.add_argument("--dry-run", action="store_true", help="list them, create nothing")
     validate = sub.add_parser("validate", help="lint every export config")
     validate.add_argument(
         "--against", metavar="REF", help="also refuse edits the product forbids, against a git ref"
@@ -454,9 +472,9 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check from this machine with its own connections and configs, not the server's",
     )
-    for command in (validate, check):
+    for command in (validate, check, pools):
         command.add_argument("--exports-dir", help="default: EES_EXPORTS_DIR or include/exports")
-    for command in (listing, show, stop, resume, once, check, backfill):
+    for command in (listing, show, stop, resume, once, check, backfill, pools):
         command.add_argument("--json", action="store_true", help="machine-readable output")
     return top
 
@@ -471,6 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run-once": cmd_run_once,
         "backfill": cmd_backfill,
         "check": cmd_check,
+        "pools": cmd_pools,
     }
     login = api_login()
     try:

@@ -99,6 +99,16 @@ def incidents_path() -> Path:
     return Path(home) / "ees" / "incidents.json"
 
 
+def upload_pool_slots() -> int:
+    """Concurrent uploads to one destination (EES_UPLOAD_POOL_SLOTS, default 4): the slots a new
+    upload pool is created with; a pool's slots changed in Airflow are kept."""
+    raw = os.environ.get("EES_UPLOAD_POOL_SLOTS", "4")
+    slots = int(raw)
+    if slots < 1:
+        raise ValueError(f"EES_UPLOAD_POOL_SLOTS must be at least 1, not {raw!r}")
+    return slots
+
+
 def airflow_api_conn_id() -> str:
     """The connection the health check reaches the api-server with (EES_AIRFLOW_API_CONN_ID,
     default ees_airflow_api: host/port, login, password)."""

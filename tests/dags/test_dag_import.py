@@ -82,5 +82,5 @@ def test_the_health_check_runs_hourly_and_cannot_clash_with_an_export():
     dag = _bag().dags["ees_health_check"]
     assert not dag.dag_id.startswith("export_")
     assert str(dag.timetable.summary) == "0 * * * *"
-    assert set(dag.task_dict) == {"check_exports"}
+    assert set(dag.task_dict) == {"check_exports", "ensure_upload_pools"}
     assert dag.is_paused_upon_creation is False  # runs whatever the deployment's default

@@ -67,3 +67,19 @@ def test_enabled_false_creates_the_dag_paused_and_tagged_stopped():
     running = _dag(_config())
     assert STOPPED_TAG not in running.tags
     assert running.is_paused_upon_creation is False  # not None: the deployment's default
+
+
+def test_every_task_weighs_by_the_deadline_and_uploads_use_the_destinations_pool():
+    from datetime import UTC, datetime
+
+    from event_export.scheduling.priorities import priority_weight
+
+    config = _config(deadline="06:00")
+    dag = _dag(config)
+    weight = priority_weight(config, datetime.now(UTC).date())
+    assert weight > 1
+    for task in dag.tasks:
+        # absolute: the scheduler ranks by the task's own weight, not summed downstream
+        assert (task.priority_weight, task.weight_rule) == (weight, "absolute"), task.task_id
+    assert dag.task_dict["upload"].pool == "ees_upload_local_c"
+    assert dag.task_dict["format"].pool == "default_pool"

@@ -151,6 +151,25 @@ class AirflowApi:
         found = self._call("GET", path, params={"map_index": map_index, "deserialize": True})
         return None if found is None else found.get("value")
 
+    def pools(self, prefix: str) -> dict[str, int]:
+        """Every pool whose name starts with `prefix`, with its slots."""
+        found, offset = {}, 0
+        while True:
+            page = self._call(
+                "GET",
+                "/pools",
+                params={"pool_name_prefix_pattern": prefix, "limit": 100, "offset": offset},
+            )
+            rows = list((page or {}).get("pools", []))
+            found.update({row["name"]: row["slots"] for row in rows})
+            offset += len(rows)
+            if not rows or offset >= page["total_entries"]:
+                return found
+
+    def create_pool(self, name: str, slots: int, description: str) -> dict:
+        body = {"name": name, "slots": slots, "description": description}
+        return self._call("POST", "/pools", json=body)
+
     def trigger(self, dag_id: str, logical_date: str | None, conf: dict | None = None) -> dict:
         body = {"logical_date": logical_date, "conf": conf or {}}
         return self._call("POST", f"/dags/{quote(dag_id)}/dagRuns", json=body)

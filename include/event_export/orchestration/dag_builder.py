@@ -1,7 +1,8 @@
 """Build one Airflow DAG from one export config. The pipeline's shape is fixed; the config fills it.
 
 [check_request ->] check_destination -> extract -> split_by_event -> format (mapped per event) ->
-chunk -> upload (mapped per file) -> validate. The destination is probed before any data is read,
+chunk -> upload (mapped per file, in the destination's pool) -> validate. Every task weighs by the
+export's deadline (scheduling/priorities.py). The destination is probed before any data is read,
 and a one-time request is checked before that. Tasks are thin: each rebuilds the ExportRun from
 the config and calls one stage. Both naming profiles share the shape: `chunk` zips the day
 (daily_zip) or names the size-limited files the format tasks cut (gcp_export); a profile export
@@ -10,7 +11,7 @@ has one part, the day's snapshot.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from event_export.orchestration.airflow_api import paused_through_api
 from event_export.orchestration.failure_reports import reports_client_errors, reports_failures
 from event_export.orchestration.notify_callbacks import callbacks_for
 from event_export.scheduling import rules
+from event_export.scheduling.priorities import WEIGHT_RULE, priority_weight, upload_pool
 from event_export.scheduling.schedules import (
     ONE_TIME_FIELDS,
     RequestRefused,
@@ -177,6 +179,9 @@ def dag_arguments(config: ExportConfig, source: Path) -> dict:
             "retry_delay": timedelta(minutes=2),
             "retry_exponential_backoff": True,
             **callbacks_for(config)[0],  # notify.webhooks / notify.slack: the failed event
+            # deadline first when the deployment cannot run everything at once (priorities.py)
+            "priority_weight": priority_weight(config, datetime.now(UTC).date()),
+            "weight_rule": WEIGHT_RULE,
         },
     )
 
@@ -213,7 +218,11 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
             # logs at error level ("XCom not found ... offset=N") on every successful run.
             return _run(config).package(list(formatted[:]) if formatted else [])
 
-        @task(task_id=task_ids.UPLOAD, map_index_template="{{ task.op_kwargs['file']['name'] }}")
+        @task(
+            task_id=task_ids.UPLOAD,
+            map_index_template="{{ task.op_kwargs['file']['name'] }}",
+            pool=upload_pool(config),  # caps concurrent uploads to this destination
+        )
         @reports_client_errors
         def upload(file: DeliveryDict) -> str:
             return _run(config).upload(file)

@@ -1,4 +1,5 @@
-"""The hourly health-check DAG: one thin task over `health_check.run_check`."""
+"""The hourly health-check DAG: thin tasks over `health_check.run_check` and
+`pools.ensure_upload_pools` (independent: a failing one does not hold the other)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def build_health_dag() -> DAG:
         doc_md=(
             "Every hour: looks at each export's latest finished run. Client-side failures follow "
             "the three-email policy (email 1 at once, 2 a day later, 3 on day three with the "
-            "export paused); failures on our side alert on-call. State: EES_INCIDENTS_PATH."
+            "export paused); failures on our side alert on-call. State: EES_INCIDENTS_PATH. "
+            "Also creates any missing upload pool (ees_upload_*) the export configs use."
         ),
         default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
     ) as dag:
@@ -40,5 +42,18 @@ def build_health_dag() -> DAG:
             api = AirflowApi.from_connection()
             return run_check(list(good.values()), api, IncidentStore(), datetime.now(UTC))
 
+        @task
+        def ensure_upload_pools() -> dict:
+            """Every upload pool the configs use exists (a new export's too, within the hour)."""
+            from event_export.config.model import load_all
+            from event_export.orchestration.airflow_api import AirflowApi
+            from event_export.orchestration.pools import ensure_upload_pools as ensure
+            from event_export.settings import exports_dir, upload_pool_slots
+
+            good, _ = load_all(exports_dir())
+            api = AirflowApi.from_connection()
+            return ensure(list(good.values()), api, upload_pool_slots()).as_dict()
+
         check_exports()
+        ensure_upload_pools()
     return dag

@@ -202,8 +202,22 @@ def up(port: int | None, timeout: float) -> int:
             processes.stop(started)
             raise SystemExit(f"up: the api-server did not answer in {timeout:.0f} s; see {logs}")
         time.sleep(1)
+    _create_upload_pools(base_url, made["admin_password"])
     print(_summary(run, f"up in {time.monotonic() - began:.0f} s", made["admin_password"]))
     return 0
+
+
+def _create_upload_pools(base_url: str, password: str) -> None:
+    """The shipped exports' upload pools, as `ees pools` creates them at deployment: an upload in
+    a pool that does not exist is never scheduled."""
+    from event_export.config.model import load_all
+    from event_export.orchestration.airflow_api import AirflowApi
+    from event_export.orchestration.pools import ensure_upload_pools
+    from event_export.settings import upload_pool_slots
+
+    configs, _ = load_all(REPO / "include" / "exports")
+    api = AirflowApi(base_url, ADMIN, password)
+    ensure_upload_pools(list(configs.values()), api, upload_pool_slots())
 
 
 def _summary(run: dict, state: str, password: str | None = None) -> str:

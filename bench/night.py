@@ -1,0 +1,505 @@
+"""`make bench-night`: one night of N daily exports on a real Airflow (issue 18).
+
+A benchmark, not a timed test. It generates N export configs over real time zones (40% Asia/Kolkata,
+the rest over twelve zones with a half-hour one and DST ones) with client-day sizes skewed as real
+clients are (most 1-50 k events, a few of millions), a lake for them, local destinations (several
+exports per client host, so the upload pools matter), then starts tests/stack.py's Airflow
+(scheduler, dag-processor, triggerer, api-server on loopback, PostgreSQL; LocalExecutor or Celery
+workers) and triggers each export's run as the scheduler would at its zone's midnight.
+
+The clock is compressed by `--factor F`: export i is triggered F times sooner than real time
+would, at (its zone's midnight - the night's first midnight) / F after the start, and its
+deadline is 7 h / F after its trigger (the config's `deadline`, so Airflow's deadline alert and
+the priority weights see the same compressed deadline). The machine is not F times faster:
+the compressed night is a load F times the real one's, so a large F is the overloaded variant.
+`--all-at-once` triggers every run at the start instead (the worst case).
+
+It prints and writes (`--out`) the makespan, each export's finish against its deadline (late,
+by how much, and whether the late ones are those with the latest deadlines), task instances
+per export, the CPU seconds of the scheduler, dag-processor, triggerer, api-server and the tasks,
+the task overhead (the tasks' CPU minus the work measured by running the same exports in one
+process beforehand), the metadata database's growth, peak memory, and every deadline alert
+received (by email), which must be one per late run and none for runs on time.
+
+Usage: .venv/bin/python bench/night.py --exports 30 [--factor 60] [--celery-workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import METADATA_DB, _Inbox, drop_database, free_port  # noqa: E402
+from stack import start_stack, wait_until  # noqa: E402
+
+# 40% Kolkata; the rest spread over twelve zones (Adelaide: +10:30 with DST; five more DST zones)
+ZONES = {
+    "Asia/Kolkata": 0.40,
+    **{
+        zone: 0.05
+        for zone in (
+            "Pacific/Auckland",
+            "Australia/Adelaide",
+            "Asia/Tokyo",
+            "Asia/Singapore",
+            "Asia/Jakarta",
+            "Asia/Dubai",
+            "Africa/Lagos",
+            "Europe/Berlin",
+            "Europe/London",
+            "America/Sao_Paulo",
+            "America/New_York",
+            "America/Los_Angeles",
+        )
+    },
+}
+# events in one client day, and the share of exports of that size
+SIZES = {1_000: 0.25, 5_000: 0.30, 20_000: 0.25, 50_000: 0.15, 500_000: 0.04, 3_000_000: 0.01}
+REAL_DEADLINE = timedelta(hours=7)
+EXPORTS_PER_HOST = 5  # exports delivering to one client host (one upload pool)
+EXPORT_ID = "night_{:04d}"
+
+
+@dataclass(frozen=True)
+class Planned:
+    export_id: str
+    zone: str
+    events: int
+    host: int
+    offset_s: float  # trigger time after the start, compressed
+
+    @property
+    def lake_name(self) -> str:
+        return f"{self.zone.replace('/', '_')}_{self.events}"
+
+
+def plan(exports: int, seed: int, max_events: int | None, night: date, factor: float):
+    """The night's exports: zone, size and client host each, and when each is triggered."""
+    rng = np.random.default_rng(seed)
+    zones = rng.choice(list(ZONES), size=exports, p=list(ZONES.values()))
+    sizes = rng.choice(list(SIZES), size=exports, p=list(SIZES.values()))
+    midnights = {
+        z: datetime.combine(night, datetime.min.time(), ZoneInfo(z)).astimezone(UTC) for z in ZONES
+    }
+    first = min(midnights[z] for z in zones)
+    planned = []
+    for i, (zone, events) in enumerate(zip(zones.tolist(), sizes.tolist(), strict=True)):
+        events = min(events, max_events) if max_events else events
+        offset = (midnights[zone] - first).total_seconds() / factor
+        planned.append(Planned(EXPORT_ID.format(i), zone, events, i // EXPORTS_PER_HOST, offset))
+    return planned
+
+
+def config_yaml(p: Planned, lake: Path, deadline: timedelta, selected: int | None) -> str:
+    seconds = max(1, round(deadline.total_seconds()))
+    clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    events = ""
+    if selected:
+        from event_export.generator import EVENT_NAMES
+
+        events = f"kind: selected_events\nevents: {json.dumps(EVENT_NAMES[:selected])}\n"
+    return (
+        f"client_id: client_{p.host:03d}\nexport_id: {p.export_id}\nsource: {lake}\n"
+        f"schedule: {{timezone: {p.zone}, deadline: '{clock}'}}\n"
+        f"destination: {{type: local, conn_id: night_host_{p.host:03d}, path: {p.export_id}}}\n"
+        f"{events}"
+    )
+
+
+def make_lakes(workdir: Path, planned: list[Planned], days: dict[str, set[date]]) -> float:
+    """One lake per zone and size, holding each local day a run may cover; kept between runs."""
+    from event_export.generator import write_window
+    from event_export.scheduling.windows import day_window
+
+    started = time.monotonic()
+    for name, (zone, events) in sorted({p.lake_name: (p.zone, p.events) for p in planned}.items()):
+        for day in sorted(days[zone]):
+            done = workdir / "lakes" / name / f".{day}.done"
+            if not done.exists():
+                write_window(done.parent, day_window(day, ZoneInfo(zone)), events)
+                done.touch()
+    return time.monotonic() - started
+
+
+def work_cpu(workdir: Path, planned: list[Planned], day_of: dict[str, date], selected) -> dict:
+    """CPU seconds of each zone-and-size export's stages in one process (no Airflow): the work
+    a run does, without the task overhead."""
+    from event_export.config.model import ExportConfig
+    from event_export.pipeline.run import run_export
+
+    os.environ["EES_STAGING_DIR"] = str(workdir / "work-staging")
+    (workdir / "work-delivered").mkdir(exist_ok=True)
+    os.environ["AIRFLOW_CONN_NIGHT_WORK"] = json.dumps(
+        {"conn_type": "fs", "extra": {"path": str(workdir / "work-delivered")}}
+    )
+    cpu = {}
+    for p in {p.lake_name: p for p in planned}.values():
+        text = config_yaml(p, workdir / "lakes" / p.lake_name, REAL_DEADLINE, selected)
+        fields = yaml.safe_load(text)
+        fields["destination"] = {"type": "local", "conn_id": "night_work", "path": p.lake_name}
+        config = ExportConfig.model_validate(fields)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        run_export(config, day_of[p.zone])
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu[p.lake_name] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu
+
+
+class Sampler:
+    """CPU seconds per stack role and the peak of the stack's memory (sum of the processes'
+    proportional set sizes, sampled every second), from /proc through psutil."""
+
+    def __init__(self, procs: dict) -> None:
+        self.procs = procs
+        self.peak_pss = 0  # the stack's summed PSS
+        self.peak_process = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _tree(self, pid: int) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            total = 0
+            for proc in self.procs.values():
+                for p in self._tree(proc.pid):
+                    try:  # PSS: forked processes share pages, which RSS would count twice
+                        pss = p.memory_full_info().pss
+                    except psutil.Error:
+                        continue
+                    total += pss
+                    self.peak_process = max(self.peak_process, pss)
+            self.peak_pss = max(self.peak_pss, total)
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds per role: each live process's own, plus what its reaped children used.
+        The scheduler's children (LocalExecutor's workers and their task processes) and the
+        Celery workers count as `tasks`."""
+        roles: dict[str, float] = {}
+        for name, proc in self.procs.items():
+            tasks = name.startswith("w") and name[1:].isdigit()
+            for p in self._tree(proc.pid):
+                try:
+                    t = p.cpu_times()
+                except psutil.Error:
+                    continue
+                own_role = "tasks" if tasks or (name == "scheduler" and p.pid != proc.pid) else name
+                child_role = "tasks" if tasks or name == "scheduler" else name
+                roles[own_role] = roles.get(own_role, 0.0) + t.user + t.system
+                reaped = t.children_user + t.children_system
+                roles[child_role] = roles.get(child_role, 0.0) + reaped
+        return roles
+
+
+def database_bytes(url: str) -> int | None:
+    if not url.startswith("postgresql"):
+        return None
+    import psycopg2
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg2.connect(url.replace("+psycopg2", "")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_database_size(%s)", (name,))
+        return int(cur.fetchone()[0])
+
+
+class _Tmp:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def mktemp(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
+
+
+def run_night(args: argparse.Namespace) -> dict:
+    from aiosmtpd.controller import Controller
+    from event_export.scheduling.windows import day_covered_by_run
+
+    workdir = Path(args.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    deadline = timedelta(seconds=max(1, round((REAL_DEADLINE / args.factor).total_seconds())))
+    now = datetime.now(UTC)
+    planned = plan(args.exports, args.seed, args.max_events, now.date(), args.factor)
+    span = 0.0 if args.all_at_once else max(p.offset_s for p in planned)
+    # the local days the runs can cover: logical date = trigger time, between now and the end
+    # of the triggering (plus the lake's writing, an hour at most)
+    latest = now + timedelta(seconds=span, hours=1)
+    days = {
+        z: {day_covered_by_run(t, ZoneInfo(z)) for t in (now, latest)} for z in ZONES
+    }  # two days only for a zone whose midnight falls within the bench
+    lake_s = make_lakes(workdir, planned, days)
+    print(f"lakes ready in {lake_s:.1f} s ({len({p.lake_name for p in planned})} zone-sizes)")
+
+    day_of = {z: day_covered_by_run(datetime.now(UTC), ZoneInfo(z)) for z in ZONES}
+    work = work_cpu(workdir, planned, day_of, args.selected)
+    print(f"work measured in one process: {sum(work.values()):.1f} CPU-s over {len(work)} lakes")
+
+    stack_root = Path(tempfile.mkdtemp(prefix="ees-night-", dir=workdir))
+    exports = {
+        p.export_id: config_yaml(p, workdir / "lakes" / p.lake_name, deadline, args.selected)
+        for p in planned
+    }
+    hosts = sorted({p.host for p in planned})
+    env = {
+        f"AIRFLOW_CONN_NIGHT_HOST_{h:03d}": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(stack_root / "clients" / f"host_{h:03d}")}}
+        )
+        for h in hosts
+    }
+    for h in hosts:
+        (stack_root / "clients" / f"host_{h:03d}").mkdir(parents=True)
+    env.update(
+        {
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the bench's triggers run
+            "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
+            "EES_ONCALL_EMAILS": "oncall@ees.invalid",
+        }
+    )
+    inbox = _Inbox()
+    smtp_port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    inbox.port = smtp_port
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's line per SMTP verb
+    stack_gen = start_stack(_Tmp(stack_root), inbox, exports, env, args.celery_workers)
+    stack = next(stack_gen)
+    try:
+        return _measure(args, stack, planned, deadline, work, inbox, stack_root / "clients")
+    finally:
+        stack_gen.close()
+        controller.stop()
+        if not args.keep:  # the lakes stay for the next run; the stack's home and deliveries go
+            shutil.rmtree(stack_root, ignore_errors=True)
+
+
+def _measure(args, stack, planned, deadline, work, inbox, clients: Path) -> dict:
+    from event_export.scheduling.windows import day_covered_by_run
+
+    api = stack.api()
+    dag_ids = {p.export_id: f"export_{p.export_id}" for p in planned}
+    wait_until(
+        lambda: all(api.get_dag(d) for d in dag_ids.values()), 600, "every DAG parsed", every=2
+    )
+    db_before = database_bytes(stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    sampler = Sampler(stack.procs)
+    cpu_before = sampler.cpu()
+    sampler.start()
+    started = time.monotonic()
+    started_at = datetime.now(UTC)
+    runs: dict[str, dict] = {}
+    for p in sorted(planned, key=lambda p: (0 if args.all_at_once else p.offset_s, p.export_id)):
+        if not args.all_at_once:
+            time.sleep(max(0.0, started + p.offset_s - time.monotonic()))
+        logical = datetime.now(UTC).replace(microsecond=0)
+        run = api.trigger(dag_ids[p.export_id], logical.isoformat())
+        runs[p.export_id] = {
+            "run_id": run["dag_run_id"],
+            "due": logical + deadline,
+            "day": day_covered_by_run(logical, ZoneInfo(p.zone)),
+        }
+
+    by_dag = {dag_ids[export_id]: run for export_id, run in runs.items()}
+
+    def finished():  # every finished run, a page of 100 at a time (one call per 100 runs)
+        offset = 0
+        while True:
+            page = api.call_path(
+                "GET",
+                "/api/v2/dags/~/dagRuns",
+                params={"state": ["success", "failed"], "limit": 100, "offset": offset},
+            )
+            for found in page["dag_runs"]:
+                run = by_dag.get(found["dag_id"])
+                if run and found["dag_run_id"] == run["run_id"]:
+                    run["state"] = found["state"]
+                    run["end"] = datetime.fromisoformat(found["end_date"].replace("Z", "+00:00"))
+            offset += len(page["dag_runs"])
+            if not page["dag_runs"] or offset >= page["total_entries"]:
+                return all("end" in r for r in runs.values())
+
+    wait_until(finished, args.timeout, "every run finished", every=5)
+    makespan = max(r["end"] for r in runs.values()) - started_at
+    sampler.stop()
+    cpu_after = sampler.cpu()
+    db_after = database_bytes(stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    # alerts: give the scheduler and triggerer time to handle the last deadlines
+    last_due = max(r["due"] for r in runs.values())
+    time.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + args.alert_grace)
+    cpu = {k: cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0) for k in cpu_after}
+    for p in planned:  # what each client host received
+        folder = clients / f"host_{p.host:03d}" / p.export_id
+        runs[p.export_id]["delivered"] = sorted(f.name for f in folder.glob("*") if f.is_file())
+    return report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db_after,
+                  sampler, inbox)  # fmt: skip
+
+
+def report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db_after, sampler,
+           inbox) -> dict:  # fmt: skip
+    rows = []
+    for p in planned:
+        run = runs[p.export_id]
+        tis = api.task_instances(dag_ids[p.export_id], run["run_id"])
+        alerts = [m for m in inbox.messages if run["run_id"] in inbox.body(m)]
+        late_s = (run["end"] - run["due"]).total_seconds()
+        rows.append(
+            {
+                **asdict(p),
+                "state": run["state"],
+                "day": run["day"].isoformat(),
+                "delivered": run["delivered"],
+                "due": run["due"].isoformat(),
+                "finished": run["end"].isoformat(),
+                "late_s": round(late_s, 1),
+                "task_instances": len(tis),
+                "alerts": len(alerts),
+                "work_cpu_s": round(work[p.lake_name], 3),
+            }
+        )
+    late = [r for r in rows if r["late_s"] > 0]
+    on_time = [r for r in rows if r["late_s"] <= 0]
+    # deadline first: a late export whose deadline comes before an on-time one's is an inversion
+    inversions = sum(1 for a in late for b in on_time if a["due"] < b["due"])
+    # ... and in finish order: a run whose real deadline (its zone's midnight + 7 h) comes
+    # earlier that finished after one due later (with --all-at-once, trigger order is not that)
+    ordered = [(a, b) for a in rows for b in rows if a["offset_s"] < b["offset_s"]]
+    finish_inversions = sum(1 for a, b in ordered if a["finished"] > b["finished"])
+    total_work = sum(r["work_cpu_s"] for r in rows)
+    tasks_cpu = cpu.get("tasks", 0.0)
+    everything = sum(cpu.values())
+    summary = {
+        "exports": len(rows),
+        "executor": f"{args.celery_workers} Celery workers" if args.celery_workers else "Local",
+        "factor": args.factor,
+        "all_at_once": args.all_at_once,
+        "deadline_s": max(1, round((REAL_DEADLINE / args.factor).total_seconds())),
+        "makespan_s": round(makespan.total_seconds(), 1),
+        "failed": sum(1 for r in rows if r["state"] != "success"),
+        "late": len(late),
+        "late_s_max": max((r["late_s"] for r in late), default=0),
+        "late_s_median": statistics.median([r["late_s"] for r in late]) if late else 0,
+        "deadline_inversions": inversions,
+        "finish_order_inversions": finish_inversions,
+        "deadline_ordered_pairs": len(ordered),
+        "task_instances": sum(r["task_instances"] for r in rows),
+        "task_instances_per_export": round(statistics.mean(r["task_instances"] for r in rows), 1),
+        "cpu_s": {k: round(v, 1) for k, v in sorted(cpu.items())},
+        "cpu_s_total": round(everything, 1),
+        "work_cpu_s": round(total_work, 1),
+        "task_overhead_cpu_s_per_run": round((tasks_cpu - total_work) / len(rows), 2),
+        "scheduler_cpu_s_per_run": round(cpu.get("scheduler", 0.0) / len(rows), 2),
+        "task_overhead_share": round((everything - total_work) / everything, 3)
+        if everything
+        else None,
+        "db_growth_mb": round((db_after - db_before) / 2**20, 1) if db_before else None,
+        "peak_stack_pss_mb": round(sampler.peak_pss / 2**20),
+        "peak_process_pss_mb": round(sampler.peak_process / 2**20),
+        "alerts_for_late_runs": sum(r["alerts"] for r in late),
+        "late_runs_alerted_once": sum(1 for r in late if r["alerts"] == 1),
+        "alerts_for_on_time_runs": sum(r["alerts"] for r in on_time),
+        "alert_emails": len(inbox.messages),
+        "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
+    }
+    return {"summary": summary, "exports": rows}
+
+
+def table(result: dict) -> str:
+    s = result["summary"]
+    lines = [
+        f"night of {s['exports']} exports, {s['executor']}, clock / {s['factor']:g}"
+        + (" (all triggered at once)" if s["all_at_once"] else "")
+        + f", deadline {s['deadline_s']:.0f} s after each trigger",
+        f"makespan                 {s['makespan_s']:.1f} s",
+        f"late                     {s['late']} (max {s['late_s_max']:.1f} s, median "
+        f"{s['late_s_median']:.1f} s); failed {s['failed']}",
+        f"late before on-time      {s['deadline_inversions']} pairs (late export, earlier "
+        "deadline than an on-time one)",
+        f"finish order             {s['finish_order_inversions']} of "
+        f"{s['deadline_ordered_pairs']} pairs finished against deadline order",
+        f"task instances           {s['task_instances']} ({s['task_instances_per_export']} "
+        "per export)",
+        f"CPU-s by role            {s['cpu_s']} (total {s['cpu_s_total']})",
+        f"work (stages alone)      {s['work_cpu_s']} CPU-s",
+        f"per run                  scheduler {s['scheduler_cpu_s_per_run']} CPU-s, task overhead "
+        f"{s['task_overhead_cpu_s_per_run']} CPU-s; overhead share of all CPU "
+        f"{s['task_overhead_share']}",
+        f"metadata DB growth       {s['db_growth_mb']} MB",
+        f"peak memory (PSS)        stack {s['peak_stack_pss_mb']} MB, largest process "
+        f"{s['peak_process_pss_mb']} MB",
+        f"deadline alerts          {s['alert_emails']} emails: late runs alerted once "
+        f"{s['late_runs_alerted_once']}/{s['late']}, for on-time runs "
+        f"{s['alerts_for_on_time_runs']}",
+        f"load average after       {' '.join(s['loadavg_after'])}",
+        "",
+        "export     zone                  events  TIs  late_s  alerts",
+    ]
+    for r in sorted(result["exports"], key=lambda r: r["due"]):
+        lines.append(
+            f"{r['export_id']}  {r['zone']:<20} {r['events']:>8} {r['task_instances']:>4} "
+            f"{r['late_s']:>7.1f} {r['alerts']:>7}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--exports", type=int, default=1000)
+    parser.add_argument("--factor", type=float, default=60.0, help="clock compression")
+    parser.add_argument("--all-at-once", action="store_true", help="trigger every run at once")
+    parser.add_argument("--celery-workers", type=int, default=0, help="0: LocalExecutor")
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="[core] parallelism (default: two task processes per core)",
+    )
+    parser.add_argument("--max-events", type=int, help="cap each day's size (smoke runs)")
+    parser.add_argument("--selected", type=int, help="export only this many event names")
+    parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--timeout", type=float, default=6 * 3600)
+    parser.add_argument("--alert-grace", type=float, default=30.0, help="s after the last due")
+    parser.add_argument("--keep", action="store_true", help="keep the stack's home and logs")
+    parser.add_argument("--workdir", default=str(REPO / ".bench" / "night"))
+    parser.add_argument("--out", default=str(REPO / "bench" / "night.json"))
+    args = parser.parse_args(argv)
+    try:
+        result = run_night(args)
+    finally:
+        if METADATA_DB.startswith("postgresql"):
+            drop_database(METADATA_DB)
+    print(table(result), flush=True)
+    Path(args.out).write_text(json.dumps(result, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""`make bench-night` (issue 18): the planned night is what the docs say, and a handful of exports
+runs through a real Airflow with every figure reported. Timings are never asserted."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
+import yaml
+from conftest import REPO
+from event_export.config.model import ExportConfig
+from event_export.scheduling.priorities import priority_weight
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_night", REPO / "bench" / "night.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+NIGHT = date(2026, 11, 29)
+
+
+def test_a_thousand_exports_spread_over_zones_and_skewed_sizes():
+    night = _bench()
+    planned = night.plan(1000, 18, None, NIGHT, factor=60)
+    zones = Counter(p.zone for p in planned)
+    assert 370 <= zones["Asia/Kolkata"] <= 430  # 40%
+    assert len(zones) == 13 and {"Australia/Adelaide", "America/New_York"} <= set(zones)
+    sizes = Counter(p.events for p in planned)
+    assert sum(n for events, n in sizes.items() if events <= 50_000) >= 900  # most days small
+    assert sizes[3_000_000] >= 5  # a few of millions
+    assert len({p.export_id for p in planned}) == 1000
+    # several exports share a client host (one upload pool)
+    assert max(Counter(p.host for p in planned).values()) == night.EXPORTS_PER_HOST
+
+
+def test_the_clock_is_compressed_by_the_factor():
+    night = _bench()
+    slow = {p.export_id: p for p in night.plan(1000, 18, None, NIGHT, factor=1)}
+    fast = night.plan(1000, 18, None, NIGHT, factor=60)
+    for p in fast:
+        assert p.offset_s == pytest.approx(slow[p.export_id].offset_s / 60)
+    kolkata = next(p for p in fast if p.zone == "Asia/Kolkata")
+    auckland = next(p for p in fast if p.zone == "Pacific/Auckland")
+    # Auckland's midnight (UTC+13 in November) is 7.5 h before Kolkata's, a minute per hour
+    assert kolkata.offset_s - auckland.offset_s == pytest.approx(7.5 * 60)
+
+
+def test_configs_load_with_the_compressed_deadline_and_rank_by_it(tmp_path):
+    night = _bench()
+    planned = night.plan(40, 18, 2_000, NIGHT, factor=600)
+    configs = []
+    for p in planned:
+        text = night.config_yaml(p, tmp_path / "lake", timedelta(seconds=42), selected=None)
+        configs.append((p, ExportConfig.model_validate(yaml.safe_load(text))))
+        assert p.events <= 2_000
+    for p, config in configs:
+        assert config.schedule.deadline.isoformat() == "00:00:42"
+        assert config.destination.conn_id == f"night_host_{p.host:03d}"
+    # deadline first: the earlier midnight (trigger) in UTC, the heavier
+    ranked = sorted(configs, key=lambda pc: pc[0].offset_s)
+    weights = [priority_weight(c, NIGHT) for _, c in ranked]
+    assert weights == sorted(weights, reverse=True)
+
+
+@pytest.mark.stack
+def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
+    """Three exports, one event name each (7 task instances a run), all late by construction:
+    the clock / 25,200 leaves a 1 s deadline, so each run raises exactly one deadline alert."""
+    out = tmp_path / "night.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "night.py"), "--exports", "3", "--selected", "1",
+         "--max-events", "2000", "--factor", "25200", "--alert-grace", "20",
+         "--workdir", str(tmp_path / "work"), "--out", str(out)],
+        capture_output=True, text=True, timeout=1500,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "makespan" in done.stdout and "deadline alerts" in done.stdout
+    result = json.loads(out.read_text())
+    s = result["summary"]
+    assert (s["exports"], s["failed"], s["late"]) == (3, 0, 3)
+    # check_destination, extract, split_by_event, format, chunk, upload, validate
+    assert s["task_instances_per_export"] == 7
+    assert s["late_runs_alerted_once"] == 3 and s["alert_emails"] == 3
+    assert s["alerts_for_on_time_runs"] == 0
+    assert s["cpu_s"]["tasks"] > s["work_cpu_s"] > 0
+    assert s["cpu_s"]["scheduler"] > 0 and s["peak_stack_pss_mb"] > 0
+    assert s["db_growth_mb"] is None or s["db_growth_mb"] >= 0
+    for row in result["exports"]:
+        assert row["state"] == "success" and row["late_s"] > 0
+        day = date.fromisoformat(row["day"])  # the client's file names: client id and day
+        stem = f"client_{row['host']:03d}_{day:%d%m%Y}"
+        assert row["delivered"] == [f"{stem}.manifest", f"{stem}.zip"]
