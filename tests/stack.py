@@ -213,11 +213,9 @@ def _celery_env(database: str) -> dict[str, str]:
 def _create_upload_pools(stack: AirflowStack, exports: Path) -> None:
     """The upload pools of the stack's exports, as `ees pools` creates them at deployment
     (an upload in a missing pool is never scheduled)."""
-    from event_export.config.model import load_all
-    from event_export.orchestration.pools import ensure_upload_pools
+    from event_export.orchestration.pools import ensure_folder_pools
 
-    configs, _ = load_all(exports)
-    ensure_upload_pools(list(configs.values()), stack.api(), slots=4)
+    ensure_folder_pools(exports, stack.api(), slots=4)
 
 
 def _run_stack(

@@ -28,7 +28,7 @@ from event_export.config.model import Destination, ExportConfig, Schedule, load_
 from event_export.orchestration.airflow_api import AirflowApi, AirflowApiError
 from event_export.orchestration.failure_reports import XCOM_KEY as CLIENT_ERROR_KEY
 from event_export.scheduling.backfills import DEFAULT_MAX_ACTIVE_RUNS, REPROCESS_CHOICES
-from event_export.settings import ApiLogin, api_login, exports_dir, upload_pool_slots
+from event_export.settings import ApiLogin, api_login, exports_dir
 from event_export.ui.exports_catalog import DEFAULT_PAGE_SIZE, PAGE_SIZES, STATUSES
 from event_export.ui.payloads import ExportRow, PageAnswer
 
@@ -395,11 +395,10 @@ def cmd_check(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
 def cmd_pools(args: argparse.Namespace, api: AirflowApi) -> int:
     """Create the upload pools the configs use and Airflow lacks (existing pools keep their
     slots): run at deployment, before the first night; the hourly health check repeats it."""
-    from event_export.orchestration.pools import ensure_upload_pools
+    from event_export.orchestration.pools import ensure_folder_pools
 
     folder = Path(args.exports_dir) if args.exports_dir else exports_dir()
-    good, _ = load_all(folder)
-    done = ensure_upload_pools(list(good.values()), api, upload_pool_slots(), args.dry_run)
+    done = ensure_folder_pools(folder, api, dry_run=args.dry_run)
     verb = "would create" if args.dry_run else "created"
     lines = [f"{verb} {name} ({slots} slots)" for name, slots in done.created.items()]
     lines += [f"kept {name} ({slots} slots)" for name, slots in done.existing.items()]

@@ -45,14 +45,11 @@ def build_health_dag() -> DAG:
         @task
         def ensure_upload_pools() -> dict:
             """Every upload pool the configs use exists (a new export's too, within the hour)."""
-            from event_export.config.model import load_all
             from event_export.orchestration.airflow_api import AirflowApi
-            from event_export.orchestration.pools import ensure_upload_pools as ensure
-            from event_export.settings import exports_dir, upload_pool_slots
+            from event_export.orchestration.pools import ensure_folder_pools
+            from event_export.settings import exports_dir
 
-            good, _ = load_all(exports_dir())
-            api = AirflowApi.from_connection()
-            return ensure(list(good.values()), api, upload_pool_slots()).as_dict()
+            return ensure_folder_pools(exports_dir(), AirflowApi.from_connection()).as_dict()
 
         check_exports()
         ensure_upload_pools()

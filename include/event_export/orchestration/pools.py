@@ -9,10 +9,12 @@ Run by the hourly health check and by `ees pools` (at deployment, before the fir
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from event_export.config.model import ExportConfig
+from event_export.config.model import ExportConfig, load_all
 from event_export.orchestration.airflow_api import AirflowApi
 from event_export.scheduling.priorities import POOL_PREFIX, upload_pools
+from event_export.settings import upload_pool_slots
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,13 @@ def ensure_upload_pools(
         created[name] = slots
     existing = {name: have[name] for name in wanted if name in have}
     return PoolSync(created, existing, wanted)
+
+
+def ensure_folder_pools(
+    folder: Path, api: AirflowApi, slots: int | None = None, dry_run: bool = False
+) -> PoolSync:
+    """`ensure_upload_pools` for the valid configs in `folder` (a broken config has no DAG, so no
+    pool); slots default to EES_UPLOAD_POOL_SLOTS."""
+    good, _ = load_all(folder)
+    slots = upload_pool_slots() if slots is None else slots
+    return ensure_upload_pools(list(good.values()), api, slots, dry_run)

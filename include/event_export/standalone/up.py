@@ -210,14 +210,10 @@ def up(port: int | None, timeout: float) -> int:
 def _create_upload_pools(base_url: str, password: str) -> None:
     """The shipped exports' upload pools, as `ees pools` creates them at deployment: an upload in
     a pool that does not exist is never scheduled."""
-    from event_export.config.model import load_all
     from event_export.orchestration.airflow_api import AirflowApi
-    from event_export.orchestration.pools import ensure_upload_pools
-    from event_export.settings import upload_pool_slots
+    from event_export.orchestration.pools import ensure_folder_pools
 
-    configs, _ = load_all(REPO / "include" / "exports")
-    api = AirflowApi(base_url, ADMIN, password)
-    ensure_upload_pools(list(configs.values()), api, upload_pool_slots())
+    ensure_folder_pools(REPO / "include" / "exports", AirflowApi(base_url, ADMIN, password))
 
 
 def _summary(run: dict, state: str, password: str | None = None) -> str:
