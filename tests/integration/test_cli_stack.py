@@ -61,3 +61,31 @@ def test_a_wrong_password_names_the_variables(ees, monkeypatch):
     assert code == 2
     assert f"refused the login of EES_API_USER '{SERVICE_USER}'" in err
     assert "EES_API_PASSWORD" in err and "Traceback" not in err
+
+
+def test_pools_keeps_the_stacks_pools_and_a_dry_run_creates_nothing(airflow_stack, ees, tmp_path):
+    """`ees pools` over the stack's configs finds every upload pool the stack made at start (and
+    keeps its slots); a config with a new connection is reported, and --dry-run leaves it absent."""
+    import json
+
+    from event_export.config.model import load_all
+    from event_export.scheduling.priorities import POOL_PREFIX, upload_pool
+
+    exports = airflow_stack.home / "exports"
+    configs = list(load_all(exports)[0].values())
+    code, out, err = ees("pools", "--json", "--exports-dir", str(exports))
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["created"] == {}
+    assert answer["existing"] == {upload_pool(c): 4 for c in configs}
+
+    one = next(c for c in configs if c.destination.type == "local")
+    text = (exports / f"{one.export_id}.yaml").read_text()
+    (tmp_path / f"{one.export_id}.yaml").write_text(
+        text.replace(one.destination.conn_id, "stack_new_server")
+    )
+    code, out, err = ees("pools", "--json", "--dry-run", "--exports-dir", str(tmp_path))
+    assert code == 0, err
+    new = json.loads(out)["created"]
+    assert list(new) == [f"{POOL_PREFIX}local_stack_new_server"]
+    assert not set(new) & set(airflow_stack.api().pools(POOL_PREFIX))
