@@ -1,0 +1,235 @@
+"""Payload columns flattened in native code (DuckDB's JSON functions over the Arrow batch).
+
+Why: on real payloads nearly every text is distinct, so parsing each distinct text once in Python
+costs as much as a Python loop over the rows (about 13 µs a row). DuckDB parses the whole column
+in C++ (yyjson) with one `json_transform` call that yields one text column per payload key, about
+1.8 µs a row, and releases the GIL while it does.
+
+Exactness is the contract: each cell must be what `payload.as_text(payload.parse(text)[key])`
+gives. `json_transform` to VARCHAR spells strings unescaped, booleans `true`/`false`, integers
+with their digits (integers past 64 bits as their raw digits) and doubles exactly as Python's
+`repr` (shortest round trip, checked against `repr` in tests/unit/pipeline/test_payload_native.py).
+Where DuckDB and Python can differ, the row is marked `suspect` and the caller spells it in
+Python. Suspect rows, by a conservative test on the raw text (it may flag a good row, never
+miss a bad one):
+- not a JSON object (Python gives `{"value": v}`), empty or blank (Python raises);
+- a row DuckDB refuses (invalid JSON: Python decides, usually by raising);
+- what DuckDB accepts and Python does not or reads differently: a trailing comma, `nan`/`inf`
+  literals in any case, an exponent of three or more digits or a 309-digit run (the number may
+  overflow to infinity), nesting deeper than Python's parser goes;
+- duplicate top-level keys (DuckDB keeps the first, Python the last);
+- a nested object or list whose compact JSON DuckDB may spell differently from
+  `json.dumps(ensure_ascii=False, separators=(",", ":"))`: one holding a `\\u` escape (DuckDB
+  writes upper-case hex), a number with a fraction or exponent, an object inside it, or a
+  duplicate key.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_WS = r"[ \t\n\r]"
+# One scan of each raw payload text for what makes a row suspect (see the module docstring).
+_SUSPECT_TEXT = "|".join(
+    [
+        rf"^{_WS}*(?:[^{{ \t\n\r]|$)",  # not an object, or blank
+        rf"[:\[,]{_WS}*[-+]?(?i:nan|inf)",  # NaN, Infinity, inf (DuckDB takes any case)
+        r"[eE][-+]?\d{3}|\d{309}",  # numbers that may overflow a double
+        rf",{_WS}*[\]}}]",  # trailing comma
+    ]
+)
+_MAX_OPENERS = 200  # Python's decoder raises RecursionError near 1,000 levels
+_STRING = r'"(?:[^"\\]|\\.)*"'
+
+
+@dataclass(frozen=True)
+class Flattened:
+    """One string column per key, and which rows need the Python spelling instead."""
+
+    columns: list[pa.Array]
+    suspect: pa.Array  # bool, no nulls
+
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per thread (format runs events side by side on threads)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = duckdb.connect(config={"threads": 1})
+        _local.con = con
+    return con
+
+
+def _key_groups(keys: list[str]) -> list[list[int]]:
+    """Key positions split so no group holds two names DuckDB's struct would call equal
+    (field names are case-insensitive there)."""
+    groups: list[tuple[set[str], list[int]]] = []
+    for i, key in enumerate(keys):
+        folded = {key.lower(), key.casefold(), key.upper()}
+        for seen, members in groups:
+            if not seen & folded:
+                seen.update(folded)
+                members.append(i)
+                break
+        else:
+            groups.append((set(folded), [i]))
+    return [members for _, members in groups]
+
+
+def _run(sql: str, tables: dict[str, pa.Table], params: list | None = None) -> pa.Table:
+    """`sql` over Arrow tables registered by name, on this thread's connection."""
+    con = _connection()
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        return con.sql(sql, params=params or None).to_arrow_table().combine_chunks()
+    finally:
+        for name in tables:
+            con.unregister(name)
+
+
+def _falses(n: int) -> pa.Array:
+    return pa.nulls(n, pa.bool_()).fill_null(False)
+
+
+def _query(texts: pa.Array, keys: list[str]) -> tuple[list[pa.Array], pa.Array]:
+    """DuckDB's cells per key, and whether each row repeats a top-level key."""
+    groups = _key_groups(keys)
+    schemas = [json.dumps({keys[i]: "VARCHAR" for i in g}, ensure_ascii=False) for g in groups]
+    select = "".join(f"json_transform(p, ${n + 1}) AS v{n}, " for n in range(len(groups)))
+    sql = f"SELECT {select}len(json_keys(p)) AS members FROM t"
+    result = _run(sql, {"t": pa.table({"p": texts})}, schemas)
+    cells: list[pa.Array] = [pa.array([], pa.string())] * len(keys)
+    if not result.num_rows:
+        return cells, pa.array([], pa.bool_())
+    for n, group in enumerate(groups):
+        struct = result.column(f"v{n}").chunk(0)
+        for j, i in enumerate(group):
+            cells[i] = struct.field(j).cast(pa.string())
+    # A row whose members all landed in distinct non-null cells repeats no key; the others
+    # (a null value, a key not asked for, or a repeated key) are counted exactly.
+    filled = pa.nulls(len(texts), pa.int64()).fill_null(0)
+    for column in cells:
+        filled = pc.add(filled, pc.is_valid(column).cast(pa.int64()))
+    members = pc.fill_null(result.column("members").chunk(0).cast(pa.int64()), 0)
+    unsure = pc.greater(members, filled)
+    dup = _falses(len(texts))
+    if pc.any(unsure).as_py():
+        sql = "SELECT len(k) <> len(list_distinct(k)) AS dup FROM (SELECT json_keys(p) AS k FROM t)"
+        exact = _run(sql, {"t": pa.table({"p": texts.filter(unsure)})}).column("dup").chunk(0)
+        dup = pc.replace_with_mask(dup, unsure, pc.fill_null(exact, False))
+    return cells, dup
+
+
+def _valid(texts: pa.Array) -> pa.Array:
+    """Which texts DuckDB reads as JSON (null texts count as valid)."""
+    result = _run("SELECT json_valid(p) AS ok FROM t", {"t": pa.table({"p": texts})})
+    return pc.fill_null(result.column("ok").chunk(0), True)
+
+
+def _nested_suspect(cells: pa.Array) -> pa.Array | None:
+    """Cells that may be a nested object or list DuckDB spells differently from Python."""
+    maybe = pc.fill_null(pc.or_(pc.starts_with(cells, "{"), pc.starts_with(cells, "[")), False)
+    if not pc.any(maybe).as_py():
+        return None
+    nested = cells.filter(maybe)
+    stripped = pc.replace_substring_regex(nested, _STRING, '""')
+    risky = pc.or_(
+        pc.or_(pc.match_substring(nested, "\\u"), pc.match_substring_regex(stripped, r"\d[.eE]")),
+        pc.match_substring_regex(stripped, r"^.+\{"),  # an object inside: not checked for repeats
+    )
+    check = pc.and_(pc.starts_with(nested, "{"), pc.invert(risky))
+    if pc.any(check).as_py():  # a flat nested object: does it repeat a key?
+        risky = pc.or_(risky, _duplicate_keys(nested, check))
+    return pc.replace_with_mask(_falses(len(cells)), maybe, risky)
+
+
+def _duplicate_keys(cells: pa.Array, check: pa.Array) -> pa.Array:
+    """For the `check` cells, whether their object repeats a key (other cells: False).
+
+    A cell that is not valid JSON is a string value, spelled exactly: not a repeat.
+    """
+    sql = (
+        "SELECT CASE WHEN json_valid(c) THEN len(k) <> len(list_distinct(k)) ELSE false END "
+        "AS dup FROM (SELECT c, CASE WHEN json_valid(c) THEN json_keys(c) END AS k FROM c)"
+    )
+    dup = _run(sql, {"c": pa.table({"c": cells.filter(check)})}).column("dup").chunk(0)
+    return pc.replace_with_mask(_falses(len(cells)), check, pc.fill_null(dup, True))
+
+
+def _suspect_texts(texts: pa.Array) -> pa.Array:
+    """Rows the raw-text test sets aside (null texts are not suspect)."""
+    suspect = pc.fill_null(pc.match_substring_regex(texts, _SUSPECT_TEXT), False)
+    # nesting deeper than _MAX_OPENERS needs as many closers too: only long texts can
+    long = pc.fill_null(pc.greater(pc.binary_length(texts), 2 * _MAX_OPENERS), False)
+    if pc.any(long).as_py():
+        openers = pc.count_substring_regex(texts.filter(long), r"[\[{]")
+        deep = pc.replace_with_mask(_falses(len(texts)), long, pc.greater(openers, _MAX_OPENERS))
+        suspect = pc.or_(suspect, deep)
+    return suspect
+
+
+def _prepared(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Texts with empty ones as null, and the rows the raw-text test sets aside."""
+    texts = texts.cast(pa.string())
+    empty = pc.equal(texts, "")
+    if pc.any(empty).as_py():
+        texts = pc.if_else(empty, pa.scalar(None, pa.string()), texts)
+    return texts, _suspect_texts(texts)
+
+
+def _set_aside(texts: pa.Array, suspect: pa.Array) -> pa.Array:
+    """`texts` with the suspect rows null (no copy when there are none)."""
+    if not pc.any(suspect).as_py():
+        return texts
+    return pc.if_else(suspect, pa.scalar(None, pa.string()), texts)
+
+
+def flatten_native(texts: pa.Array, keys: list[str]) -> Flattened:
+    """One string column per key for the payload texts (null or empty text: all null).
+
+    Cells of `suspect` rows are not to be used: the caller spells those rows in Python. A key
+    DuckDB cannot name as a struct field (the empty key) sets the whole batch aside.
+    """
+    texts, suspect = _prepared(texts)
+    if "" in keys:
+        return _all_suspect(len(texts), keys)
+    clean = _set_aside(texts, suspect)
+    try:
+        cells, dup = _query(clean, keys)
+    except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
+        suspect = pc.or_(suspect, pc.invert(_valid(clean)))
+        clean = _set_aside(texts, suspect)
+        cells, dup = _query(clean, keys)
+    suspect = pc.or_(suspect, dup)
+    for column in cells:
+        nested = _nested_suspect(column)
+        if nested is not None:
+            suspect = pc.or_(suspect, nested)
+    return Flattened(cells, suspect)
+
+
+def _all_suspect(rows: int, keys: list[str]) -> Flattened:
+    nulls = pa.nulls(rows, pa.string())
+    return Flattened([nulls] * len(keys), pa.nulls(rows, pa.bool_()).fill_null(True))
+
+
+def keys_native(texts: pa.Array) -> tuple[set[str], pa.Array]:
+    """The top-level keys of the texts DuckDB reads exactly, and the rows left to Python."""
+    texts, suspect = _prepared(texts)
+    clean = _set_aside(texts, suspect)
+    sql = "SELECT DISTINCT unnest(json_keys(p)) AS k FROM t"
+    try:
+        found = _run(sql, {"t": pa.table({"p": clean})})
+    except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
+        suspect = pc.or_(suspect, pc.invert(_valid(clean)))
+        found = _run(sql, {"t": pa.table({"p": _set_aside(texts, suspect)})})
+    return set(found.column("k").to_pylist()), suspect

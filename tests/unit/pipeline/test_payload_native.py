@@ -1,0 +1,162 @@
+"""Payloads flattened in native code give, cell by cell, what the Python reference gives.
+
+The corpus is hostile on purpose: every way DuckDB's JSON reader and Python's `json` are known to
+differ (duplicate keys, NaN and infinities, trailing commas, numbers past a double or 64 bits,
+number spellings, escapes in nested values, deep nesting, non-objects, invalid text) and the
+values the CSV layout pins (strings as they are, true/false, numbers as `repr`, nested values as
+compact JSON). Each text goes through the production path (`flatten_column`, `keys_of`) alone and
+mixed into a batch of ordinary payloads.
+"""
+
+import json
+import random
+import struct
+
+import pyarrow as pa
+import pytest
+from event_export.pipeline import payload
+from event_export.pipeline.payload import (
+    flatten_column,
+    flatten_column_python,
+    keys_of,
+    keys_of_python,
+)
+from event_export.pipeline.payload_native import flatten_native
+
+ORDINARY = [
+    '{"order id":"0154350304965966010","amount":58448.00,"at":"2026-11-01 12:34:36.762Z",'
+    '"note":"said \\"ok\\" a, b","ctx":{"qty":11,"tags":["line\\nbreak 👍 call"]},'
+    '"price": 4641.53, "in_stock": false, "brand": "ελληνικά", "variant": 119}',
+    '{"a": 1, "b": "x", "c": true, "d": null, "e": [1, "two", null, false], "f": {}}',
+    '{"k": "नमस्ते 🎉", "campaign": {"k": "tab\\there", "n": 7}, "n": -12}',
+]
+HOSTILE = [
+    # duplicate keys: Python keeps the last value (at the first key's place)
+    '{"a": 1, "a": 2}', '{"a": 1, "b": null, "a": 2}', '{"a": {"x": 1, "x": 2}}',
+    '{"a": [{"x": 1, "x": 2}]}', '{"a": {"b": {"x": 1}}}', '{"a": null, "a": null}',
+    # number spellings, top level and nested
+    '{"a": 2.50, "b": 1E5, "c": 1e16, "d": 1e15, "e": 0.0001, "f": 1e-5, "g": -0.0, "h": -0}',
+    '{"a": 5e-324, "b": 1.7976931348623157e308, "c": 12345678901234567890.5, "d": 0.1e1}',
+    '{"a": [1.0, 1E5, 1e16, 0.0001, 1e-5, -0.0, 100e-2]}', '{"a": {"p": 9.99, "q": 2.50}}',
+    '{"a": 123456789012345678901234567890}', '{"a": -123456789012345678901234567890}',
+    '{"a": 18446744073709551616}', '{"a": 9223372036854775808}', '{"a": -9223372036854775809}',
+    '{"a": [18446744073709551616, -0]}', '{"a": 1' + "0" * 400 + "}", '{"a": 1' + "0" * 400 + ".5}",
+    '{"a": 1e400}', '{"a": -1e400}', '{"a": 1e-400}', '{"a": [1e400]}', '{"a": 1E+0400}',
+    # NaN and infinities: Python takes NaN/Infinity/-Infinity only, DuckDB any case
+    '{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": [NaN, 1]}',
+    '{"a": {"b": -Infinity}}',
+    '{"a": nan}', '{"a": inf}', '{"a": -inf}', '{"a": INF}', '{"a": "NaN", "b": "inf"}',
+    # escapes and strings
+    '{"a": "x\\u0000y"}', '{"a": "\\ud83d\\ude00"}', '{"a": "\\/"}', '{"\\u0041": 1, "A": 2}',
+    '{"a\\"b": 1}', '{"": 1}', '{"A": 1, "a": 2}', '{"a.b": 1, "$": 2, "$.a": 3}',
+    '{"a": ["\\u001f", "\\b\\f\\n\\r\\t", "/", "\\u2028", "\\u007f", "\\\\", "\\""]}',
+    '{"a": {"\\u001f": "\\u00e9"}}', '{"a": "{\\"x\\": 1, \\"x\\": 2}"}', '{"a": "[1.5]"}',
+    '{"a": "{not json"}', '{"a": "\\u0000"}', '{"k\\\\": 6}',
+    # layout and whitespace
+    '{"a" : { "k" : [ 1 , 2 ] } , "b" : [ ] , "c" : { } }', '  {"a": 1}  ', '\t{"a":1}\n',
+    '{"b": 1, "a": {"z": 1, "y": [true, false, null]}}', "{}",
+    # not objects: Python gives {"value": v}
+    "[1, 2]", '"x"', "3", "null", "true", "1.5", '[{"a": 1}]',
+    # trailing commas (DuckDB takes them, Python does not)
+    '{"a": 1,}', '{"a": [1,]}', '{"a": [1,2,],"b":1}', '{"a": {"b": 1,}}',
+    # deep nesting
+    '{"a": ' + "[" * 300 + "]" * 300 + "}", '{"a": ' + "[" * 150 + "]" * 150 + "}",
+    # invalid
+    '{"a": 1} x', "{", '{"a": }', "{'a': 1}", "\ufeff{}", '{"a": 1 /* c */}', '{"a": 01}',
+    '{"a": .5}', '{"a": "x\ny"}', '{"a": "\t"}', '{"a": +1}', '{"a": 0x10}', '{"a": tru}', " ",
+    '{"a": "\\ud800"}', '{"a": "\\x41"}', '{"a": 1.}', "[" * 2000 + "]" * 2000,
+]  # fmt: skip
+
+
+def _outcome(function, column, keys):
+    try:
+        return [c.to_pylist() for c in function(column, keys)]
+    except Exception as error:  # the reference raising is part of what must match
+        return type(error)
+
+
+def _keys_for(texts):
+    keys = {"absent", "A", "a", "value"}
+    for text in texts:
+        try:
+            keys.update(keys_of_python([pa.record_batch([pa.array([text])], names=["payload"])]))
+        except Exception:  # a broken text has no keys to add
+            continue
+    return sorted(keys)
+
+
+@pytest.fixture(params=["distinct texts", "rows"])
+def path(request, monkeypatch):
+    """Both ways `flatten_column` reads a batch: once per distinct text, or row by row."""
+    if request.param == "rows":
+        monkeypatch.setattr(payload, "_DISTINCT_SHARE", 0.0)
+    return request.param
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_each_hostile_payload_flattens_as_the_python_reference(text, monkeypatch):
+    keys = _keys_for([text, *ORDINARY])
+    column = pa.array([text, None], pa.string())
+    expected = _outcome(flatten_column_python, column, keys)
+    assert _outcome(flatten_column, column, keys) == expected
+    monkeypatch.setattr(payload, "_DISTINCT_SHARE", 0.0)  # row by row
+    assert _outcome(flatten_column, column, keys) == expected
+
+
+def test_all_hostile_payloads_in_one_batch_match_cell_by_cell(path):
+    good = []
+    for text in HOSTILE:  # keep what the reference spells (one raising text fails a batch)
+        if not isinstance(_outcome(flatten_column_python, pa.array([text]), ["a"]), type):
+            good.append(text)
+    assert len(good) > 50  # the corpus is mostly texts the reference spells
+    texts = [*good, *ORDINARY, None, "", *good[::-1]]
+    keys = _keys_for(texts)
+    column = pa.chunked_array([pa.array(texts[:40]), pa.array(texts[40:])])
+    native = flatten_column(column, keys)
+    reference = flatten_column_python(column, keys)
+    for key, got, expected in zip(keys, native, reference, strict=True):
+        for row, (a, b) in enumerate(zip(got.to_pylist(), expected.to_pylist(), strict=True)):
+            assert a == b, (key, texts[row])
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_keys_of_gives_the_python_keys_or_the_same_error(text):
+    batch = [pa.record_batch([pa.array([*ORDINARY, text, None, ""])], names=["payload"])]
+    try:
+        expected = keys_of_python(batch)
+    except Exception as error:
+        with pytest.raises(type(error)):
+            keys_of(batch)
+    else:
+        assert keys_of(batch) == expected
+
+
+def test_ordinary_payloads_stay_in_native_code():
+    """The fallback is for the hostile rows only: ordinary payloads are never set aside."""
+    texts = pa.array(ORDINARY * 50, pa.string())
+    keys = _keys_for(ORDINARY)
+    flattened = flatten_native(texts, keys)
+    assert not any(flattened.suspect.to_pylist())
+    assert [c.to_pylist() for c in flattened.columns] == _outcome(
+        flatten_column_python, texts, keys
+    )
+
+
+def test_doubles_are_spelled_as_repr():
+    """Top-level doubles come from DuckDB: random bit patterns and decimals match `repr`."""
+    rng = random.Random(19)
+    values = [0.0, -0.0, 1e16, 1e15, 9999999999999998.0, 1e-4, 9.999e-5, 5e-324, 1e22]
+    while len(values) < 20_000:
+        value = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+        if value == value and abs(value) != float("inf"):
+            values.append(value)
+        values.append(rng.randrange(-(10**9), 10**9) / 10 ** rng.randrange(0, 9))
+    texts = pa.array([json.dumps({"v": v}) for v in values])
+    flattened = flatten_native(texts, ["v"])
+    cells, suspect = flattened.columns[0].to_pylist(), flattened.suspect.to_pylist()
+    for value, cell, aside in zip(values, cells, suspect, strict=True):
+        if aside:  # only an exponent of three digits sets a double aside (it may overflow)
+            assert abs(int(repr(value).partition("e")[2] or 0)) >= 100
+        else:
+            assert cell == repr(value)
+    assert suspect.count(False) > 10_000
