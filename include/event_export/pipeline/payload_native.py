@@ -197,18 +197,21 @@ def flatten_native(texts: pa.Array, keys: list[str]) -> Flattened:
     """One string column per key for the payload texts (null or empty text: all null).
 
     Cells of `suspect` rows are not to be used: the caller spells those rows in Python. A key
-    DuckDB cannot name as a struct field (the empty key) sets the whole batch aside.
+    DuckDB cannot name as a struct field (the empty key), or any other DuckDB error, sets the
+    whole batch aside.
     """
     texts, suspect = _prepared(texts)
     if "" in keys:
         return _all_suspect(len(texts), keys)
     clean = _set_aside(texts, suspect)
     try:
-        cells, dup = _query(clean, keys)
-    except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
-        suspect = pc.or_(suspect, pc.invert(_valid(clean)))
-        clean = _set_aside(texts, suspect)
-        cells, dup = _query(clean, keys)
+        try:
+            cells, dup = _query(clean, keys)
+        except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
+            suspect = pc.or_(suspect, pc.invert(_valid(clean)))
+            cells, dup = _query(_set_aside(texts, suspect), keys)
+    except duckdb.Error:  # anything else DuckDB will not do: the batch goes to Python
+        return _all_suspect(len(texts), keys)
     suspect = pc.or_(suspect, dup)
     for column in cells:
         nested = _nested_suspect(column)
