@@ -90,7 +90,7 @@ def row_range(part: Part) -> tuple[int, int] | None:
 
 
 def batch_uploads(
-    files: Sequence[DeliveryDict], batch_bytes: int = BATCH_BYTES, batch_files: int = BATCH_FILES
+    files: Sequence[DeliveryDict], batch_bytes: int | None = None, batch_files: int | None = None
 ) -> list[UploadBatch]:
     """The delivery's files grouped for the mapped `upload` tasks, in the given order: small
     files together up to `batch_bytes` and `batch_files`, a file of `batch_bytes` or more alone.
@@ -99,6 +99,8 @@ def batch_uploads(
     server still sees at most the pool's slots of connections, and every file keeps its own
     temp-name-then-rename and size/checksum check (destinations/).
     """
+    batch_bytes = batch_bytes or BATCH_BYTES
+    batch_files = batch_files or BATCH_FILES
     batches: list[list[DeliveryDict]] = []
     current: list[DeliveryDict] = []
     size = 0
