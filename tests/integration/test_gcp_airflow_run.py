@@ -118,7 +118,7 @@ def test_dag_run_delivers_the_format(
     dag = export_dags(tmp_path, monkeypatch, {f"it_gcp_{fmt}": text})[f"export_it_gcp_{fmt}"]
     set_local_connection("it_gcp", tmp_path / "client")
     if fmt == "json":  # issue 18.2: events cut over several format tasks, files over uploads
-        monkeypatch.setenv("EES_SHARD_ROWS", "400")
+        monkeypatch.setenv("EES_SHARD_ROWS", "1000")  # 7 shards
         monkeypatch.setattr("event_export.pipeline.shards.BATCH_FILES", 16)
     logical = datetime.combine(demo_day + timedelta(days=1), datetime.min.time(), ZoneInfo(TZ))
     run = dag.test(logical_date=logical)
