@@ -98,12 +98,12 @@ def run_stage(stage: str, spec: dict) -> dict:
         state["extract"] = result
         rows = result["rows"]
         written = sum(p.stat().st_size for p in (run.staging / "extract").rglob("*") if p.is_file())
-    elif stage == "split":  # hands out the parts extract staged: writes nothing
-        parts = run.split(state["extract"])
-        state["split"] = parts
-        rows, written = sum(p["rows"] for p in parts), 0
+    elif stage == "split":  # plans the shards over the parts extract staged: writes nothing
+        shards = run.split(state["extract"])
+        state["split"] = shards
+        rows, written = sum(s["rows"] for s in shards), 0
     elif stage == "format":
-        formatted = run.format_all(state["split"])
+        formatted = run.format_shards(state["split"])
         state["format"] = formatted
         rows, written = sum(f["rows"] for f in formatted), _size([f["path"] for f in formatted])
     elif stage == "package":
@@ -111,8 +111,8 @@ def run_stage(stage: str, spec: dict) -> dict:
         state["package"] = files
         rows, written = sum(f["rows"] for f in files), sum(f["size"] for f in files)
     elif stage == "upload":
-        for f in state["package"]:
-            run.upload(f)
+        for batch in run.upload_batches(state["package"]):
+            run.upload_batch(batch)
         rows = sum(f["rows"] for f in state["package"])
         written = sum(f["size"] for f in state["package"])
     elif stage == "validate":

@@ -259,3 +259,18 @@ def airflow_stack(tmp_path_factory, smtp_server):
     from stack import start_stack
 
     yield from start_stack(tmp_path_factory, smtp_server)
+
+
+def task_instances(run) -> dict[str, int]:
+    """The run's task instances per task id (a mapped task: one per map index)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, func.count())
+            .where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
+            .group_by(TaskInstance.task_id)
+        ).all()
+    return dict(rows)

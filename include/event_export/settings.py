@@ -109,6 +109,19 @@ def upload_pool_slots() -> int:
     return slots
 
 
+DEFAULT_SHARD_ROWS = 1_000_000
+
+
+def shard_rows() -> int:
+    """Rows one `format` task handles (EES_SHARD_ROWS, default 1,000,000): small events share a
+    shard, a larger event is cut over several (pipeline/shards.py, docs/capacity.md)."""
+    raw = os.environ.get("EES_SHARD_ROWS", str(DEFAULT_SHARD_ROWS))
+    rows = int(raw)
+    if rows < 1:
+        raise ValueError(f"EES_SHARD_ROWS must be at least 1, not {raw!r}")
+    return rows
+
+
 def airflow_api_conn_id() -> str:
     """The connection the health check reaches the api-server with (EES_AIRFLOW_API_CONN_ID,
     default ees_airflow_api: host/port, login, password)."""

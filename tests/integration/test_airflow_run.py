@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import METADATA_DB, export_dags, set_local_connection
+from conftest import METADATA_DB, export_dags, set_local_connection, task_instances
 from event_export.pipeline.lake import read_window
 from event_export.scheduling.windows import day_window
 
@@ -39,6 +39,7 @@ def _run(dag, day) -> str:
         day + timedelta(days=1), datetime.min.time(), ZoneInfo("Asia/Kolkata")
     )
     run = dag.test(logical_date=logical)
+    _run.task_instances = task_instances(run)
     return run.state
 
 
@@ -47,6 +48,17 @@ def test_dag_run_delivers_the_day_and_a_rerun_is_identical(
 ):
     dag, delivered = export_dag
     assert _run(dag, demo_day) == "success"
+    # issue 18.2: a small day (40 events) is one format shard and one upload batch: 7 task
+    # instances, where one format per event and one upload per file made 45
+    assert _run.task_instances == {
+        "check_destination": 1,
+        "extract": 1,
+        "split_by_event": 1,
+        "format": 1,
+        "chunk": 1,
+        "upload": 1,
+        "validate": 1,
+    }
     # a successful run logs nothing at error level (issue 16: chunk's read of the mapped format
     # results once logged "XCom not found ... offset=N" on every run)
     logged = capfd.readouterr()

@@ -18,13 +18,16 @@ import pyarrow as pa
 import pytest
 from event_export.generator import EVENT_NAMES
 from event_export.pipeline.lake import read_window
+from event_export.pipeline.naming import event_label, staging_key
+from event_export.pipeline.shards import plan_shards
 from event_export.scheduling.windows import day_window
 from servers.s3 import aws_connection, boto_client
 from stack import start_stack, wait_until
 
 pytestmark = pytest.mark.stack  # starts its own Airflow (see conftest's tiers)
 
-EVENTS = EVENT_NAMES[:8]  # the most frequent: eight mapped `format` tasks for two workers
+EVENTS = EVENT_NAMES[:8]  # the most frequent, in shards of SHARD_ROWS: several `format` tasks
+SHARD_ROWS = 600  # 9 shards; the two largest events cut into 3 and 2 row ranges
 CONFIG = """\
 client_id: acme
 export_id: cel_acme
@@ -58,6 +61,7 @@ def celery_stack(tmp_path_factory, smtp_server, kolkata_lake, moto_s3):
             "EES_STAGING_CONN_ID": "cel_staging",
             "AIRFLOW_CONN_CEL_STAGING": json.dumps(staging),
             "EES_STAGING_KEEP_DAYS": "1",  # kept, to check what went through the bucket
+            "EES_SHARD_ROWS": str(SHARD_ROWS),
         },
         celery_workers=2,
         worker_scratch=True,
@@ -84,7 +88,19 @@ def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, d
     tis = api.task_instances("export_cel_acme", run_id)
     assert run["state"] == "success", [(t["task_id"], t["state"]) for t in tis]
     formats = [t for t in tis if t["task_id"] == "format"]
-    assert len(formats) == len(EVENTS), [(t["task_id"], t["state"], t["hostname"]) for t in tis]
+    window = day_window(demo_day, tz)
+    counts = Counter()
+    for batch in read_window(str(kolkata_lake), window, EVENTS, columns=["event_name"]):
+        counts.update(batch.column("event_name").to_pylist())
+    parts = [
+        {"key": staging_key(e), "label": event_label(e), "rows": n, "path": ""}
+        for e, n in sorted(counts.items())
+    ]
+    shards = plan_shards(parts, SHARD_ROWS)
+    pieces = sum(len(s["parts"]) for s in shards)
+    assert pieces > len(EVENTS)  # some events were cut
+    assert len(formats) == len(shards), [(t["task_id"], t["state"], t["hostname"]) for t in tis]
+    assert {t["rendered_map_index"] for t in formats} == {s["label"] for s in shards}
     per_worker = Counter(t["hostname"] for t in formats)
     assert set(per_worker) == {"w1", "w2"}, per_worker  # each worker ran at least one
     assert {t["hostname"] for t in tis} <= {"w1", "w2"}
@@ -92,7 +108,7 @@ def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, d
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/cel_acme/2026-11-01/")["Contents"]
     staged = {o["Key"].removeprefix("runs/cel_acme/2026-11-01/").split("/")[0] for o in listed}
     assert staged == {"extract", "format", "package", "_validated"}  # kept: KEEP_DAYS
-    assert len([o for o in listed if "/format/" in o["Key"]]) == len(EVENTS)
+    assert len([o for o in listed if "/format/" in o["Key"]]) == pieces
     for worker in ("w1", "w2"):  # each worked in its own folder and left nothing there
         scratch = stack.home / f"scratch-{worker}"
         assert scratch.is_dir() and [p for p in scratch.rglob("*") if p.is_file()] == []

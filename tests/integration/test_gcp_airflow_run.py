@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import export_dags, set_local_connection
+from conftest import export_dags, set_local_connection, task_instances
 from event_export.pipeline.lake import read_profiles, read_window
 from event_export.scheduling.windows import day_window
 from gcp_reference import (
@@ -117,8 +117,15 @@ def test_dag_run_delivers_the_format(
     text = CONFIG.format(fmt=fmt, lake=kolkata_lake, tz=TZ) + EXTRA[fmt]
     dag = export_dags(tmp_path, monkeypatch, {f"it_gcp_{fmt}": text})[f"export_it_gcp_{fmt}"]
     set_local_connection("it_gcp", tmp_path / "client")
+    if fmt == "json":  # issue 18.2: events cut over several format tasks, files over uploads
+        monkeypatch.setenv("EES_SHARD_ROWS", "1000")  # 7 shards
+        monkeypatch.setattr("event_export.pipeline.shards.BATCH_FILES", 16)
     logical = datetime.combine(demo_day + timedelta(days=1), datetime.min.time(), ZoneInfo(TZ))
-    assert dag.test(logical_date=logical).state == "success"
+    run = dag.test(logical_date=logical)
+    assert run.state == "success"
+    if fmt == "json":
+        mapped = task_instances(run)
+        assert mapped["format"] > 5 and mapped["upload"] > 2
 
     delivered = {p.name: p.read_bytes() for p in (tmp_path / "client" / "gcp").iterdir()}
     [manifest_name] = [n for n in delivered if n.endswith(".manifest")]

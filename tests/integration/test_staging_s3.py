@@ -206,7 +206,7 @@ def test_validate_to_s3_reads_the_stored_checksums_not_the_staged_files(
         }
     )
     run = ExportRun(config, demo_day)
-    files = run.package(run.format_all(run.split(run.extract())))
+    files = run.package(run.format_shards(run.split(run.extract())))
     for file in files:
         run.upload(file)
         s3_staging.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{file['path']}")

@@ -41,15 +41,20 @@ def write_series(
     options: Options,
     output: Output,
     title: str | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> list[Chunk]:
-    """Write one staged file (pipeline/ipc.py) as files of `file_format` under `output.out_dir`."""
+    """Write one staged file (pipeline/ipc.py) as files of `file_format` under `output.out_dir`.
+
+    `rows` = (start, stop): only those rows (a cut event's range, pipeline/shards.py); the
+    pre-pass still reads the whole file's properties, so every file of the event has one header.
+    """
     texts = (
         batch.column(0)
         for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)
     )
     props = scan_props(texts, options.values_as_strings)
     writer = WRITERS[file_format](layout, options, props, output, title)
-    for batch in coalesce(read_staged(staged_path), BATCH_ROWS):
+    for batch in coalesce(read_staged(staged_path, rows=rows), BATCH_ROWS):
         writer.write(Rows(batch, layout, options, props))
     return writer.close()
 

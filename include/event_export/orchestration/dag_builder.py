@@ -1,7 +1,8 @@
 """Build one Airflow DAG from one export config. The pipeline's shape is fixed; the config fills it.
 
-[check_request ->] check_destination -> extract -> split_by_event -> format (mapped per event) ->
-chunk -> upload (mapped per file, in the destination's pool) -> validate. Every task weighs by the
+[check_request ->] check_destination -> extract -> split_by_event -> format (mapped per shard:
+several small events, or a row range of a large one) -> chunk -> upload (mapped per batch of
+files, in the destination's pool) -> validate. Every task weighs by the
 export's deadline (scheduling/priorities.py). The destination is probed before any data is read,
 and a one-time request is checked before that. Tasks are thin: each rebuilds the ExportRun from
 the config and calls one stage. Both naming profiles share the shape: `chunk` zips the day
@@ -45,7 +46,7 @@ from event_export.settings import exports_dir
 
 if TYPE_CHECKING:  # the hand-offs' types only annotate: XCom keeps one value per task (no
     # `multiple_outputs` inferred from a dict type), which is all its readers pull
-    from event_export.pipeline.handoffs import DeliveryDict, Extracted, Formatted, Part
+    from event_export.pipeline.handoffs import Extracted, Formatted, Shard, UploadBatch
     from event_export.pipeline.run import ExportRun
 
 DEFAULT_RETRIES = 2
@@ -202,37 +203,39 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
 
         @task(task_id=task_ids.SPLIT_BY_EVENT)
         @reports_failures
-        def split_by_event(extracted: Extracted) -> list[Part]:
+        def split_by_event(extracted: Extracted) -> list[Shard]:
             return _run(config).split(extracted)
 
-        @task(task_id=task_ids.FORMAT, map_index_template="{{ task.op_kwargs['part']['label'] }}")
+        @task(task_id=task_ids.FORMAT, map_index_template="{{ task.op_kwargs['shard']['label'] }}")
         @reports_failures
-        def format(part: Part) -> Formatted:
-            return _run(config).format(part)
+        def format(shard: Shard) -> list[Formatted]:
+            return _run(config).format_shard(shard)
 
         @task(task_id=task_ids.CHUNK, trigger_rule="none_failed")
         @reports_failures
-        def chunk(formatted: list[Formatted]) -> list[DeliveryDict]:
+        def chunk(formatted: list[list[Formatted]]) -> list[UploadBatch]:
             # One slice fetches every mapped result: list() would iterate Airflow's lazy
             # sequence item by item until a lookup one past the end fails, which the Task SDK
             # logs at error level ("XCom not found ... offset=N") on every successful run.
-            return _run(config).package(list(formatted[:]) if formatted else [])
+            shards = list(formatted[:]) if formatted else []
+            run = _run(config)
+            return run.upload_batches(run.package([f for shard in shards for f in shard]))
 
         @task(
             task_id=task_ids.UPLOAD,
-            map_index_template="{{ task.op_kwargs['file']['name'] }}",
+            map_index_template="{{ task.op_kwargs['batch']['label'] }}",
             pool=upload_pool(config),  # caps concurrent uploads to this destination
         )
         @reports_client_errors
-        def upload(file: DeliveryDict) -> str:
-            return _run(config).upload(file)
+        def upload(batch: UploadBatch) -> list[str]:
+            return _run(config).upload_batch(batch)
 
         @task(task_id=task_ids.VALIDATE, **callbacks_for(config)[1])  # the delivered event
         @reports_client_errors
-        def validate(files: list[DeliveryDict], uploaded: list[str]) -> dict:
+        def validate(batches: list[UploadBatch], uploaded: list[list[str]]) -> dict:
             """Check the delivery, publish the manifest, then release the run's staging."""
             run = _run(config)
-            summary = run.validate(files)
+            summary = run.validate([f for batch in batches for f in batch["files"]])
             return {**summary, "period": run.covered.key, "staging": run.release_staging()}
 
         extracted = extract()
@@ -252,7 +255,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
 
             check_request() >> checked
         checked >> extracted
-        parts = split_by_event(extracted)
-        files = chunk(format.expand(part=parts))
-        validate(files, upload.expand(file=files))
+        shards = split_by_event(extracted)
+        batches = chunk(format.expand(shard=shards))
+        validate(batches, upload.expand(batch=batches))
     return dag

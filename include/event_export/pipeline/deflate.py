@@ -11,12 +11,20 @@ join into one stream in input order, so neither the number of threads nor their 
 read sizes reach the output. A compressor is reset before every block (`isal_deflate_reset`), so
 a thread's earlier blocks leave nothing behind. The stream ends with a constant empty final block.
 What does reach the output is ISA-L's own code path, chosen per CPU (see docs/file-layout.md).
+
+Pieces: an event cut over several `format` tasks (pipeline/shards.py) is deflated as pieces, each
+a stream that ends byte-aligned after its last block's sync flush, only the last one with the
+final block (`final=False` for the others). Concatenated in order they are one valid deflate
+stream; `join` gives its CRC-32 (the pieces' CRCs combined, as zlib's crc32_combine does) and
+sizes. The first block of a piece has no dictionary, so the bytes depend on where the pieces
+start: shards are a function of the day's data, so they still depend on the data alone.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -64,8 +72,11 @@ class DeflateWriter:
     stream (no zlib or gzip wrapper) and stays open.
     """
 
-    def __init__(self, out: BinaryIO, level: int = LEVEL, threads: int = THREADS):
+    def __init__(
+        self, out: BinaryIO, level: int = LEVEL, threads: int = THREADS, final: bool = True
+    ):
         self.out = out
+        self.final = final  # False: a piece of a stream, ending at a block boundary
         self.compress = _Compressors(level)
         self.pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="deflate")
         self.depth = 2 * max(1, threads) + 1
@@ -111,8 +122,9 @@ class DeflateWriter:
                     self._submit(bytes(self.buffer))
                     self.buffer = bytearray()
                 self._drain(0)
-                self.out.write(FINAL_BLOCK)
-                self.compressed += len(FINAL_BLOCK)
+                if self.final:
+                    self.out.write(FINAL_BLOCK)
+                    self.compressed += len(FINAL_BLOCK)
             finally:
                 self.pool.shutdown(wait=True, cancel_futures=True)
                 self.closed = True
@@ -127,3 +139,18 @@ class DeflateWriter:
             self.closed = True
         else:
             self.close()
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of A + B from CRC(A), CRC(B) and len(B), as zlib's crc32_combine (ISA-L's)."""
+    return isal_zlib.crc32_combine(crc1, crc2, length2)
+
+
+def join(pieces: Sequence[Deflated]) -> Deflated:
+    """The facts of the stream the pieces make when concatenated in order."""
+    crc = size = compressed = 0
+    for piece in pieces:
+        crc = crc32_combine(crc, piece.crc, piece.size)
+        size += piece.size
+        compressed += piece.compressed
+    return Deflated(crc, size, compressed)

@@ -20,12 +20,25 @@ class Extracted(TypedDict):
 
 
 class Part(TypedDict):
-    """One of `split_by_event`'s parts, what one mapped `format` task formats."""
+    """One event's staged rows, or a row range of them when the event is cut over shards."""
 
     key: str  # the event's staging key (naming.staging_key)
     label: str  # printable, for the task's map index
-    rows: int
+    rows: int  # the whole event's rows
     path: str
+    start: NotRequired[int]  # a cut event's range: rows [start, stop) of the staged file
+    stop: NotRequired[int]
+    piece: NotRequired[int]  # which range, from 0, of `pieces`
+    pieces: NotRequired[int]
+
+
+class Shard(TypedDict):
+    """What one mapped `format` task formats (pipeline/shards.py): several small events, or one
+    row range of a large one."""
+
+    label: str  # printable, the task's map index: "3 events: a, b, c" or "x rows 0-999,999"
+    rows: int  # rows this shard formats
+    parts: list[Part]
 
 
 class DeflatedFacts(TypedDict):
@@ -47,11 +60,13 @@ class Chunk(TypedDict):
 
 class Formatted(TypedDict):
     """One part formatted: a daily-zip member (`path`, `size`, `deflated`) or a gcp_export file
-    series (`chunks`)."""
+    series (`chunks`); a cut event's range gives one piece of either (`piece` of `pieces`)."""
 
     key: str
     label: str
-    rows: int
+    rows: int  # the rows formatted here (a piece's range)
+    piece: NotRequired[int]
+    pieces: NotRequired[int]
     path: NotRequired[str]
     size: NotRequired[int]  # the CSV's bytes before deflating
     deflated: NotRequired[DeflatedFacts]
@@ -68,3 +83,10 @@ class DeliveryDict(TypedDict):
     rows: int
     events: dict[str, int]  # rows per event staging key
     members: dict[str, str]  # a zip's: member name -> event staging key
+
+
+class UploadBatch(TypedDict):
+    """What one mapped `upload` task delivers: several small files, or one large one."""
+
+    label: str  # printable, the task's map index: the file's name, or "3 files: a, b, c"
+    files: list[DeliveryDict]

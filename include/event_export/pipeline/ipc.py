@@ -45,12 +45,19 @@ def first_value(path: str, column: str) -> object:
     return None
 
 
-def read_staged(path: str, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+def read_staged(
+    path: str, columns: Sequence[str] | None = None, rows: tuple[int, int] | None = None
+) -> Iterator[pa.RecordBatch]:
     """The file's batches (only `columns`, if given), read into memory one at a time.
 
     Reading rather than memory-mapping keeps a task's resident memory at a few batches. A Parquet
-    file (one staged by hand or by an older version) is read the same way.
+    file (one staged by hand or by an older version) is read the same way. `rows` = (start, stop)
+    yields only rows [start, stop) (a cut event's range, pipeline/shards.py); batches outside it
+    are not decoded: their lengths come from a read of no column.
     """
+    if rows is not None:
+        yield from _read_range(path, columns, *rows)
+        return
     if path.endswith(".parquet"):
         source = pq.ParquetFile(path)
         yield from source.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
@@ -63,3 +70,34 @@ def read_staged(path: str, columns: Sequence[str] | None = None) -> Iterator[pa.
         reader = pa.ipc.open_file(source, options=options)
         for i in range(reader.num_record_batches):
             yield reader.get_batch(i)
+
+
+def _read_range(
+    path: str, columns: Sequence[str] | None, start: int, stop: int
+) -> Iterator[pa.RecordBatch]:
+    if path.endswith(".parquet"):
+        offset = 0
+        for batch in read_staged(path, columns):
+            low, high = max(start - offset, 0), min(stop - offset, batch.num_rows)
+            if high > low:
+                yield batch.slice(low, high - low)
+            offset += batch.num_rows
+            if offset >= stop:
+                return
+        return
+    with pa.OSFile(path) as source:
+        lengths = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(included_fields=[]))
+        sizes = [lengths.get_batch(i).num_rows for i in range(lengths.num_record_batches)]
+        options = None
+        if columns is not None:
+            names = lengths.schema.names
+            options = pa.ipc.IpcReadOptions(included_fields=[names.index(c) for c in columns])
+        reader = pa.ipc.open_file(source, options=options)
+        offset = 0
+        for i, size in enumerate(sizes):
+            low, high = max(start - offset, 0), min(stop - offset, size)
+            if high > low:
+                yield reader.get_batch(i).slice(low, high - low)
+            offset += size
+            if offset >= stop:
+                return

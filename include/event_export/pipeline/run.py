@@ -5,7 +5,8 @@ names, counts) so XCom stays small. Each works in a `staging.Workspace`: it fetc
 key and publishes its outputs, so with staging on S3 the tasks of a run may run on any workers.
 Keying staging by day (not by run) makes a rerun overwrite its own files and nothing else. The
 naming profile (profiles/: daily_zip, gcp_export) decides the files, their packaging and names;
-what tasks hand each other is declared in handoffs.py.
+what tasks hand each other is declared in handoffs.py. `format` runs per shard (several small
+events, or a row range of a large one: shards.py) and `upload` per batch of files.
 """
 
 from __future__ import annotations
@@ -24,10 +25,18 @@ import pyarrow as pa
 from event_export.config.model import ExportConfig
 from event_export.destinations import VerificationError, destination_for
 from event_export.pipeline import naming, staging_cleanup
-from event_export.pipeline.handoffs import DeliveryDict, Extracted, Formatted, Part
+from event_export.pipeline.handoffs import (
+    DeliveryDict,
+    Extracted,
+    Formatted,
+    Part,
+    Shard,
+    UploadBatch,
+)
 from event_export.pipeline.lake import Window, count_profiles, count_window
 from event_export.pipeline.manifest import Manifest
 from event_export.pipeline.profiles import PROFILES_PART, NamingProfile, profile_for
+from event_export.pipeline.shards import batch_uploads, plan_shards
 from event_export.pipeline.stages.extract import extract, extract_profiles
 from event_export.pipeline.staging import Staging, Workspace, staging_store
 from event_export.scheduling.schedules import Period, daily_run_period, day_period
@@ -35,6 +44,7 @@ from event_export.settings import lake_uri, staging_root
 
 EVENT_NAMES = "event-names.json"  # in the run's extract folder: raw event name by staging key
 PARTS = "parts.json"  # in the run's extract folder: the parts `split_by_event` hands out
+PAYLOAD_KEYS = "payload-keys.json"  # in the run's extract folder: each event's payload keys
 FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
 
 
@@ -112,29 +122,33 @@ class ExportRun:
                 result = extract_profiles(source, self.day, out_dir)
                 return {"day": day, "rows": result.rows, "path": ws.publish(result.path)}
             columns = self.naming_profile.staged_columns
-            parts = extract(source, self.window, self.events, out_dir, columns)
+            with_keys = self.naming_profile.payload_keys
+            parts = extract(source, self.window, self.events, out_dir, columns, with_keys)
             names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
             (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
+            if with_keys:
+                keys = {p.key: p.payload_keys for p in parts}
+                (out_dir / PAYLOAD_KEYS).write_text(json.dumps(keys, ensure_ascii=True))
             index = [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
             (out_dir / PARTS).write_text(json.dumps(index, ensure_ascii=True))
             ws.publish_folder(out_dir)
             rows = sum(p.rows for p in parts)
             return {"day": day, "rows": rows, "path": ws.key(out_dir / PARTS)}
 
-    def split(self, extracted: Extracted) -> list[Part]:
-        """One part per event, as `extract` staged them: only its index is read, no rows are
-        copied. A profile snapshot is one part as it is (extract counted its rows)."""
+    def split(self, extracted: Extracted) -> list[Shard]:
+        """The run's shards (shards.plan_shards) over the events `extract` staged: only its
+        index is read, no rows are copied. A profile snapshot is one part as it is (extract
+        counted its rows), in one shard."""
         if self.profiles:
-            return [
-                {
-                    "key": PROFILES_PART,
-                    "label": PROFILES_PART,
-                    "rows": extracted["rows"],
-                    "path": extracted["path"],
-                }
-            ]
+            part: Part = {
+                "key": PROFILES_PART,
+                "label": PROFILES_PART,
+                "rows": extracted["rows"],
+                "path": extracted["path"],
+            }
+            return [{"label": PROFILES_PART, "rows": part["rows"], "parts": [part]}]
         with self.store.workspace() as ws:
-            return json.loads(ws.fetch(extracted["path"]).read_text())
+            return plan_shards(json.loads(ws.fetch(extracted["path"]).read_text()))
 
     def event_names(self) -> dict[str, str]:
         """Raw event name by staging key, as `extract` found them (a profile export: its part)."""
@@ -143,23 +157,43 @@ class ExportRun:
         with self.store.workspace() as ws:
             return json.loads(ws.fetch(f"{self.prefix}/extract/{EVENT_NAMES}").read_text())
 
-    def format(self, part: Part) -> Formatted:
+    def payload_keys(self) -> dict[str, list[str]]:
+        """Each event's payload keys as `extract` collected them (profiles that ask for them)."""
+        if not self.naming_profile.payload_keys or self.profiles:
+            return {}
+        with self.store.workspace() as ws:
+            return json.loads(ws.fetch(f"{self.prefix}/extract/{PAYLOAD_KEYS}").read_text())
+
+    def format(self, part: Part, keys: dict[str, list[str]] | None = None) -> Formatted:
+        """One part (an event, or a cut event's row range) formatted; `keys`: payload keys by
+        event staging key (read from staging when not given)."""
+        keys = self.payload_keys() if keys is None else keys
         with self.store.workspace() as ws:
             local: Part = {**part, "path": str(ws.fetch(part["path"]))}
             out_dir = ws.path(self.prefix) / "format" / part["key"]
-            return self.naming_profile.format(ws, local, out_dir)
+            return self.naming_profile.format(ws, local, out_dir, keys.get(part["key"]))
+
+    def format_shard(self, shard: Shard) -> list[Formatted]:
+        """What one mapped `format` task does: every part of the shard, in order."""
+        return self.format_all(shard["parts"])
 
     def format_all(self, parts: list[Part], workers: int = FORMAT_WORKERS) -> list[Formatted]:
-        """Every event's CSV, as the mapped `format` tasks make them, on `workers` threads.
+        """The parts formatted (all of a run's in `run_export`, a shard's in a task), on
+        `workers` threads.
 
         Arrow's reader, compute kernels and CSV writer release the GIL, so events format side by
         side; the largest go first so the threads finish together. Results keep `parts`' order.
         """
-        largest_first = sorted(parts, key=lambda p: -p["rows"])
+        keys = self.payload_keys() if parts else {}
+        order = sorted(range(len(parts)), key=lambda i: -_part_rows(parts[i]))
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            done = list(pool.map(self.format, largest_first))
-        by_key = {part["key"]: f for part, f in zip(largest_first, done, strict=True)}
-        return [by_key[p["key"]] for p in parts]
+            done = list(pool.map(lambda i: self.format(parts[i], keys), order))
+        by_index = dict(zip(order, done, strict=True))
+        return [by_index[i] for i in range(len(parts))]
+
+    def format_shards(self, shards: list[Shard]) -> list[Formatted]:
+        """Every shard formatted in this process (benchmarks and tests without a scheduler)."""
+        return self.format_all([p for shard in shards for p in shard["parts"]])
 
     def package(self, formatted: list[Formatted]) -> list[DeliveryDict]:
         """The files to deliver (daily_zip: the period's zip; gcp_export: each chunk file, named),
@@ -173,6 +207,20 @@ class ExportRun:
         with self.store.workspace() as ws:
             destination_for(self.config.destination).upload(ws.fetch(file["path"]), file["name"])
         return file["name"]
+
+    @staticmethod
+    def upload_batches(files: list[DeliveryDict]) -> list[UploadBatch]:
+        """The files grouped for the mapped `upload` tasks (shards.batch_uploads)."""
+        return batch_uploads(files)
+
+    def upload_batch(self, batch: UploadBatch) -> list[str]:
+        """What one mapped `upload` task does: its files one after the other, each atomically
+        and checked as `upload` does."""
+        destination = destination_for(self.config.destination)
+        with self.store.workspace() as ws:
+            for file in batch["files"]:
+                destination.upload(ws.fetch(file["path"]), file["name"])
+        return [f["name"] for f in batch["files"]]
 
     def manifest(self, files: list[DeliveryDict]) -> Manifest:
         """The delivery's manifest: each file with its rows per raw event name (the files' XCom
@@ -248,11 +296,15 @@ def run_export(config: ExportConfig, day: date) -> dict:
     The staging stays for the caller to measure (a DAG run releases it after `validate`)."""
     run = ExportRun(config, day)
     extracted = run.extract()
-    parts = run.split(extracted)
+    shards = run.split(extracted)
     pa.default_memory_pool().release_unused()  # as if each stage had its own process
-    formatted = run.format_all(parts)
+    formatted = run.format_shards(shards)
     pa.default_memory_pool().release_unused()
     files = run.package(formatted)
-    for f in files:
-        run.upload(f)
+    for batch in run.upload_batches(files):
+        run.upload_batch(batch)
     return run.validate(files)
+
+
+def _part_rows(part: Part) -> int:
+    return part["stop"] - part["start"] if "start" in part else part["rows"]

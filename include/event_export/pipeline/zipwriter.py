@@ -36,11 +36,19 @@ _LOCATOR64 = struct.Struct("<4sLQL")
 
 @dataclass(frozen=True)
 class Member:
-    """One entry: its name in the zip, the staged deflate stream and what it holds."""
+    """One entry: its name in the zip, the staged deflate stream and what it holds.
+
+    `path` is one file, or the pieces of a cut event's stream in order (deflate.join gives
+    their facts): they are copied one after the other into the entry's data.
+    """
 
     name: str
-    path: Path
+    path: Path | Sequence[Path]
     deflated: Deflated
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.path] if isinstance(self.path, Path) else [Path(p) for p in self.path]
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,11 @@ def _write_member(out: _HashingWriter, member: Member) -> _Entry:
     out.write(_LOCAL.pack(b"PK\x03\x04", *header, len(encoded), len(extra)))
     out.write(encoded + extra)
     copied = 0
-    with member.path.open("rb") as source:
-        while block := source.read(COPY_BLOCK):
-            out.write(block)
-            copied += len(block)
+    for path in member.paths:
+        with path.open("rb") as source:
+            while block := source.read(COPY_BLOCK):
+                out.write(block)
+                copied += len(block)
     if copied != facts.compressed:
         raise ValueError(f"{member.path} holds {copied} bytes, {facts.compressed} expected")
     return entry

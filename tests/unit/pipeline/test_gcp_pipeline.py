@@ -145,3 +145,55 @@ def test_profile_export_without_a_snapshot_fails_loudly(gcp_config, demo_day):
     config = gcp_config(format="json", kind="user_profiles", account_id=1)
     with pytest.raises(FileNotFoundError, match="no profile snapshot"):
         ExportRun(config, demo_day.replace(day=20)).extract()
+
+
+@pytest.mark.parametrize("file_format", ["csv"])
+def test_a_cut_event_numbers_its_files_across_its_ranges(
+    gcp_config, demo_day, tmp_path, monkeypatch, file_format
+):
+    """Issue 18.2: an event cut over shards writes a file series per range; its files are
+    numbered consecutively as one series, none collide or is overwritten, each keeps the size
+    limit and one header, and the records are the uncut day's, in order."""
+    config = gcp_config(format=file_format, chunk_size_mb=0.05)
+    uncut = run_export(config, demo_day)
+    before = _delivered(tmp_path)
+    monkeypatch.setenv("EES_SHARD_ROWS", "300")
+    for stale in (tmp_path / "client" / "out").iterdir():
+        stale.unlink()
+    result = run_export(config, demo_day)
+    after = _delivered(tmp_path)
+    assert len(_names(result)) == len(set(_names(result))) == len(after) - 1  # and the manifest
+    assert result["rows_per_event"] == uncut["rows_per_event"]
+    series: dict[str, list[int]] = {}
+    for name in _names(result):
+        match = EVENT_NAME.match(name)
+        series.setdefault(match["event"], []).append(int(match["index"]))
+        assert len(after[name]) <= 0.05 * 1_000_000
+    assert all(sorted(v) == list(range(len(v))) for v in series.values())
+    assert any(
+        len(v) > len([n for n in _names(uncut) if EVENT_NAME.match(n)["event"] == e])
+        for e, v in series.items()
+    )  # a range's last file starts the next anew
+
+    def records(files: dict[str, bytes]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name in sorted(
+            files, key=lambda n: (EVENT_NAME.match(n)["event"], int(EVENT_NAME.match(n)["index"]))
+        ):
+            lines = files[name].decode().splitlines()
+            # a CSV file's first line is its header, a JSON lines file's the event's name
+            out.setdefault(EVENT_NAME.match(name)["event"], []).extend(lines[1:])
+            out.setdefault("header:" + EVENT_NAME.match(name)["event"], []).append(lines[0])
+        return out
+
+    data = {k: v for k, v in after.items() if EVENT_NAME.match(k)}
+    old = {k: v for k, v in before.items() if EVENT_NAME.match(k)}
+    got, expected = records(data), records(old)
+    for key in got:
+        if key.startswith("header:"):
+            assert len(set(got[key])) == 1  # every file of an event has the same header
+            assert got[key][0] == expected[key][0]
+        else:
+            assert got[key] == expected[key]
+    again = run_export(config, demo_day)
+    assert _delivered(tmp_path) == after and again["files"] == result["files"]

@@ -122,12 +122,13 @@ def test_every_hostile_event_is_delivered_in_process(hostile_lake, tmp_path, fie
     run = ExportRun(config, DAY)
     extracted = run.extract()
     parts = run.split(extracted)
-    formatted = run.format_all(parts)
+    formatted = run.format_shards(parts)
     files = run.package(formatted)
-    for handed_over in (extracted, parts, formatted, files):
+    batches = run.upload_batches(files)
+    for handed_over in (extracted, parts, formatted, files, batches):
         assert _xcom_problems(handed_over) == []
-    for f in files:
-        run.upload(f)
+    for batch in batches:
+        run.upload_batch(batch)
     summary = run.validate(files)
     assert _xcom_problems(summary) == []
     manifest = check_delivery(tmp_path / "client", "out", counts)

@@ -98,6 +98,43 @@ def test_a_profile_snapshot_is_one_part_and_split_reads_nothing(config, demo_day
     fields = {"profile": "gcp_export", "kind": "user_profiles", "account_id": 7}
     profiles = ExportConfig.model_validate({**config.model_dump(exclude_unset=True), **fields})
     extracted = {"day": demo_day.isoformat(), "rows": 12, "path": "never/staged.parquet"}
+    part = {
+        "key": PROFILES_PART,
+        "label": PROFILES_PART,
+        "rows": 12,
+        "path": "never/staged.parquet",
+    }
     assert ExportRun(profiles, demo_day).split(extracted) == [
-        {"key": PROFILES_PART, "label": PROFILES_PART, "rows": 12, "path": "never/staged.parquet"}
+        {"label": PROFILES_PART, "rows": 12, "parts": [part]}
     ]
+
+
+def _members(zip_bytes: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+        assert zf.testzip() is None
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def test_a_cut_event_makes_the_same_csv_and_a_byte_identical_zip_on_rerun(
+    config, demo_day, tmp_path, monkeypatch
+):
+    """Issue 18.2: with shards smaller than the largest events, those events are formatted in
+    row ranges by several tasks and their members joined from deflate pieces; the CSVs are those
+    of the uncut day, the zip reruns byte-identical and `unzip -t` accepts it."""
+    from test_zipwriter import _unzip_test
+
+    target = tmp_path / "client" / "out" / "acme_01112026.zip"
+    run_export(config, demo_day)
+    uncut = _members(target.read_bytes())
+    monkeypatch.setenv("EES_SHARD_ROWS", "300")
+    run = ExportRun(config, demo_day)
+    shards = run.split(run.extract())
+    cut = [p for s in shards for p in s["parts"] if p.get("pieces", 1) > 1]
+    assert len({p["key"] for p in cut}) >= 3 and max(p["pieces"] for p in cut) >= 3
+    assert len(shards) < len(uncut) + len(cut)  # small events share shards
+    run_export(config, demo_day)
+    first = target.read_bytes()
+    assert _members(first) == uncut
+    _unzip_test(target)
+    run_export(config, demo_day)
+    assert target.read_bytes() == first

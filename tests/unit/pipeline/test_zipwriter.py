@@ -164,3 +164,59 @@ def test_build_zip_sorts_entries_and_replaces_the_target_atomically(sources, tmp
         assert zf.namelist() == sorted(name for name, _ in sources)
     assert [p.name for p in target.parent.iterdir()] == [target.name]
     assert sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def _deflate_pieces(data: bytes, cuts: list[int], folder, threads=2) -> list:
+    """`data` deflated as pieces cut at `cuts`, as the shards of a cut event write them."""
+    bounds = [0, *cuts, len(data)]
+    pieces = []
+    for i in range(len(bounds) - 1):
+        target = folder / f"piece{i}.deflate"
+        with target.open("wb") as out:
+            writer = DeflateWriter(out, threads=threads, final=i == len(bounds) - 2)
+            writer.write(data[bounds[i] : bounds[i + 1]])
+            pieces.append((target, writer.close()))
+    return pieces
+
+
+def test_crc32_combine_equals_zlib_over_the_joined_bytes():
+    rng = random.Random(18)
+    for _ in range(50):
+        a, b = (
+            rng.randbytes(rng.randint(0, 5000)),
+            rng.randbytes(rng.randint(0, 3 << 20 if rng.random() < 0.1 else 5000)),
+        )
+        assert deflate.crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_deflate_pieces_join_into_one_stream_zlib_and_zip_readers_accept(sources, tmp_path):
+    """A cut event's member: pieces ending byte-aligned, only the last with the final block,
+    concatenated, with the CRC-32 combined and sizes summed; zipfile and unzip -t accept it."""
+    data = sources[0][1].read_bytes()  # several blocks
+    cuts = [1, deflate.BLOCK + 17, len(data) // 2, len(data) // 2]  # an empty piece, too
+    pieces = _deflate_pieces(data, cuts, tmp_path)
+    stream = b"".join(p.read_bytes() for p, _ in pieces)
+    joined = deflate.join([facts for _, facts in pieces])
+    assert zlib.decompress(stream, wbits=-15) == data
+    assert (joined.crc, joined.size, joined.compressed) == (
+        zlib.crc32(data),
+        len(data),
+        len(stream),
+    )
+    for path, _ in pieces[:-1]:  # no piece but the last ends the stream
+        inflater = zlib.decompressobj(wbits=-15)
+        inflater.decompress(path.read_bytes())
+        assert not inflater.eof
+    member = Member("cut_01112026.csv", tuple(p for p, _ in pieces), joined)
+    others = _members(sources[1:], tmp_path / "members")
+    target = tmp_path / "cut.zip"
+    sha256 = build_zip([member, *others], target)
+    with zipfile.ZipFile(target) as zf:
+        assert zf.testzip() is None
+        assert zf.read("cut_01112026.csv") == data
+    _unzip_test(target)
+    again = tmp_path / "again.zip"
+    pieces = _deflate_pieces(data, cuts, tmp_path, threads=1)
+    member = Member("cut_01112026.csv", tuple(p for p, _ in pieces), joined)
+    assert build_zip([member, *others], again) == sha256
+    assert again.read_bytes() == target.read_bytes()

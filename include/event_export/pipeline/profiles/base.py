@@ -22,9 +22,17 @@ class NamingProfile(Protocol):
         """The event columns `format` reads, the only ones `extract` stages (None: all)."""
         ...
 
-    def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
-        """Write one part (its staged rows local at `part["path"]`) under `out_dir` and publish
-        what `package` needs."""
+    @property
+    def payload_keys(self) -> bool:
+        """Whether `format` wants each event's payload keys, collected once by `extract`."""
+        ...
+
+    def format(
+        self, ws: Workspace, part: Part, out_dir: Path, keys: list[str] | None = None
+    ) -> Formatted:
+        """Write one part (its staged rows local at `part["path"]`; a cut event's row range,
+        pipeline/shards.py) under `out_dir` and publish what `package` needs; `keys`: the
+        event's payload keys when `payload_keys` asked for them."""
         ...
 
     def package(

@@ -2,7 +2,8 @@
 
 Each mapped `format` task writes its event's CSV straight into a deflate stream and stages it as
 a ready zip member; `package` assembles the zip from the members (see zipwriter). Entry names are
-`<event>_<DDMMYYYY>.csv`, unique under case folding and NFC (naming.member_names).
+`<event>_<DDMMYYYY>.csv`, unique under case folding and NFC (naming.member_names). An event cut
+over several shards is deflated as pieces (deflate.py), joined into its one member here.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 from event_export.config.model import ExportConfig
 from event_export.pipeline import naming
-from event_export.pipeline.deflate import Deflated
+from event_export.pipeline.deflate import Deflated, join
 from event_export.pipeline.handoffs import DeliveryDict, Formatted, Part
+from event_export.pipeline.shards import is_cut, joined_pieces, row_range
 from event_export.pipeline.stages.csv_format import READ_COLUMNS, format_csv
 from event_export.pipeline.stages.package import build_zip, describe
 from event_export.pipeline.staging import Workspace
@@ -28,6 +30,7 @@ class DailyZip:
     day: date
     covered: Period
     staged_columns = tuple(READ_COLUMNS)  # not the event name, email or phone
+    payload_keys = True  # the CSV header: every payload key of the event, found by extract
 
     @property
     def label(self) -> str:
@@ -39,12 +42,28 @@ class DailyZip:
             return naming.daily_zip_name(self.config.client_id, self.day)
         return f"{naming.safe_component(self.config.client_id)}_{self.covered.label}.zip"
 
-    def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
-        target = out_dir / f"{part['key']}.csv.deflate"  # named for the client in `package`
+    def format(
+        self, ws: Workspace, part: Part, out_dir: Path, keys: list[str] | None = None
+    ) -> Formatted:
+        cut = is_cut(part)
+        piece, pieces = part.get("piece", 0), part.get("pieces", 1)
+        suffix = f".{piece:05d}" if cut else ""
+        target = out_dir / f"{part['key']}{suffix}.csv.deflate"  # named for the client in package
         timezone, excel = self.config.schedule.timezone, self.config.csv_for_excel
-        done = format_csv(part["path"], part["key"], timezone, target, excel, deflate=True)
+        done = format_csv(
+            part["path"],
+            part["key"],
+            timezone,
+            target,
+            excel,
+            deflate=True,
+            rows=row_range(part),
+            keys=keys,
+            first=piece == 0,
+            last=piece == pieces - 1,
+        )
         facts = done.deflated
-        return {
+        formatted: Formatted = {
             "key": part["key"],
             "label": part["label"],
             "rows": done.rows,
@@ -52,23 +71,36 @@ class DailyZip:
             "deflated": {"crc": facts.crc, "size": facts.size, "compressed": facts.compressed},
             "path": ws.publish(target),
         }
+        if cut:
+            formatted.update(piece=piece, pieces=pieces)
+        return formatted
 
     def package(
         self, ws: Workspace, formatted: list[Formatted], names: dict[str, str], out_dir: Path
     ) -> list[DeliveryDict]:
-        entries = naming.member_names([names[f["key"]] for f in formatted], self.label)
-        local = ws.fetch_all([f["path"] for f in formatted])
+        events = joined_pieces(formatted)
+        entries = naming.member_names([names[key] for key in events], self.label)
+        local = dict(
+            zip(
+                [f["path"] for f in formatted],
+                ws.fetch_all([f["path"] for f in formatted]),
+                strict=True,
+            )
+        )
         members = [
-            Member(entries[names[f["key"]]], p, Deflated(**f["deflated"]))
-            for f, p in zip(formatted, local, strict=True)
+            Member(
+                entries[names[key]],
+                tuple(local[p["path"]] for p in pieces),
+                join([Deflated(**p["deflated"]) for p in pieces]),
+            )
+            for key, pieces in events.items()
         ]
         name = self.zip_name()
         target = out_dir / name
         sha256 = build_zip(members, target)
-        events = {f["key"]: f["rows"] for f in sorted(formatted, key=lambda f: f["key"])}
-        keys = {entries[names[f["key"]]]: f["key"] for f in formatted}
-        rows = sum(events.values())
-        described = describe(target, name, rows, events, keys, sha256).to_dict()
+        rows = {key: sum(p["rows"] for p in pieces) for key, pieces in sorted(events.items())}
+        keys = {entries[names[key]]: key for key in events}
+        described = describe(target, name, sum(rows.values()), rows, keys, sha256).to_dict()
         return [{**described, "path": ws.publish(target)}]
 
     def manifest_name(self, files: list[DeliveryDict]) -> str:

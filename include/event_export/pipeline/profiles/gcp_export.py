@@ -4,7 +4,9 @@ Event exports write one file series per event, cut at `chunk_size_mb`; profile e
 gzip file of the whole snapshot (its documented name has no file index). The names carry the
 export's request id and the run's timestamp, both derived from the config and the data interval,
 so a rerun of an interval writes the same names with the same bytes. Each chunk is hashed on the
-worker that wrote it (with staging on object storage, `package` may run elsewhere).
+worker that wrote it (with staging on object storage, `package` may run elsewhere). An event cut
+over several shards (pipeline/shards.py) writes one series per row range; `package` numbers the
+event's files across its ranges in order, as one series.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from event_export.formats import EVENTS, PROFILES, Options, Output, extension, w
 from event_export.pipeline import ipc, naming
 from event_export.pipeline.handoffs import Chunk, DeliveryDict, Formatted, Part
 from event_export.pipeline.lake import Window
+from event_export.pipeline.shards import is_cut, joined_pieces, row_range
 from event_export.pipeline.stages.package import DeliveryFile, describe, sha256_of
 from event_export.pipeline.staging import Workspace
 
@@ -35,6 +38,7 @@ class GcpExport:
     window: Window
     request_id: str  # the run's: see naming.request_id_for
     staged_columns = None  # every column: records fall back on email and phone, JSON names events
+    payload_keys = False  # the formats scan the properties themselves (formats.records)
 
     @property
     def profiles(self) -> bool:
@@ -53,10 +57,15 @@ class GcpExport:
             csv_for_excel=self.config.csv_for_excel,
         )
 
-    def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
-        """Write one part (an event's rows, or the snapshot) as its file series and publish it;
-        JSON files carry the raw event name, read here from the part's staged rows."""
+    def format(
+        self, ws: Workspace, part: Part, out_dir: Path, keys: list[str] | None = None
+    ) -> Formatted:
+        """Write one part (an event's rows or a range of them, or the snapshot) as its file
+        series and publish it; JSON files carry the raw event name, read here from the part's
+        staged rows. A range writes under its own folder, so no two ranges share a file."""
         event = None if self.profiles else ipc.first_value(part["path"], "event_name")
+        if is_cut(part):
+            out_dir = out_dir / f"piece-{part['piece']:05d}"
         done = self._write(part, out_dir, event)
         ws.publish_folder(out_dir)
         done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
@@ -76,14 +85,23 @@ class GcpExport:
                 parquet_gzip=config.parquet_compression == "gzip",
             )
             chunks = write_series(
-                part["path"], config.format, EVENTS, self.options, output, title=event
+                part["path"],
+                config.format,
+                EVENTS,
+                self.options,
+                output,
+                title=event,
+                rows=row_range(part),
             )
-        return {
+        done: Formatted = {
             "key": part["key"],
             "label": part["label"],
             "rows": sum(c.rows for c in chunks),
             "chunks": [c.to_dict() for c in chunks],
         }
+        if is_cut(part):
+            done.update(piece=part["piece"], pieces=part["pieces"])
+        return done
 
     def profile_file_name(self) -> str:
         config = self.config
@@ -115,7 +133,10 @@ class GcpExport:
                     files.append(self._describe(chunk, self.profile_file_name(), part["key"]))
             return files
         ext = extension(config.format, config.parquet_compression == "gzip")
-        by_event = {names[p["key"]]: p for p in formatted}
+        by_event = {  # a cut event's ranges' files, in order, as one series
+            names[key]: {"key": key, "chunks": [c for p in pieces for c in p["chunks"]]}
+            for key, pieces in joined_pieces(formatted).items()
+        }
         named = naming.gcp_event_file_names(
             {event: len(p["chunks"]) for event, p in by_event.items()},
             self.request_id,

@@ -106,31 +106,43 @@ def format_csv(
     target: Path,
     excel: bool = False,
     deflate: bool = False,
+    rows: tuple[int, int] | None = None,
+    keys: list[str] | None = None,
+    first: bool = True,
+    last: bool = True,
 ) -> FormattedFile:
     """Write one event's CSV: a pre-pass collects payload keys, then rows stream to disk.
 
     With `excel` (the config's `csv_for_excel`), the file starts with a UTF-8 BOM and cells a
     spreadsheet would run as formulas get a leading single quote (see formats.text.excel_safe).
     With `deflate`, `target` receives the CSV as a raw deflate stream (a zip member's data).
+
+    A piece of a cut event (pipeline/shards.py): `rows` = (start, stop) of the staged file, `keys`
+    the whole event's payload keys (extract found them once: no pre-pass here), the header (and
+    BOM) only in the `first` piece, the deflate stream's final block only in the `last`.
     """
-    keys = keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
+    if keys is None:
+        keys = keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
     names = header(keys)
     schema = pa.schema([(n, pa.string()) for n in names])
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows, deflated = 0, None
-    options = pacsv.WriteOptions(quoting_style="needed", batch_size=BATCH_ROWS)
+    count, deflated = 0, None
+    options = pacsv.WriteOptions(
+        quoting_style="needed", batch_size=BATCH_ROWS, include_header=first
+    )
+    batches = coalesce(read_staged(staged_path, READ_COLUMNS, rows), BATCH_ROWS)
     with ExitStack() as stack:
         out = stack.enter_context(target.open("wb"))
-        deflater = stack.enter_context(DeflateWriter(out)) if deflate else None
+        deflater = stack.enter_context(DeflateWriter(out, final=last)) if deflate else None
         sink = pa.PythonFile(deflater, mode="w") if deflater else pa.PythonFile(out, mode="w")
-        if excel:  # the header's names start `payload.` or are the document's: never formulas
+        if excel and first:  # the header's names start `payload.` or are the document's
             sink.write(UTF8_BOM)
         with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
-            for batch in prefetch(coalesce(read_staged(staged_path, READ_COLUMNS), BATCH_ROWS)):
+            for batch in prefetch(batches):
                 columns = _as_strings(batch, timezone, keys, excel)
                 writer.write_batch(pa.record_batch(columns, schema=schema))
-                rows += batch.num_rows
+                count += batch.num_rows
         if deflater is not None:
             deflated = deflater.close()
     size = deflated.size if deflated else target.stat().st_size
-    return FormattedFile(key, str(target), rows, size, deflated)
+    return FormattedFile(key, str(target), count, size, deflated)

@@ -28,10 +28,13 @@ def extract(
     events: Sequence[str] | None,
     out_dir: Path,
     columns: Sequence[str] | None = None,
+    payload_keys: bool = False,
 ) -> list[EventPart]:
     """Stream the window's rows into `out_dir/<key>.arrow` per event (only `columns`, if given);
-    memory stays at a few batches per event. Returns the events in name order with row counts."""
-    return split_by_event(read_window(lake_uri, window, events), out_dir, columns)
+    memory stays at a few batches per event. Returns the events in name order with row counts
+    (and each event's payload keys, with `payload_keys`)."""
+    batches = read_window(lake_uri, window, events)
+    return split_by_event(batches, out_dir, columns, payload_keys)
 
 
 def extract_profiles(lake_uri: str, day: date, out_dir: Path) -> Extracted:

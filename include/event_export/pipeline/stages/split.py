@@ -3,6 +3,10 @@
 `extract` calls it on the lake's batches, so the day is decoded and staged once, already grouped
 by event and holding only the columns the naming profile's format reads; the `split_by_event`
 task then only hands out the parts (see run.ExportRun.split).
+
+With `payload_keys`, it also collects each event's payload keys as the rows go by (the daily
+zip's CSV header needs the whole event's keys before its first row; an event cut over several
+`format` tasks would otherwise have each task read the whole event's payloads once more).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pyarrow.compute as pc
 
 from event_export.pipeline import ipc
 from event_export.pipeline.naming import event_label, staging_key
+from event_export.pipeline.payload import keys_of
 from event_export.pipeline.streams import ordered_map, prefetch
 
 FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer: about 40 x 4 MB at most; readers coalesce
@@ -36,6 +41,7 @@ class EventPart:
     event: str
     rows: int
     path: str
+    payload_keys: tuple[str, ...] | None = None  # sorted; collected only when asked for
 
     @property
     def key(self) -> str:
@@ -125,29 +131,47 @@ def _runs(
     return runs
 
 
+def _runs_with_keys(
+    batch: pa.RecordBatch, columns: Sequence[str] | None = None
+) -> list[tuple[str, pa.RecordBatch, list[str]]]:
+    """`_runs`, each with the payload keys its rows hold (on the same worker thread)."""
+    return [(name, part, keys_of([part])) for name, part in _runs(batch, columns)]
+
+
 def split_by_event(
-    batches: Iterable[pa.RecordBatch], out_dir: Path, columns: Sequence[str] | None = None
+    batches: Iterable[pa.RecordBatch],
+    out_dir: Path,
+    columns: Sequence[str] | None = None,
+    payload_keys: bool = False,
 ) -> list[EventPart]:
     """Write `out_dir/<key>.arrow` per event (only `columns`, if given); returns the events in
-    name order with row counts. Read a part back with `ipc.read_staged(path, columns)`.
+    name order with row counts (and, with `payload_keys`, each event's payload keys). Read a part
+    back with `ipc.read_staged(path, columns)`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*out_dir.glob("*.parquet"), *out_dir.glob(f"*{ipc.SUFFIX}")]:
         stale.unlink()
     writers: dict[str, _EventWriter] = {}
+    keys: dict[str, set[str]] = {}
     slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="split-write") as pool:
         try:
-            cut = functools.partial(_runs, columns=columns)
+            cut = functools.partial(_runs_with_keys if payload_keys else _runs, columns=columns)
             for runs in ordered_map(cut, prefetch(batches), workers=SORT_THREADS, ahead=1):
-                for name, part in runs:
+                for name, part, *found in runs:
                     if name not in writers:
                         path = out_dir / f"{staging_key(name)}{ipc.SUFFIX}"
                         writers[name] = _EventWriter(path, part.schema, pool, slots)
+                        keys[name] = set()
                     writers[name].add(part)
+                    if found:
+                        keys[name].update(found[0])
             for writer in writers.values():
                 writer.flush()
         finally:
             for writer in writers.values():
                 writer.close()
-    return [EventPart(name, w.rows, str(w.path)) for name, w in sorted(writers.items())]
+    return [
+        EventPart(name, w.rows, str(w.path), tuple(sorted(keys[name])) if payload_keys else None)
+        for name, w in sorted(writers.items())
+    ]
