@@ -91,6 +91,7 @@ def main() -> None:
             {"conn_type": "fs", "extra": {"path": str(work / "delivered")}}
         ),
     }
+    (work / "delivered").mkdir(parents=True, exist_ok=True)
     seen: dict[str, int] = {}
     for i in range(args.runs):
         subprocess.run(
