@@ -6,7 +6,19 @@ also samples the resident memory of the child's process tree every 50 ms; the hi
 is the stage's peak (`ru_maxrss` is not used: on Linux it carries the parent's peak over exec). A
 stage's time (wall and CPU) is measured inside the child around the stage call, after one-off
 imports. The end-to-end figure is `pipeline.run_export` (every stage in one process), timed the
-same way. The baseline is DuckDB writing the same window split by event name to CSV.
+same way.
+
+Bytes read are the child's `/proc/self/io` counters taken around the stage call (all its threads):
+`rchar`, the bytes its read()/pread() calls returned whether from the page cache or the disk (what
+the stage asks of the files it reads), and `read_bytes`, what the kernel fetched from storage for
+it (near 0 when the files are still in the page cache, as they usually are here). Memory-mapped
+reads are in neither; no stage memory-maps its inputs (ipc.read_staged reads).
+
+Two baselines, each in its own process: DuckDB's raw split (the window split by event name to CSV,
+payload left as JSON text, one `COPY ... PARTITION_BY`), and DuckDB writing the same flattened
+columns as the daily zip's CSVs (the document's columns, then one `json_extract_string` per payload
+key seen that day for that event, one `COPY` per event; the keys found by DuckDB first, timed
+with it). Neither baseline zips its CSVs, so both ratios flatter DuckDB a little.
 
 Results go to a table on stdout and to JSON (`--out`, default bench/results.json), so commits can
 be compared. The generated lake is kept in the work folder and reused when N and the day match.
@@ -59,6 +71,20 @@ def _size(keys: list[str]) -> int:
     return sum((root / k).stat().st_size for k in keys)
 
 
+def _io() -> dict[str, int]:
+    """This process's I/O counters (all threads, living and ended) from the kernel."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return {"rchar": int(fields["rchar"]), "read_bytes": int(fields["read_bytes"])}
+
+
+def _read_since(before: dict[str, int]) -> dict:
+    after = _io()
+    return {
+        "read_rchar": after["rchar"] - before["rchar"],
+        "read_disk": after["read_bytes"] - before["read_bytes"],
+    }
+
+
 def _peak() -> dict:
     """This process's resident high-water mark, from the kernel."""
     status = Path("/proc/self/status").read_text()
@@ -92,6 +118,7 @@ def run_stage(stage: str, spec: dict) -> dict:
     if stage in ("extract", "end_to_end"):  # the last run's files: deleting them is not the work
         shutil.rmtree(run.staging, ignore_errors=True)
     _warm_up(stage)
+    io_started = _io()
     started, cpu_started = time.perf_counter(), time.process_time()
     if stage == "extract":
         result = run.extract()
@@ -124,40 +151,114 @@ def run_stage(stage: str, spec: dict) -> dict:
     else:
         raise ValueError(f"unknown stage {stage!r}")
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    read = _read_since(io_started)
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(state))
-    return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "bytes": written, **_peak()}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rows": rows,
+        "bytes": written,
+        **read,
+        **_peak(),
+    }
 
 
-def run_duckdb(spec: dict) -> dict:
-    """The baseline: DuckDB's partitioned CSV writer over the same window, payload left as text."""
+def _window_params(spec: dict) -> dict:
+    """The lake's files of the day's window and its bounds, as query parameters."""
     from zoneinfo import ZoneInfo
 
-    import duckdb
     from event_export.pipeline.lake import partition_files
     from event_export.scheduling.windows import day_window
 
     window = day_window(date.fromisoformat(spec["day"]), ZoneInfo(spec["timezone"]))
     files = [path for _, path in partition_files(spec["lake"], window)]
+    return {"files": files, "start": window.start, "end": window.end}
+
+
+WINDOW_ROWS = "FROM read_parquet($files) WHERE ts >= $start AND ts < $end"
+
+
+def run_duckdb(spec: dict) -> dict:
+    """The baseline: DuckDB's partitioned CSV writer over the same window, payload left as text."""
+    import duckdb
+
+    params = _window_params(spec)
     out = Path(spec["staging"]) / "duckdb"
     shutil.rmtree(out, ignore_errors=True)
     con = duckdb.connect()
+    io_started = _io()
     started, cpu_started = time.perf_counter(), time.process_time()
     con.execute(
-        f"""
-        COPY (SELECT * FROM read_parquet($files)
-              WHERE ts >= $start AND ts < $end)
-        TO '{out}' (FORMAT CSV, PARTITION_BY (event_name))
-        """,
-        {"files": files, "start": window.start, "end": window.end},
+        f"COPY (SELECT * {WINDOW_ROWS}) TO '{out}' (FORMAT CSV, PARTITION_BY (event_name))", params
     )
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    rows = con.execute(
-        "SELECT count(*) FROM read_parquet($files) WHERE ts >= $start AND ts < $end",
-        {"files": files, "start": window.start, "end": window.end},
-    ).fetchone()[0]
+    read = _read_since(io_started)
+    rows = con.execute(f"SELECT count(*) {WINDOW_ROWS}", params).fetchone()[0]
     written = sum(p.stat().st_size for p in out.rglob("*.csv"))
-    return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "bytes": written, **_peak()}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rows": rows,
+        "bytes": written,
+        **read,
+        **_peak(),
+    }
+
+
+def _flat_select(keys: list[str]) -> tuple[str, dict]:
+    """The daily zip's columns in DuckDB SQL: the document's, then one per payload key."""
+    from event_export.pipeline.stages.csv_format import SEED_COLUMNS
+
+    columns = []
+    for name, lake in SEED_COLUMNS:
+        value = "strftime(ts::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%S.%g%z')" if lake == "ts" else lake
+        columns.append(f'{value} AS "{name}"')
+    params = {}
+    for i, key in enumerate(keys):  # a JSON path naming the key whatever its characters
+        params[f"k{i}"] = "$." + json.dumps(key, ensure_ascii=False)
+        label = f"payload.{key}".replace('"', '""')
+        columns.append(f'json_extract_string(payload, $k{i}) AS "{label}"')
+    return ", ".join(columns), params
+
+
+def run_duckdb_flat(spec: dict) -> dict:
+    """The second baseline: DuckDB writing the daily zip's flattened columns, one COPY per event."""
+    import duckdb
+
+    params = _window_params(spec)
+    out = Path(spec["staging"]) / "duckdb-flat"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = $tz", {"tz": spec["timezone"]})
+    io_started = _io()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    events = con.execute(
+        "SELECT event_name, list_sort(list_distinct(flatten(list(json_keys(payload))))) "
+        f"{WINDOW_ROWS} GROUP BY event_name ORDER BY event_name",
+        params,
+    ).fetchall()
+    for i, (event, keys) in enumerate(events):
+        select, key_params = _flat_select(keys or [])
+        con.execute(
+            f"COPY (SELECT {select} {WINDOW_ROWS} AND event_name = $event) "
+            f"TO '{out / f'{i}.csv'}' (FORMAT CSV, HEADER)",
+            {**params, **key_params, "event": event},
+        )
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    read = _read_since(io_started)
+    rows = con.execute(f"SELECT count(*) {WINDOW_ROWS}", params).fetchone()[0]
+    written = sum(p.stat().st_size for p in out.glob("*.csv"))
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rows": rows,
+        "bytes": written,
+        "events": len(events),
+        **read,
+        **_peak(),
+    }
 
 
 # --- the parent side: spawn, measure, report ---------------------------------------------------
@@ -263,14 +364,15 @@ def payload_distinctness(lake: Path, day: date, timezone: str) -> dict:
 def table(results: dict) -> str:
     head = (
         f"{'stage':<12} {'rows':>12} {'seconds':>8} {'cpu s':>7} {'rows/s':>11} {'out MB':>9} "
-        f"{'MB/s':>8}"
+        f"{'MB/s':>8} {'read MB':>9} {'disk MB':>8}"
     )
     lines = [head + f" {'peak MB':>8}", "-" * (len(head) + 9)]
     for name, r in results["stages"].items():
         lines.append(
             f"{name:<12} {r['rows']:>12,} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} "
             f"{r['rows_per_s']:>11,.0f} "
-            f"{r['bytes'] / 1e6:>9.1f} {r['mb_per_s']:>8.1f} {r['peak_mb']:>8.0f}"
+            f"{r['bytes'] / 1e6:>9.1f} {r['mb_per_s']:>8.1f} "
+            f"{r['read_rchar'] / 1e6:>9.1f} {r['read_disk'] / 1e6:>8.1f} {r['peak_mb']:>8.0f}"
         )
     s, p = results["summary"], results["payloads"]
     lines += [
@@ -279,7 +381,10 @@ def table(results: dict) -> str:
         f"(ratio {p['ratio']:.1%}, --distinct {p['distinct_setting']:g})",
         f"daily zip (extract..package, sum of stages): {s['core_seconds']:.2f} s, "
         f"{s['core_rows_per_s']:,.0f} rows/s",
-        f"staged between tasks: {s['staged_mb_per_million']:,.0f} MB per 1 M events",
+        f"staged between tasks: {s['staged_mb_per_million']:,.0f} MB written, "
+        f"{s['staged_read_mb_per_million']:,.0f} MB read back per 1 M events",
+        "read MB: the stage's read() bytes (/proc/self/io rchar, page cache or disk); "
+        "disk MB: fetched from storage (read_bytes)",
         f"end to end (run_export in one process):       {s['end_to_end_seconds']:.2f} s, "
         f"peak {s['end_to_end_peak_mb']:.0f} MB",
     ]
@@ -292,6 +397,14 @@ def table(results: dict) -> str:
             f"CPU seconds: daily zip {s['core_cpu_seconds']:.2f}, DuckDB "
             f"{s['duckdb_cpu_seconds']:.2f}, ratio {s['core_cpu_ratio']:.2f} (steadier when busy)",
         ]
+    if s["flat_seconds"] is not None:
+        lines += [
+            f"DuckDB flattened (json_extract_string per key, one COPY per event, no zip): "
+            f"{s['flat_seconds']:.2f} s, {s['flat_cpu_seconds']:.2f} CPU-s, "
+            f"peak {s['flat_peak_mb']:.0f} MB",
+            f"ratio to DuckDB flattened: daily zip {s['core_flat_ratio']:.2f}, "
+            f"CPU {s['core_flat_cpu_ratio']:.2f}",
+        ]
     return "\n".join(lines)
 
 
@@ -302,7 +415,10 @@ def main() -> None:
     parser.add_argument("--timezone", default="UTC", help="the client's time zone")
     parser.add_argument("--workdir", type=Path, default=REPO / ".bench", help="lake and staging")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
-    parser.add_argument("--skip-duckdb", action="store_true", help="no baseline (no ratio)")
+    parser.add_argument("--skip-duckdb", action="store_true", help="no baselines (no ratios)")
+    parser.add_argument(
+        "--skip-flat", action="store_true", help="no flattened DuckDB baseline (slow at 10 M)"
+    )
     parser.add_argument(
         "--distinct",
         type=float,
@@ -342,6 +458,9 @@ def main() -> None:
     duck = None if args.skip_duckdb else measure("duckdb", spec)
     if duck:
         print(f"bench: duckdb {duck['seconds']:.2f} s", flush=True)
+    flat = None if args.skip_duckdb or args.skip_flat else measure("duckdb_flat", spec)
+    if flat:
+        print(f"bench: duckdb flattened {flat['seconds']:.2f} s", flush=True)
 
     core = sum(stages[s]["seconds"] for s in CORE)
     core_cpu = sum(stages[s]["cpu_seconds"] for s in CORE)
@@ -357,12 +476,21 @@ def main() -> None:
         "stages": stages,
         "end_to_end": end_to_end,
         "duckdb": duck,
+        "duckdb_flat": flat,
         "summary": {
             "rows": rows,
             "core_seconds": core,
             "core_rows_per_s": rows / core if core else 0.0,
             # what waits between tasks: extract's staged day, format's members (not the zip)
             "staged_mb_per_million": (stages["extract"]["bytes"] + stages["format"]["bytes"])
+            / 1e6
+            / (rows / 1e6)
+            if rows
+            else 0.0,
+            # what the stages after extract read back of it (rchar: page cache or disk)
+            "staged_read_mb_per_million": sum(
+                stages[s]["read_rchar"] for s in ("split", "format", "package")
+            )
             / 1e6
             / (rows / 1e6)
             if rows
@@ -377,6 +505,13 @@ def main() -> None:
             "duckdb_cpu_seconds": duck["cpu_seconds"] if duck else None,
             "core_cpu_ratio": core_cpu / duck["cpu_seconds"] if duck else None,
             "end_to_end_ratio": end_to_end["seconds"] / duck_seconds if duck_seconds else None,
+            "flat_seconds": flat["seconds"] if flat else None,
+            "flat_cpu_seconds": flat["cpu_seconds"] if flat else None,
+            "flat_peak_mb": flat["peak_mb"] if flat else None,
+            "core_flat_ratio": core / flat["seconds"] if flat and flat["seconds"] else None,
+            "core_flat_cpu_ratio": core_cpu / flat["cpu_seconds"]
+            if flat and flat["cpu_seconds"]
+            else None,
         },
     }
     print()
@@ -399,7 +534,8 @@ def _commit() -> str | None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         name, child_spec = sys.argv[2], json.loads(sys.argv[3])
-        outcome = run_duckdb(child_spec) if name == "duckdb" else run_stage(name, child_spec)
+        baselines = {"duckdb": run_duckdb, "duckdb_flat": run_duckdb_flat}
+        outcome = baselines.get(name, lambda spec: run_stage(name, spec))(child_spec)
         print(json.dumps(outcome))
     else:
         main()

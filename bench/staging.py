@@ -1,13 +1,14 @@
 """One-off: the same daily-zip export with staging in a local folder versus on S3 (moto).
 
-Two measures per mode, each in a fresh process: `run_export` (every stage in one process; with S3
-staging each stage still fetches its inputs and publishes its outputs) and one real DAG run
+Three measures per mode, each in a fresh process: `run_export` (every stage in one process; with S3
+staging each stage still fetches its inputs and publishes its outputs), the same with a timer
+around each stage and each staging call (where S3's extra time goes), and one real DAG run
 (`dag.test()`, SQLite metadata in a temporary AIRFLOW_HOME). moto runs as its own process on
 127.0.0.1 and keeps objects in memory, so its figures show the cost of the transfers on this
 machine, not of a network. Usage:
     .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
         --events 1000000
-    .venv/bin/python bench/staging.py LAKE
+    .venv/bin/python bench/staging.py LAKE [--no-dag]
 """
 
 from __future__ import annotations
@@ -45,6 +46,37 @@ run_export(config, date.fromisoformat(sys.argv[2]))
 print(time.perf_counter() - started)
 """
 
+BREAKDOWN = """
+import json, sys, time
+from collections import defaultdict
+from datetime import date
+from event_export.config.model import load_config
+from event_export.pipeline import staging
+from event_export.pipeline.run import ExportRun, run_export
+spent, calls = defaultdict(float), defaultdict(int)
+def timed(owner, name, label):
+    inner = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - started
+            calls[label] += 1
+    setattr(owner, name, wrapper)
+for name in ("extract", "split", "format_all", "package", "upload", "validate"):
+    timed(ExportRun, name, "stage " + name)
+for name in ("fetch", "publish", "publish_folder", "clear", "keys", "runs", "put_text"):
+    for cls in (staging.S3Staging, staging.LocalStaging):
+        if name in vars(cls):
+            timed(cls, name, "store " + name)
+config = load_config(__import__("pathlib").Path(sys.argv[1]))
+started = time.perf_counter()
+run_export(config, date.fromisoformat(sys.argv[2]))
+total = time.perf_counter() - started
+print(json.dumps({"total": total, "spent": spent, "calls": calls}))
+"""
+
 DAG_RUN = """
 import sys, time
 from datetime import datetime
@@ -58,16 +90,21 @@ print(time.perf_counter() - started)
 
 
 def _python(code: str, args: list[str], env: dict) -> float:
+    return float(_last_line(code, args, env))
+
+
+def _last_line(code: str, args: list[str], env: dict) -> str:
     done = subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    return float(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
     lake = Path(sys.argv[1]).resolve()
+    with_dag = "--no-dag" not in sys.argv[2:]
     work = Path(tempfile.mkdtemp(prefix="ees-staging-bench-"))
     port = free_port()
     moto = subprocess.Popen(
@@ -120,10 +157,21 @@ def main() -> None:
         results = {}
         for label, env in (("local", base), ("s3 (moto)", s3)):
             shutil.rmtree(work / "staging", ignore_errors=True)
-            one = _python(ONE_PROCESS, [str(exports / "staging_bench.yaml"), DAY], env)
-            dag = _python(DAG_RUN, [str(REPO / "dags"), LOGICAL], env)
-            results[label] = {"run_export_s": round(one, 1), "dag_test_s": round(dag, 1)}
-            print(f"{label}: run_export {one:.1f} s, DAG run (dag.test) {dag:.1f} s", flush=True)
+            config = str(exports / "staging_bench.yaml")
+            one = _python(ONE_PROCESS, [config, DAY], env)
+            shutil.rmtree(work / "staging", ignore_errors=True)
+            parts = json.loads(_last_line(BREAKDOWN, [config, DAY], env))
+            dag = _python(DAG_RUN, [str(REPO / "dags"), LOGICAL], env) if with_dag else None
+            results[label] = {
+                "run_export_s": round(one, 1),
+                "dag_test_s": round(dag, 1) if dag is not None else None,
+                "timed_run_export_s": round(parts["total"], 1),
+                "spent_s": {k: round(v, 2) for k, v in sorted(parts["spent"].items())},
+                "calls": parts["calls"],
+            }
+            shown = f", DAG run (dag.test) {dag:.1f} s" if dag is not None else ""
+            print(f"{label}: run_export {one:.1f} s{shown}", flush=True)
+            print(f"{label}: where the time went {json.dumps(results[label])}", flush=True)
         print(json.dumps(results))
     finally:
         moto.terminate()

@@ -1,11 +1,15 @@
-"""`make bench` at a small N: it finishes and reports every stage and the DuckDB baseline.
+"""`make bench` at a small N: it finishes and reports every stage and both DuckDB baselines.
 
-Only the shape of the report is checked; timings are never asserted.
+Timings are never asserted; what is checked is that each figure exists and agrees with what the
+run left on disk (bytes read and written, staged bytes per 1 M events, the flattened baseline's
+CSVs) or with the other figures (the ratios).
 """
 
+import csv
 import json
 import subprocess
 import sys
+import zipfile
 
 from conftest import REPO
 
@@ -25,6 +29,8 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
         row = next(line for line in lines if line.startswith(f"{stage} "))
         assert "20,000" in row, row
     assert any(line.startswith("ratio to DuckDB:") for line in lines)
+    assert any(line.startswith("ratio to DuckDB flattened:") for line in lines)
+    assert any(line.startswith("staged between tasks:") for line in lines)
     printed = next(line for line in lines if line.startswith("bench: distinct payloads"))
     assert "(--distinct 0.95)" in printed, printed
 
@@ -36,9 +42,54 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
     assert results["duckdb"]["rows"] == 20_000
     payloads = results["payloads"]  # the default day's payloads are realistic: nearly all distinct
     assert payloads["rows"] == 20_000 and payloads["ratio"] >= 0.9
-    assert results["summary"]["core_ratio"] > 0 and results["summary"]["end_to_end_ratio"] > 0
+    summary, stages = results["summary"], results["stages"]
+    assert summary["core_ratio"] > 0 and summary["end_to_end_ratio"] > 0
+    _assert_bytes_read(stages, results, tmp_path / "work")
+    _assert_flat_baseline(results, summary, tmp_path / "work")
     delivered = tmp_path / "work" / "delivered" / "out"
     assert sorted(p.name for p in delivered.iterdir()) == [
         "bench_01112026.manifest",
         "bench_01112026.zip",
     ]
+
+
+def _assert_bytes_read(stages, results, work):
+    """Each stage reports the bytes its read() calls returned; the stages that read a file must
+    have read at least what they are known to read (the lake's window, the staged day)."""
+    for name, stage in stages.items():
+        assert stage["read_rchar"] >= 0 and stage["read_disk"] >= 0, name
+    lake = sum(p.stat().st_size for p in work.glob("lake-*/**/*.parquet"))
+    assert stages["extract"]["read_rchar"] >= 0.5 * lake  # the window is most of the lake
+    staged = stages["extract"]["bytes"]
+    assert staged > 0
+    assert stages["format"]["read_rchar"] >= 0.5 * staged  # format reads the day extract staged
+    per_million = (staged + stages["format"]["bytes"]) / results["summary"]["rows"]
+    assert abs(results["summary"]["staged_mb_per_million"] - per_million) < 1e-6 * per_million
+    assert results["summary"]["staged_read_mb_per_million"] > 0
+    duck = results["duckdb"]
+    assert duck["read_rchar"] >= 0.5 * lake and duck["bytes"] > 0
+
+
+def _assert_flat_baseline(results, summary, work):
+    """The flattened baseline wrote one CSV per event with the daily zip's header, the same rows,
+    and its ratios are the daily zip's figures over its own."""
+    flat = results["duckdb_flat"]
+    assert flat["rows"] == 20_000 and flat["events"] > 1
+    csvs = sorted((work / "staging" / "duckdb-flat").glob("*.csv"))
+    assert len(csvs) == flat["events"]
+    assert flat["bytes"] == sum(p.stat().st_size for p in csvs)
+    with zipfile.ZipFile(work / "delivered" / "out" / "bench_01112026.zip") as zf:
+        ours = {zf.read(n).split(b"\n", 1)[0].rstrip(b"\r") for n in zf.namelist()}
+    theirs = {p.read_bytes().split(b"\n", 1)[0].rstrip(b"\r") for p in csvs}
+    assert {_names(h) for h in theirs} == {_names(h) for h in ours}  # same columns per event
+    core = sum(results["stages"][s]["seconds"] for s in ["extract", "split", "format", "package"])
+    core_cpu = sum(
+        results["stages"][s]["cpu_seconds"] for s in ["extract", "split", "format", "package"]
+    )
+    assert summary["core_flat_ratio"] == core / flat["seconds"]
+    assert summary["core_flat_cpu_ratio"] == core_cpu / flat["cpu_seconds"]
+
+
+def _names(header: bytes) -> tuple[str, ...]:
+    """A CSV header's column names, whichever way the writer quoted them."""
+    return tuple(next(csv.reader([header.decode("utf-8-sig")])))

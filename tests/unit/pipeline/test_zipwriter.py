@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import threading
 import zipfile
 import zlib
@@ -102,6 +103,13 @@ def _hammer(stop: threading.Event) -> None:
         isal_zlib.compress(rng.randbytes(rng.randint(1, 3 << 20)), level=1)
 
 
+def _hash_load(stop: threading.Event) -> None:
+    """Concurrent load of another kind: SHA-256 of large buffers (outside the GIL), all the time."""
+    data = random.Random(2).randbytes(8 << 20)
+    while not stop.is_set():
+        hashlib.sha256(data).digest()
+
+
 def test_deflate_bytes_depend_on_the_data_alone(sources, tmp_path):
     """Issue 19.7: the same member compressed with other read sizes (so other write sizes and
     block fill orders), thread counts and under concurrent load gives the same bytes."""
@@ -110,7 +118,7 @@ def test_deflate_bytes_depend_on_the_data_alone(sources, tmp_path):
     _deflate_file(path, reference, threads=1)
     expected = reference.read_bytes()
     stop = threading.Event()
-    load = [threading.Thread(target=_hammer, args=(stop,)) for _ in range(2)]
+    load = [threading.Thread(target=work, args=(stop,)) for work in (_hammer, _hammer, _hash_load)]
     for thread in load:
         thread.start()
     try:
@@ -123,6 +131,46 @@ def test_deflate_bytes_depend_on_the_data_alone(sources, tmp_path):
         stop.set()
         for thread in load:
             thread.join()
+
+
+def test_two_members_deflated_side_by_side_give_their_own_bytes(sources, tmp_path):
+    """As `format` runs two events at once in one process: two writers, each on its own threads,
+    interleaved, each with its own read size; each stream equals its member deflated alone."""
+    pair = [sources[0][1], sources[3][1]]
+    expected = []
+    for i, path in enumerate(pair):
+        _deflate_file(path, tmp_path / f"alone{i}.deflate", threads=1)
+        expected.append((tmp_path / f"alone{i}.deflate").read_bytes())
+    for round_ in range(3):
+        targets = [tmp_path / f"side{round_}-{i}.deflate" for i in range(2)]
+        threads = [
+            threading.Thread(target=_deflate_file, args=(path, target, size, n))
+            for path, target, size, n in zip(pair, targets, (5_003, 300_007), (2, 3), strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [t.read_bytes() for t in targets] == expected, round_
+
+
+def test_a_fresh_process_gives_the_same_bytes(sources, tmp_path):
+    """Per process state (which CPU code path ISA-L picked at load, memory layout) must not reach
+    the bytes: a rerun is a new process. The CPU stays the same here; docs/file-layouts.md says
+    what was measured across CPU feature sets."""
+    path = sources[0][1]
+    _deflate_file(path, tmp_path / "here.deflate")
+    code = (
+        "import sys; from pathlib import Path; from event_export.pipeline.deflate import "
+        "DeflateWriter\n"
+        "with open(sys.argv[1], 'rb') as src, open(sys.argv[2], 'wb') as out:\n"
+        "    writer = DeflateWriter(out, threads=3)\n"
+        "    while data := src.read(77_777): writer.write(data)\n"
+        "    writer.close()\n"
+    )
+    there = tmp_path / "there.deflate"
+    subprocess.run([sys.executable, "-c", code, str(path), str(there)], check=True)
+    assert there.read_bytes() == (tmp_path / "here.deflate").read_bytes()
 
 
 def test_a_compressor_keeps_nothing_from_its_earlier_blocks(sources):
