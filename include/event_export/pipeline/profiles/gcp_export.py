@@ -73,7 +73,7 @@ class GcpExport:
             output = Output(
                 out_dir,
                 limit=int(config.chunk_size_mb * MB),
-                parquet_gzip=config.parquet_compression == "gzip",
+                codec=config.codec,
             )
             chunks = write_series(
                 part["path"], config.format, EVENTS, self.options, output, title=event
@@ -110,11 +110,12 @@ class GcpExport:
         config = self.config
         files = []
         if self.profiles:
+            name = self._in_folder(self.profile_file_name(), None)
             for part in formatted:
                 for chunk in part["chunks"]:
-                    files.append(self._describe(chunk, self.profile_file_name(), part["key"]))
+                    files.append(self._describe(chunk, name, part["key"]))
             return files
-        ext = extension(config.format, config.parquet_compression == "gzip")
+        ext = extension(config.format, codec=config.codec)
         by_event = {names[p["key"]]: p for p in formatted}
         named = naming.gcp_event_file_names(
             {event: len(p["chunks"]) for event, p in by_event.items()},
@@ -127,8 +128,17 @@ class GcpExport:
         for event in sorted(by_event):
             part = by_event[event]
             for name, chunk in zip(named[event], part["chunks"], strict=True):
-                files.append(self._describe(chunk, name, part["key"]))
+                files.append(self._describe(chunk, self._in_folder(name, event), part["key"]))
         return files
+
+    def _in_folder(self, name: str, event: str | None) -> str:
+        """`name` under the folders of the config's path_template (unchanged without one)."""
+        template = self.config.path_template
+        if not template:
+            return name
+        start = self.window.start.astimezone(self.config.tz)
+        values = naming.template_values(start, self.config.export_id, self.request_id)
+        return f"{naming.template_folder(template, values, event)}/{name}"
 
     @staticmethod
     def _describe(chunk: Chunk, name: str, key: str) -> DeliveryDict:
