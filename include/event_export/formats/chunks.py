@@ -182,9 +182,7 @@ class TextChunks:
     def _open(self) -> None:
         self._path = chunk_path(self.out_dir, len(self.chunks), self.extension)
         self._digest = hashlib.sha256()
-        self._file = open_output(
-            self._path, False, self.gzip_name, self._digest, codec=self.codec
-        )
+        self._file = open_output(self._path, False, self.gzip_name, self._digest, codec=self.codec)
         self._file.write(self.header)
         self._size, self._rows = len(self.header), 0
 
