@@ -10,7 +10,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -155,6 +155,11 @@ class Destination(ABC):
         self.delete(name)
         passed("delete")
 
+    def _shared_connection(self) -> AbstractContextManager[object]:
+        """One connection shared by the calls made inside (a store that logs in per call, as
+        sFTP, opens it here once); by default nothing."""
+        return nullcontext()
+
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """What a store's failure means: a ClientSideError for the client's side, else ours."""
         return DeliveryError(f"{action} failed: {describe_error(exc)}")
@@ -181,8 +186,9 @@ class Destination(ABC):
         `local(file)` gives a file's local copy, asked for only where a checksum needs it."""
         files = list(files)
         listing: dict[str, RemoteFile] = {}
-        for folder in sorted({posixpath.dirname(f["name"]) for f in files}):
-            listing.update(self.list(folder))  # one listing per folder the files are in
+        with self._classified("listing"), self._shared_connection():
+            for folder in sorted({posixpath.dirname(f["name"]) for f in files}):
+                listing.update(self.list(folder))  # one listing per folder the files are in
         problems = []
         for f in files:
             copy = partial(local, f)

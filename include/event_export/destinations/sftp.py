@@ -16,7 +16,7 @@ from __future__ import annotations
 import posixpath
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -140,6 +140,10 @@ class SFTPDestination(RenamingDestination[_At]):
         """The check over one SSH session: the hook shares an open one with nested uses."""
         with self._classified("destination check"), self.hook.get_managed_conn():
             super().probe(passed)
+
+    def _shared_connection(self) -> AbstractContextManager[object]:
+        """One SSH session for a verification's listings (one per path_template folder)."""
+        return self.hook.get_managed_conn()
 
     def reach(self) -> None:
         with self._classified("destination check"), self.hook.get_managed_conn():
