@@ -250,3 +250,73 @@ def check_delivery(root: Path, folder: str, lake: dict[str, int], others: tuple 
             delivered[event] = delivered.get(event, 0) + rows
     assert delivered == lake
     return manifest
+
+
+HIVE_TEMPLATE = "dt={yyyy}-{mm}-{dd}/event={event}"  # docs/config.md's example
+# The names that test a folder most: long, separators, traversal, dots, blanks, case and NFC
+# twins, characters Windows refuses, bidi controls. (Each is an upload per destination test.)
+FOLDER_EVENTS: tuple[str, ...] = (
+    LONG,
+    "🛒" * 80,
+    "nul\x00byte",
+    "a/b",
+    "a\\b",
+    "../../etc/passwd",
+    "..",
+    ".",
+    "",
+    "   \t  ",
+    "Purchase",
+    "purchase",
+    "café",
+    "cafe\u0301",
+    'win<>:"|?*',
+    "trailing dot.",
+    "rtl\u202egnp.exe",
+)
+
+
+def templated_export_files(folder: Path, events: tuple[str, ...] = FOLDER_EVENTS) -> list[dict]:
+    """One small file per event of `events`, named as a gcp_export run with the Hive-style
+    `path_template` names it (`dt=2026-11-01/event=<safe event>/<file name>`), described as the
+    pipeline describes a delivery (name, path, size, sha256)."""
+    from event_export.pipeline import naming
+    from event_export.pipeline.stages.package import describe
+
+    values = naming.template_values(datetime(2026, 11, 1), "acme", "1234567890")
+    named = naming.gcp_event_file_names(
+        dict.fromkeys(events, 1), "1234567890", "1793557800", date(2026, 11, 1), "db1", "csv.gz"
+    )
+    files = []
+    for index, event in enumerate(sorted(events)):
+        local = folder / f"{index:03d}.csv.gz"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(f"{index}:{event!r}".encode("utf-8", "surrogatepass") * (index + 1))
+        name = f"{naming.template_folder(HIVE_TEMPLATE, values, event)}/{named[event][0]}"
+        files.append(describe(local, name, 0, {}).to_dict())
+    return files
+
+
+def check_templated_delivery(target, files: list[dict], staging: Path) -> None:
+    """Deliver `files` (nested names) through a destination twice (a rerun replaces them) and
+    check what a client sees: each file in its folder, listed per folder, none at the top but
+    the manifest, nothing hidden left behind (temporaries go beside the final name)."""
+    from servers.delivery import deliver
+
+    assert deliver(target, files, staging) == []  # a login per upload, as the mapped tasks do
+    with target._shared_connection():  # the rerun over one (the test's time, not the behaviour)
+        assert deliver(target, files, staging) == []
+    folders = {f["name"].rsplit("/", 1)[0] for f in files}
+    assert len(folders) > 10  # the hostile names make distinct, safe folders
+    with target._shared_connection():  # one login for the listings where a store logs in per call
+        for folder in folders:
+            listed = target.list(folder)
+            expected = {
+                f["name"]: f["size"] for f in files if f["name"].rsplit("/", 1)[0] == folder
+            }
+            assert {n: f.size for n, f in listed.items()} == expected
+        assert set(target.list()) == {"export_01112026.manifest"}
+    for f in files:
+        parts = f["name"].split("/")
+        assert all(p and p not in (".", "..") and not p.startswith(".") for p in parts), parts
+        assert all(len(p.encode()) <= MAX_NAME_BYTES for p in parts)

@@ -15,7 +15,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from event_export.destinations import ClientSideError, DeliveryError
 from event_export.destinations.azure import AzureBlobDestination, block_size_for
 from event_export.destinations.check import check_destination
-from hostile_names import upload_longest_names
+from hostile_names import check_templated_delivery, templated_export_files, upload_longest_names
 from servers.azurite import ACCOUNT, ACCOUNT_KEY, wrong_key
 from servers.delivery import deliver, export_files, make_file, manifest_came_last
 from servers.net import set_connection
@@ -257,3 +257,10 @@ def test_a_server_error_is_ours():
 def test_block_size_grows_only_for_huge_files():
     assert block_size_for(10 * MiB) == 8 * MiB
     assert block_size_for(1000 * 1024 * MiB) * 50_000 >= 1000 * 1024 * MiB
+
+
+def test_path_template_blobs_are_delivered_listed_per_folder_and_verified(container, tmp_path):
+    files = templated_export_files(tmp_path / "staging")
+    check_templated_delivery(AzureBlobDestination(CONN, CONTAINER, "acme"), files, tmp_path)
+    stored = listing(container)()
+    assert {f"acme/{f['name']}": f["size"] for f in files}.items() <= stored.items()

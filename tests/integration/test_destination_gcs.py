@@ -8,6 +8,7 @@ import pytest
 from event_export.destinations import ClientSideError, DeliveryError
 from event_export.destinations.gcs import GCSDestination
 from google.api_core import exceptions as api
+from hostile_names import check_templated_delivery, templated_export_files
 from servers.delivery import deliver, export_files, make_file, manifest_came_last
 from servers.gcs import gcp_connection
 from servers.net import set_connection
@@ -153,3 +154,10 @@ def test_other_failures_are_internal():
         api.ServiceUnavailable("backend error"), "upload of day.zip"
     )
     assert type(classified) is DeliveryError
+
+
+def test_path_template_objects_are_delivered_listed_per_folder_and_verified(bucket, tmp_path):
+    files = templated_export_files(tmp_path / "staging")
+    check_templated_delivery(GCSDestination("it_gcs", BUCKET, "acme"), files, tmp_path)
+    stored = listing(bucket)()
+    assert {f"acme/{f['name']}": f["size"] for f in files}.items() <= stored.items()

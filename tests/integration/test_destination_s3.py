@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from event_export.destinations import ClientSideError, DeliveryError
 from event_export.destinations.s3 import S3Destination
+from hostile_names import check_templated_delivery, templated_export_files
 from servers.delivery import deliver, export_files, make_file, manifest_came_last
 from servers.net import set_connection
 from servers.proxy import CutoffProxy
@@ -227,3 +228,12 @@ def test_the_pipeline_delivers_a_day_to_s3(s3, kolkata_lake, demo_day):
     manifest = s3.get_object(Bucket=BUCKET, Key="in/acme_01112026.manifest")["Body"].read()
     sha256 = json.loads(manifest)["files"][0]["sha256"]
     assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(sha256)).decode()
+
+
+def test_path_template_keys_are_delivered_listed_per_folder_and_verified(s3, tmp_path):
+    """gcp_export's path_template: keys with folders, listed per folder by verification."""
+    files = templated_export_files(tmp_path / "staging")
+    check_templated_delivery(S3Destination("it_s3", BUCKET, "acme/daily"), files, tmp_path)
+    for f in files:
+        body = s3.get_object(Bucket=BUCKET, Key=f"acme/daily/{f['name']}")["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == f["sha256"]

@@ -10,7 +10,7 @@ import pytest
 from event_export.destinations import ClientSideError, DeliveryError
 from event_export.destinations.base import is_temp
 from event_export.destinations.sftp import SFTPDestination
-from hostile_names import upload_longest_names
+from hostile_names import check_templated_delivery, templated_export_files, upload_longest_names
 from servers.delivery import deliver, export_files, make_file, manifest_came_last
 from servers.net import set_connection
 from servers.proxy import CutoffProxy
@@ -150,3 +150,13 @@ def test_the_longest_names_upload_under_their_temporary_names(home, tmp_path):
     """211-byte names (ASCII and multi-byte) from hostile event names: the temporary name
     `.uploading-<32 hex>-<name>` is 255 bytes, the most the server's file system takes."""
     upload_longest_names(SFTPDestination("it_sftp", "acme"), make_file(tmp_path / "day.bin", 100))
+
+
+def test_path_template_folders_are_created_and_verified(sshd, home, tmp_path):
+    """gcp_export's path_template: nested names, their folders made with their parents."""
+    files = templated_export_files(tmp_path / "staging")
+    check_templated_delivery(SFTPDestination("it_sftp", "acme/daily"), files, tmp_path)
+    root = home / "acme" / "daily"
+    for f in files:
+        assert hashlib.sha256((root / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+    assert not [p for p in root.rglob("*") if is_temp(p.name)]

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from event_export.config import path_template as templates
 from event_export.config import yaml_reader
 from event_export.config.yaml_reader import ConfigProblem, describe, printable, unsafe_character
 
@@ -41,6 +42,8 @@ GCP_ONLY = (
     "values_as_strings",
     "chunk_size_mb",
     "parquet_compression",
+    "compression",
+    "path_template",
     "database_id",
     "account_id",
 )
@@ -472,6 +475,24 @@ class ExportConfig(_Strict):
         default="gzip",
         description="gcp_export parquet events: gzip (.parquet.gzip) or none (.parquet).",
     )
+    compression: Literal["gzip", "zstd", "snappy", "none"] | None = Field(
+        default=None,
+        description=(
+            "gcp_export event files: csv, json and xml files as a gzip (.gz) or zstd (.zst) "
+            "stream or none (default); parquet files with Parquet's own codec gzip (default, "
+            ".parquet.gzip), zstd (.parquet.zstd), snappy (.parquet.snappy) or none (.parquet). "
+            "parquet_compression is the older name for parquet's; give one of the two."
+        ),
+    )
+    path_template: Annotated[SafeText, AfterValidator(templates.check)] | None = Field(
+        default=None,
+        description=(
+            "gcp_export: folders under the destination's path for each file, from "
+            "{yyyy} {mm} {dd} {hh} (the period's start, in the export's timezone), {event} "
+            "(made safe as in file names), {export_id} and {request_id}; e.g. "
+            "dt={yyyy}-{mm}-{dd}/event={event}. Relative, no '..', no empty folder."
+        ),
+    )
     database_id: str = Field(
         default="0",
         pattern=NAME_PART,
@@ -520,11 +541,36 @@ class ExportConfig(_Strict):
             raise ValueError("identity_priority: list each identifier once")
         if "parquet_compression" in given and self.format != "parquet":
             raise ValueError("parquet_compression: only used by format parquet")
+        self._check_compression(given)
         if self.csv_for_excel and self.format != "csv":
             raise ValueError("csv_for_excel: only used by format csv")
         if self.kind == "user_profiles" and self.account_id is None:
             raise ValueError("account_id: required for kind user_profiles (starts file names)")
         return self
+
+    def _check_compression(self, given: set[str]) -> None:
+        if self.compression is not None and "parquet_compression" in given:
+            raise ValueError(
+                "compression: give compression or parquet_compression (its older name), not both"
+            )
+        if self.kind == "user_profiles":
+            if self.compression is not None:
+                raise ValueError("compression: user profile files are always one gzip file (.gz)")
+            if self.path_template and "event" in templates.fields(self.path_template):
+                raise ValueError("path_template: {event} has no value for kind user_profiles")
+        if self.format != "parquet" and self.compression == "snappy":
+            raise ValueError(
+                f"compression: snappy is a parquet codec; {self.format} files take gzip, zstd "
+                "or none"
+            )
+
+    @property
+    def codec(self) -> str:
+        """The event files' compression in effect: parquet's codec (default gzip, as before
+        `compression` existed), else the text stream's (default none)."""
+        if self.format == "parquet":
+            return self.compression or self.parquet_compression
+        return self.compression or "none"
 
     @property
     def dag_id(self) -> str:

@@ -141,15 +141,16 @@ class AzureBlobDestination(BucketDestination):
             )
             blob.commit_block_list(blocks, content_settings=settings, timeout=REQUEST_TIMEOUT)
 
-    def list(self) -> dict[str, RemoteFile]:
+    def list(self, folder: str = "") -> dict[str, RemoteFile]:
         from azure.storage.blob import BlobProperties
 
-        prefix = self.key("")
+        prefix = self.folder_prefix(folder)
         found = {}
         with self._classified("listing"):
             for item in self.container.walk_blobs(name_starts_with=prefix, delimiter="/"):
                 name = item.name[len(prefix) :]
                 if isinstance(item, BlobProperties) and name and not is_ours(name):
+                    name = f"{folder}/{name}" if folder else name
                     found[name] = RemoteFile(name, item.size)
         return found
 

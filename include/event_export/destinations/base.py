@@ -4,12 +4,13 @@ and probe it (credentials, bucket or folder, a small file written and deleted)."
 from __future__ import annotations
 
 import logging
+import posixpath
 import tempfile
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -102,8 +103,11 @@ class Destination(ABC):
         """The store's own way of making `name` appear whole (see `upload`)."""
 
     @abstractmethod
-    def list(self) -> dict[str, RemoteFile]:
-        """Files under the export's folder, by name (temporary upload names excluded)."""
+    def list(self, folder: str = "") -> dict[str, RemoteFile]:
+        """Files directly in `folder` (a relative subfolder of the export's folder, from a
+        path_template; "": the export's folder itself), by name relative to the export's folder
+        (`folder/name`), temporary upload names excluded. Never a recursive walk: an export's
+        folder may hold years of dated subfolders."""
 
     @abstractmethod
     def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
@@ -151,6 +155,11 @@ class Destination(ABC):
         self.delete(name)
         passed("delete")
 
+    def _shared_connection(self) -> AbstractContextManager[object]:
+        """One connection shared by the calls made inside (a store that logs in per call, as
+        sFTP, opens it here once); by default nothing."""
+        return nullcontext()
+
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """What a store's failure means: a ClientSideError for the client's side, else ours."""
         return DeliveryError(f"{action} failed: {describe_error(exc)}")
@@ -167,14 +176,19 @@ class Destination(ABC):
 
     def verify(self, name: str, size: int, sha256: str, local: Path) -> list[str]:
         """Problems with one delivered file, empty when it matches the manifest."""
-        return self._check(self.list(), name, size, sha256, lambda: local)
+        listing = self.list(posixpath.dirname(name))
+        return self._check(listing, name, size, sha256, lambda: local)
 
     def verify_all(
         self, files: Iterable[dict], local: Callable[[dict], Path] = lambda f: Path(f["path"])
     ) -> list[str]:
         """Problems with delivered files (dicts with name, size, sha256, path): one listing.
         `local(file)` gives a file's local copy, asked for only where a checksum needs it."""
-        listing = self.list()
+        files = list(files)
+        listing: dict[str, RemoteFile] = {}
+        with self._classified("listing"), self._shared_connection():
+            for folder in sorted({posixpath.dirname(f["name"]) for f in files}):
+                listing.update(self.list(folder))  # one listing per folder the files are in
         problems = []
         for f in files:
             copy = partial(local, f)
@@ -211,3 +225,8 @@ class BucketDestination(Destination):
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
+
+    def folder_prefix(self, folder: str = "") -> str:
+        """The key prefix of the objects directly in `folder` under the export's prefix."""
+        parts = [p for p in (self.prefix, folder.strip("/")) if p]
+        return "/".join(parts) + "/" if parts else ""

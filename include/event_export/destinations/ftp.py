@@ -69,7 +69,9 @@ class FTPDestination(RenamingDestination["FTPHook"]):
         return f"{self.scheme}://{conn.host}:{conn.port or 21}/{folder}"
 
     @contextmanager
-    def _session(self, action: str, *, create: bool = False) -> Iterator[FTPHook | None]:
+    def _session(
+        self, action: str, *, create: bool = False, sub: str = ""
+    ) -> Iterator[FTPHook | None]:
         """A logged-in hook working in the export's folder (None if absent and not created)."""
         from airflow.providers.ftp.hooks.ftp import FTPHook, FTPSHook
 
@@ -79,7 +81,7 @@ class FTPDestination(RenamingDestination["FTPHook"]):
             conn.timeout = TIMEOUT  # for data connections
             if conn.sock is not None:
                 conn.sock.settimeout(TIMEOUT)
-            yield hook if self._enter_folder(hook, create) else None
+            yield hook if self._enter_folder(hook, create, sub) else None
             with suppress(Exception):
                 hook.close_conn()
         except DeliveryError:
@@ -91,7 +93,7 @@ class FTPDestination(RenamingDestination["FTPHook"]):
                 with suppress(Exception):
                     hook.conn.close()
 
-    def _enter_folder(self, hook: FTPHook, create: bool) -> bool:
+    def _enter_folder(self, hook: FTPHook, create: bool, sub: str = "") -> bool:
         conn = hook.get_conn()
         root = hook.get_connection(self.conn_id).extra_dejson.get("path")
         if root:
@@ -99,7 +101,7 @@ class FTPDestination(RenamingDestination["FTPHook"]):
                 conn.cwd(root)
             except ftplib.error_perm as exc:
                 raise explanations.path_missing(self.scheme, root) from exc
-        for part in filter(None, self.subfolder.split("/")):
+        for part in filter(None, f"{self.subfolder}/{sub}".split("/")):
             try:
                 conn.cwd(part)
             except ftplib.error_perm:
@@ -110,8 +112,8 @@ class FTPDestination(RenamingDestination["FTPHook"]):
         return True
 
     @contextmanager
-    def _open_folder(self, action: str) -> Iterator[FTPHook]:
-        with self._session(action, create=True) as hook:
+    def _open_folder(self, action: str, sub: str = "") -> Iterator[FTPHook]:
+        with self._session(action, create=True, sub=sub) as hook:
             assert hook is not None  # created when missing
             yield hook
 
@@ -166,9 +168,12 @@ class FTPDestination(RenamingDestination["FTPHook"]):
         with self._session("listing of probes") as hook:
             return [n for n in self._names(hook) if is_probe(n)] if hook else []
 
-    def list(self) -> dict[str, RemoteFile]:
-        with self._session("listing") as hook:
-            return self._sizes(hook) if hook else {}
+    def list(self, folder: str = "") -> dict[str, RemoteFile]:
+        with self._session("listing", sub=folder) as hook:
+            found = self._sizes(hook) if hook else {}
+        if not folder:
+            return found
+        return {f"{folder}/{n}": RemoteFile(f"{folder}/{n}", f.size) for n, f in found.items()}
 
     def _sizes(self, hook: FTPHook) -> dict[str, RemoteFile]:
         """Names and sizes from MLSD; SIZE per file where the server has no MLSD."""

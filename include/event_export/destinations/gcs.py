@@ -96,15 +96,17 @@ class GCSDestination(BucketDestination):
                 retry=DEFAULT_RETRY.with_timeout(self.retry_seconds),
             )
 
-    def list(self) -> dict[str, RemoteFile]:
-        prefix = f"{self.prefix}/" if self.prefix else ""
+    def list(self, folder: str = "") -> dict[str, RemoteFile]:
+        prefix = self.folder_prefix(folder)
         with self._classified("listing"):
             blobs = list(self._storage().list_blobs(self.bucket, prefix=prefix, delimiter="/"))
-        return {
-            b.name[len(prefix) :]: RemoteFile(b.name[len(prefix) :], b.size)
-            for b in blobs
-            if b.name != prefix and not is_ours(b.name[len(prefix) :])
-        }
+        found = {}
+        for b in blobs:
+            name = b.name[len(prefix) :]
+            if b.name != prefix and not is_ours(name):
+                name = f"{folder}/{name}" if folder else name
+                found[name] = RemoteFile(name, b.size)
+        return found
 
     def reach(self) -> None:
         """One listing call: objectAdmin may list objects, not read the bucket's metadata."""

@@ -52,16 +52,18 @@ class LocalDestination(RenamingDestination[Path]):
         if not self.root.is_dir():
             raise explanations.path_missing("local", str(self.root))
 
-    def _ensure_folder(self) -> None:
+    def _ensure_folder(self, sub: str = "") -> Path:
         self.reach()
+        folder = self.folder / sub if sub else self.folder
         with self._writing():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     @contextmanager
-    def _open_folder(self, action: str) -> Iterator[Path]:
-        self._ensure_folder()
+    def _open_folder(self, action: str, sub: str = "") -> Iterator[Path]:
+        folder = self._ensure_folder(sub)
         with self._writing():
-            yield self.folder
+            yield folder
 
     def _entries(self, at: Path) -> list[str]:
         return [p.name for p in at.iterdir()]
@@ -87,14 +89,16 @@ class LocalDestination(RenamingDestination[Path]):
             return []
         return [p.name for p in self.folder.iterdir() if is_probe(p.name)]
 
-    def list(self) -> dict[str, RemoteFile]:
-        if not self.folder.is_dir():
+    def list(self, folder: str = "") -> dict[str, RemoteFile]:
+        at = self.folder / folder if folder else self.folder
+        if not at.is_dir():
             return {}
-        return {
-            p.name: RemoteFile(p.name, p.stat().st_size)
-            for p in self.folder.iterdir()
-            if p.is_file() and not is_ours(p.name)
-        }
+        found = {}
+        for p in at.iterdir():
+            if p.is_file() and not is_ours(p.name):
+                name = f"{folder}/{p.name}" if folder else p.name
+                found[name] = RemoteFile(name, p.stat().st_size)
+        return found
 
     def checksum_matches(self, name: str, sha256: str, local: LocalCopy) -> bool | None:
         return sha256_of(self.folder / name) == sha256

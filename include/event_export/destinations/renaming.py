@@ -10,6 +10,7 @@ the few operations below, inside a session it opens on the export's folder.
 
 from __future__ import annotations
 
+import posixpath
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, suppress
@@ -26,9 +27,10 @@ class RenamingDestination(Destination, Generic[Folder]):
     """A folder that takes a file under a temporary name and renames it into place."""
 
     @abstractmethod
-    def _open_folder(self, action: str) -> AbstractContextManager[Folder]:
-        """A session on the export's folder, created if missing; failures inside are raised
-        as `classify` names them (`action` says what was being done)."""
+    def _open_folder(self, action: str, sub: str = "") -> AbstractContextManager[Folder]:
+        """A session on the export's folder, or its relative subfolder `sub` (a path_template's
+        folders), created with its parents if missing; failures inside are raised as
+        `classify` names them (`action` says what was being done)."""
 
     @abstractmethod
     def _entries(self, at: Folder) -> Iterator[str] | list[str]:
@@ -55,8 +57,11 @@ class RenamingDestination(Destination, Generic[Folder]):
         return None
 
     def _put(self, local: Path, name: str) -> None:
+        """`name` may hold folders (`dt=2026-11-01/event=x/file.csv`): the temporary goes beside
+        the final name, in the same folder, so the rename stays atomic."""
         expected = local.stat().st_size
-        with self._open_folder(f"upload of {name}") as at:
+        sub, name = posixpath.split(name)
+        with self._open_folder(f"upload of {name}", sub) as at:
             for entry in list(self._entries(at)):
                 if is_temp_of(entry, name):
                     self._remove(at, entry)

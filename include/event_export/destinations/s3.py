@@ -123,13 +123,14 @@ class S3Destination(BucketDestination):
                     Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
                 )
 
-    def list(self) -> dict[str, RemoteFile]:
-        prefix = f"{self.prefix}/" if self.prefix else ""
+    def list(self, folder: str = "") -> dict[str, RemoteFile]:
+        prefix = self.folder_prefix(folder)
         found = {}
         with self._classified("listing"):
             for obj in self.hook.iter_file_metadata(prefix=prefix, bucket_name=self.bucket):
                 name = obj["Key"][len(prefix) :]
                 if name and "/" not in name and not is_ours(name):
+                    name = f"{folder}/{name}" if folder else name
                     found[name] = RemoteFile(name, obj["Size"])
         return found
 

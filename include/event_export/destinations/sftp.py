@@ -16,7 +16,8 @@ from __future__ import annotations
 import posixpath
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +40,18 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 30
 
 
-class SFTPDestination(RenamingDestination["SFTPClient"]):
+@dataclass(frozen=True)
+class _At:
+    """An open session and the folder its operations work in."""
+
+    sftp: SFTPClient
+    folder: str
+
+    def path(self, entry: str) -> str:
+        return posixpath.join(self.folder, entry)
+
+
+class SFTPDestination(RenamingDestination[_At]):
     kind = "sftp"
 
     def __init__(self, conn_id: str, folder: str = ""):
@@ -89,41 +101,36 @@ class SFTPDestination(RenamingDestination["SFTPClient"]):
         return f"sftp://{self.hook.remote_host}:{self.hook.port}/{self.folder}"
 
     @contextmanager
-    def _open_folder(self, action: str) -> Iterator[SFTPClient]:
+    def _open_folder(self, action: str, sub: str = "") -> Iterator[_At]:
         with self._classified(action), self.hook.get_managed_conn() as sftp:
-            self._ensure_folder()
-            yield sftp
+            folder = posixpath.join(self.folder, sub) if sub else self.folder
+            self._check_root()
+            self.hook.create_directory(folder)  # with its parents, as `mkdir -p`
+            yield _At(sftp, folder)
 
-    def _path(self, entry: str) -> str:
-        return posixpath.join(self.folder, entry)
+    def _entries(self, at: _At) -> list[str]:
+        return at.sftp.listdir(at.folder)
 
-    def _entries(self, at: SFTPClient) -> list[str]:
-        return at.listdir(self.folder)
+    def _remove(self, at: _At, entry: str) -> None:
+        at.sftp.remove(at.path(entry))
 
-    def _remove(self, at: SFTPClient, entry: str) -> None:
-        at.remove(self._path(entry))
-
-    def _write(self, at: SFTPClient, local: Path, entry: str) -> None:
+    def _write(self, at: _At, local: Path, entry: str) -> None:
         # the hook's put over the same session; the size is checked once, by _put
-        self.hook.store_file(self._path(entry), str(local), confirm=False)
+        self.hook.store_file(at.path(entry), str(local), confirm=False)
 
-    def _size(self, at: SFTPClient, entry: str) -> int | None:
-        return at.stat(self._path(entry)).st_size
+    def _size(self, at: _At, entry: str) -> int | None:
+        return at.sftp.stat(at.path(entry)).st_size
 
-    def _replace(self, at: SFTPClient, temp: str, name: str) -> None:
+    def _replace(self, at: _At, temp: str, name: str) -> None:
         """Atomically with posix-rename; servers without it get remove + rename."""
         try:
-            at.posix_rename(self._path(temp), self._path(name))
+            at.sftp.posix_rename(at.path(temp), at.path(name))
         except OSError as exc:
             if "unsupported" not in str(exc).lower():
                 raise
             with suppress(FileNotFoundError):
-                at.remove(self._path(name))
-            at.rename(self._path(temp), self._path(name))
-
-    def _ensure_folder(self) -> None:
-        self._check_root()
-        self.hook.create_directory(self.folder)
+                at.sftp.remove(at.path(name))
+            at.sftp.rename(at.path(temp), at.path(name))
 
     def _check_root(self) -> None:
         if not self.hook.isdir(self.root):
@@ -133,6 +140,10 @@ class SFTPDestination(RenamingDestination["SFTPClient"]):
         """The check over one SSH session: the hook shares an open one with nested uses."""
         with self._classified("destination check"), self.hook.get_managed_conn():
             super().probe(passed)
+
+    def _shared_connection(self) -> AbstractContextManager[object]:
+        """One SSH session for a verification's listings (one per path_template folder)."""
+        return self.hook.get_managed_conn()
 
     def reach(self) -> None:
         with self._classified("destination check"), self.hook.get_managed_conn():
@@ -149,17 +160,19 @@ class SFTPDestination(RenamingDestination["SFTPClient"]):
             except FileNotFoundError:
                 return []
 
-    def list(self) -> dict[str, RemoteFile]:
+    def list(self, folder: str = "") -> dict[str, RemoteFile]:
+        at = posixpath.join(self.folder, folder) if folder else self.folder
         with self._classified("listing"), self.hook.get_managed_conn() as sftp:
             try:
-                entries = sftp.listdir_attr(self.folder)
+                entries = sftp.listdir_attr(at)
             except FileNotFoundError:
                 return {}
-        return {
-            e.filename: RemoteFile(e.filename, e.st_size or 0)
-            for e in entries
-            if stat.S_ISREG(e.st_mode or 0) and not is_ours(e.filename)
-        }
+        found = {}
+        for e in entries:
+            if stat.S_ISREG(e.st_mode or 0) and not is_ours(e.filename):
+                name = f"{folder}/{e.filename}" if folder else e.filename
+                found[name] = RemoteFile(name, e.st_size or 0)
+        return found
 
     def classify(self, exc: BaseException, action: str) -> DeliveryError:
         """The client-side error an sFTP failure means, or an internal one."""

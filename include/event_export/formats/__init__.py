@@ -9,7 +9,7 @@ share one header or schema.
 from __future__ import annotations
 
 from event_export.formats.base import FormatWriter, Output
-from event_export.formats.chunks import Chunk
+from event_export.formats.chunks import Chunk, stream_extension
 from event_export.formats.csv_plain import CsvWriter
 from event_export.formats.json_lines import JsonLinesWriter
 from event_export.formats.parquet import ParquetWriter, parquet_extension
@@ -27,11 +27,12 @@ WRITERS: dict[str, type[FormatWriter]] = {
 }
 
 
-def extension(file_format: str, parquet_gzip: bool = True) -> str:
-    """The file name extension of an event file in this format."""
+def extension(file_format: str, parquet_gzip: bool = True, codec: str | None = None) -> str:
+    """The file name extension of an event file in this format: `csv`, `json.gz`, `xml.zst`,
+    `parquet.gzip`, ... (`codec` as in `Output.codec`; None: `parquet_gzip` decides)."""
     if file_format == "parquet":
-        return parquet_extension(parquet_gzip)
-    return WRITERS[file_format].extension
+        return parquet_extension(codec or parquet_gzip)
+    return stream_extension(WRITERS[file_format].extension, codec or "none")
 
 
 def write_series(

@@ -26,6 +26,8 @@ class Output:
     gzip: bool = False  # each file wrapped in gzip (profile exports' `.gz`)
     parquet_gzip: bool = True  # Parquet's own column compression (event exports)
     gzip_name: str | None = None  # the delivered file's name, for the gzip header
+    codec: str | None = None  # event files: text stream gzip|zstd|none, parquet's own codec
+    # gzip|zstd|snappy|none (None: parquet_gzip decides, text files are not compressed)
 
 
 class FormatWriter(ABC):
@@ -68,6 +70,7 @@ class TextWriter(FormatWriter):
             out.limit,
             out.gzip,
             out.gzip_name,
+            codec=out.codec or "none",
         )
 
     def header(self) -> bytes:

@@ -3,9 +3,13 @@ JSON (`profile`, `deviceInfo`, `eventProps` structs). Properties keep their type
 field per key of the file series, int64, float64, boolean or string; objects, lists and keys whose
 type varies are JSON text; everything is a string when values go as strings.
 
-Event files use Parquet's own gzip codec at an explicit level (`.parquet.gzip`; pyarrow's default
-gzip level is the slow level 9) or no compression (`.parquet`). Files are cut at the size limit
-between row groups: each row group is sized from the bytes per row seen so far, and a file that
+Event files use Parquet's own codec, named after `.parquet`: gzip at an explicit level
+(`.parquet.gzip`, the default; pyarrow's default gzip level is the slow level 9), zstd at level 1
+(`.parquet.zstd`), snappy (`.parquet.snappy`) or none (`.parquet`). The suffix names the codec
+inside; the file itself is plain Parquet that any reader opens (never `gunzip` it).
+
+Files are cut at the size limit between row groups: each row group is sized from the bytes per
+row seen so far, and a file that
 still ends up over the limit is rewritten as two, so the limit always holds.
 """
 
@@ -22,6 +26,8 @@ from event_export.formats.chunks import Chunk, chunk_path, open_output
 from event_export.formats.records import Layout, Options, PropsSchema, Rows
 
 GZIP_LEVEL = 1
+ZSTD_LEVEL = 1
+CODEC_LEVELS: dict[str, int | None] = {"gzip": GZIP_LEVEL, "zstd": ZSTD_LEVEL, "snappy": None}
 ROW_GROUP_ROWS = 65_536
 MARGIN = 1.15  # row groups are planned at 115% of the observed bytes per row
 TAIL_SHARE = 16  # a file is closed rather than given a row group under 1/16 of its rows
@@ -61,22 +67,33 @@ def _leaf_paths(type_: pa.DataType, prefix: str) -> list[str]:
     return [prefix]
 
 
-def parquet_extension(gzip: bool) -> str:
-    return "parquet.gzip" if gzip else "parquet"
+def parquet_extension(gzip: bool | str) -> str:
+    """`parquet`, or `parquet.<codec>` for a codec inside (True: gzip, as before codecs)."""
+    codec = ("gzip" if gzip else "none") if isinstance(gzip, bool) else gzip
+    return "parquet" if codec == "none" else f"parquet.{codec}"
+
+
+def inner_codec(output) -> str:
+    """Parquet's own codec for a series: none inside a `.gz` file (gzip is outside)."""
+    if output.gzip:
+        return "none"
+    if output.codec is not None:
+        return output.codec
+    return "gzip" if output.parquet_gzip else "none"
 
 
 class ParquetWriter(FormatWriter):
     @property
     def extension(self) -> str:  # type: ignore[override]  # depends on the compression
-        return parquet_extension(self.output.parquet_gzip and not self.output.gzip)
+        return parquet_extension(inner_codec(self.output))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.schema = arrow_schema(self.layout, self.options, self.props)
-        inner_gzip = self.output.parquet_gzip and not self.output.gzip  # .gz files: gzip outside
+        codec = inner_codec(self.output)
         self.settings = {
-            "compression": "gzip" if inner_gzip else "none",
-            "compression_level": GZIP_LEVEL if inner_gzip else None,
+            "compression": codec,
+            "compression_level": CODEC_LEVELS.get(codec),
             "write_statistics": [name for name, _ in self.layout.times],
         }
         self.chunks: list[Chunk] = []

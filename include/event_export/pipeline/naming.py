@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
+from event_export.config import path_template
 from event_export.scheduling.windows import ddmmyyyy  # the period label, reused in names
 
 MAX_NAME_BYTES = 255  # a file name component on ext4, APFS, NTFS (UTF-16 units there: fewer)
@@ -230,3 +231,41 @@ def gcp_manifest_name(prefix: str, day: date, database_id: str) -> str:
     the files' own leading parts (request id and run timestamp, after the account id for
     profiles), so it sorts beside the files it describes."""
     return f"{prefix}-{day:%Y%m%d}-{database_id}{MANIFEST_SUFFIX}"
+
+
+# Path templates (gcp_export `path_template`, grammar in config/path_template.py).
+
+
+def template_values(start: datetime, export_id: str, request_id: str) -> dict[str, str]:
+    """The run's placeholder values but {event}: the period's start as a local wall time (pass
+    it in the export's timezone), the export id and the request id, all safe as they are."""
+    return {
+        "yyyy": f"{start:%Y}",
+        "mm": f"{start:%m}",
+        "dd": f"{start:%d}",
+        "hh": f"{start:%H}",
+        "export_id": export_id,
+        "request_id": request_id,
+    }
+
+
+def template_folder(template: str, values: dict[str, str], event: str | None = None) -> str:
+    """The folders `template` gives for one file: `values` filled in, the raw `event` name made
+    safe the way file names make it (whitespace as '-', cut with a hash past EVENT_BYTES), so no
+    name can add a separator, a dot folder or a control character. Never empty or absolute: the
+    template passed config load (path_template.parse), and every placeholder renders non-empty."""
+    folders = []
+    for folder in path_template.parse(template):
+        text = []
+        for piece in folder:
+            text.append(piece.text)
+            if piece.field == "event":
+                if event is None:
+                    raise ValueError("path_template: {event} has no value here")
+                text.append(
+                    safe_component(event, keep_spaces=False, limit=path_template.EVENT_BYTES)
+                )
+            elif piece.field is not None:
+                text.append(values[piece.field])
+        folders.append("".join(text))
+    return "/".join(folders)

@@ -13,6 +13,7 @@ import pytest
 from event_export.destinations.base import is_temp, temp_name
 from event_export.destinations.errors import DeliveryError
 from event_export.destinations.local import LocalDestination
+from hostile_names import check_templated_delivery, templated_export_files
 
 
 class CutShort(LocalDestination):
@@ -60,3 +61,14 @@ def test_a_file_cut_short_never_gets_its_final_name(tmp_path, source):
         CutShort(root, "in").upload(source, "a.zip")
     assert (root / "in" / "a.zip").read_bytes() == b"yesterday's whole file"
     assert not any(is_temp(p.name) for p in (root / "in").iterdir())
+
+
+def test_path_template_folders_are_created_in_a_local_folder(tmp_path):
+    """gcp_export's path_template on the local destination: nested names, folders made."""
+    root = tmp_path / "root"
+    root.mkdir()
+    files = templated_export_files(tmp_path / "staging")
+    check_templated_delivery(LocalDestination(root, "acme/in"), files, tmp_path)
+    for f in files:
+        assert (root / "acme" / "in" / f["name"]).read_bytes() == Path(f["path"]).read_bytes()
+    assert not [p for p in root.rglob("*") if is_temp(p.name)]

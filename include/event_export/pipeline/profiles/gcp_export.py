@@ -82,7 +82,7 @@ class GcpExport:
             output = Output(
                 out_dir,
                 limit=int(config.chunk_size_mb * MB),
-                parquet_gzip=config.parquet_compression == "gzip",
+                codec=config.codec,
             )
             chunks = write_series(
                 part["path"],
@@ -128,11 +128,12 @@ class GcpExport:
         config = self.config
         files = []
         if self.profiles:
+            name = self._in_folder(self.profile_file_name(), None)
             for part in formatted:
                 for chunk in part["chunks"]:
-                    files.append(self._describe(chunk, self.profile_file_name(), part["key"]))
+                    files.append(self._describe(chunk, name, part["key"]))
             return files
-        ext = extension(config.format, config.parquet_compression == "gzip")
+        ext = extension(config.format, codec=config.codec)
         by_event = {  # a cut event's ranges' files, in order, as one series
             names[key]: {"key": key, "chunks": [c for p in pieces for c in p["chunks"]]}
             for key, pieces in joined_pieces(formatted).items()
@@ -148,8 +149,17 @@ class GcpExport:
         for event in sorted(by_event):
             part = by_event[event]
             for name, chunk in zip(named[event], part["chunks"], strict=True):
-                files.append(self._describe(chunk, name, part["key"]))
+                files.append(self._describe(chunk, self._in_folder(name, event), part["key"]))
         return files
+
+    def _in_folder(self, name: str, event: str | None) -> str:
+        """`name` under the folders of the config's path_template (unchanged without one)."""
+        template = self.config.path_template
+        if not template:
+            return name
+        start = self.window.start.astimezone(self.config.tz)
+        values = naming.template_values(start, self.config.export_id, self.request_id)
+        return f"{naming.template_folder(template, values, event)}/{name}"
 
     @staticmethod
     def _describe(chunk: Chunk, name: str, key: str) -> DeliveryDict:
