@@ -50,9 +50,10 @@ class KeyPair:
         )
 
 
-def make_key(folder: Path, name: str, usage: str = "encrypt", **options) -> KeyPair:
-    """A key pair under `folder/name`: `usage` encrypt (ed25519 primary + cv25519 subkey),
-    sign (no encryption key), expired (created 2020, a day's validity) or revoked."""
+def make_key(folder: Path, name: str, usage: str = "encrypt", subkey_days: int = 365) -> KeyPair:
+    """A key pair under `folder/name`: `usage` encrypt (ed25519 primary for a year + cv25519
+    subkey for `subkey_days`), sign (no encryption key), expired (created 2020, a day's
+    validity) or revoked."""
     home = folder / name
     home.mkdir(mode=0o700, parents=True)
     pair = KeyPair(home, f"{name}@client.example")
@@ -65,7 +66,7 @@ def make_key(folder: Path, name: str, usage: str = "encrypt", **options) -> KeyP
         return pair
     pair.run("--quick-gen-key", uid, "ed25519", "sign", "1y")
     if usage != "sign":
-        pair.run("--quick-add-key", fingerprint(pair), "cv25519", "encr", "1y")
+        pair.run("--quick-add-key", fingerprint(pair), "cv25519", "encr", f"{subkey_days}d")
     if usage == "revoked":
         certificate = home / "openpgp-revocs.d" / f"{fingerprint(pair)}.rev"
         armored = certificate.read_text().replace(":-----BEGIN", "-----BEGIN")

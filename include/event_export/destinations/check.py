@@ -22,6 +22,7 @@ import logging
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -40,6 +41,7 @@ LABELS = {
     "delete": "probe deleted",
 }
 KEY_STEP = "encryption key usable"  # after the probe's steps, for an export with `encrypt`
+KEY_RENEWAL = timedelta(days=30)  # a passing check asks for a new key this long before expiry
 # Exceptions (by class name, from several client libraries) that mean "nobody answered".
 UNREACHABLE = {
     "EndpointConnectionError",
@@ -163,7 +165,10 @@ def _with_key(result: CheckResult, encrypt: Encrypt) -> CheckResult:
         return CheckResult(False, *failure, steps, error)
     until = f", valid until {key.expires:%Y-%m-%d}" if key.expires else ""
     explanation = f"{result.explanation} Files are encrypted to the client's OpenPGP key{until}."
-    return replace(result, explanation=explanation, steps=steps)
+    fix = result.fix
+    if key.expires and key.expires - datetime.now(UTC) < KEY_RENEWAL:
+        fix = "Ask the client for a renewed key before it expires: files cannot be sent after."
+    return replace(result, explanation=explanation, fix=fix, steps=steps)
 
 
 def check_before_run(

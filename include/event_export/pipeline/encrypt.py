@@ -124,19 +124,23 @@ def _refusal(text: str) -> str | None:
     return None
 
 
+def _when(field: str) -> datetime | None:
+    return datetime.fromtimestamp(int(field), UTC) if field.isdigit() else None
+
+
 def _listing(lines: list[str], conn_id: str, now: datetime) -> PublicKey:
-    """The keys a colon listing (`--with-colons`) shows, each able to encrypt; else SetupError."""
+    """The keys a colon listing (`--with-colons`) shows, each able to encrypt; else SetupError.
+    A key's expiry is its latest valid encryption (sub)key's, within the primary key's own."""
     records = [line.split(":") for line in lines]
     if any(r[0] in ("sec", "ssb") for r in records):
         raise explanations.encryption_key_unreadable(conn_id, "it holds a private key")
     fingerprints: list[str] = []
-    expiries: list[datetime] = []
+    keys: list[tuple[datetime | None, list[datetime | None]]] = []  # primary, encryption subkeys
     pending = False  # the next fpr record is a primary key's
     for fields in records:
-        kind = fields[0]
+        kind, validity, caps = fields[0], fields[1], fields[11] if len(fields) > 11 else ""
+        when = _when(fields[6]) if len(fields) > 6 else None
         if kind == "pub":
-            validity, expires, caps = fields[1], fields[6], fields[11]
-            when = datetime.fromtimestamp(int(expires), UTC) if expires.isdigit() else None
             if validity == "r":
                 raise explanations.encryption_key_unusable(conn_id, "the key has been revoked")
             if validity == "e" or (when is not None and when <= now):
@@ -150,15 +154,26 @@ def _listing(lines: list[str], conn_id: str, now: datetime) -> PublicKey:
                     "it has no valid encryption key: a signing-only key, or its encryption "
                     "subkey expired or was revoked",
                 )
-            if when is not None:
-                expiries.append(when)
+            keys.append((when, [when] if "e" in caps else []))
             pending = True
+        elif kind == "sub" and keys and "e" in caps and validity not in ("e", "r", "i"):
+            if when is None or when > now:
+                keys[-1][1].append(when)
         elif kind == "fpr" and pending:
             fingerprints.append(fields[9])
             pending = False
     if not fingerprints:
         raise explanations.encryption_key_unreadable(conn_id, "no OpenPGP public key in it")
-    return PublicKey(tuple(fingerprints), min(expiries) if expiries else None)
+    ends = [_usable_until(primary, subkeys) for primary, subkeys in keys]
+    known = [e for e in ends if e is not None]
+    return PublicKey(tuple(fingerprints), min(known) if known else None)
+
+
+def _usable_until(primary: datetime | None, subkeys: list[datetime | None]) -> datetime | None:
+    latest = None if (not subkeys or None in subkeys) else max(s for s in subkeys if s)
+    if primary is None:
+        return latest
+    return primary if latest is None else min(primary, latest)
 
 
 def _run(command: list[str], conn_id: str, what: str) -> subprocess.CompletedProcess:

@@ -4,6 +4,7 @@ credential (the hook would fall back to the worker's own identity), and an expor
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import set_local_connection
@@ -68,6 +69,20 @@ def test_a_usable_key_adds_a_passed_step_and_says_until_when(client_key, local):
     assert "encrypted to the client's OpenPGP key, valid until 20" in result.explanation
     plain = check_destination(local)
     assert [s for s, _ in plain.steps] == PROBE_STEPS  # no key step without `encrypt`
+
+
+def test_a_key_about_to_expire_passes_and_asks_for_a_renewed_one(local, tmp_path):
+    """Its encryption subkey ends in 10 days, before the primary key's year: that date counts."""
+    soon = make_key(tmp_path / "gnupg", "soon", subkey_days=10)
+    try:
+        set_key_connection("chk_pgp_soon", soon.public)
+        result = check_destination(local, encrypt=Encrypt(pgp_public_key_conn_id="chk_pgp_soon"))
+    finally:
+        soon.stop_agent()
+    assert result.ok and result.steps[-1] == (KEY_STEP, True)
+    in_ten_days = (datetime.now(UTC) + timedelta(days=10)).date()
+    assert f"valid until {in_ten_days:%Y-%m-%d}" in result.explanation
+    assert "renewed key" in result.fix
 
 
 def test_an_unusable_key_fails_the_check_after_a_good_probe(client_key, local):
