@@ -5,8 +5,10 @@
 For each size: generates a day (Asia/Kolkata), runs the daily zip and a gcp_export day (JSON
 lines, 100 MB chunks) through extract, split, format and package unencrypted (not timed), then
 times `encrypt_deliveries` over the packaged files as the `chunk` task runs it (a throw-away key
-of ed25519 + cv25519, no passphrase; key import included), and, for comparison, gpg with its
-default zlib compression on the same files (what `--compress-algo none` saves). Prints a JSON
+of ed25519 + cv25519, no passphrase; key import included, Airflow's connection code already
+imported as in a task), and, for comparison, gpg with its default compression (zlib, level 6) on
+the same files, one at a time (what `--compress-algo none` saves; gpg itself skips compressing
+an input it recognises as compressed, such as a zip). Prints a JSON
 line per case; run it under `flock /tmp/ees-heavy.lock` and note `uptime` beside the figures.
 """
 
@@ -90,6 +92,7 @@ def measure(events: int, work: Path, profile: str) -> dict:
     )
     run, files = _plain_files(config, work)
     plain_bytes = sum(f["size"] for f in files)
+    encrypt.check_key("bench_pgp")  # Airflow's connection code imported, as in a running task
     out = work / "encrypted"
     with run.store.workspace() as ws:
         started = time.perf_counter()
