@@ -238,15 +238,21 @@ def encrypt_file(ring: Keyring, source: Path, target: Path) -> tuple[int, str]:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     digest, size = hashlib.sha256(), 0
-    with tempfile.TemporaryFile() as errors, partial.open("wb") as out:
+    with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
         assert process.stdout is not None
-        with process.stdout:
-            while block := process.stdout.read(BLOCK):
-                digest.update(block)
-                out.write(block)
-                size += len(block)
-        code = process.wait()
+        try:
+            with process.stdout, partial.open("wb") as out:
+                while block := process.stdout.read(BLOCK):
+                    digest.update(block)
+                    out.write(block)
+                    size += len(block)
+            code = process.wait()
+        except BaseException:  # our disk full, the task killed: no gpg left behind, no partial
+            process.kill()
+            process.wait()
+            partial.unlink(missing_ok=True)
+            raise
         errors.seek(0)
         said = errors.read().decode("utf-8", "replace")
     if code != 0:

@@ -2,6 +2,7 @@
 daily zip and gcp_export files in-process, the manifest over the delivered bytes, the bad-key
 corpus through the key check, names that must still fit."""
 
+import errno
 import hashlib
 import json
 import os
@@ -134,6 +135,30 @@ def test_a_key_with_two_recipients_encrypts_to_both(keys, tmp_path):
             assert out.read_bytes() == source.read_bytes()
     finally:
         other.stop_agent()
+
+
+def _children() -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found |= {int(pid) for pid in (task / "children").read_text().split()}
+    return found
+
+
+def test_a_disk_full_while_encrypting_leaves_no_gpg_and_no_partial_file(client, tmp_path):
+    """Our disk fills mid-stream (the partial file is /dev/full): the error is raised as it is,
+    gpg is killed and reaped, and neither a partial nor a final file is left."""
+    source = tmp_path / "plain.bin"
+    source.write_bytes(os.urandom(4 * 1024 * 1024))
+    target = tmp_path / "out" / "x.pgp"
+    target.parent.mkdir()
+    partial = target.with_name(f".{target.name}.partial")
+    partial.symlink_to("/dev/full")
+    before = _children()
+    with encrypt.keyring(KEY_CONN) as ring, pytest.raises(OSError) as raised:
+        encrypt.encrypt_file(ring, source, target)
+    assert raised.value.errno == errno.ENOSPC
+    assert not partial.is_symlink() and not target.exists()
+    assert _children() <= before  # no gpg left running or unreaped
 
 
 def test_the_keyring_is_removed_and_starts_no_agent(client):
