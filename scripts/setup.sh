@@ -10,13 +10,15 @@ VENV=${VENV:-.venv}
 stamp="$VENV/.installed"
 
 # Debian packages the tests and `make up` use: OpenSSH's sshd (sFTP) and ssh-keygen, openssl (the FTPS test
-# certificate), unzip (archives are checked with `unzip -t`) and headless chromium with its
+# certificate), unzip (archives are checked with `unzip -t`), gnupg (gpg encrypts the exports
+# with `encrypt` and decrypts them in the tests) and headless chromium with its
 # chromedriver (the Exports page's browser test). Checked on every run, installed only where missing.
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)  # OpenPGP encryption of deliveries
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

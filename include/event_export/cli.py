@@ -379,7 +379,8 @@ def cmd_check(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
             raise CliError(f"no valid export {args.export_id!r} in {folder}", 1)
         # the stores log as they work (Airflow logs to stdout): keep stdout for the answer
         with contextlib.redirect_stdout(sys.stderr):
-            result = check_destination(configs[args.export_id].destination).to_dict()
+            config = configs[args.export_id]
+            result = check_destination(config.destination, encrypt=config.encrypt).to_dict()
     else:
         assert api is not None
         result = api.call_path("POST", f"{PAGE_API}/exports/{args.export_id}/check")

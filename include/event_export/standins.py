@@ -1,9 +1,9 @@
 """Create the buckets the deployment names, where missing: for the compose demo's stand-ins.
 
-The S3 and GCS stand-ins of docker-compose.yaml start empty. The init service runs
+The S3, GCS and Azure stand-ins of docker-compose.yaml start empty. The init service runs
 `python -m event_export.standins` once: it creates the staging bucket (EES_STAGING_URI) and every
-bucket a shipped export delivers to, through the same connections the tasks use. Real client
-buckets are the clients' to create; this is for local stand-ins only.
+bucket (or Azure container) a shipped export delivers to, through the same connections the tasks
+use. Real client buckets are the clients' to create; this is for local stand-ins only.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ WAIT_SECONDS = 60  # the stand-ins may still be starting
 
 
 def needed_buckets(exports: Path) -> set[tuple[str, str, str]]:
-    """(type, conn_id, bucket) of staging and of every export's s3/gcs destination."""
+    """(type, conn_id, bucket) of staging and of every export's s3/gcs bucket or azure
+    container."""
     found = set()
     uri = staging_uri()
     if uri:
@@ -33,6 +34,8 @@ def needed_buckets(exports: Path) -> set[tuple[str, str, str]]:
         destination = config.destination
         if destination.type in ("s3", "gcs"):
             found.add((destination.type, destination.conn_id, destination.bucket))
+        if destination.type == "azure":
+            found.add(("azure", destination.conn_id, destination.container))
     return found
 
 
@@ -45,6 +48,14 @@ def ensure_bucket(kind: str, conn_id: str, bucket: str) -> bool:
         if hook.check_for_bucket(bucket):
             return False
         hook.create_bucket(bucket)
+        return True
+    if kind == "azure":
+        from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
+
+        container = WasbHook(wasb_conn_id=conn_id).get_conn().get_container_client(bucket)
+        if container.exists():
+            return False
+        container.create_container()
         return True
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 

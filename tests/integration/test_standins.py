@@ -56,3 +56,29 @@ def test_the_anonymous_gcs_connection_delivers_to_the_emulator(demo_connections,
     local.write_bytes(b'{"a": 1}\n')
     destination.upload(local, "x.json")
     assert {name: f.size for name, f in destination.list().items()} == {"x.json": 9}
+
+
+def test_init_creates_an_azure_exports_container_through_the_demo_connection(
+    azurite, tmp_path, monkeypatch
+):
+    """demo_azure as airflow.env gives it, its BlobEndpoint swapped for the test's Azurite."""
+    conn = json.loads(json.dumps(connections()["demo_azure"]))
+    endpoint = "BlobEndpoint=http://azure-standin:10000/devstoreaccount1;"
+    assert endpoint in conn["extra"]["connection_string"]
+    conn["extra"]["connection_string"] = conn["extra"]["connection_string"].replace(
+        endpoint, f"BlobEndpoint={azurite.endpoint};"
+    )
+    set_connection("demo_azure", conn)
+    monkeypatch.delenv("EES_STAGING_URI", raising=False)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "wayne_azure.yaml").write_text(
+        "client_id: wayne\nexport_id: wayne_azure\n"
+        "destination: {type: azure, conn_id: demo_azure, container: wayne-box}\n"
+    )
+    service = azurite.client()
+    if service.get_container_client("wayne-box").exists():
+        service.delete_container("wayne-box")
+    assert ensure_all(exports, wait=5) == ["azure://wayne-box"]
+    assert ensure_all(exports, wait=5) == []
+    assert service.get_container_client("wayne-box").exists()

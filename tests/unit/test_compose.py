@@ -76,13 +76,23 @@ def test_airflow_settings_cover_celery_and_every_shipped_connection():
         assert f"AIRFLOW_CONN_{config.destination.conn_id.upper()}" in env, config.export_id
 
 
-STANDINS = {"s3-standin", "sftp-standin", "gcs-standin", "mailpit"}
-CONN_TYPES = {"local": "fs", "s3": "aws", "gcs": "google_cloud_platform", "sftp": "sftp"}
+STANDINS = {"s3-standin", "sftp-standin", "gcs-standin", "azure-standin", "mailpit"}
+CONN_TYPES = {
+    "local": "fs",
+    "s3": "aws",
+    "gcs": "google_cloud_platform",
+    "sftp": "sftp",
+    "azure": "wasb",
+}
 
 
 def _host(conn: dict) -> str | None:
-    """The service a connection reaches: its host, or its endpoint_url's host."""
-    endpoint = conn.get("extra", {}).get("endpoint_url")
+    """The service a connection reaches: its host, its endpoint_url's host, or the BlobEndpoint
+    of an Azure connection string."""
+    extra = conn.get("extra", {})
+    endpoint = extra.get("endpoint_url")
+    parts = dict(p.split("=", 1) for p in extra.get("connection_string", "").split(";") if "=" in p)
+    endpoint = endpoint or parts.get("BlobEndpoint")
     return urlparse(endpoint).hostname if endpoint else conn.get("host")
 
 
@@ -97,7 +107,7 @@ def test_destination_and_email_stand_ins_run_beside_airflow():
     for name in AIRFLOW_SERVICES:
         assert "s3-standin" in SERVICES[name]["depends_on"], f"{name}: staging lives on it"
     init = SERVICES["airflow-init"]
-    assert {"gcs-standin", "sftp-standin"} <= set(init["depends_on"])
+    assert {"gcs-standin", "sftp-standin", "azure-standin"} <= set(init["depends_on"])
     assert "python -m event_export.standins" in init["command"][-1]
 
 
@@ -105,7 +115,9 @@ def test_connections_parse_and_reach_compose_services():
     from airflow.sdk import Connection
 
     connections = compose_env.connections()
-    assert {"ees_staging", "demo_local", "demo_s3", "demo_sftp", "demo_gcs"} <= set(connections)
+    assert {"ees_staging", "demo_local", "demo_s3", "demo_sftp", "demo_gcs", "demo_azure"} <= set(
+        connections
+    )
     for conn_id, conn in connections.items():
         parsed = Connection.from_json(json.dumps(conn), conn_id=conn_id)
         assert parsed.conn_type == conn["conn_type"]
@@ -114,6 +126,9 @@ def test_connections_parse_and_reach_compose_services():
             assert host in SERVICES, f"{conn_id}: {host} is not a compose service"
         if conn.get("password"):  # only the stand-ins' fixed demo passwords live in this file
             assert "demo" in conn["password"], conn_id
+    azure = connections["demo_azure"]["extra"]["connection_string"]
+    assert "AccountName=devstoreaccount1;" in azure  # Azurite's published development account
+    assert _host(connections["demo_azure"]) == "azure-standin"
     gcs = connections["demo_gcs"]["extra"]
     assert gcs["is_anonymous"] is True
     env = compose_env.env_file()
@@ -144,3 +159,16 @@ def test_shipped_configs_use_connections_of_their_type():
         conn = connections[destination.conn_id]
         assert conn["conn_type"] == CONN_TYPES[destination.type], config.export_id
     assert used >= {"local", "s3", "gcs", "sftp"}  # an example for each stand-in
+
+
+def test_the_azure_stand_in_is_azurite_on_loopback_in_memory():
+    """The Azure destination's stand-in: the emulator the tests use, at the version setup.sh
+    installs from npm, listening in its container and published on 127.0.0.1 only."""
+    service = SERVICES["azure-standin"]
+    image, version = service["image"].rsplit(":", 1)
+    assert image.endswith("/azurite")
+    setup = (REPO / "scripts" / "setup.sh").read_text()
+    assert f"AZURITE_VERSION={version}" in setup
+    assert service["command"][0] == "azurite-blob" and "--inMemoryPersistence" in service["command"]
+    port = service["command"][service["command"].index("--blobPort") + 1]
+    assert service["ports"] == [f"127.0.0.1:{port}:{port}"]

@@ -422,6 +422,19 @@ class Notify(_Strict):
         )
 
 
+class Encrypt(_Strict):
+    """OpenPGP encryption of every delivered file to the client's public key (docs/security.md).
+    The key lives in an Airflow connection, like every credential, never in the config."""
+
+    pgp_public_key_conn_id: SafeText = Field(
+        min_length=1,
+        max_length=250,
+        description="Airflow connection whose extra `public_key` holds the client's "
+        "ASCII-armored OpenPGP public key; each delivered file is encrypted to it and named "
+        "<name>.pgp.",
+    )
+
+
 class ExportConfig(_Strict):
     """One export: what to send, in which shape, when, and where."""
 
@@ -511,6 +524,11 @@ class ExportConfig(_Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     destination: Destination
     notify: Notify = Field(default_factory=Notify)
+    encrypt: Encrypt | None = Field(
+        default=None,
+        description="Encrypt each delivered file (the daily zip as one file) to the client's "
+        "OpenPGP public key; off when omitted.",
+    )
 
     @model_validator(mode="after")
     def _events_match_kind(self) -> ExportConfig:

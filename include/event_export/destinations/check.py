@@ -9,8 +9,11 @@ deleted again. A failure's explanation and fix are the ones the failure emails c
 
 Before the probe, the Airflow connection is looked up and must name what its type needs (a login
 for sFTP and FTP, a folder for local): a provider hook would otherwise fall back silently (the
-S3 hook to the worker's own AWS credentials, the FS hook to the current folder). Problems with
-the connection are SetupErrors: the same plain explanation and fix, for whoever keeps it.
+S3 hook to the worker's own AWS credentials, the Azure hook to the worker's identity, the FS hook
+to the current folder). Problems with
+the connection are SetupErrors: the same plain explanation and fix, for whoever keeps it. An
+export with `encrypt` also has its OpenPGP key checked (pipeline/encrypt.py): present, a public
+key, able to encrypt, not expired; a problem there is a SetupError too, never a client email.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from event_export.config.model import Destination as DestinationConfig
+from event_export.config.model import Encrypt
 from event_export.destinations import ClientSideError, destination_for, explanations
 from event_export.destinations.base import PROBE_STEPS, describe_error, error_chain
 from event_export.destinations.errors import SetupError
@@ -35,6 +40,8 @@ LABELS = {
     "write": "probe written",
     "delete": "probe deleted",
 }
+KEY_STEP = "encryption key usable"  # after the probe's steps, for an export with `encrypt`
+KEY_RENEWAL = timedelta(days=30)  # a passing check asks for a new key this long before expiry
 # Exceptions (by class name, from several client libraries) that mean "nobody answered".
 UNREACHABLE = {
     "EndpointConnectionError",
@@ -95,12 +102,19 @@ def validated(given: DestinationConfig | Mapping, prefix_hint: str | None = None
 
 
 def check_destination(
-    destination_config: DestinationConfig | Mapping, prefix_hint: str | None = None
+    destination_config: DestinationConfig | Mapping,
+    prefix_hint: str | None = None,
+    encrypt: Encrypt | None = None,
 ) -> CheckResult:
-    """Probe a destination (a config's `destination`, or the same fields as a dict); never
-    raises for what the destination answers (see CheckResult). An invalid dict raises
-    pydantic's ValidationError."""
+    """Probe a destination (a config's `destination`, or the same fields as a dict) and, for an
+    export with `encrypt`, the client's OpenPGP key; never raises for what the destination
+    answers (see CheckResult). An invalid dict raises pydantic's ValidationError."""
     config = validated(destination_config, prefix_hint)
+    result = _probe(config)
+    return result if encrypt is None else _with_key(result, encrypt)
+
+
+def _probe(config) -> CheckResult:
     place = {"s3": "bucket", "gcs": "bucket", "azure": "container"}.get(config.type, "folder")
     passed: list[str] = []
 
@@ -129,10 +143,40 @@ def check_destination(
     )
 
 
-def check_before_run(destination_config: DestinationConfig | Mapping) -> dict[str, Any]:
+def _with_key(result: CheckResult, encrypt: Encrypt) -> CheckResult:
+    """The probe's result with the key's step after it: the probe's failure first (what the
+    client sees), else the key's (a SetupError: the connection is ours to keep right)."""
+    from event_export.pipeline.encrypt import check_key
+
+    conn_id = encrypt.pgp_public_key_conn_id
+    try:
+        key = check_key(conn_id)
+    except SetupError as exc:
+        failure: tuple[str, str, str] | None = (exc.code, exc.explanation, exc.fix)
+        error: Exception | None = exc
+    except Exception as exc:
+        failure, error = _ours(exc, conn_id), exc
+    else:
+        failure = error = None
+    steps = [*result.steps, (KEY_STEP, failure is None)]
+    if not result.ok:
+        return replace(result, steps=steps)
+    if failure is not None:
+        return CheckResult(False, *failure, steps, error)
+    until = f", valid until {key.expires:%Y-%m-%d}" if key.expires else ""
+    explanation = f"{result.explanation} Files are encrypted to the client's OpenPGP key{until}."
+    fix = result.fix
+    if key.expires and key.expires - datetime.now(UTC) < KEY_RENEWAL:
+        fix = "Ask the client for a renewed key before it expires: files cannot be sent after."
+    return replace(result, explanation=explanation, fix=fix, steps=steps)
+
+
+def check_before_run(
+    destination_config: DestinationConfig | Mapping, encrypt: Encrypt | None = None
+) -> dict[str, Any]:
     """The check as an export run's first task does it: raise what blocks delivery (a
     ClientSideError goes to the failure policy), log a warning for what only blocks reruns."""
-    result = check_destination(destination_config)
+    result = check_destination(destination_config, encrypt=encrypt)
     if result.blocks_delivery:
         result.raise_if_failed()
     elif not result.ok:
@@ -158,9 +202,43 @@ def _check_connection(config) -> None:
         _check_aws(connection, config.conn_id)
     if kind == "gcs" and not any(_gcp_extra(connection, k) for k in GCP_KEY_EXTRAS):
         raise explanations.credentials_missing("gcs", config.conn_id)
+    if kind == "azure":
+        _check_azure(connection, config.conn_id)
     if kind == "local" and not connection.extra_dejson.get("path"):
         raise explanations.credentials_missing(
             kind, config.conn_id, "no extra path (the folder exports go to)"
+        )
+
+
+# What a `wasb` connection may authenticate with (the WasbHook's order); without any, the hook
+# would use DefaultAzureCredential: whatever identity the worker itself has. A managed identity
+# named in the extra is such an identity chosen on purpose.
+AZURE_KEY_EXTRAS = (
+    "connection_string",
+    "shared_access_key",
+    "sas_token",
+    "account_key",
+    "managed_identity_client_id",
+    "workload_identity_tenant_id",
+)
+
+
+def _check_azure(connection, conn_id: str) -> None:
+    extra = connection.extra_dejson
+
+    def given(name: str) -> bool:
+        return bool(extra.get(name) or extra.get(f"extra__wasb__{name}"))
+
+    if given("tenant_id") and not (connection.login and connection.password):
+        raise explanations.credentials_missing(
+            "azure", conn_id, "a tenant_id but no client id (login) and secret (password)"
+        )
+    if not connection.password and not any(given(k) for k in (*AZURE_KEY_EXTRAS, "tenant_id")):
+        raise explanations.credentials_missing("azure", conn_id)
+    sas_url = str(extra.get("sas_token") or "").startswith("https")  # names the account itself
+    if not (given("connection_string") or sas_url or connection.host or connection.login):
+        raise explanations.credentials_missing(
+            "azure", conn_id, "no storage account (login) or account URL (host)"
         )
 
 

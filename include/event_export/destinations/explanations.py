@@ -261,3 +261,44 @@ def immutability_policy(location: str) -> ClientSideError:
         "container without one.",
         code="retention_policy",
     )
+
+
+# The client's OpenPGP public key (`encrypt.pgp_public_key_conn_id`): SetupErrors too, for whoever
+# keeps the connection (an expired key is renewed with the client, but nothing is emailed to them
+# automatically: the export's config and its connection are ours to keep right).
+
+_PUBLIC_KEY_FIELD = (
+    'its extra {"public_key": "-----BEGIN PGP PUBLIC KEY BLOCK-----\\n...\\n-----END PGP '
+    'PUBLIC KEY BLOCK-----\\n"}'
+)
+
+
+def encryption_key_missing(conn_id: str) -> SetupError:
+    return SetupError(
+        f"The Airflow connection {conn_id!r} has no public_key, so the export's files cannot be "
+        "encrypted and nothing is sent.",
+        f"Put the client's ASCII-armored OpenPGP public key in the connection {conn_id!r} as "
+        f"{_PUBLIC_KEY_FIELD} ({_WHERE}), then check again.",
+        code="encryption_key_missing",
+    )
+
+
+def encryption_key_unreadable(conn_id: str, reason: str) -> SetupError:
+    return SetupError(
+        f"The public_key in the Airflow connection {conn_id!r} cannot be read as an OpenPGP "
+        f"public key ({reason}), so nothing is sent.",
+        "Ask the client for their public key as `gpg --armor --export KEY-ID` prints it and put "
+        f"it, whole, in the connection as {_PUBLIC_KEY_FIELD}, then check again.",
+        code="encryption_key_unreadable",
+    )
+
+
+def encryption_key_unusable(conn_id: str, reason: str) -> SetupError:
+    return SetupError(
+        f"The OpenPGP key in the Airflow connection {conn_id!r} cannot encrypt ({reason}), so "
+        "nothing is sent.",
+        "Ask the client for a current public key with an encryption subkey (or to extend its "
+        "expiry and send it again) and put it in the connection's extra public_key, then check "
+        "again.",
+        code="encryption_key_unusable",
+    )

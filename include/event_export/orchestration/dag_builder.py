@@ -194,7 +194,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @reports_client_errors
         def check_destination() -> dict:
             """Credentials, bucket or folder, a probe written and deleted: before any data."""
-            return destination_check.check_before_run(config.destination)
+            return destination_check.check_before_run(config.destination, config.encrypt)
 
         @task(task_id=task_ids.EXTRACT)
         @reports_failures

@@ -162,8 +162,9 @@ MANIFEST_SUFFIX = ".manifest"  # JSON inside; no glob of data files (*.csv, *.js
 
 
 def manifest_name(data_file: str) -> str:
-    """`<data file's stem>.manifest`, e.g. `acme_01112026.manifest` beside `acme_01112026.zip`."""
-    stem = data_file.rsplit(".", 1)[0]
+    """`<data file's stem>.manifest`, e.g. `acme_01112026.manifest` beside `acme_01112026.zip`
+    (and beside `acme_01112026.zip.pgp`: the manifest itself is not encrypted)."""
+    stem = data_file.removesuffix(".pgp").rsplit(".", 1)[0]
     return f"{stem}{MANIFEST_SUFFIX}"
 
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from event_export.config.model import ExportConfig
 from event_export.destinations import VerificationError, destination_for
-from event_export.pipeline import naming, staging_cleanup
+from event_export.pipeline import encrypt, naming, staging_cleanup
 from event_export.pipeline.handoffs import (
     DeliveryDict,
     Extracted,
@@ -197,11 +197,16 @@ class ExportRun:
 
     def package(self, formatted: list[Formatted]) -> list[DeliveryDict]:
         """The files to deliver (daily_zip: the period's zip; gcp_export: each chunk file, named),
-        described for upload and the manifest."""
+        described for upload and the manifest; with `encrypt`, each encrypted to the client's
+        key (`.pgp` added), so upload, validate and the manifest see the delivered bytes."""
         names = self.event_names() if formatted else {}
         with self.store.workspace() as ws:
             out_dir = ws.path(self.prefix) / "package"
-            return self.naming_profile.package(ws, formatted, names, out_dir)
+            files = self.naming_profile.package(ws, formatted, names, out_dir)
+            if self.config.encrypt:  # each delivery encrypted as it is (encrypt.py)
+                key = self.config.encrypt.pgp_public_key_conn_id
+                files = encrypt.encrypt_deliveries(ws, files, key, out_dir / "encrypted")
+            return files
 
     def upload(self, file: DeliveryDict) -> str:
         with self.store.workspace() as ws:

@@ -354,7 +354,8 @@ def create_app() -> FastAPI:
         the right to edit the export (PUT on its DAG), as Stop does."""
         config = _config(export_id)
         _require(user, config.dag_id, "PUT")
-        return check_destination(config.destination).to_dict() | {"export_id": export_id}
+        result = check_destination(config.destination, encrypt=config.encrypt)
+        return result.to_dict() | {"export_id": export_id}
 
     @app.post("/api/exports/{export_id}/run-once", dependencies=GUARDED)
     def run_once(export_id: str, body: RunOnceBody, user: User, session: Session):
