@@ -13,7 +13,15 @@ from event_export.formats.chunks import Chunk
 from event_export.formats.csv_plain import CsvWriter
 from event_export.formats.json_lines import JsonLinesWriter
 from event_export.formats.parquet import ParquetWriter, parquet_extension
-from event_export.formats.records import EVENTS, PROFILES, Layout, Options, Rows, scan_props
+from event_export.formats.records import (
+    EVENTS,
+    PROFILES,
+    Layout,
+    Options,
+    PropsSchema,
+    Rows,
+    scan_props,
+)
 from event_export.formats.xml import XmlWriter
 from event_export.pipeline.ipc import read_staged
 from event_export.pipeline.streams import coalesce
@@ -34,6 +42,15 @@ def extension(file_format: str, parquet_gzip: bool = True) -> str:
     return WRITERS[file_format].extension
 
 
+def scan_series(staged_path: str, layout: Layout, options: Options) -> PropsSchema:
+    """The pre-pass: the property keys and types of the whole staged file."""
+    texts = (
+        batch.column(0)
+        for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)
+    )
+    return scan_props(texts, options.values_as_strings)
+
+
 def write_series(
     staged_path: str,
     file_format: str,
@@ -41,13 +58,12 @@ def write_series(
     options: Options,
     output: Output,
     title: str | None = None,
+    props: PropsSchema | None = None,
 ) -> list[Chunk]:
-    """Write one staged file (pipeline/ipc.py) as files of `file_format` under `output.out_dir`."""
-    texts = (
-        batch.column(0)
-        for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)
-    )
-    props = scan_props(texts, options.values_as_strings)
+    """Write one staged file (pipeline/ipc.py) as files of `file_format` under `output.out_dir`;
+    `props`: the property columns when the caller ran the pre-pass (and the schema lock)."""
+    if props is None:
+        props = scan_series(staged_path, layout, options)
     writer = WRITERS[file_format](layout, options, props, output, title)
     for batch in coalesce(read_staged(staged_path), BATCH_ROWS):
         writer.write(Rows(batch, layout, options, props))
@@ -62,6 +78,8 @@ __all__ = [
     "Layout",
     "Options",
     "Output",
+    "PropsSchema",
     "extension",
+    "scan_series",
     "write_series",
 ]

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from event_export.config.model import ExportConfig
 from event_export.destinations import VerificationError, destination_for
-from event_export.pipeline import naming, staging_cleanup
+from event_export.pipeline import naming, schema, staging_cleanup
 from event_export.pipeline.handoffs import DeliveryDict, Extracted, Formatted, Part
 from event_export.pipeline.lake import Window, count_profiles, count_window
 from event_export.pipeline.manifest import Manifest
@@ -98,10 +98,11 @@ class ExportRun:
         """What this run writes and how it names it (daily_zip or gcp_export)."""
         return profile_for(self.config, self.day, self.covered, self.request_id)
 
-    def extract(self) -> Extracted:
+    def extract(self, base: schema.Base | None = None) -> Extracted:
         """Stage the run's rows once: a profile snapshot as one file; events grouped per event
         name, only the columns the naming profile's format reads, with an index of the parts
-        (`path` is the index's staging key) and the raw event names beside them."""
+        (`path` is the index's staging key) and the raw event names beside them; and `base`,
+        the previous delivery's schema, for the run's format and validate (pipeline/schema.py)."""
         staging_cleanup.sweep(self.store)  # every run's staging past its retention
         self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
@@ -110,7 +111,9 @@ class ExportRun:
             out_dir = ws.path(self.prefix) / "extract"
             if self.profiles:
                 result = extract_profiles(source, self.day, out_dir)
+                ws.publish(self._stage_base(out_dir, base))
                 return {"day": day, "rows": result.rows, "path": ws.publish(result.path)}
+            self._stage_base(out_dir, base)
             columns = self.naming_profile.staged_columns
             parts = extract(source, self.window, self.events, out_dir, columns)
             names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
@@ -120,6 +123,27 @@ class ExportRun:
             ws.publish_folder(out_dir)
             rows = sum(p.rows for p in parts)
             return {"day": day, "rows": rows, "path": ws.key(out_dir / PARTS)}
+
+    @staticmethod
+    def _stage_base(out_dir: Path, base: schema.Base | None) -> Path:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / schema.BASE_FILE
+        path.write_text(schema.base_to_json(base))
+        return path
+
+    @cached_property
+    def schema_base(self) -> schema.Base | None:
+        """The previous delivery's schema as `extract` staged it (None: the first delivery)."""
+        with self.store.workspace() as ws:
+            key = f"{self.prefix}/extract/{schema.BASE_FILE}"
+            return schema.base_from_json(ws.fetch(key).read_text())
+
+    def lock_for(self, key: str) -> list[str] | None:
+        """`schema: locked`: the event's locked payload keys (None: evolve, or its first
+        delivery, which locks them)."""
+        if self.config.schema_ != "locked" or self.schema_base is None:
+            return None
+        return self.schema_base.lock_for(key)
 
     def split(self, extracted: Extracted) -> list[Part]:
         """One part per event, as `extract` staged them: only its index is read, no rows are
@@ -147,7 +171,7 @@ class ExportRun:
         with self.store.workspace() as ws:
             local: Part = {**part, "path": str(ws.fetch(part["path"]))}
             out_dir = ws.path(self.prefix) / "format" / part["key"]
-            return self.naming_profile.format(ws, local, out_dir)
+            return self.naming_profile.format(ws, local, out_dir, self.lock_for(part["key"]))
 
     def format_all(self, parts: list[Part], workers: int = FORMAT_WORKERS) -> list[Formatted]:
         """Every event's CSV, as the mapped `format` tasks make them, on `workers` threads.
@@ -178,6 +202,13 @@ class ExportRun:
         """The delivery's manifest: each file with its rows per raw event name (the files' XCom
         rows carry staging keys; the names come back from staging here)."""
         names = self.event_names() if files else {}
+        keys = sorted({key for f in files for key in f["events"]})
+        with self.store.workspace() as ws:  # what each event's format recorded
+            staged = ws.fetch_all([f"{self.prefix}/format/{k}/{schema.EVENT_FILE}" for k in keys])
+            events = {
+                names[k]: schema.EventColumns.from_json(p.read_text())
+                for k, p in zip(keys, staged, strict=True)
+            }
         public = []
         for f in files:
             entry = {k: v for k, v in f.items() if k not in ("path", "events", "members")}
@@ -195,6 +226,7 @@ class ExportRun:
             window.start.isoformat(),
             window.end.isoformat(),
             public,
+            schema.Delivery(self.config.schema_, events, self.schema_base),
         )
 
     def validate(self, files: list[DeliveryDict]) -> dict:
@@ -236,18 +268,20 @@ class ExportRun:
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(manifest.to_json())
         destination.upload(local, name)
-        return manifest.summary(name)
+        record = manifest.schema.record(self.covered.key, self.request_id)
+        return {**manifest.summary(name), "schema_record": record}
 
     def release_staging(self) -> str:
         """After `validate` passed: remove the run's staging, or keep it (EES_STAGING_KEEP_DAYS)."""
         return staging_cleanup.release(self.store, self.prefix)
 
 
-def run_export(config: ExportConfig, day: date) -> dict:
+def run_export(config: ExportConfig, day: date, base: schema.Base | None = None) -> dict:
     """All stages in this process, in order: for the benchmark and tests without a scheduler.
-    The staging stays for the caller to measure (a DAG run releases it after `validate`)."""
+    The staging stays for the caller to measure (a DAG run releases it after `validate`);
+    `base`: the previous delivery's schema (schema.base_of its `schema_record`)."""
     run = ExportRun(config, day)
-    extracted = run.extract()
+    extracted = run.extract(base)
     parts = run.split(extracted)
     pa.default_memory_pool().release_unused()  # as if each stage had its own process
     formatted = run.format_all(parts)

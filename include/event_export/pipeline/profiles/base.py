@@ -22,9 +22,12 @@ class NamingProfile(Protocol):
         """The event columns `format` reads, the only ones `extract` stages (None: all)."""
         ...
 
-    def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
+    def format(
+        self, ws: Workspace, part: Part, out_dir: Path, locked: list[str] | None = None
+    ) -> Formatted:
         """Write one part (its staged rows local at `part["path"]`) under `out_dir` and publish
-        what `package` needs."""
+        what `package` needs, and the part's columns (schema.EVENT_FILE) for the manifest;
+        `locked`: the only payload keys to write (schema: locked, pipeline/schema.py)."""
         ...
 
     def package(

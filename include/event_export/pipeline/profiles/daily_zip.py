@@ -12,10 +12,10 @@ from datetime import date
 from pathlib import Path
 
 from event_export.config.model import ExportConfig
-from event_export.pipeline import naming
+from event_export.pipeline import naming, schema
 from event_export.pipeline.deflate import Deflated
 from event_export.pipeline.handoffs import DeliveryDict, Formatted, Part
-from event_export.pipeline.stages.csv_format import READ_COLUMNS, format_csv
+from event_export.pipeline.stages.csv_format import READ_COLUMNS, format_csv, header, payload_keys
 from event_export.pipeline.stages.package import build_zip, describe
 from event_export.pipeline.staging import Workspace
 from event_export.pipeline.zipwriter import Member
@@ -39,10 +39,19 @@ class DailyZip:
             return naming.daily_zip_name(self.config.client_id, self.day)
         return f"{naming.safe_component(self.config.client_id)}_{self.covered.label}.zip"
 
-    def format(self, ws: Workspace, part: Part, out_dir: Path) -> Formatted:
+    def format(
+        self, ws: Workspace, part: Part, out_dir: Path, locked: list[str] | None = None
+    ) -> Formatted:
         target = out_dir / f"{part['key']}.csv.deflate"  # named for the client in `package`
         timezone, excel = self.config.schedule.timezone, self.config.csv_for_excel
-        done = format_csv(part["path"], part["key"], timezone, target, excel, deflate=True)
+        offered = payload_keys(part["path"])
+        lock = schema.apply_lock(offered, locked)
+        done = format_csv(
+            part["path"], part["key"], timezone, target, excel, deflate=True, keys=lock.keys
+        )
+        columns = schema.event_columns(header(lock.keys), header(offered), lock)
+        (out_dir / schema.EVENT_FILE).write_text(columns.to_json())
+        ws.publish(out_dir / schema.EVENT_FILE)
         facts = done.deflated
         return {
             "key": part["key"],

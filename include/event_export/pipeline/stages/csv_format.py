@@ -99,6 +99,11 @@ def _as_strings(
     return [excel_safe(c) for c in columns] if excel else columns
 
 
+def payload_keys(staged_path: str) -> list[str]:
+    """The pre-pass: every payload key of the event's staged rows, sorted."""
+    return keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
+
+
 def format_csv(
     staged_path: str,
     key: str,
@@ -106,14 +111,17 @@ def format_csv(
     target: Path,
     excel: bool = False,
     deflate: bool = False,
+    keys: list[str] | None = None,
 ) -> FormattedFile:
     """Write one event's CSV: a pre-pass collects payload keys, then rows stream to disk.
 
     With `excel` (the config's `csv_for_excel`), the file starts with a UTF-8 BOM and cells a
     spreadsheet would run as formulas get a leading single quote (see formats.text.excel_safe).
     With `deflate`, `target` receives the CSV as a raw deflate stream (a zip member's data).
+    `keys`: the payload columns when the caller ran the pre-pass (and the schema lock) itself.
     """
-    keys = keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
+    if keys is None:
+        keys = payload_keys(staged_path)
     names = header(keys)
     schema = pa.schema([(n, pa.string()) for n in names])
     target.parent.mkdir(parents=True, exist_ok=True)
