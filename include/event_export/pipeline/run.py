@@ -139,11 +139,17 @@ class ExportRun:
             return schema.base_from_json(ws.fetch(key).read_text())
 
     def lock_for(self, key: str) -> list[str] | None:
-        """`schema: locked`: the event's locked payload keys (None: evolve, or its first
-        delivery, which locks them)."""
+        """`schema: locked`: the locked payload keys of the event with this staging key (None:
+        evolve, or the event's first delivery, which locks them)."""
         if self.config.schema_ != "locked" or self.schema_base is None:
             return None
-        return self.schema_base.lock_for(key)
+        return self._locks.get(key)
+
+    @cached_property
+    def _locks(self) -> dict[str, list[str]]:
+        base = self.schema_base
+        names = self.event_names().items()
+        return {key: keys for key, name in names if (keys := base.lock_for(name)) is not None}
 
     def split(self, extracted: Extracted) -> list[Part]:
         """One part per event, as `extract` staged them: only its index is read, no rows are

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from event_export.pipeline.naming import event_label, staging_key
+from event_export.pipeline.naming import event_label
 
 BASE_FILE = "schema-base.json"  # in the run's extract folder: the previous delivery's record
 EVENT_FILE = "columns.json"  # in each event's format folder: its EventColumns
@@ -96,12 +96,9 @@ class Base:
     offered: dict[str, list[str]]  # raw event name -> the columns its data offered
     locked: dict[str, list[str]]  # raw event name -> locked payload keys (schema: locked)
 
-    def lock_for(self, key: str) -> list[str] | None:
-        """The locked keys of the event with this staging key (None: not locked yet)."""
-        for event, keys in self.locked.items():
-            if staging_key(event) == key:
-                return keys
-        return None
+    def lock_for(self, event: str) -> list[str] | None:
+        """The locked keys of this raw event name (None: not locked yet)."""
+        return self.locked.get(event)
 
 
 def compare(offered: dict[str, Sequence[str]], base: Base | None) -> dict[str, Any]:

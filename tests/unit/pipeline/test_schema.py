@@ -5,6 +5,7 @@ change, for both profiles and both modes; the files delivered are read back as a
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import zipfile
@@ -66,8 +67,7 @@ def test_the_record_is_ascii_and_gives_back_every_raw_name():
     base = schema.base_of(first)
     assert base.locked == {HOSTILE: ["old"]} and base.period == "2026-11-01"
     assert base.offered[HOSTILE][2] == f"payload.{HOSTILE_KEY}"
-    assert base.lock_for(schema.staging_key(HOSTILE)) == ["old"]
-    assert base.lock_for(schema.staging_key("other")) is None
+    assert base.lock_for(HOSTILE) == ["old"] and base.lock_for("other") is None
     second = {**_delivery("locked", base).record("2026-11-02", "222"), "run_id": "r2"}
     assert schema.base_of(second, "another run").period == "2026-11-02"
     # the record is this run's own (a cleared run rerunning): it compares with its own base
@@ -194,3 +194,37 @@ def test_a_locked_gcp_export_drops_the_key_from_every_record(days, tmp_path):
     assert "eventProps.sku" in columns and "profile.identity" in columns
     assert m2["schema"]["dropped"][CART] == ["eventProps.coupon"]
     assert second["schema_changed"]
+
+
+def test_a_locked_profile_export_keeps_only_its_locked_properties(kolkata_lake, demo_day, tmp_path):
+    config = ExportConfig.model_validate(
+        {
+            "client_id": "acme",
+            "export_id": "unit_schema_profiles",
+            "kind": "user_profiles",
+            "account_id": 880011,
+            "profile": "gcp_export",
+            "format": "json",
+            "schema": "locked",
+            "source": str(kolkata_lake),
+            "destination": {"type": "local", "conn_id": "unit_schema", "path": "p"},
+        }
+    )
+    set_local_connection("unit_schema", tmp_path / "client")
+    first = run_export(config, demo_day)
+    base = schema.base_of(first["schema_record"])
+    [offered] = base.locked.values()
+    kept = offered[:2]  # as if the first delivery had held only two of today's properties
+    narrowed = schema.Base(
+        base.period, "1", base.fingerprint, base.offered, {"user_profiles": kept}
+    )
+    second = run_export(config, demo_day, narrowed)
+    out = tmp_path / "client" / "p"
+    manifest = json.loads((out / second["manifest"]).read_text())
+    [file] = manifest["files"]
+    with gzip.open(out / file["name"], "rt") as text:
+        props = [json.loads(line).get("profileProps", {}) for line in text]
+    assert props and set().union(*props) <= set(kept) and set().union(*props)
+    dropped = manifest["schema"]["dropped"]["user_profiles"]
+    assert dropped == [f"profileProps.{k}" for k in offered[2:]]
+    assert second["schema_changes"]["dropped"] == {"user_profiles": len(offered) - 2}
