@@ -29,7 +29,7 @@ from event_export.pipeline.lake import Window, count_profiles, count_window
 from event_export.pipeline.manifest import Manifest
 from event_export.pipeline.profiles import PROFILES_PART, NamingProfile, profile_for
 from event_export.pipeline.stages.extract import extract, extract_profiles
-from event_export.pipeline.staging import Staging, Workspace, staging_store
+from event_export.pipeline.staging import TRANSFER_THREADS, Staging, Workspace, staging_store
 from event_export.scheduling.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 
@@ -113,9 +113,9 @@ class ExportRun:
                 result = extract_profiles(source, self.day, out_dir)
                 ws.publish(self._stage_base(out_dir, base))
                 return {"day": day, "rows": result.rows, "path": ws.publish(result.path)}
-            self._stage_base(out_dir, base)
             columns = self.naming_profile.staged_columns
             parts = extract(source, self.window, self.events, out_dir, columns)
+            self._stage_base(out_dir, base)
             names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
             (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
             index = [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
@@ -136,7 +136,12 @@ class ExportRun:
         """The previous delivery's schema as `extract` staged it (None: the first delivery)."""
         with self.store.workspace() as ws:
             key = f"{self.prefix}/extract/{schema.BASE_FILE}"
-            return schema.base_from_json(ws.fetch(key).read_text())
+            try:
+                return schema.base_from_json(ws.fetch(key).read_text())
+            except Exception as exc:
+                if _not_staged(exc):  # extracted before this version was deployed
+                    return None
+                raise
 
     def lock_for(self, key: str) -> list[str] | None:
         """`schema: locked`: the locked payload keys of the event with this staging key (None:
@@ -209,11 +214,22 @@ class ExportRun:
         rows carry staging keys; the names come back from staging here)."""
         names = self.event_names() if files else {}
         keys = sorted({key for f in files for key in f["events"]})
-        with self.store.workspace() as ws:  # what each event's format recorded
-            staged = ws.fetch_all([f"{self.prefix}/format/{k}/{schema.EVENT_FILE}" for k in keys])
+        with self.store.workspace() as ws:  # what each event's format recorded, fetched at once
+
+            def recorded(key: str) -> Path | None:
+                try:
+                    return ws.fetch(f"{self.prefix}/format/{key}/{schema.EVENT_FILE}")
+                except Exception as exc:
+                    if _not_staged(exc):  # formatted before this version was deployed
+                        return None
+                    raise
+
+            with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+                staged = list(pool.map(recorded, keys))
             events = {
                 names[k]: schema.EventColumns.from_json(p.read_text())
                 for k, p in zip(keys, staged, strict=True)
+                if p is not None
             }
         public = []
         for f in files:
@@ -280,6 +296,12 @@ class ExportRun:
     def release_staging(self) -> str:
         """After `validate` passed: remove the run's staging, or keep it (EES_STAGING_KEEP_DAYS)."""
         return staging_cleanup.release(self.store, self.prefix)
+
+
+def _not_staged(exc: Exception) -> bool:
+    """A staged file that is not there: local staging's FileNotFoundError, S3's 404."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return isinstance(exc, FileNotFoundError) or code in ("404", "NoSuchKey")
 
 
 def run_export(config: ExportConfig, day: date, base: schema.Base | None = None) -> dict:

@@ -15,8 +15,8 @@ import pytest
 from conftest import set_local_connection
 from event_export.config.model import ExportConfig
 from event_export.pipeline import schema
-from event_export.pipeline.naming import event_label
-from event_export.pipeline.run import run_export
+from event_export.pipeline.naming import event_label, staging_key
+from event_export.pipeline.run import ExportRun, run_export
 from schema_days import CART, HOSTILE, HOSTILE_KEY, write_schema_days
 
 SEED = ["appVersion", "ts"]
@@ -228,3 +228,21 @@ def test_a_locked_profile_export_keeps_only_its_locked_properties(kolkata_lake, 
     dropped = manifest["schema"]["dropped"]["user_profiles"]
     assert dropped == [f"profileProps.{k}" for k in offered[2:]]
     assert second["schema_changes"]["dropped"] == {"user_profiles": len(offered) - 2}
+
+
+def test_a_run_staged_before_the_schema_contract_still_validates(days, tmp_path, monkeypatch):
+    """A deploy between a run's tasks: no staged base, no recorded columns for one event."""
+    monkeypatch.setenv("EES_STAGING_DIR", str(tmp_path / "staging"))
+    config = config_for(days, tmp_path)
+    run = ExportRun(config, days[1][0])
+    extracted = run.extract()
+    files = run.package(run.format_all(run.split(extracted)))
+    staged = tmp_path / "staging" / run.prefix
+    (staged / "extract" / schema.BASE_FILE).unlink()
+    (staged / "format" / staging_key(CART) / schema.EVENT_FILE).unlink()
+    for f in files:
+        run.upload(f)
+    summary = ExportRun(config, days[1][0]).validate(files)
+    manifest = json.loads((tmp_path / "client" / "out" / summary["manifest"]).read_text())
+    assert list(manifest["schema"]["columns"]) == [HOSTILE]
+    assert manifest["schema_changes"]["compared_with"] is None
