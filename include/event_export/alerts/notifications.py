@@ -1,13 +1,15 @@
 """Delivery notifications: signed webhooks and Slack messages for delivered, failed,
-deadline_missed and stopped, sent best-effort within a time budget and never raising.
+deadline_missed, stopped and schema_changed, sent best-effort within a time budget and never
+raising.
 
 Why best-effort with a budget: a notification reports on a delivery and must never become part
-of it. A delivered event is sent from the `validate` task's success callback, after Airflow has
-recorded the success (the worker then has `[core] task_success_overtime`, 20 s, before it is
-stopped); a failed event from the failure callback; deadline_missed from the deadline callback in
-the triggerer; stopped from the health check. Each send retries with backoff while the budget
-lasts; a target still failing then is an on-call alert (an EES_ALERT line and an email), never a
-failed export.
+of it. A delivered event (and schema_changed, when a delivery's columns differ from the
+previous delivery's, pipeline/schema.py) is sent from the `validate` task's success callback,
+after Airflow has recorded the success (the worker then has `[core] task_success_overtime`,
+20 s, before it is stopped); a failed event from the failure callback; deadline_missed from the
+deadline callback in the triggerer; stopped from the health check. Each send retries with
+backoff while the budget lasts; a target still failing then is an on-call alert (an EES_ALERT
+line and an email), never a failed export.
 
 A webhook gets `POST <url>` with the event as JSON and these headers:
   X-EES-Event: the event; X-EES-Delivery: the event's id (the same on every retry, so a receiver
@@ -175,6 +177,17 @@ def slack_text(event: dict) -> str:
             f"Failed: export {export} ({error.get('side')} side, {error.get('code')}): "
             f"{error.get('explanation', '')} {error.get('fix', '')}"
         )
+    elif name == "schema_changed":
+        changes = event.get("changes") or {}
+        columns = changes.get("columns") or {}
+        new = sum(len(c.get("new", [])) for c in columns.values())
+        gone = sum(len(c.get("vanished", [])) for c in columns.values())
+        dropped = sum((changes.get("dropped") or {}).values())
+        text = (
+            f"Schema changed: export {export} ({event.get('period', '')}): {new} new and "
+            f"{gone} vanished column(s) in {len(columns)} event(s)"
+            + (f", {dropped} new key(s) dropped (schema locked)" if dropped else "")
+        )
     elif name == "deadline_missed":
         text = (
             f"Deadline missed: export {export} has not delivered {event.get('period', '')}, "
@@ -339,6 +352,17 @@ async def anotify(
     except Exception:
         log.exception("notifications of %s for %s failed", event, config.export_id)
     return report
+
+
+def notify_all(
+    config: ExportConfig, events: list[tuple[str, dict[str, Any]]], *, budget: float = TASK_BUDGET
+) -> list[Report]:
+    """Several events from one callback (delivered and schema_changed), sent side by side so
+    together they keep one budget; never raises."""
+    if not events:
+        return []
+    with ThreadPoolExecutor(max_workers=len(events)) as pool:
+        return list(pool.map(lambda e: notify(config, e[0], e[1], budget=budget), events))
 
 
 def wants(config: ExportConfig, events: Sequence[str]) -> bool:

@@ -331,8 +331,8 @@ class Schedule(_Strict):
         return self
 
 
-NOTIFY_EVENTS = ("delivered", "failed", "deadline_missed", "stopped")
-NotifyEvent = Literal["delivered", "failed", "deadline_missed", "stopped"]
+NOTIFY_EVENTS = ("delivered", "failed", "deadline_missed", "stopped", "schema_changed")
+NotifyEvent = Literal["delivered", "failed", "deadline_missed", "stopped", "schema_changed"]
 MAX_TARGETS = 10  # webhooks, and Slack channels: each send is bounded, their number too
 
 
@@ -361,7 +361,8 @@ class Webhook(_Strict):
     )
     events: Events = Field(
         default_factory=lambda: list(NOTIFY_EVENTS),
-        description="Which events: delivered, failed, deadline_missed, stopped (default all).",
+        description="Which events: delivered, failed, deadline_missed, stopped, schema_changed "
+        "(default all).",
     )
 
     @field_validator("url")
@@ -395,7 +396,8 @@ class SlackTarget(_Strict):
     )
     events: Events = Field(
         default_factory=lambda: list(NOTIFY_EVENTS),
-        description="Which events: delivered, failed, deadline_missed, stopped (default all).",
+        description="Which events: delivered, failed, deadline_missed, stopped, schema_changed "
+        "(default all).",
     )
 
 
@@ -437,6 +439,12 @@ class Encrypt(_Strict):
 
 class ExportConfig(_Strict):
     """One export: what to send, in which shape, when, and where."""
+
+    # `schema` is a BaseModel attribute: the field is `schema_`, spelled `schema` in files and
+    # in every dump (the deadline callback re-validates a dump in the triggerer)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True
+    )
 
     client_id: str = Field(pattern=IDENTIFIER, description="The client's id; starts file names.")
     export_id: str = Field(pattern=IDENTIFIER, description="Unique export id; the DAG id's base.")
@@ -517,6 +525,15 @@ class ExportConfig(_Strict):
         le=2**63 - 1,
         description="gcp_export user_profiles: the account (project) id that starts file names.",
     )
+    schema_: Literal["evolve", "locked"] = Field(
+        default="evolve",
+        alias="schema",
+        description=(
+            "evolve: each delivery's columns are the payload keys its day holds. locked: each "
+            "event keeps the columns of its first delivery; new keys are dropped and counted, "
+            "vanished ones stay as empty columns (docs/config.md#schema)."
+        ),
+    )
     source: SafeText | None = Field(
         default=None,
         description="Event lake URI (local path, s3://, gs://); defaults to EES_LAKE_URI.",
@@ -532,6 +549,11 @@ class ExportConfig(_Strict):
 
     @model_validator(mode="after")
     def _events_match_kind(self) -> ExportConfig:
+        if self.schema_ == "locked" and self.schedule.frequency == "one_time":
+            raise ValueError(
+                "schema: locked needs a scheduled export (daily or recurring); one-time runs "
+                "are not ordered in time, so there is no first delivery to lock to"
+            )
         if self.kind == "selected_events" and not self.events:
             raise ValueError("events: list at least one event name for kind selected_events")
         if self.kind != "selected_events" and self.events:

@@ -13,7 +13,15 @@ from event_export.formats.chunks import Chunk, stream_extension
 from event_export.formats.csv_plain import CsvWriter
 from event_export.formats.json_lines import JsonLinesWriter
 from event_export.formats.parquet import ParquetWriter, parquet_extension
-from event_export.formats.records import EVENTS, PROFILES, Layout, Options, Rows, scan_props
+from event_export.formats.records import (
+    EVENTS,
+    PROFILES,
+    Layout,
+    Options,
+    PropsSchema,
+    Rows,
+    scan_props,
+)
 from event_export.formats.xml import XmlWriter
 from event_export.pipeline.ipc import read_staged
 from event_export.pipeline.streams import coalesce
@@ -35,6 +43,15 @@ def extension(file_format: str, parquet_gzip: bool = True, codec: str | None = N
     return stream_extension(WRITERS[file_format].extension, codec or "none")
 
 
+def scan_series(staged_path: str, layout: Layout, options: Options) -> PropsSchema:
+    """The pre-pass: the property keys and types of the whole staged file."""
+    texts = (
+        batch.column(0)
+        for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)
+    )
+    return scan_props(texts, options.values_as_strings)
+
+
 def write_series(
     staged_path: str,
     file_format: str,
@@ -43,17 +60,16 @@ def write_series(
     output: Output,
     title: str | None = None,
     rows: tuple[int, int] | None = None,
+    props: PropsSchema | None = None,
 ) -> list[Chunk]:
     """Write one staged file (pipeline/ipc.py) as files of `file_format` under `output.out_dir`.
 
     `rows` = (start, stop): only those rows (a cut event's range, pipeline/shards.py); the
     pre-pass still reads the whole file's properties, so every file of the event has one header.
+    `props`: the property columns when the caller ran the pre-pass (and the schema lock).
     """
-    texts = (
-        batch.column(0)
-        for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)
-    )
-    props = scan_props(texts, options.values_as_strings)
+    if props is None:
+        props = scan_series(staged_path, layout, options)
     writer = WRITERS[file_format](layout, options, props, output, title)
     for batch in coalesce(read_staged(staged_path, rows=rows), BATCH_ROWS):
         writer.write(Rows(batch, layout, options, props))
@@ -68,6 +84,8 @@ __all__ = [
     "Layout",
     "Options",
     "Output",
+    "PropsSchema",
     "extension",
+    "scan_series",
     "write_series",
 ]

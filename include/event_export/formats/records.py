@@ -153,6 +153,13 @@ class PropsSchema:
 
     keys: tuple[str, ...] = ()
     types: tuple[pa.DataType, ...] = ()
+    exact: bool = False  # only `keys` are written, other properties dropped (schema: locked)
+
+    def only(self, keys: Iterable[str]) -> PropsSchema:
+        """Exactly these keys, sorted, typed as scanned (text when the data has none)."""
+        scanned = dict(zip(self.keys, self.types, strict=True))
+        kept = tuple(sorted(set(keys)))
+        return PropsSchema(kept, tuple(scanned.get(k, pa.string()) for k in kept), exact=True)
 
 
 def scan_props(texts: Iterable[pa.Array], values_as_strings: bool = False) -> PropsSchema:
@@ -243,6 +250,9 @@ class Rows:
         already strings when values go as strings; absent properties render as {}.
         """
         parsed, indices = self._decoded
+        if self.props_schema.exact:  # schema: locked - the one place other keys are dropped
+            keep = frozenset(self.props_schema.keys)
+            parsed = [{k: v for k, v in p.items() if k in keep} for p in parsed]
         if self.options.values_as_strings:
             parsed = [{k: as_text(v) for k, v in p.items()} for p in parsed]
         texts = pa.array([render(p) for p in parsed], pa.string())

@@ -24,7 +24,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from event_export.alerts.deadlines import deadline_alert
 from event_export.config.model import ExportConfig, load_all
 from event_export.destinations import check as destination_check
-from event_export.orchestration import task_ids
+from event_export.orchestration import schema_state, task_ids
 from event_export.orchestration.airflow_api import paused_through_api
 from event_export.orchestration.failure_reports import reports_client_errors, reports_failures
 from event_export.orchestration.notify_callbacks import callbacks_for
@@ -199,7 +199,8 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @task(task_id=task_ids.EXTRACT)
         @reports_failures
         def extract() -> Extracted:
-            return _run(config).extract()
+            # the previous delivery's schema, staged for the run's format and validate
+            return _run(config).extract(schema_state.previous(get_current_context()))
 
         @task(task_id=task_ids.SPLIT_BY_EVENT)
         @reports_failures
@@ -235,7 +236,8 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         def validate(batches: list[UploadBatch], uploaded: list[list[str]]) -> dict:
             """Check the delivery, publish the manifest, then release the run's staging."""
             run = _run(config)
-            summary = run.validate([f for batch in batches for f in batch["files"]])
+            files = [f for batch in batches for f in batch["files"]]
+            summary = schema_state.record(get_current_context(), run.validate(files))
             return {**summary, "period": run.covered.key, "staging": run.release_staging()}
 
         extracted = extract()

@@ -30,12 +30,25 @@ def _run_fields(context: dict) -> dict[str, Any]:
 
 
 def on_delivered(config: ExportConfig) -> Callback:
+    """The delivered event, and schema_changed when the delivery's columns differ from the
+    previous delivery's (both from validate's result, labels only: no raw name)."""
+
     def callback(context: dict) -> None:
         ti = context["ti"]
         summary = ti.xcom_pull(task_ids=ti.task_id) or {}
         manifest = {k: v for k, v in summary.items() if k not in PRIVATE and k != "period"}
-        details = {**_run_fields(context), "period": summary.get("period"), "manifest": manifest}
-        notifications.notify(config, "delivered", details)
+        run = {**_run_fields(context), "period": summary.get("period")}
+        events = [("delivered", {**run, "manifest": manifest})]
+        if summary.get("schema_changed"):
+            changed = {
+                **run,
+                "manifest": summary.get("manifest"),
+                "mode": config.schema_,
+                "schema_fingerprint": summary.get("schema_fingerprint"),
+                "changes": summary.get("schema_changes"),
+            }
+            events.append(("schema_changed", changed))
+        notifications.notify_all(config, events)
 
     return callback
 
@@ -58,5 +71,5 @@ def callbacks_for(config: ExportConfig) -> tuple[dict[str, Callback], dict[str, 
     delivered = {"on_success_callback": on_delivered(config)}
     return (
         failed if notifications.wants(config, ["failed"]) else {},
-        delivered if notifications.wants(config, ["delivered"]) else {},
+        delivered if notifications.wants(config, ["delivered", "schema_changed"]) else {},
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from event_export.pipeline.naming import event_label
+from event_export.pipeline.schema import Delivery
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Manifest:
     interval_start: str
     interval_end: str
     files: list[dict]  # DeliveryFile.to_dict() without the staging path
+    # the columns per event, their fingerprint, the changes since the previous delivery
+    schema: Delivery = field(default_factory=lambda: Delivery("evolve", {}, None))
 
     @property
     def rows_per_event(self) -> dict[str, int]:
@@ -40,6 +43,7 @@ class Manifest:
             "files": self.files,
             "rows_per_event": self.rows_per_event,
             "total_rows": sum(self.rows_per_event.values()),
+            **self.schema.manifest_fields(),  # schema, schema_changes
         }
         return (json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
@@ -55,4 +59,5 @@ class Manifest:
             # XCom and the Exports page: printable labels, never a raw name (NUL, bidi controls)
             "rows_per_event": {event_label(e): n for e, n in self.rows_per_event.items()},
             "bytes": sum(f.get("size", 0) for f in self.files),
+            **self.schema.summary(),  # schema_fingerprint, schema_changed, schema_changes
         }

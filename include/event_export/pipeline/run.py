@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from event_export.config.model import ExportConfig
 from event_export.destinations import VerificationError, destination_for
-from event_export.pipeline import encrypt, naming, staging_cleanup
+from event_export.pipeline import encrypt, naming, schema, staging_cleanup
 from event_export.pipeline.handoffs import (
     DeliveryDict,
     Extracted,
@@ -38,7 +38,7 @@ from event_export.pipeline.manifest import Manifest
 from event_export.pipeline.profiles import PROFILES_PART, NamingProfile, profile_for
 from event_export.pipeline.shards import batch_uploads, plan_shards
 from event_export.pipeline.stages.extract import extract, extract_profiles
-from event_export.pipeline.staging import Staging, Workspace, staging_store
+from event_export.pipeline.staging import TRANSFER_THREADS, Staging, Workspace, staging_store
 from event_export.scheduling.schedules import Period, daily_run_period, day_period
 from event_export.settings import lake_uri, staging_root
 
@@ -108,10 +108,11 @@ class ExportRun:
         """What this run writes and how it names it (daily_zip or gcp_export)."""
         return profile_for(self.config, self.day, self.covered, self.request_id)
 
-    def extract(self) -> Extracted:
+    def extract(self, base: schema.Base | None = None) -> Extracted:
         """Stage the run's rows once: a profile snapshot as one file; events grouped per event
         name, only the columns the naming profile's format reads, with an index of the parts
-        (`path` is the index's staging key) and the raw event names beside them."""
+        (`path` is the index's staging key) and the raw event names beside them; and `base`,
+        the previous delivery's schema, for the run's format and validate (pipeline/schema.py)."""
         staging_cleanup.sweep(self.store)  # every run's staging past its retention
         self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
@@ -120,10 +121,12 @@ class ExportRun:
             out_dir = ws.path(self.prefix) / "extract"
             if self.profiles:
                 result = extract_profiles(source, self.day, out_dir)
+                ws.publish(self._stage_base(out_dir, base))
                 return {"day": day, "rows": result.rows, "path": ws.publish(result.path)}
             columns = self.naming_profile.staged_columns
             with_keys = self.naming_profile.payload_keys
             parts = extract(source, self.window, self.events, out_dir, columns, with_keys)
+            self._stage_base(out_dir, base)
             names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
             (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
             if with_keys:
@@ -134,6 +137,38 @@ class ExportRun:
             ws.publish_folder(out_dir)
             rows = sum(p.rows for p in parts)
             return {"day": day, "rows": rows, "path": ws.key(out_dir / PARTS)}
+
+    @staticmethod
+    def _stage_base(out_dir: Path, base: schema.Base | None) -> Path:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / schema.BASE_FILE
+        path.write_text(schema.base_to_json(base))
+        return path
+
+    @cached_property
+    def schema_base(self) -> schema.Base | None:
+        """The previous delivery's schema as `extract` staged it (None: the first delivery)."""
+        with self.store.workspace() as ws:
+            key = f"{self.prefix}/extract/{schema.BASE_FILE}"
+            try:
+                return schema.base_from_json(ws.fetch(key).read_text())
+            except Exception as exc:
+                if _not_staged(exc):  # extracted before this version was deployed
+                    return None
+                raise
+
+    def lock_for(self, key: str) -> list[str] | None:
+        """`schema: locked`: the locked payload keys of the event with this staging key (None:
+        evolve, or the event's first delivery, which locks them)."""
+        if self.config.schema_ != "locked" or self.schema_base is None:
+            return None
+        return self._locks.get(key)
+
+    @cached_property
+    def _locks(self) -> dict[str, list[str]]:
+        base = self.schema_base
+        names = self.event_names().items()
+        return {key: keys for key, name in names if (keys := base.lock_for(name)) is not None}
 
     def split(self, extracted: Extracted) -> list[Shard]:
         """The run's shards (shards.plan_shards) over the events `extract` staged: only its
@@ -171,7 +206,10 @@ class ExportRun:
         with self.store.workspace() as ws:
             local: Part = {**part, "path": str(ws.fetch(part["path"]))}
             out_dir = ws.path(self.prefix) / "format" / part["key"]
-            return self.naming_profile.format(ws, local, out_dir, keys.get(part["key"]))
+            key = part["key"]
+            return self.naming_profile.format(
+                ws, local, out_dir, keys.get(key), self.lock_for(key)
+            )
 
     def format_shard(self, shard: Shard) -> list[Formatted]:
         """What one mapped `format` task does: every part of the shard, in order."""
@@ -231,6 +269,24 @@ class ExportRun:
         """The delivery's manifest: each file with its rows per raw event name (the files' XCom
         rows carry staging keys; the names come back from staging here)."""
         names = self.event_names() if files else {}
+        keys = sorted({key for f in files for key in f["events"]})
+        with self.store.workspace() as ws:  # what each event's format recorded, fetched at once
+
+            def recorded(key: str) -> Path | None:
+                try:
+                    return ws.fetch(f"{self.prefix}/format/{key}/{schema.EVENT_FILE}")
+                except Exception as exc:
+                    if _not_staged(exc):  # formatted before this version was deployed
+                        return None
+                    raise
+
+            with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+                staged = list(pool.map(recorded, keys))
+            events = {
+                names[k]: schema.EventColumns.from_json(p.read_text())
+                for k, p in zip(keys, staged, strict=True)
+                if p is not None
+            }
         public = []
         for f in files:
             entry = {k: v for k, v in f.items() if k not in ("path", "events", "members")}
@@ -248,6 +304,7 @@ class ExportRun:
             window.start.isoformat(),
             window.end.isoformat(),
             public,
+            schema.Delivery(self.config.schema_, events, self.schema_base),
         )
 
     def validate(self, files: list[DeliveryDict]) -> dict:
@@ -289,18 +346,26 @@ class ExportRun:
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_bytes(manifest.to_json())
         destination.upload(local, name)
-        return manifest.summary(name)
+        record = manifest.schema.record(self.covered.key, self.request_id)
+        return {**manifest.summary(name), "schema_record": record}
 
     def release_staging(self) -> str:
         """After `validate` passed: remove the run's staging, or keep it (EES_STAGING_KEEP_DAYS)."""
         return staging_cleanup.release(self.store, self.prefix)
 
 
-def run_export(config: ExportConfig, day: date) -> dict:
+def _not_staged(exc: Exception) -> bool:
+    """A staged file that is not there: local staging's FileNotFoundError, S3's 404."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return isinstance(exc, FileNotFoundError) or code in ("404", "NoSuchKey")
+
+
+def run_export(config: ExportConfig, day: date, base: schema.Base | None = None) -> dict:
     """All stages in this process, in order: for the benchmark and tests without a scheduler.
-    The staging stays for the caller to measure (a DAG run releases it after `validate`)."""
+    The staging stays for the caller to measure (a DAG run releases it after `validate`);
+    `base`: the previous delivery's schema (schema.base_of its `schema_record`)."""
     run = ExportRun(config, day)
-    extracted = run.extract()
+    extracted = run.extract(base)
     shards = run.split(extracted)
     pa.default_memory_pool().release_unused()  # as if each stage had its own process
     formatted = run.format_shards(shards)

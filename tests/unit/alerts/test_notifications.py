@@ -51,7 +51,7 @@ def test_a_bad_webhook_url_is_refused_with_its_reason(url, message):
         ({"webhooks": [{"url": HOOK["url"]}]}, "secret_conn_id"),
         ({"webhooks": [{**HOOK, "events": []}]}, "at least 1 item"),
         ({"webhooks": [{**HOOK, "events": ["delivered", "delivered"]}]}, "list each event once"),
-        ({"webhooks": [{**HOOK, "events": ["schema_changed"]}]}, "Input should be 'delivered'"),
+        ({"webhooks": [{**HOOK, "events": ["schema_drift"]}]}, "Input should be 'delivered'"),
         ({"webhooks": [{**HOOK, "secret": "inline"}]}, "Extra inputs are not permitted"),
         ({"webhooks": [HOOK] * 11}, "at most 10 items"),
         ({"slack": [{"conn_id": "s"}]}, "channel"),
@@ -70,7 +70,13 @@ def test_targets_by_event_and_defaults():
             "slack": [{"conn_id": "s", "channel": "#x", "events": ["stopped", "failed"]}],
         }
     )
-    assert loaded.notify.webhooks[0].events == ["delivered", "failed", "deadline_missed", "stopped"]
+    assert loaded.notify.webhooks[0].events == [
+        "delivered",
+        "failed",
+        "deadline_missed",
+        "stopped",
+        "schema_changed",
+    ]
     hooks, slack = loaded.notify.targets_of("failed")
     assert (len(hooks), len(slack)) == (2, 1)
     hooks, slack = loaded.notify.targets_of("delivered")
@@ -115,6 +121,27 @@ def test_slack_text_escapes_what_slack_would_read_as_markup():
     assert text.startswith("Delivered: export a (2026-11-01), 1 file(s), 5 rows")
     failed = {"event": "failed", "export_id": "a", "error": {"side": "client", "code": "x"}}
     assert notifications.slack_text({**failed, "destination": ""}).startswith("Failed: export a")
+    changed = {
+        "event": "schema_changed",
+        "export_id": "a",
+        "period": "2026-11-02",
+        "changes": {
+            "columns": {"<!channel>": {"new": ["payload.x", "payload.y"], "vanished": ["p.z"]}},
+            "dropped": {"<!channel>": 2},
+        },
+    }
+    text = notifications.slack_text(changed)
+    assert "<" not in text and ">" not in text
+    assert text == (
+        "Schema changed: export a (2026-11-02): 2 new and 1 vanished column(s) in 1 event(s), "
+        "2 new key(s) dropped (schema locked)"
+    )
+
+
+def test_schema_changed_alone_gets_validates_success_callback():
+    only_schema = config({"webhooks": [{**HOOK, "events": ["schema_changed"]}]})
+    default_args, validate_args = callbacks_for(only_schema)
+    assert default_args == {} and list(validate_args) == ["on_success_callback"]
 
 
 def test_dags_without_targets_get_no_callbacks_and_no_config_in_the_deadline(monkeypatch):

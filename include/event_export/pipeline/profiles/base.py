@@ -28,11 +28,18 @@ class NamingProfile(Protocol):
         ...
 
     def format(
-        self, ws: Workspace, part: Part, out_dir: Path, keys: list[str] | None = None
+        self,
+        ws: Workspace,
+        part: Part,
+        out_dir: Path,
+        keys: list[str] | None = None,
+        locked: list[str] | None = None,
     ) -> Formatted:
         """Write one part (its staged rows local at `part["path"]`; a cut event's row range,
-        pipeline/shards.py) under `out_dir` and publish what `package` needs; `keys`: the
-        event's payload keys when `payload_keys` asked for them."""
+        pipeline/shards.py) under `out_dir` and publish what `package` needs, and the part's
+        columns (schema.EVENT_FILE) for the manifest; `keys`: the event's payload keys when
+        `payload_keys` asked for them; `locked`: the only payload keys to write (schema: locked,
+        pipeline/schema.py)."""
         ...
 
     def package(

@@ -13,11 +13,11 @@ from datetime import date
 from pathlib import Path
 
 from event_export.config.model import ExportConfig
-from event_export.pipeline import naming
+from event_export.pipeline import naming, schema
 from event_export.pipeline.deflate import Deflated, join
 from event_export.pipeline.handoffs import DeliveryDict, Formatted, Part
 from event_export.pipeline.shards import is_cut, joined_pieces, row_range
-from event_export.pipeline.stages.csv_format import READ_COLUMNS, format_csv
+from event_export.pipeline.stages.csv_format import READ_COLUMNS, format_csv, header, payload_keys
 from event_export.pipeline.stages.package import build_zip, describe
 from event_export.pipeline.staging import Workspace
 from event_export.pipeline.zipwriter import Member
@@ -43,13 +43,20 @@ class DailyZip:
         return f"{naming.safe_component(self.config.client_id)}_{self.covered.label}.zip"
 
     def format(
-        self, ws: Workspace, part: Part, out_dir: Path, keys: list[str] | None = None
+        self,
+        ws: Workspace,
+        part: Part,
+        out_dir: Path,
+        keys: list[str] | None = None,
+        locked: list[str] | None = None,
     ) -> Formatted:
         cut = is_cut(part)
         piece, pieces = part.get("piece", 0), part.get("pieces", 1)
         suffix = f".{piece:05d}" if cut else ""
         target = out_dir / f"{part['key']}{suffix}.csv.deflate"  # named for the client in package
         timezone, excel = self.config.schedule.timezone, self.config.csv_for_excel
+        offered = keys if keys is not None else payload_keys(part["path"])
+        lock = schema.apply_lock(offered, locked)
         done = format_csv(
             part["path"],
             part["key"],
@@ -58,10 +65,13 @@ class DailyZip:
             excel,
             deflate=True,
             rows=row_range(part),
-            keys=keys,
+            keys=lock.keys,
             first=piece == 0,
             last=piece == pieces - 1,
         )
+        columns = schema.event_columns(header(lock.keys), header(offered), lock)
+        (out_dir / schema.EVENT_FILE).write_text(columns.to_json())  # a cut event's pieces: same
+        ws.publish(out_dir / schema.EVENT_FILE)
         facts = done.deflated
         formatted: Formatted = {
             "key": part["key"],

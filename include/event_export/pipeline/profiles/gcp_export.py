@@ -17,8 +17,18 @@ from datetime import date
 from pathlib import Path
 
 from event_export.config.model import ExportConfig
-from event_export.formats import EVENTS, PROFILES, Options, Output, extension, write_series
-from event_export.pipeline import ipc, naming
+from event_export.formats import (
+    EVENTS,
+    PROFILES,
+    Options,
+    Output,
+    PropsSchema,
+    extension,
+    scan_series,
+    write_series,
+)
+from event_export.formats.csv_plain import column_names
+from event_export.pipeline import ipc, naming, schema
 from event_export.pipeline.handoffs import Chunk, DeliveryDict, Formatted, Part
 from event_export.pipeline.lake import Window
 from event_export.pipeline.shards import is_cut, joined_pieces, row_range
@@ -58,26 +68,46 @@ class GcpExport:
         )
 
     def format(
-        self, ws: Workspace, part: Part, out_dir: Path, keys: list[str] | None = None
+        self,
+        ws: Workspace,
+        part: Part,
+        out_dir: Path,
+        keys: list[str] | None = None,
+        locked: list[str] | None = None,
     ) -> Formatted:
         """Write one part (an event's rows or a range of them, or the snapshot) as its file
         series and publish it; JSON files carry the raw event name, read here from the part's
-        staged rows. A range writes under its own folder, so no two ranges share a file."""
+        staged rows. A range writes under its own folder, so no two ranges share a file. The
+        columns recorded are the records' fields as dotted paths (the CSV format's header), in
+        the event's folder (a cut event's ranges record the same)."""
         event = None if self.profiles else ipc.first_value(part["path"], "event_name")
+        layout = PROFILES if self.profiles else EVENTS
+        offered = scan_series(part["path"], layout, self.options)
+        lock = schema.apply_lock(offered.keys, locked)
+        props = offered if locked is None else offered.only(lock.keys)
+        columns = schema.event_columns(
+            column_names(layout, props), column_names(layout, offered), lock
+        )
         if is_cut(part):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / schema.EVENT_FILE).write_text(columns.to_json())
+            ws.publish(out_dir / schema.EVENT_FILE)
             out_dir = out_dir / f"piece-{part['piece']:05d}"
-        done = self._write(part, out_dir, event)
+        done = self._write(part, out_dir, event, props)
+        (out_dir / schema.EVENT_FILE).write_text(columns.to_json())
         ws.publish_folder(out_dir)
         done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
         return done
 
-    def _write(self, part: Part, out_dir: Path, event: str | None) -> Formatted:
+    def _write(self, part: Part, out_dir: Path, event: str | None, props: PropsSchema) -> Formatted:
         if out_dir.exists():
             shutil.rmtree(out_dir)  # an earlier try of this task
         config = self.config
         if self.profiles:
             output = Output(out_dir, limit=None, gzip=True, gzip_name=self.profile_file_name())
-            chunks = write_series(part["path"], config.format, PROFILES, self.options, output)
+            chunks = write_series(
+                part["path"], config.format, PROFILES, self.options, output, props=props
+            )
         else:
             output = Output(
                 out_dir,
@@ -92,6 +122,7 @@ class GcpExport:
                 output,
                 title=event,
                 rows=row_range(part),
+                props=props,
             )
         done: Formatted = {
             "key": part["key"],

@@ -99,6 +99,11 @@ def _as_strings(
     return [excel_safe(c) for c in columns] if excel else columns
 
 
+def payload_keys(staged_path: str) -> list[str]:
+    """The pre-pass: every payload key of the event's staged rows, sorted."""
+    return keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
+
+
 def format_csv(
     staged_path: str,
     key: str,
@@ -119,10 +124,11 @@ def format_csv(
 
     A piece of a cut event (pipeline/shards.py): `rows` = (start, stop) of the staged file, `keys`
     the whole event's payload keys (extract found them once: no pre-pass here), the header (and
-    BOM) only in the `first` piece, the deflate stream's final block only in the `last`.
+    BOM) only in the `first` piece, the deflate stream's final block only in the `last`. Under
+    `schema: locked`, `keys` are the lock's columns (pipeline/schema.py).
     """
     if keys is None:
-        keys = keys_of(coalesce(read_staged(staged_path, ["payload"]), BATCH_ROWS))
+        keys = payload_keys(staged_path)
     names = header(keys)
     schema = pa.schema([(n, pa.string()) for n in names])
     target.parent.mkdir(parents=True, exist_ok=True)
