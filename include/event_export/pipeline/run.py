@@ -207,9 +207,7 @@ class ExportRun:
             local: Part = {**part, "path": str(ws.fetch(part["path"]))}
             out_dir = ws.path(self.prefix) / "format" / part["key"]
             key = part["key"]
-            return self.naming_profile.format(
-                ws, local, out_dir, keys.get(key), self.lock_for(key)
-            )
+            return self.naming_profile.format(ws, local, out_dir, keys.get(key), self.lock_for(key))
 
     def format_shard(self, shard: Shard) -> list[Formatted]:
         """What one mapped `format` task does: every part of the shard, in order."""
