@@ -40,7 +40,7 @@ def _plain_files(config, work: Path):
     from event_export.pipeline.run import ExportRun
 
     run = ExportRun(config, DAY)
-    files = run.package(run.format_all(run.split(run.extract())))
+    files = run.package(run.format_shards(run.split(run.extract())))
     return run, files
 
 

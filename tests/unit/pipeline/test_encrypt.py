@@ -204,9 +204,9 @@ def test_a_missing_key_connection_stops_the_run_before_anything_is_delivered(
     gone = {"pgp_public_key_conn_id": f"{KEY_CONN}_gone"}
     config = _config(kolkata_lake, tmp_path, encrypt=gone)
     run = ExportRun(config, demo_day)
-    parts = run.split(run.extract())
+    shards = run.split(run.extract())
     with pytest.raises(SetupError) as raised:
-        run.package(run.format_all(parts))
+        run.package(run.format_shards(shards))
     assert raised.value.code == "connection_missing"
     assert not (tmp_path / "client" / "out").exists()
 

@@ -236,7 +236,7 @@ def test_a_run_staged_before_the_schema_contract_still_validates(days, tmp_path,
     config = config_for(days, tmp_path)
     run = ExportRun(config, days[1][0])
     extracted = run.extract()
-    files = run.package(run.format_all(run.split(extracted)))
+    files = run.package(run.format_shards(run.split(extracted)))
     staged = tmp_path / "staging" / run.prefix
     (staged / "extract" / schema.BASE_FILE).unlink()
     (staged / "format" / staging_key(CART) / schema.EVENT_FILE).unlink()
