@@ -114,7 +114,10 @@ def main() -> None:
     print(f"load after: {_load()}")
     print()
     print(f"{args.events:,} events (--distinct {args.distinct:g}), median of {args.repeat} each")
-    print("| format | compression | files | MB delivered | vs none | wall s | CPU s | vs none |")
+    print(
+        "| format | compression | files | MB delivered | bytes vs none | wall s | CPU s "
+        "| wall vs none |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for row in results:
         base = next(r for r in results if r["format"] == row["format"] and r["codec"] == "none")
