@@ -48,7 +48,7 @@ def test_every_hostile_event_name_is_delivered_by_a_real_run(airflow_stack):
 
     root = airflow_stack.home / DELIVERIES
     # the stack's other exports deliver under the same root, each into its own folder
-    others = ("recurring", "retry")
+    others = ("recurring", "retry", "hooked")
     zipped = check_delivery(root, "hostile_zip", lake, others=("hostile_gcp", *others))
     assert len(zipped["files"]) == 1 and len(zipped["files"][0]["members"]) == len(lake)
     gcp = check_delivery(root, "hostile_gcp", lake, others=("hostile_zip", *others))
