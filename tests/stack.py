@@ -66,10 +66,11 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
             ("6h", "frequency: recurring, every_hours: 6, timezone: Asia/Kolkata"),
         )
     },
-    # every hostile event name delivered (tests/integration/test_hostile_names_stack.py)
+    # every hostile event name delivered (tests/integration/test_hostile_names_stack.py); a
+    # connection (so an upload pool) of their own, which the test deletes: their runs make it
     **{
         f"hostile_{kind}": f"{body}schedule: {{frequency: one_time, timezone: Asia/Kolkata}}\n"
-        f"destination: {{type: local, conn_id: stack_delivery, path: hostile_{kind}}}"
+        f"destination: {{type: local, conn_id: stack_hostile, path: hostile_{kind}}}"
         for kind, body in (("zip", ""), ("gcp", "profile: gcp_export\n"))
     },
 }
@@ -282,6 +283,9 @@ def _run_stack(
             {"conn_type": "fs", "extra": {"path": str(home / "client-folder-that-is-missing")}}
         ),
         "AIRFLOW_CONN_STACK_DELIVERY": json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(home / DELIVERIES)}}
+        ),
+        "AIRFLOW_CONN_STACK_HOSTILE": json.dumps(  # the same root as stack_delivery
             {"conn_type": "fs", "extra": {"path": str(home / DELIVERIES)}}
         ),
         "AIRFLOW_CONN_STACK_BACKFILL": json.dumps(

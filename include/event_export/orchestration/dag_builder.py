@@ -27,6 +27,7 @@ from event_export.orchestration import task_ids
 from event_export.orchestration.airflow_api import paused_through_api
 from event_export.orchestration.failure_reports import reports_client_errors, reports_failures
 from event_export.orchestration.notify_callbacks import NotifyCallbacks, callbacks_for
+from event_export.orchestration.pools import ensure_export_pool
 from event_export.scheduling import rules
 from event_export.scheduling.priorities import WEIGHT_RULE, priority_weight, upload_pool
 from event_export.scheduling.schedules import (
@@ -197,7 +198,9 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @task(task_id=task_ids.CHECK_DESTINATION)
         @reports_client_errors
         def check_destination() -> dict:
-            """Credentials, bucket or folder, a probe written and deleted: before any data."""
+            """Credentials, bucket or folder, a probe written and deleted: before any data.
+            First the export's upload pool, if missing (a new export's uploads would wait)."""
+            ensure_export_pool(config)
             return destination_check.check_before_run(config.destination)
 
         @task(task_id=task_ids.EXTRACT)
