@@ -18,7 +18,9 @@ demo: setup
 	@$(PY) -m event_export.demo --day $(DAY) --events $(EVENTS)
 
 # the whole product on 127.0.0.1 (Airflow with the Exports page, PostgreSQL); README "Commands"
-up: setup
+# (its set-up skips the tests' own tools: Azurite)
+up:
+	@bash scripts/setup.sh --no-test-tools
 	@$(PY) -m event_export.standalone up $(if $(PORT),--port $(PORT))
 
 # stops exactly what `make up` started (by PID); `make down PURGE=1` also drops its database

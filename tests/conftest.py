@@ -10,6 +10,7 @@ only its name is fixed here, so Airflow reads the right URL whenever it is impor
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -29,9 +30,10 @@ _HOME = Path(tempfile.mkdtemp(prefix="ees-airflow-"))
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # = standalone.postgres's
 
 
-def create_database(name: str) -> str | None:
+def create_database(name: str, template: str | None = None) -> str | None:
     """A fresh PostgreSQL database `name` (an `ees_test_..._<pid>` name) where the machine runs
-    one, else None. Databases that killed sessions left behind are dropped first.
+    one, else None. Databases that killed sessions left behind are dropped first. With
+    `template`, a copy of that database (see migrated_database).
 
     The machines this project runs on start PostgreSQL on 127.0.0.1:5432 (trust auth); a laptop
     without it still runs the suite on SQLite, Airflow's embedded default. The same functions
@@ -44,7 +46,35 @@ def create_database(name: str) -> str | None:
     for stale in postgres.database_names(PG_ADMIN, "ees\\_test\\_%"):  # killed sessions' ones
         if stale == name or not Path(f"/proc/{stale.rsplit('_', 1)[1]}").exists():
             postgres.drop_database(PG_ADMIN, stale)
-    return postgres.create_database(PG_ADMIN, name)
+    if template is None:
+        return postgres.create_database(PG_ADMIN, name)
+    connection = postgres._connect(PG_ADMIN)
+    with connection.cursor() as cur:  # both names are ours (ees_test_..._<pid>), never input
+        cur.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    connection.close()
+    return postgres.sqlalchemy_url(PG_ADMIN, name)
+
+
+_TEMPLATE = f"ees_test_template_{os.getpid()}"
+_templates: list[str] = []  # the template once made and migrated
+
+
+def migrated_database(name: str) -> str | None:
+    """Like create_database, but already migrated: a copy of this process's template database,
+    on which `airflow db migrate` ran once (on the first call). A migrate takes 12-15 s here even
+    at head (mostly imports), the copy 0.2 s; a migrated database's content depends only on the
+    installed Airflow, so each copy is what its own migrate would have made. None without
+    PostgreSQL (callers migrate their SQLite file themselves)."""
+    if not _templates:
+        url = create_database(_TEMPLATE)
+        if url is None:
+            return None
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        _templates.append(url)
+        atexit.register(drop_database, url)  # (a killed session's is dropped by the next one)
+    return create_database(name, template=_TEMPLATE)
 
 
 def drop_database(url: str) -> None:
@@ -125,10 +155,16 @@ def set_local_connection(conn_id: str, root: Path) -> None:
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """A migrated metadata database (see METADATA_DB), dropped after the session."""
-    ensure_metadata_db()
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+    """A migrated metadata database (see METADATA_DB), dropped after the session: on PostgreSQL
+    a copy of the migrated template (migrated_database), else migrated here."""
+    if METADATA_DB.startswith("postgresql") and not _created:
+        url = migrated_database(_DB_NAME)
+        assert url == METADATA_DB, f"PostgreSQL answered the probe but not psycopg2: {url}"
+        _created.append(url)
+    else:
+        ensure_metadata_db()
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
     return _HOME
 
 
@@ -254,11 +290,31 @@ def inbox(smtp_server):
 
 
 @pytest.fixture(scope="session")
-def airflow_stack(tmp_path_factory, smtp_server):
-    """A running Airflow (scheduler, triggerer, dag-processor, api-server) on loopback."""
-    from stack import start_stack
+def stack_webhooks():
+    """The webhook receiver the shared stack's notifying exports post to (stack.hook_exports);
+    the stack reads the shared secret from its connection ees_webhook_secret."""
+    from servers.fixtures import WEBHOOK_SECRET
+    from servers.webhooks import WebhookReceiver
 
-    yield from start_stack(tmp_path_factory, smtp_server)
+    server = WebhookReceiver(WEBHOOK_SECRET)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_stack(tmp_path_factory, smtp_server, stack_webhooks, kolkata_lake):
+    """A running Airflow (scheduler, triggerer, dag-processor, api-server) on loopback, with the
+    exports of stack.STACK_EXPORTS and stack.hook_exports."""
+    from servers.fixtures import WEBHOOK_SECRET
+    from stack import hook_exports, start_stack
+
+    secret = json.dumps({"conn_type": "generic", "password": WEBHOOK_SECRET})
+    yield from start_stack(
+        tmp_path_factory,
+        smtp_server,
+        env={"AIRFLOW_CONN_EES_WEBHOOK_SECRET": secret},
+        more_exports=hook_exports(stack_webhooks, kolkata_lake),
+    )
 
 
 def task_instances(run) -> dict[str, int]:

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-from conftest import REPO, create_database, drop_database, smtp_connection_json
+from conftest import REPO, drop_database, migrated_database, smtp_connection_json
 from event_export.standalone.airflow_env import (
     Ports,
     Secrets,
@@ -66,13 +66,39 @@ STACK_EXPORTS = {  # export id -> its config after client_id, export_id and sour
             ("6h", "frequency: recurring, every_hours: 6, timezone: Asia/Kolkata"),
         )
     },
-    # every hostile event name delivered (tests/integration/test_hostile_names_stack.py)
+    # every hostile event name delivered (tests/integration/test_hostile_names_stack.py); a
+    # connection (so an upload pool) of their own, which the test deletes: their runs make it
     **{
         f"hostile_{kind}": f"{body}schedule: {{frequency: one_time, timezone: Asia/Kolkata}}\n"
-        f"destination: {{type: local, conn_id: stack_delivery, path: hostile_{kind}}}"
+        f"destination: {{type: local, conn_id: stack_hostile, path: hostile_{kind}}}"
         for kind, body in (("zip", ""), ("gcp", "profile: gcp_export\n"))
     },
 }
+HOOK = '{{url: "{url}", secret_conn_id: ees_webhook_secret, events: [{events}]}}'
+
+
+def hook_exports(receiver, lake: Path) -> dict[str, str]:
+    """The exports whose notifications tests/integration/test_notify_stack.py follows to the
+    session's webhook receiver (`stack_webhooks`): export id -> its whole config."""
+
+    def hook(path: str, events: str) -> str:
+        return HOOK.format(url=receiver.url(path), events=events)
+
+    return {
+        # due 5 s after its logical date and paused: the triggered run never starts
+        "dl_hook": "client_id: acme\nexport_id: dl_hook\n"
+        "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05', enabled: false}\n"
+        "destination: {type: local, conn_id: stack_missing_conn}\n"
+        f"notify: {{webhooks: [{hook('/hooks/deadline', 'deadline_missed')}]}}\n",
+        # its own lake (the session's Kolkata day): the stack's lake changes with other tests
+        "ok_hook": f"client_id: acme\nexport_id: ok_hook\nsource: {lake}\n"
+        "schedule: {timezone: Asia/Kolkata}\n"
+        "kind: selected_events\nevents: [add to cart]\n"
+        "destination: {type: local, conn_id: stack_delivery, path: hooked}\n"
+        f"notify: {{webhooks: [{hook('/hooks/delivered', 'delivered, failed')}]}}\n",
+    }
+
+
 DELIVERIES = "delivered"  # under the stack's home: the root of connection stack_delivery
 BACKFILLED = "backfilled"  # ... and of connection stack_backfill (test_stack_backfills.py)
 REDIS_DB = 13  # the Celery stack's broker database: not 0, which docker-compose's Redis uses
@@ -150,23 +176,25 @@ def start_stack(
     env=None,
     celery_workers: int = 0,
     worker_scratch: bool = False,
+    more_exports: dict[str, str] | None = None,
 ):
     """Generator for the fixtures `airflow_stack` (tests/conftest.py) and `celery_stack`.
 
-    `exports` maps export ids to their YAML (default: STACK_EXPORTS); `env` adds settings (e.g.
-    connections) to every process's environment. With `celery_workers`, the
-    stack runs CeleryExecutor and that many workers,
-    named w1, w2, ... as their task instances' hostname (see tests/worker_name.py). With
-    `worker_scratch`, each worker has a local staging folder of its own (`scratch-w1`, ...), as on
-    separate hosts: only staging on object storage (EES_STAGING_URI) hands files over then.
+    `exports` maps export ids to their YAML (default: STACK_EXPORTS), `more_exports` adds whole
+    configs to those; `env` adds settings (e.g. connections) to every process's environment.
+    With `celery_workers`, the stack runs CeleryExecutor and that many workers, named w1, w2,
+    ... as their task instances' hostname (see tests/worker_name.py). With `worker_scratch`,
+    each worker has a local staging folder of its own (`scratch-w1`, ...), as on separate hosts:
+    only staging on object storage (EES_STAGING_URI) hands files over then.
     """
     home = tmp_path_factory.mktemp("celery-stack" if celery_workers else "airflow-stack")
     (home / "exports").mkdir()
     (home / DELIVERIES).mkdir()
     (home / BACKFILLED).mkdir()
-    for export_id, text in (exports or _default_exports(home)).items():
+    for export_id, text in {**(exports or _default_exports(home)), **(more_exports or {})}.items():
         (home / "exports" / f"{export_id}.yaml").write_text(text)
-    database = create_database(f"ees_test_{home.name.replace('-', '_')}_{os.getpid()}")
+    # migrated already (a copy of the session's migrated template), or None: SQLite, migrated below
+    database = migrated_database(f"ees_test_{home.name.replace('-', '_')}_{os.getpid()}")
     if celery_workers:
         assert database, "the Celery stack needs PostgreSQL on 127.0.0.1:5432"
     try:
@@ -257,6 +285,9 @@ def _run_stack(
         "AIRFLOW_CONN_STACK_DELIVERY": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / DELIVERIES)}}
         ),
+        "AIRFLOW_CONN_STACK_HOSTILE": json.dumps(  # the same root as stack_delivery
+            {"conn_type": "fs", "extra": {"path": str(home / DELIVERIES)}}
+        ),
         "AIRFLOW_CONN_STACK_BACKFILL": json.dumps(
             {"conn_type": "fs", "extra": {"path": str(home / BACKFILLED)}}
         ),
@@ -264,7 +295,17 @@ def _run_stack(
         **extra_env,
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
-    subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    if database is None:  # SQLite in the stack's home (a PostgreSQL one came migrated)
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    else:  # what the migrate command also did first: the home's airflow.cfg, with one fernet key
+        # for every service (each `airflow` command writes its own if none exists: started
+        # together, they would race and encrypt, e.g. the deadline triggers, with different keys)
+        write_config = (
+            "import airflow.configuration as c; c.write_default_airflow_configuration_if_needed()"
+        )
+        subprocess.run(
+            [sys.executable, "-c", write_config], env=env, check=True, capture_output=True
+        )
     commands = service_commands(ports)
     procs, logs = {}, {}
     stack = AirflowStack(home, env, f"http://127.0.0.1:{port}", password, logs, procs)

@@ -13,10 +13,13 @@ import psutil
 from event_export.alerts.incidents import IncidentStore
 from event_export.config.model import load_config
 from event_export.generator import write_window
+from event_export.orchestration.airflow_api import AirflowApi
 from event_export.orchestration.health_check import observe, run_check
+from event_export.orchestration.pools import ensure_upload_pools
 from event_export.pipeline.lake import Window
+from event_export.scheduling.priorities import POOL_PREFIX, upload_pool
 from event_export.scheduling.schedules import hours_period, last_block_before
-from stack import CLIENT_EMAIL, DELIVERIES, wait_until
+from stack import CLIENT_EMAIL, DELIVERIES, SERVICE_USER, wait_until
 
 
 def test_every_dag_decides_its_own_pause_state(airflow_stack):
@@ -149,6 +152,33 @@ def test_the_scheduler_runs_a_recurring_export_on_its_local_block(airflow_stack)
     about_run = [line for line in scheduler if run["dag_run_id"] in line]
     assert about_run  # the supervisors' lines name the run
     assert [line for line in about_run if "[error" in line or "[critical" in line] == []
+
+
+class _ListedTooEarly(AirflowApi):
+    """The real API, whose first pool listing is empty: what a run saw just before another run
+    to the same destination created the pool."""
+
+    listed = False
+
+    def pools(self, prefix: str) -> dict[str, int]:
+        if not self.listed:
+            self.listed = True
+            return {}
+        return super().pools(prefix)
+
+
+def test_a_pool_another_run_just_created_is_kept_with_its_slots(airflow_stack):
+    """Runs sharing a destination start together and each may see their pool missing: the
+    api-server refuses the second creation (409), which means the pool exists."""
+    api = airflow_stack.api()
+    config = load_config(airflow_stack.home / "exports" / "acme_4h.yaml")
+    pool = upload_pool(config)
+    assert api.pools(POOL_PREFIX)[pool] == 4
+    late = _ListedTooEarly(airflow_stack.base_url, SERVICE_USER, airflow_stack.password)
+    synced = ensure_upload_pools([config], late, slots=9)
+    assert late.listed  # it saw no pool, so it tried to create one
+    assert (synced.created, synced.existing) == ({}, {pool: 4})
+    assert api.pools(POOL_PREFIX)[pool] == 4
 
 
 def _stack_processes(airflow_stack) -> list[psutil.Process]:

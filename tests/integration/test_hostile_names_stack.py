@@ -1,22 +1,48 @@
 """Hostile event names (tests/hostile_names.py) through real DAG runs under a real scheduler on the
 stack's PostgreSQL: one daily_zip and one gcp_export export (one-time, so one run each) to local
 folders. XCom and task labels go through PostgreSQL, which refuses NUL in JSONB; each event must
-arrive with the lake's row count under a portable name unique under case folding and NFC."""
+arrive with the lake's row count under a portable name unique under case folding and NFC.
 
+The two exports share a connection, so an upload pool, which is deleted first, as for exports added
+after deployment: the runs, started together, make it in their first task (one of them does; the
+other finds it or is refused as second), and their uploads run without the hourly health check."""
+
+import json
 from datetime import UTC, datetime, timedelta
 
+from event_export.config.model import load_config
 from event_export.pipeline.naming import event_label, staging_key
 from event_export.pipeline.shards import plan_shards
+from event_export.scheduling.priorities import POOL_PREFIX, upload_pool
 from hostile_names import STACK_EVENTS, check_delivery, write_hostile_lake
 from stack import DELIVERIES, wait_until
 
 EXPORTS = ("hostile_zip", "hostile_gcp")
 
 
+def _pool_created(airflow_stack, dag_id: str, run_id: str, pool: str) -> list[str]:
+    """Who logged, in the run's check_destination task, that it created `pool`."""
+    logs = airflow_stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    created = f"created the upload pool {pool} with 4 slots"
+    return [
+        record.get("logger")
+        for path in logs.glob("task_id=check_destination/*.log")
+        for line in path.read_text(errors="replace").splitlines()
+        if line.startswith("{") and (record := json.loads(line)).get("event") == created
+    ]
+
+
 def test_every_hostile_event_name_is_delivered_by_a_real_run(airflow_stack):
     api = airflow_stack.api()
     day = (datetime.now(UTC) - timedelta(days=3)).date()
     lake = write_hostile_lake(airflow_stack.home / "lake", day, "Asia/Kolkata", STACK_EVENTS)
+    (pool,) = {
+        upload_pool(load_config(airflow_stack.home / "exports" / f"{e}.yaml")) for e in EXPORTS
+    }
+    checks_paused = api.get_dag("ees_health_check")["is_paused"]
+    api.set_paused("ees_health_check", True)  # its hourly pool task must not make the pool first
+    api.call_path("DELETE", f"/api/v2/pools/{pool}")
+    assert pool not in api.pools(POOL_PREFIX)
     runs = {}
     for export_id in EXPORTS:
         dag_id = f"export_{export_id}"
@@ -37,6 +63,7 @@ def test_every_hostile_event_name_is_delivered_by_a_real_run(airflow_stack):
                 lambda d=dag_id, r=run_id: finished(d, r), 900, f"{dag_id} run finished", 3
             )
         except AssertionError as exc:
+            api.set_paused("ees_health_check", checks_paused)
             raise AssertionError(f"{exc}\n{airflow_stack.describe_runs(dag_id)}") from None
         assert run["state"] == "success", airflow_stack.describe_runs(dag_id)
         api.set_paused(dag_id, True)
@@ -51,9 +78,15 @@ def test_every_hostile_event_name_is_delivered_by_a_real_run(airflow_stack):
         ]
         assert labels == {s["label"] for s in plan_shards(parts)}  # shards of event labels
 
+    api.set_paused("ees_health_check", checks_paused)
+    # the pool is back, with the default slots, made by exactly one of the two runs' first task
+    assert api.pools(POOL_PREFIX)[pool] == 4
+    created = [who for d, r in runs.items() for who in _pool_created(airflow_stack, d, r, pool)]
+    assert created == ["event_export.orchestration.pools"]
+
     root = airflow_stack.home / DELIVERIES
     # the stack's other exports deliver under the same root, each into its own folder
-    others = ("recurring", "retry")
+    others = ("recurring", "retry", "hooked")
     zipped = check_delivery(root, "hostile_zip", lake, others=("hostile_gcp", *others))
     assert len(zipped["files"]) == 1 and len(zipped["files"][0]["members"]) == len(lake)
     gcp = check_delivery(root, "hostile_gcp", lake, others=("hostile_zip", *others))

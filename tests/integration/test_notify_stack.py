@@ -1,50 +1,22 @@
 """Notifications under a real Airflow (scheduler, triggerer, LocalExecutor workers): the
 delivered event from `validate`'s success callback in a supervised task process, and the
 deadline_missed event from the deadline callback in the triggerer, where connections are read
-the async way. Both reach a local receiver that verifies their signatures."""
+the async way. Both reach a local receiver that verifies their signatures. The exports are the
+shared stack's (stack.hook_exports), which posts to the session's receiver."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-from servers.fixtures import WEBHOOK_SECRET
 from stack import wait_until
-
-pytestmark = pytest.mark.stack  # starts its own Airflow (see conftest's tiers)
-
-HOOK = '{{url: "{url}", secret_conn_id: ees_webhook_secret, events: [{events}]}}'
-
-
-@pytest.fixture(scope="module")
-def hook_stack(tmp_path_factory, smtp_server, webhook_receiver, kolkata_lake):
-    from stack import start_stack
-
-    def hook(path: str, events: str) -> str:
-        return HOOK.format(url=webhook_receiver.url(path), events=events)
-
-    exports = {
-        # due 5 s after its logical date and paused: the triggered run never starts
-        "dl_hook": "client_id: acme\nexport_id: dl_hook\n"
-        "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05', enabled: false}\n"
-        "destination: {type: local, conn_id: stack_missing_conn}\n"
-        f"notify: {{webhooks: [{hook('/hooks/deadline', 'deadline_missed')}]}}\n",
-        "ok_hook": f"client_id: acme\nexport_id: ok_hook\nsource: {kolkata_lake}\n"
-        "schedule: {timezone: Asia/Kolkata}\n"
-        "kind: selected_events\nevents: [add to cart]\n"
-        "destination: {type: local, conn_id: stack_delivery, path: hooked}\n"
-        f"notify: {{webhooks: [{hook('/hooks/delivered', 'delivered, failed')}]}}\n",
-    }
-    secret = json.dumps({"conn_type": "generic", "password": WEBHOOK_SECRET})
-    env = {"AIRFLOW_CONN_EES_WEBHOOK_SECRET": secret}
-    yield from start_stack(tmp_path_factory, smtp_server, exports=exports, env=env)
 
 
 def test_delivered_and_deadline_missed_reach_the_receiver_signed(
-    hook_stack, webhook_receiver, demo_day
+    airflow_stack, stack_webhooks, demo_day
 ):
+    """dl_hook and ok_hook of the shared stack (stack.hook_exports)."""
+    hook_stack, webhook_receiver = airflow_stack, stack_webhooks
     webhook_receiver.reset()
     api = hook_stack.api()
     hook_stack.wait_for_dag("export_dl_hook")

@@ -5,7 +5,8 @@ export's day is four contiguous windows; no deadline alert for backfilled days; 
 delivered day rewrites the same bytes; and a day without events delivers what its daily run
 would: a manifest of zero rows and no zip.
 
-The three backfills run side by side, so the test's wall time is about one backfill's."""
+The three backfills run side by side, so the test's wall time is about one backfill's; the
+reprocessing and the empty day start as soon as their export's first backfill is done."""
 
 import csv
 import io
@@ -109,7 +110,29 @@ def test_backfills_deliver_each_client_day_once_on_the_real_scheduler(
 
     kolkata_runs = _runs_after(stack, kolkata, "export_bf_kolkata")
     wall_time = time.monotonic() - started
+    assert [r["state"] for r in kolkata_runs] == ["success"] * 3, stack.describe_runs(
+        "export_bf_kolkata"
+    )
+    _check_daily(delivered / "bf_kolkata", lake, KOLKATA_DAYS, KOLKATA)
+
+    # reprocessing a delivered day rewrites byte-identical files: started as soon as its export's
+    # backfill is done, while the others still run (so is the day without events below)
+    folder = delivered / "bf_kolkata"
+    day_zip = folder / daily_zip_name("acme", KOLKATA_DAYS[1])
+    ours = [daily_zip_name("acme", d) for d in KOLKATA_DAYS]
+    ours += [manifest_name(name) for name in ours]
+    before = {name: (folder / name).read_bytes() for name in ours}
+    written = day_zip.stat().st_mtime_ns
+    skipped = _page(api, "bf_kolkata", date_from="2026-11-03", date_to="2026-11-03", dry_run=True)
+    assert skipped["will_run"] == []  # reprocess none: a delivered day is not run again
+    redo = _page(
+        api, "bf_kolkata", date_from="2026-11-03", date_to="2026-11-03", reprocess="completed"
+    )
+
     ny_runs = _runs_after(stack, ny, "export_bf_ny")
+    # a day without events, to see what the daily run delivers for it (one backfill of a DAG
+    # at a time: after bf_ny's first)
+    empty = _page(api, "bf_ny", date_from=str(EMPTY_DAY), date_to=str(EMPTY_DAY))
     six_runs = _runs_after(stack, six, "export_bf_6h")
     print(f"\n3-day backfill of bf_kolkata: {wall_time:.0f} s wall time")
 
@@ -117,7 +140,6 @@ def test_backfills_deliver_each_client_day_once_on_the_real_scheduler(
         assert [r["state"] for r in runs] == ["success"] * 3, stack.describe_runs(runs[0]["dag_id"])
         assert [r["run_type"] for r in runs] == ["backfill"] * 3
         assert [_at(r["logical_date"]) for r in runs] == [day_window(d, tz).end for d in days]
-    _check_daily(delivered / "bf_kolkata", lake, KOLKATA_DAYS, KOLKATA)
     _check_daily(delivered / "bf_ny", lake, NY_DAYS, NEW_YORK)
     ny_hours = [(day_window(d, NEW_YORK).end - day_window(d, NEW_YORK).start) for d in NY_DAYS]
     assert ny_hours == [timedelta(hours=24), timedelta(hours=25), timedelta(hours=24)]
@@ -162,20 +184,6 @@ def test_backfills_deliver_each_client_day_once_on_the_real_scheduler(
     # (the scheduler's own run of yesterday, created on unpause, may be past its deadline and
     # alert: it is a scheduled run, and it is not one of these)
 
-    # reprocessing a delivered day rewrites byte-identical files; meanwhile (another DAG) a day
-    # without events is backfilled, to see what the daily run delivers for it
-    folder = delivered / "bf_kolkata"
-    day_zip = folder / daily_zip_name("acme", KOLKATA_DAYS[1])
-    ours = [daily_zip_name("acme", d) for d in KOLKATA_DAYS]
-    ours += [manifest_name(name) for name in ours]
-    before = {name: (folder / name).read_bytes() for name in ours}
-    written = day_zip.stat().st_mtime_ns
-    skipped = _page(api, "bf_kolkata", date_from="2026-11-03", date_to="2026-11-03", dry_run=True)
-    assert skipped["will_run"] == []  # reprocess none: a delivered day is not run again
-    redo = _page(
-        api, "bf_kolkata", date_from="2026-11-03", date_to="2026-11-03", reprocess="completed"
-    )
-    empty = _page(api, "bf_ny", date_from=str(EMPTY_DAY), date_to=str(EMPTY_DAY))
     (rerun,) = _runs_after(stack, redo, "export_bf_kolkata")
     assert rerun["state"] == "success", stack.describe_runs("export_bf_kolkata")
     assert _at(rerun["logical_date"]) == day_window(KOLKATA_DAYS[1], KOLKATA).end

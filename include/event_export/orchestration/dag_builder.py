@@ -27,7 +27,8 @@ from event_export.destinations import check as destination_check
 from event_export.orchestration import schema_state, task_ids
 from event_export.orchestration.airflow_api import paused_through_api
 from event_export.orchestration.failure_reports import reports_client_errors, reports_failures
-from event_export.orchestration.notify_callbacks import callbacks_for
+from event_export.orchestration.notify_callbacks import NotifyCallbacks, callbacks_for
+from event_export.orchestration.pools import ensure_export_pool
 from event_export.scheduling import rules
 from event_export.scheduling.priorities import WEIGHT_RULE, priority_weight, upload_pool
 from event_export.scheduling.schedules import (
@@ -158,9 +159,13 @@ def _doc(config: ExportConfig, source: Path) -> str:
     return head + when + stopped
 
 
-def dag_arguments(config: ExportConfig, source: Path) -> dict:
+def dag_arguments(
+    config: ExportConfig, source: Path, callbacks: NotifyCallbacks | None = None
+) -> dict:
     """Everything the config decides about the DAG: `DAG(**dag_arguments(...))` is the cheap
-    check that a config builds (the tasks below are the same for every export)."""
+    check that a config builds (the tasks below are the same for every export). `callbacks`:
+    the export's notification callbacks when the caller already has them."""
+    callbacks = callbacks_for(config) if callbacks is None else callbacks
     alert = deadline_alert(config)
     optional = {"deadline": alert} if alert is not None else {}
     return dict(
@@ -179,7 +184,7 @@ def dag_arguments(config: ExportConfig, source: Path) -> dict:
             "retries": DEFAULT_RETRIES,
             "retry_delay": timedelta(minutes=2),
             "retry_exponential_backoff": True,
-            **callbacks_for(config)[0],  # notify.webhooks / notify.slack: the failed event
+            **callbacks.dag,  # notify.webhooks / notify.slack: the failed event
             # deadline first when the deployment cannot run everything at once (priorities.py)
             "priority_weight": priority_weight(config, datetime.now(UTC).date()),
             "weight_rule": WEIGHT_RULE,
@@ -188,12 +193,15 @@ def dag_arguments(config: ExportConfig, source: Path) -> dict:
 
 
 def build_dag(config: ExportConfig, source: Path) -> DAG:
-    with DAG(**dag_arguments(config, source)) as dag:
+    callbacks = callbacks_for(config)
+    with DAG(**dag_arguments(config, source, callbacks)) as dag:
 
         @task(task_id=task_ids.CHECK_DESTINATION)
         @reports_client_errors
         def check_destination() -> dict:
-            """Credentials, bucket or folder, a probe written and deleted: before any data."""
+            """Credentials, bucket or folder, a probe written and deleted: before any data.
+            First the export's upload pool, if missing (a new export's uploads would wait)."""
+            ensure_export_pool(config)
             return destination_check.check_before_run(config.destination, config.encrypt)
 
         @task(task_id=task_ids.EXTRACT)
@@ -231,7 +239,7 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         def upload(batch: UploadBatch) -> list[str]:
             return _run(config).upload_batch(batch)
 
-        @task(task_id=task_ids.VALIDATE, **callbacks_for(config)[1])  # the delivered event
+        @task(task_id=task_ids.VALIDATE, **callbacks.validate)  # the delivered event
         @reports_client_errors
         def validate(batches: list[UploadBatch], uploaded: list[list[str]]) -> dict:
             """Check the delivery, publish the manifest, then release the run's staging."""

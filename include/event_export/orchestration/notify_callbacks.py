@@ -10,7 +10,7 @@ get no callbacks (see `callbacks_for`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from event_export.alerts import notifications
 from event_export.config.model import ExportConfig
@@ -65,11 +65,20 @@ def on_failed(config: ExportConfig) -> Callback:
     return callback
 
 
-def callbacks_for(config: ExportConfig) -> tuple[dict[str, Callback], dict[str, Callback]]:
-    """(default_args, validate task's args) adding the callbacks the export's targets need."""
+class NotifyCallbacks(NamedTuple):
+    """The callbacks an export's notification targets need, as keyword arguments: `dag` for the
+    DAG's default_args (every task's failure: the failed event), `validate` for the validate
+    task (its success: the delivered event). Empty dicts when no target wants the event."""
+
+    dag: dict[str, Callback]
+    validate: dict[str, Callback]
+
+
+def callbacks_for(config: ExportConfig) -> NotifyCallbacks:
+    """The callbacks the export's targets need (see NotifyCallbacks)."""
     failed = {"on_failure_callback": on_failed(config)}
     delivered = {"on_success_callback": on_delivered(config)}
-    return (
-        failed if notifications.wants(config, ["failed"]) else {},
-        delivered if notifications.wants(config, ["delivered", "schema_changed"]) else {},
+    return NotifyCallbacks(
+        dag=failed if notifications.wants(config, ["failed"]) else {},
+        validate=delivered if notifications.wants(config, ["delivered", "schema_changed"]) else {},
     )

@@ -11,7 +11,7 @@ from event_export.alerts import notifications
 from event_export.alerts.deadlines import deadline_alert
 from event_export.config.model import ExportConfig
 from event_export.destinations import explanations
-from event_export.orchestration.notify_callbacks import callbacks_for
+from event_export.orchestration.notify_callbacks import NotifyCallbacks, callbacks_for
 from pydantic import ValidationError
 
 
@@ -147,11 +147,11 @@ def test_schema_changed_alone_gets_validates_success_callback():
 def test_dags_without_targets_get_no_callbacks_and_no_config_in_the_deadline(monkeypatch):
     monkeypatch.setenv("EES_DEADLINE_ALERTS", "on")
     plain = config()
-    assert callbacks_for(plain) == ({}, {})
+    assert callbacks_for(plain) == NotifyCallbacks(dag={}, validate={})
     assert "config" not in deadline_alert(plain).callback.kwargs
     only_failed = config({"webhooks": [{**HOOK, "events": ["failed"]}]})
-    default_args, validate_args = callbacks_for(only_failed)
-    assert list(default_args) == ["on_failure_callback"] and validate_args == {}
+    callbacks = callbacks_for(only_failed)
+    assert list(callbacks.dag) == ["on_failure_callback"] and callbacks.validate == {}
     assert "config" not in deadline_alert(only_failed).callback.kwargs
     everything = config({"webhooks": [HOOK]})
     kwargs = deadline_alert(everything).callback.kwargs
