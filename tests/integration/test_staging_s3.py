@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import export_dags, set_local_connection
 from event_export.config.model import ExportConfig, load_config
+from event_export.pipeline import schema
 from event_export.pipeline.lake import count_profiles, count_window
 from event_export.pipeline.run import ExportRun, run_export
 from event_export.scheduling.windows import day_window
@@ -92,8 +93,10 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
     expected = count_window(str(kolkata_lake), window)
     split = {k for k in objects if k.startswith(f"{run}/extract/") and k.endswith(".arrow")}
-    formatted = {k for k in objects if k.startswith(f"{run}/format/")}
-    assert len(split) == len(formatted) == len(expected) > 1
+    in_format = {k for k in objects if k.startswith(f"{run}/format/")}
+    columns = {k for k in in_format if k.endswith(f"/{schema.EVENT_FILE}")}  # schema contract
+    formatted = in_format - columns
+    assert len(split) == len(formatted) == len(columns) == len(expected) > 1
     assert f"{run}/extract/event-names.json" in objects  # raw names: staged, not in XCom
     assert all(re.search(r"/format/([0-9a-f]{16})/\1\.csv\.deflate$", k) for k in formatted)
     zip_key = f"{run}/package/acme_01112026.zip"
@@ -101,7 +104,7 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     assert files_under(tmp_path / "scratch") == []
     # XCom carries staging keys, not a worker's paths.
     assert xcom(dag_run, "extract")["path"] == f"{run}/extract/parts.json"
-    assert xcom(dag_run, "chunk")[0]["path"] == zip_key
+    assert [f["path"] for f in xcom(dag_run, "chunk")[0]["files"]] == [zip_key]  # one batch
 
     delivered = tmp_path / "client" / "acme"
     zip_bytes = (delivered / "acme_01112026.zip").read_bytes()
@@ -168,7 +171,9 @@ def test_gcp_export_through_s3_staging_delivers_what_local_staging_does(
     via_s3 = run_export(config, demo_day)
     assert files_under(tmp_path / "scratch") == []
     objects = staged(s3_staging, f"gcp_{case}/2026-11-01/")
-    formatted = [k for k in objects if "/format/" in k]
+    columns_file = f"/{schema.EVENT_FILE}"  # each event's recorded columns (schema contract)
+    formatted = [k for k in objects if "/format/" in k and not k.endswith(columns_file)]
+    assert any(k.endswith(columns_file) for k in objects)
     if case == "profiles":
         assert via_s3["rows_per_event"] == {
             "user_profiles": count_profiles(str(kolkata_lake), demo_day)
