@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 from event_export.generator import EVENT_NAMES
+from event_export.pipeline import schema
 from event_export.pipeline.lake import read_window
 from event_export.pipeline.naming import event_label, staging_key
 from event_export.pipeline.shards import plan_shards
@@ -108,7 +109,9 @@ def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, d
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/cel_acme/2026-11-01/")["Contents"]
     staged = {o["Key"].removeprefix("runs/cel_acme/2026-11-01/").split("/")[0] for o in listed}
     assert staged == {"extract", "format", "package", "_validated"}  # kept: KEEP_DAYS
-    assert len([o for o in listed if "/format/" in o["Key"]]) == pieces
+    in_format = [o["Key"] for o in listed if "/format/" in o["Key"]]
+    columns = [k for k in in_format if k.endswith(f"/{schema.EVENT_FILE}")]  # one per event
+    assert len(in_format) - len(columns) == pieces and len(columns) == len(EVENTS)
     for worker in ("w1", "w2"):  # each worked in its own folder and left nothing there
         scratch = stack.home / f"scratch-{worker}"
         assert scratch.is_dir() and [p for p in scratch.rglob("*") if p.is_file()] == []
