@@ -193,12 +193,15 @@ class MetadataState:
 
 def pause(session: Session, dag_id: str, paused: bool = True) -> bool:
     """Pause (or, with paused=False, resume) a DAG as PATCH /api/v2/dags/{id} does; False when
-    there is no such DAG."""
+    there is no such DAG. Committed here, before the answer: FastAPI closes the session's
+    dependency (which commits) only after the response is sent, and the page reloads its rows as
+    soon as it has the answer, so it could read the old state."""
     done = session.execute(
         update(DagModel)
         .where(DagModel.dag_id == dag_id, ~DagModel.is_stale)
         .values(is_paused=paused)
     )
+    session.commit()
     return bool(done.rowcount)
 
 
@@ -241,4 +244,5 @@ def trigger(session: Session, dag_id: str, conf: dict, user_name: str) -> str:
         )
     except (ParamValidationError, ValueError) as exc:
         raise TriggerRefused(str(exc)) from exc
+    session.commit()  # before the answer, as in `pause`: the page reloads its rows at once
     return run.run_id
