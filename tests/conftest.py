@@ -220,6 +220,35 @@ def kolkata_lake(tmp_path_factory, demo_day) -> Path:
     return root
 
 
+@pytest.fixture
+def gcp_fields() -> dict:
+    """Fields a test module sets on every `gcp_config` it makes (override this fixture in the
+    module to change them: export id, kind, events)."""
+    return {"export_id": "gcp_unit"}
+
+
+@pytest.fixture
+def gcp_config(kolkata_lake, tmp_path, gcp_fields):
+    """A factory of gcp_export configs over the Kolkata lake, delivering into the local folder
+    `tmp_path/client/out` (connection `gcp_local`); keyword fields override the base."""
+    set_local_connection("gcp_local", tmp_path / "client")
+
+    def make(**fields):
+        from event_export.config.model import ExportConfig
+
+        base = {
+            "client_id": "acme",
+            "source": str(kolkata_lake),
+            "profile": "gcp_export",
+            "database_id": "db1",
+            "schedule": {"timezone": "Asia/Kolkata"},
+            "destination": {"type": "local", "conn_id": "gcp_local", "path": "out"},
+        }
+        return ExportConfig.model_validate(base | gcp_fields | fields)
+
+    return make
+
+
 class _Inbox:
     """Messages an aiosmtpd server on 127.0.0.1 received, parsed with the standard library."""
 

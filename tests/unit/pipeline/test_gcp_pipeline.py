@@ -9,8 +9,6 @@ import xml.etree.ElementTree as ET
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import set_local_connection
-from event_export.config.model import ExportConfig
 from event_export.pipeline.lake import count_window, read_profiles
 from event_export.pipeline.naming import request_id_for
 from event_export.pipeline.run import ExportRun, run_export
@@ -22,25 +20,6 @@ EVENT_NAME = re.compile(
     r"\.(?P<ext>json|xml|csv|parquet|parquet\.gzip)$"
 )
 RUN_TS = "1793557800"  # 2026-11-02T00:00+05:30, the end of the Kolkata day 2026-11-01
-
-
-@pytest.fixture
-def gcp_config(kolkata_lake, tmp_path):
-    set_local_connection("gcp_local", tmp_path / "client")
-
-    def make(**fields) -> ExportConfig:
-        base = {
-            "client_id": "acme",
-            "export_id": "gcp_unit",
-            "source": str(kolkata_lake),
-            "profile": "gcp_export",
-            "database_id": "db1",
-            "schedule": {"timezone": "Asia/Kolkata"},
-            "destination": {"type": "local", "conn_id": "gcp_local", "path": "out"},
-        }
-        return ExportConfig.model_validate(base | fields)
-
-    return make
 
 
 def _names(result: dict) -> list[str]:
