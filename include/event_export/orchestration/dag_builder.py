@@ -29,6 +29,7 @@ from event_export.orchestration.airflow_api import paused_through_api
 from event_export.orchestration.failure_reports import reports_client_errors, reports_failures
 from event_export.orchestration.notify_callbacks import NotifyCallbacks, callbacks_for
 from event_export.orchestration.pools import ensure_export_pool
+from event_export.orchestration.xcom_reads import pull_maybe_absent
 from event_export.scheduling import rules
 from event_export.scheduling.priorities import WEIGHT_RULE, priority_weight, upload_pool
 from event_export.scheduling.schedules import (
@@ -223,10 +224,11 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @task(task_id=task_ids.CHUNK, trigger_rule="none_failed")
         @reports_failures
         def chunk(formatted: list[list[Formatted]]) -> list[UploadBatch]:
-            # One slice fetches every mapped result: list() would iterate Airflow's lazy
-            # sequence item by item until a lookup one past the end fails, which the Task SDK
-            # logs at error level ("XCom not found ... offset=N") on every successful run.
-            shards = list(formatted[:]) if formatted else []
+            # `formatted` wires the mapped format tasks upstream; their results are read in one
+            # request that cannot log "XCom not found" (xcom_reads.py), none on an empty day
+            shards: list[list[Formatted]] = pull_maybe_absent(
+                get_current_context(), task_ids.FORMAT
+            )
             run = _run(config)
             return run.upload_batches(run.package([f for shard in shards for f in shard]))
 

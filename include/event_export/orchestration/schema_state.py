@@ -16,21 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 from event_export.orchestration.task_ids import VALIDATE
+from event_export.orchestration.xcom_reads import pull_maybe_absent
 from event_export.pipeline import schema
 
 
 def previous(context: Any) -> schema.Base | None:
     """The schema of the latest delivery at or before this run (its own recorded base when the
     latest record is this run's own, from an earlier try of a cleared run)."""
-    if not context.get("prev_start_date_success"):
-        # No earlier successful run: the first delivery, nothing to pull. (Asking anyway gets a
-        # 404 that the Task SDK's client logs at error level in every first run's task log.)
-        return None
-    ti = context["ti"]
-    record = ti.xcom_pull(
-        task_ids=VALIDATE, key=schema.XCOM_KEY, map_indexes=-1, include_prior_dates=True
-    )
-    return schema.base_of(record, context["dag_run"].run_id)
+    # the first delivery has none: read without a request that would log its absence
+    records = pull_maybe_absent(context, VALIDATE, schema.XCOM_KEY, latest_prior=True)
+    return schema.base_of(records[0] if records else None, context["dag_run"].run_id)
 
 
 def record(context: Any, summary: dict) -> dict:
