@@ -32,7 +32,10 @@ class Manifest:
         return dict(sorted(totals.items()))
 
     def to_json(self) -> bytes:
-        """Stable bytes: no run time inside, keys sorted, so a rerun writes the same manifest."""
+        """Stable bytes: no run time inside, keys sorted, so the same files give the same
+        manifest. A rerun delivers the same files, except with `encrypt`: each run encrypts
+        under a new random session key, so the `.pgp` files, and with them the manifest's
+        SHA-256s, differ per run (the rows, names and schema stay the same)."""
         body = {
             "client_id": self.client_id,
             "export_id": self.export_id,
