@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from conftest import set_local_connection
 from event_export.config.model import ExportConfig
+from event_export.pipeline import schema
 from event_export.pipeline.lake import read_window
 from event_export.pipeline.run import ExportRun, run_export
 
@@ -120,21 +121,31 @@ def test_a_cut_event_makes_the_same_csv_and_a_byte_identical_zip_on_rerun(
 ):
     """Issue 18.2: with shards smaller than the largest events, those events are formatted in
     row ranges by several tasks and their members joined from deflate pieces; the CSVs are those
-    of the uncut day, the zip reruns byte-identical and `unzip -t` accepts it."""
+    of the uncut day, the zip reruns byte-identical and `unzip -t` accepts it. Only an event's
+    first piece records its columns, and the manifest's schema is the uncut day's."""
     from test_zipwriter import _unzip_test
 
     target = tmp_path / "client" / "out" / "acme_01112026.zip"
+    manifest = target.with_suffix(".manifest")
     run_export(config, demo_day)
     uncut = _members(target.read_bytes())
+    uncut_schema = {k: v for k, v in json.loads(manifest.read_text()).items() if "schema" in k}
     monkeypatch.setenv("EES_SHARD_ROWS", "300")
     run = ExportRun(config, demo_day)
     shards = run.split(run.extract())
     cut = [p for s in shards for p in s["parts"] if p.get("pieces", 1) > 1]
     assert len({p["key"] for p in cut}) >= 3 and max(p["pieces"] for p in cut) >= 3
     assert len(shards) < len(uncut) + len(cut)  # small events share shards
+    later = next(p for p in cut if p["piece"] > 0)
+    run.format(later)
+    staged = run.store.keys(f"{run.prefix}/format/{later['key']}")
+    assert len(staged) == 1 and not staged[0].endswith(schema.EVENT_FILE)  # its piece alone
     run_export(config, demo_day)
     first = target.read_bytes()
     assert _members(first) == uncut
+    assert {k: v for k, v in json.loads(manifest.read_text()).items() if "schema" in k} == (
+        uncut_schema
+    )
     _unzip_test(target)
     run_export(config, demo_day)
     assert target.read_bytes() == first

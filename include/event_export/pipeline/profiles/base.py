@@ -36,10 +36,10 @@ class NamingProfile(Protocol):
         locked: list[str] | None = None,
     ) -> Formatted:
         """Write one part (its staged rows local at `part["path"]`; a cut event's row range,
-        pipeline/shards.py) under `out_dir` and publish what `package` needs, and the part's
-        columns (schema.EVENT_FILE) for the manifest; `keys`: the event's payload keys when
-        `payload_keys` asked for them; `locked`: the only payload keys to write (schema: locked,
-        pipeline/schema.py)."""
+        pipeline/shards.py) under `out_dir` and publish what `package` needs, and the event's
+        columns (schema.EVENT_FILE) for the manifest, once (a cut event's first range); `keys`:
+        the event's payload keys when `payload_keys` asked for them; `locked`: the only payload
+        keys to write (schema: locked, pipeline/schema.py)."""
         ...
 
     def package(

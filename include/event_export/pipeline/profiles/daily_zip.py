@@ -69,9 +69,10 @@ class DailyZip:
             first=piece == 0,
             last=piece == pieces - 1,
         )
-        columns = schema.event_columns(header(lock.keys), header(offered), lock)
-        (out_dir / schema.EVENT_FILE).write_text(columns.to_json())  # a cut event's pieces: same
-        ws.publish(out_dir / schema.EVENT_FILE)
+        if piece == 0:  # the event's columns, recorded once (a cut event's pieces share them)
+            columns = schema.event_columns(header(lock.keys), header(offered), lock)
+            (out_dir / schema.EVENT_FILE).write_text(columns.to_json())
+            ws.publish(out_dir / schema.EVENT_FILE)
         facts = done.deflated
         formatted: Formatted = {
             "key": part["key"],

@@ -79,7 +79,7 @@ class GcpExport:
         series and publish it; JSON files carry the raw event name, read here from the part's
         staged rows. A range writes under its own folder, so no two ranges share a file. The
         columns recorded are the records' fields as dotted paths (the CSV format's header), in
-        the event's folder (a cut event's ranges record the same)."""
+        the event's folder (a cut event's first range records them, for all its ranges)."""
         event = None if self.profiles else ipc.first_value(part["path"], "event_name")
         layout = PROFILES if self.profiles else EVENTS
         offered = scan_series(part["path"], layout, self.options)
@@ -89,9 +89,10 @@ class GcpExport:
             column_names(layout, props), column_names(layout, offered), lock
         )
         if is_cut(part):
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / schema.EVENT_FILE).write_text(columns.to_json())
-            ws.publish(out_dir / schema.EVENT_FILE)
+            if part["piece"] == 0:  # the event's columns, once (its ranges share them)
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (out_dir / schema.EVENT_FILE).write_text(columns.to_json())
+                ws.publish(out_dir / schema.EVENT_FILE)
             out_dir = out_dir / f"piece-{part['piece']:05d}"
         done = self._write(part, out_dir, event, props)
         (out_dir / schema.EVENT_FILE).write_text(columns.to_json())
