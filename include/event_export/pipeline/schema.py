@@ -103,20 +103,21 @@ class Base:
 
 def compare(offered: dict[str, Sequence[str]], base: Base | None) -> dict[str, Any]:
     """New and vanished columns per event present in both deliveries, and the events that came
-    or went; against no base (the first delivery) nothing changed."""
+    or went; against no base (the first delivery) nothing changed, and a delivery without events
+    lists nothing either (it has no columns to compare; it is no base, see Delivery.record)."""
+    nothing: dict[str, Any] = {"columns": {}, "new_events": [], "vanished_events": []}
     if base is None:
-        return {"compared_with": None, "columns": {}, "new_events": [], "vanished_events": []}
+        return {"compared_with": None, **nothing}
+    head = {"period": base.period, "request_id": base.request_id, "fingerprint": base.fingerprint}
+    if not offered:
+        return {"compared_with": head, **nothing}
     changed = {}
     for event in sorted(set(offered) & set(base.offered)):
         now, before = set(offered[event]), set(base.offered[event])
         if now != before:
             changed[event] = {"new": sorted(now - before), "vanished": sorted(before - now)}
     return {
-        "compared_with": {
-            "period": base.period,
-            "request_id": base.request_id,
-            "fingerprint": base.fingerprint,
-        },
+        "compared_with": head,
         "columns": changed,
         "new_events": sorted(set(offered) - set(base.offered)),
         "vanished_events": sorted(set(base.offered) - set(offered)),
@@ -212,7 +213,18 @@ class Delivery:
     def record(self, period: str, request_id: str, run_id: str | None = None) -> dict[str, Any]:
         """What the next delivery compares with (validate's XCom `schema`): the offer, and the
         locks carried forward (an event locks at its first locked delivery); with this run's
-        own base, so a rerun of this run compares with the same delivery again."""
+        own base, so a rerun of this run compares with the same delivery again.
+
+        A delivery without events (an empty day) is no base: it records the delivery it compared
+        with again, so the next delivery compares with the last one that had events (rather
+        than listing every event as new); before any delivery with events, a record without
+        one (`base_of` gives None)."""
+        if not self.events:
+            return {
+                "run_id": run_id,
+                **(base_record(self.base) or {}),
+                "base": base_record(self.base),
+            }
         locked: dict[str, list[str]] = {}
         if self.mode == "locked":
             locked = dict(self.base.locked) if self.base else {}
@@ -245,6 +257,8 @@ def base_of(record: dict | None, run_id: str | None = None) -> Base | None:
         return None
     if run_id is not None and record.get("run_id") == run_id:
         return base_of(record.get("base"))
+    if "data" not in record:  # empty deliveries only so far (Delivery.record)
+        return None
     data = unpack(record["data"])
     head = (record["period"], record["request_id"], record["fingerprint"])
     return Base(*head, data["offered"], data["locked"])

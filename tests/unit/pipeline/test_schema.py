@@ -9,7 +9,7 @@ import gzip
 import io
 import json
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from conftest import set_local_connection
@@ -246,3 +246,31 @@ def test_a_run_staged_before_the_schema_contract_still_validates(days, tmp_path,
     manifest = json.loads((tmp_path / "client" / "out" / summary["manifest"]).read_text())
     assert list(manifest["schema"]["columns"]) == [HOSTILE]
     assert manifest["schema_changes"]["compared_with"] is None
+
+
+def test_an_empty_delivery_lists_nothing_and_leaves_the_baseline(days, tmp_path):
+    """A day without events between two deliveries (schema: locked): its manifest lists no
+    change, and the day after it compares with the last delivery that had events, its locks
+    carried through, instead of finding every event new."""
+    config = config_for(days, tmp_path, schema="locked")
+    day1, day2 = days[1]
+    first = run_export(config, day1)
+    quiet = day2 + timedelta(days=1)  # the lake has no event that day
+    empty = run_export(config, quiet, schema.base_of(first["schema_record"]))
+    second = run_export(config, day2, schema.base_of(empty["schema_record"], "another run"))
+    out = tmp_path / "client" / "out"
+    m1, m0, m2 = (json.loads((out / s["manifest"]).read_text()) for s in (first, empty, second))
+    assert m0["total_rows"] == 0 and m0["schema"]["columns"] == {}
+    head = m2["schema_changes"]["compared_with"]
+    assert head == m0["schema_changes"]["compared_with"]
+    assert head["period"] == day1.isoformat() and head["fingerprint"] == m1["schema"]["fingerprint"]
+    assert m0["schema_changes"] | {"compared_with": None} == schema.compare({}, None)
+    assert not empty["schema_changed"]
+    assert m2["schema_changes"]["new_events"] == [] == m2["schema_changes"]["vanished_events"]
+    assert m2["schema_changes"]["columns"][CART] == {
+        "new": ["payload.coupon"],
+        "vanished": ["payload.sku"],
+    }
+    assert m2["schema"]["columns"] == m1["schema"]["columns"]  # the lock outlived the empty day
+    # an empty day before any delivery with events is no base either
+    assert schema.base_of(schema.Delivery("locked", {}, None).record("p", "1", "r0")) is None
