@@ -30,8 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from event_export.config import object_keys, yaml_reader
 from event_export.config import path_template as templates
-from event_export.config import yaml_reader
 from event_export.config.yaml_reader import ConfigProblem, describe, printable, unsafe_character
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -125,6 +125,13 @@ class _DestinationBase(_Strict):
         if any(len(p.encode()) > 255 for p in parts):
             raise ValueError("each folder name is at most 255 bytes (UTF-8)")
         return "/".join(parts)
+
+    @model_validator(mode="after")
+    def _keys_fit(self) -> _DestinationBase:
+        """A store's key limit leaves room for any file name under `path` (object_keys.py)."""
+        if problem := object_keys.path_problem(self.type, self.path):  # type: ignore[attr-defined]
+            raise ValueError(problem)
+        return self
 
     @property
     def location(self) -> str:
@@ -586,6 +593,18 @@ class ExportConfig(_Strict):
             raise ValueError("csv_for_excel: only used by format csv")
         if self.kind == "user_profiles" and self.account_id is None:
             raise ValueError("account_id: required for kind user_profiles (starts file names)")
+        return self
+
+    @model_validator(mode="after")
+    def _template_keys_fit(self) -> ExportConfig:
+        """Every key a gcp_export's path_template can make fits the store (object_keys.py)."""
+        if self.path_template:
+            destination = self.destination
+            problem = object_keys.template_problem(
+                destination.type, destination.path, self.path_template
+            )
+            if problem:
+                raise ValueError(problem)
         return self
 
     def _check_compression(self, given: set[str]) -> None:

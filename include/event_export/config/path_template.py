@@ -15,6 +15,7 @@ placeholders, braces balanced (a literal brace is not allowed at all: no file na
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from string import Formatter
 
@@ -93,6 +94,17 @@ def _folder(part: str, number: int) -> Folder:
     if longest > MAX_FOLDER_BYTES:
         raise ValueError(f"{where}: may render to {longest} bytes, over {MAX_FOLDER_BYTES}")
     return tuple(pieces)
+
+
+def longest(template: str, measure: Callable[[str], int] = lambda text: len(text.encode())) -> int:
+    """The longest a valid template's folders can render to, separators included, in
+    `measure`'s unit (UTF-8 bytes by default): literal text measured, each placeholder its
+    PLACEHOLDERS maximum in bytes (so also a bound on its characters)."""
+    folders = parse(template)
+    pieces = [p for folder in folders for p in folder]
+    return (
+        sum(measure(p.text) + PLACEHOLDERS.get(p.field or "", 0) for p in pieces) + len(folders) - 1
+    )
 
 
 def fields(template: str) -> set[str]:
