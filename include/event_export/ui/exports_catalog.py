@@ -30,6 +30,7 @@ from event_export.ui.payloads import (
     ManifestView,
     PageAnswer,
     RunSummary,
+    SchemaSummary,
 )
 
 PAGE_SIZES = (10, 20, 30, 40)
@@ -173,6 +174,37 @@ def failure_line(failure: FailureDetail | None) -> str:
     return f"task {task} failed" + (f": {error}{code}" if error else "")
 
 
+SCHEMA_EVENTS_SHOWN = 5  # event labels a row names; the View dialog's manifest has them all
+
+
+def _count(value: object) -> int:
+    return len(value) if isinstance(value, list | dict) else 0
+
+
+def schema_summary(delivered: dict) -> SchemaSummary | None:
+    """The row's view of a delivery's `schema_changes` (validate's summary: labels already,
+    pipeline/schema.Delivery.summary), counted; None for a delivery without one. Read
+    defensively: an XCom is whatever a task pushed, in any version."""
+    changes = delivered.get("schema_changes")
+    if not isinstance(changes, dict):
+        return None
+    base = changes.get("compared_with")
+    columns = changes.get("columns") if isinstance(changes.get("columns"), dict) else {}
+    diffs = [d for d in columns.values() if isinstance(d, dict)]
+    dropped = changes.get("dropped") if isinstance(changes.get("dropped"), dict) else {}
+    return SchemaSummary(
+        compared_with=str(base.get("period")) if isinstance(base, dict) else None,
+        changed=delivered.get("schema_changed") is True,
+        events=[str(e) for e in sorted(columns)[:SCHEMA_EVENTS_SHOWN]],
+        events_changed=len(columns),
+        new_columns=sum(_count(d.get("new")) for d in diffs),
+        vanished_columns=sum(_count(d.get("vanished")) for d in diffs),
+        new_events=_count(changes.get("new_events")),
+        vanished_events=_count(changes.get("vanished_events")),
+        dropped=sum(n for n in dropped.values() if isinstance(n, int)),
+    )
+
+
 def delivery_summary(delivered: dict | None) -> DeliverySummary | None:
     """Files and bytes of a `validate` return value, old (names only) or new (files with sizes)."""
     if not isinstance(delivered, dict):
@@ -190,6 +222,7 @@ def delivery_summary(delivered: dict | None) -> DeliverySummary | None:
         files=len(files),
         bytes=total,
         rows=sum(v for v in rows.values() if isinstance(v, int)),
+        schema=schema_summary(delivered),
     )
 
 

@@ -41,6 +41,20 @@ class FailureDetail(TypedDict):
     code: str | None  # a client-side error's code
 
 
+class SchemaSummary(TypedDict):
+    """A delivery's `schema_changes`, counted for the row (labels only, never a raw name)."""
+
+    compared_with: str | None  # the period of the delivery compared with; None: the first
+    changed: bool  # schema_changed: a column came or went in an event of both deliveries
+    events: list[str]  # the first SCHEMA_EVENTS_SHOWN events with changed columns, by label
+    events_changed: int
+    new_columns: int
+    vanished_columns: int
+    new_events: int
+    vanished_events: int
+    dropped: int  # columns `schema: locked` left out
+
+
 class DeliverySummary(TypedDict):
     """What a successful run delivered, summed for the row."""
 
@@ -50,6 +64,7 @@ class DeliverySummary(TypedDict):
     files: int
     bytes: int | None
     rows: int
+    schema: SchemaSummary | None  # None: a delivery from before the schema contract
 
 
 class RunSummary(TypedDict):

@@ -8,9 +8,11 @@ import pytest
 from event_export.alerts.failure_policy import STOP_EMAIL, ExportState, Incident
 from event_export.config.model import dag_id_for, load_all
 from event_export.ui.exports_catalog import (
+    SCHEMA_EVENTS_SHOWN,
     DagFacts,
     Filters,
     RunFacts,
+    delivery_summary,
     list_exports,
     manifest_view,
     status_of,
@@ -24,6 +26,7 @@ from event_export.ui.payloads import (
     ManifestView,
     PageAnswer,
     RunSummary,
+    SchemaSummary,
 )
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -336,3 +339,34 @@ def test_a_one_time_export_without_a_run_says_it_runs_only_when_asked(folder):
         "runs only when asked: use Run once",
     )
     assert status_of(daily, DagFacts(False), None, None) == ("PENDING", "awaiting the next run")
+
+
+def test_the_last_delivery_counts_its_schema_changes_by_label():
+    """validate's summary (labels only) counted for the row; a delivery from before the schema
+    contract, or a malformed value, gives None or zeros, never an error."""
+    hostile = '<img src=x onerror="alert(1)">'  # a label is text: the page escapes it
+    delivered = {
+        **DELIVERED,
+        "schema_changed": True,
+        "schema_changes": {
+            "compared_with": {"period": "2026-10-31", "request_id": "1", "fingerprint": "f"},
+            "columns": {
+                f"e{i}": {"new": ["payload.a", "payload.b"], "vanished": ["payload.c"]}
+                for i in range(SCHEMA_EVENTS_SHOWN)
+            }
+            | {hostile: {"new": [], "vanished": ["payload.d"]}},
+            "new_events": ["refund"],
+            "vanished_events": [],
+            "dropped": {"e0": 2, "e1": "3"},
+        },
+    }
+    schema = delivery_summary(delivered)["schema"]
+    assert set(schema) == keys(SchemaSummary)
+    assert schema["compared_with"] == "2026-10-31" and schema["changed"] is True
+    assert schema["events"] == [hostile, "e0", "e1", "e2", "e3"]  # sorted, first five
+    assert schema["events_changed"] == SCHEMA_EVENTS_SHOWN + 1
+    assert (schema["new_columns"], schema["vanished_columns"]) == (10, 6)
+    assert (schema["new_events"], schema["vanished_events"], schema["dropped"]) == (1, 0, 2)
+    assert delivery_summary(DELIVERED)["schema"] is None
+    odd = delivery_summary({**DELIVERED, "schema_changes": {"compared_with": None, "columns": 7}})
+    assert odd["schema"]["compared_with"] is None and odd["schema"]["events_changed"] == 0

@@ -123,6 +123,18 @@ function periodText(period) {
   if (period.date_from) return `${period.date_from} to ${period.date_to}`;
   return PERIODS[period.period] || period.period || "";
 }
+function schemaText(s) {  // a delivery's schema_changes, counted (labels; escaped by the caller)
+  if (!s.compared_with) return "schema: first delivery";
+  const parts = [];
+  if (s.events_changed) {
+    const more = s.events_changed > s.events.length ? ", …" : "";
+    parts.push(`+${s.new_columns}/-${s.vanished_columns} column(s) in ${s.events.join(", ")}${more}`);
+  }
+  if (s.new_events) parts.push(`${s.new_events} new event(s)`);
+  if (s.vanished_events) parts.push(`${s.vanished_events} vanished event(s)`);
+  if (s.dropped) parts.push(`${s.dropped} column(s) dropped (locked)`);
+  return `schema vs ${s.compared_with}: ${parts.join("; ") || "unchanged"}`;
+}
 function lastRun(row) {
   const run = row.last_run;
   if (!run) return '<span class="sub">none yet</span>';
@@ -134,6 +146,10 @@ function lastRun(row) {
     text += d.bytes != null ? `, ${esc(size(d.bytes))}` : "";
     text += d.request_id ? `, request ${esc(d.request_id)}` : "";
     text += "</div>";
+    if (d.schema) {
+      const changed = d.schema.changed ? " changed" : "";
+      text += `<div class="sub schema${changed}">${esc(schemaText(d.schema))}</div>`;
+    }
   }
   return text;
 }
