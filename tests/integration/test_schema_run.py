@@ -1,8 +1,9 @@
 """The schema contract through real DAG runs (dag.test on the session's metadata database): two
 deliveries of a `schema: locked` export whose second day gains a key and loses one
-(tests/schema_days.py). The second run finds the first's record in Airflow's XCom, its manifest
-lists the changes and the dropped key, and a signed schema_changed event reaches the receiver;
-a rerun of the first day compares with what it compared with before, not with the later day."""
+(tests/schema_days.py), after a day without events that is no base. The second run finds the
+first's record in Airflow's XCom, its manifest lists the changes and the dropped key, and a
+signed schema_changed event reaches the receiver; a rerun of the first day compares with what it
+compared with before, not with the later day."""
 
 from __future__ import annotations
 
@@ -56,9 +57,13 @@ def manifest_of(folder, day) -> dict:
 
 def test_a_new_and_a_vanished_key_are_listed_dropped_and_sent_signed(export, webhook_receiver):
     dag, (day1, day2), folder = export
+    # a day without events first: delivered (chunk reads no format result), no base after it
+    quiet = day1 - timedelta(days=1)
+    assert run_day(dag, quiet).state == "success"
+    assert manifest_of(folder, quiet)["total_rows"] == 0
     assert run_day(dag, day1).state == "success"
     first = manifest_of(folder, day1)
-    assert first["schema_changes"]["compared_with"] is None
+    assert first["schema_changes"]["compared_with"] is None  # the empty day was no base
     assert run_day(dag, day2).state == "success"
     second = manifest_of(folder, day2)
 
@@ -74,10 +79,10 @@ def test_a_new_and_a_vanished_key_are_listed_dropped_and_sent_signed(export, web
         header = next(csv.reader(io.TextIOWrapper(zf.open(member), "utf-8", newline="")))
     assert header == second["schema"]["columns"][CART] and "payload.coupon" not in header
 
-    got = webhook_receiver.wait_for(3)
+    got = webhook_receiver.wait_for(4)
     assert all(r.verified for r in got)
     events = [r.json() for r in got]
-    assert sorted(e["event"] for e in events) == ["delivered", "delivered", "schema_changed"]
+    assert sorted(e["event"] for e in events) == ["delivered"] * 3 + ["schema_changed"]
     [changed] = [e for e in events if e["event"] == "schema_changed"]
     assert changed["period"] == day2.isoformat() and changed["mode"] == "locked"
     assert changed["manifest"] == f"acme_{day2:%d%m%Y}.manifest"
