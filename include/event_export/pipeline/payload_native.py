@@ -225,14 +225,26 @@ def _all_suspect(rows: int, keys: list[str]) -> Flattened:
     return Flattened([nulls] * len(keys), pa.nulls(rows, pa.bool_()).fill_null(True))
 
 
-def keys_native(texts: pa.Array) -> tuple[set[str], pa.Array]:
-    """The top-level keys of the texts DuckDB reads exactly, and the rows left to Python."""
+def keys_native(
+    texts: pa.Array, groups: pa.Array | None = None
+) -> tuple[dict[int, set[str]], pa.Array]:
+    """The top-level keys of the texts DuckDB reads exactly, per group, and the rows left to
+    Python. `groups` numbers each row's group (an event name's dictionary code), so a batch of
+    many events is one query, not one per event; without it every row is group 0."""
     texts, suspect = _prepared(texts)
-    clean = _set_aside(texts, suspect)
-    sql = "SELECT DISTINCT unnest(json_keys(p)) AS k FROM t"
+    group = "g" if groups is not None else "0 AS g"
+    sql = f"SELECT DISTINCT {group}, unnest(json_keys(p)) AS k FROM t"
+
+    def run(clean: pa.Array) -> pa.Table:
+        table = pa.table({"p": clean} if groups is None else {"p": clean, "g": groups})
+        return _run(sql, {"t": table})
+
     try:
-        found = _run(sql, {"t": pa.table({"p": clean})})
+        found = run(_set_aside(texts, suspect))
     except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
-        suspect = pc.or_(suspect, pc.invert(_valid(clean)))
-        found = _run(sql, {"t": pa.table({"p": _set_aside(texts, suspect)})})
-    return set(found.column("k").to_pylist()), suspect
+        suspect = pc.or_(suspect, pc.invert(_valid(_set_aside(texts, suspect))))
+        found = run(_set_aside(texts, suspect))
+    keys: dict[int, set[str]] = {}
+    for g, k in zip(found.column("g").to_pylist(), found.column("k").to_pylist(), strict=True):
+        keys.setdefault(g, set()).add(k)
+    return keys, suspect

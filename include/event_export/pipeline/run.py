@@ -35,6 +35,7 @@ from event_export.pipeline.handoffs import (
 )
 from event_export.pipeline.lake import Window, count_profiles, count_window
 from event_export.pipeline.manifest import Manifest
+from event_export.pipeline.memory import use_jemalloc
 from event_export.pipeline.profiles import PROFILES_PART, NamingProfile, profile_for
 from event_export.pipeline.shards import batch_uploads, plan_shards
 from event_export.pipeline.stages.extract import extract, extract_profiles
@@ -45,6 +46,8 @@ from event_export.settings import lake_uri, staging_root
 EVENT_NAMES = "event-names.json"  # in the run's extract folder: raw event name by staging key
 PARTS = "parts.json"  # in the run's extract folder: the parts `split_by_event` hands out
 PAYLOAD_KEYS = "payload-keys.json"  # in the run's extract folder: each event's payload keys
+use_jemalloc()  # every task of a run allocates through it (memory.py)
+
 FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
 
 

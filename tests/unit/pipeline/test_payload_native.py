@@ -18,6 +18,7 @@ from event_export.pipeline import payload
 from event_export.pipeline.payload import (
     flatten_column,
     flatten_column_python,
+    keys_by_group,
     keys_of,
     keys_of_python,
 )
@@ -130,6 +131,31 @@ def test_keys_of_gives_the_python_keys_or_the_same_error(text):
             keys_of(batch)
     else:
         assert keys_of(batch) == expected
+
+
+def test_keys_by_group_gives_each_groups_python_keys():
+    """Extract's one pass per batch: each group's keys are what `keys_of` gives its rows alone,
+    hostile rows (set aside to Python) included; a text Python refuses raises the same error."""
+    good, bad = [], []
+    for text in HOSTILE:
+        batch = [pa.record_batch([pa.array([text])], names=["payload"])]
+        try:
+            keys_of_python(batch)
+        except Exception as error:
+            bad.append((text, type(error)))
+        else:
+            good.append(text)
+    texts = [*good, *ORDINARY, None, "", *ORDINARY[::-1]]
+    groups = [i % 3 for i in range(len(texts))]
+    found = keys_by_group(pa.array(texts, pa.string()), pa.array(groups, pa.int32()))
+    for group in range(3):
+        rows = [t for t, g in zip(texts, groups, strict=True) if g == group]
+        batch = [pa.record_batch([pa.array(rows, pa.string())], names=["payload"])]
+        assert sorted(found.get(group, ())) == keys_of_python(batch)
+    assert len(bad) > 5
+    for text, error in bad:
+        with pytest.raises(error):
+            keys_by_group(pa.array([*ORDINARY, text]), pa.array([0] * len(ORDINARY) + [1]))
 
 
 def test_ordinary_payloads_stay_in_native_code():

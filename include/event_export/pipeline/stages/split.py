@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from event_export.pipeline import ipc
 from event_export.pipeline.naming import event_label, staging_key
-from event_export.pipeline.payload import keys_of
+from event_export.pipeline.payload import keys_by_group
 from event_export.pipeline.streams import ordered_map, prefetch
 
 FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer: about 40 x 4 MB at most; readers coalesce
@@ -111,7 +111,9 @@ class _EventWriter:
 
 
 def _runs(
-    batch: pa.RecordBatch, columns: Sequence[str] | None = None
+    batch: pa.RecordBatch,
+    columns: Sequence[str] | None = None,
+    encoded: pa.DictionaryArray | None = None,
 ) -> list[tuple[str, pa.RecordBatch]]:
     """The batch's rows per event name (only `columns`, if given), each a compact copy, in the
     batch's order within an event.
@@ -119,7 +121,8 @@ def _runs(
     Sorting the event names' dictionary codes (integers) is cheaper than sorting the names, and
     taking each event's rows separately copies them, so a buffered event holds only its own rows.
     """
-    encoded = pc.dictionary_encode(batch.column("event_name"))
+    if encoded is None:
+        encoded = pc.dictionary_encode(batch.column("event_name"))
     codes = encoded.indices
     order = pc.sort_indices(codes)  # stable: rows keep their order within an event
     counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary))
@@ -134,8 +137,13 @@ def _runs(
 def _runs_with_keys(
     batch: pa.RecordBatch, columns: Sequence[str] | None = None
 ) -> list[tuple[str, pa.RecordBatch, list[str]]]:
-    """`_runs`, each with the payload keys its rows hold (on the same worker thread)."""
-    return [(name, part, keys_of([part])) for name, part in _runs(batch, columns)]
+    """`_runs`, each with the payload keys its rows hold (on the same worker thread; one
+    native pass over the whole batch, grouped by event)."""
+    encoded = pc.dictionary_encode(batch.column("event_name"))
+    found = keys_by_group(batch.column("payload"), encoded.indices)
+    names = encoded.dictionary.to_pylist()
+    keys = {names[group]: sorted(k) for group, k in found.items()}
+    return [(name, part, keys.get(name, [])) for name, part in _runs(batch, columns, encoded)]
 
 
 def split_by_event(
