@@ -80,6 +80,15 @@ def json_text(value: object) -> str:
     return text
 
 
+def escape_line_breaks(column: pa.Array) -> pa.Array:
+    """Compact JSON texts with the raw Unicode line breaks escaped, as `json_text` writes them
+    (they can only stand inside strings, so the replacement is exact)."""
+    for raw, escaped in _LINE_BREAKS:
+        if _any(pc.match_substring(column, raw)):
+            column = pc.replace_substring(column, raw, escaped)
+    return column
+
+
 def json_member(column: pa.Array, name: str, lead: str = "") -> pa.Array:
     """`"name":"value"` per row (after `lead`) with the value JSON-escaped as `json_text` would;
     null stays null."""
@@ -111,6 +120,11 @@ def xml_text_py(value: str) -> str:
 
 def xml_element(column: pa.Array, name: str) -> pa.Array:
     """`<name>text</name>` per row, the text escaped as `xml_text_py` does; null stays null."""
+    return xml_wrapped(column, f"<{name}>", f"</{name}>")
+
+
+def xml_wrapped(column: pa.Array, before: str, after: str) -> pa.Array:
+    """`before` + the text escaped as `xml_text_py` does + `after` per row; null stays null."""
 
     def build(values: pa.Array) -> pa.Array:
         values = as_strings(values)
@@ -118,7 +132,7 @@ def xml_element(column: pa.Array, name: str) -> pa.Array:
             values = pc.replace_substring_regex(values, _XML_ILLEGAL, "?")
             for raw, ref in _XML_REFS:
                 values = pc.replace_substring(values, raw, ref)
-        return piece(f"<{name}>", values, f"</{name}>")
+        return piece(before, values, after)
 
     return by_value(column, build)
 
