@@ -5,12 +5,13 @@ fields, fixed groups (`profile`, `deviceInfo`) and one free-form properties obje
 or `profileProps`). `Rows` turns one lake batch into those fields; the formats only encode them.
 
 Properties are read in native code (pipeline/payload_native.py, DuckDB's JSON functions over the
-batch): one text column per property key (`props_text`), typed columns (`props_typed`) and each
-row's properties as compact JSON (`props_json`), with the rows native code could spell
-differently spelled by the Python reference, so every byte is what the reference writes. On real
-payloads nearly every text is distinct, and a Python parse per text cost most of a writer's time.
-The reference (`NATIVE = False`: each distinct text parsed in Python, `props_fragment`) stays for
-the tests that compare the two, and for JSON with values as strings or dropped locked keys.
+batch): one text column per property key (`props_text`) and typed columns (`props_typed`), with
+the rows native code could spell differently spelled by the Python reference, so every byte is
+what the reference writes. On real payloads nearly every text is distinct, and a Python parse
+per text cost most of a writer's time. The reference (`NATIVE = False`: each distinct text
+parsed in Python, `props_fragment`) stays for the tests that compare the two, and writes JSON's
+properties object (DuckDB's `json()` with its checks measured no faster than msgspec and
+`json.dumps` per text: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from functools import cached_property
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from event_export.formats.text import escape_line_breaks, json_text
+from event_export.formats.text import json_text
 from event_export.pipeline.lake import EVENT_SCHEMA, PROFILE_SCHEMA
 from event_export.pipeline.payload import (
     as_text,
-    compact_column,
     flatten_column,
     keys_in,
     kinds_of,
@@ -279,7 +279,4 @@ class Rows:
 
     def props_json(self) -> pa.Array:
         """Each row's properties as one compact JSON object (values as strings if asked)."""
-        as_strings = self.options.values_as_strings
-        if not NATIVE or as_strings or self.props_schema.drops:
-            return self.props_fragment(json_text)
-        return escape_line_breaks(compact_column(self.batch.column(self.layout.props_column)))
+        return self.props_fragment(json_text)  # native measured no faster: docs/performance.md

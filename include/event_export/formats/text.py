@@ -80,15 +80,6 @@ def json_text(value: object) -> str:
     return text
 
 
-def escape_line_breaks(column: pa.Array) -> pa.Array:
-    """Compact JSON texts with the raw Unicode line breaks escaped, as `json_text` writes them
-    (they can only stand inside strings, so the replacement is exact)."""
-    for raw, escaped in _LINE_BREAKS:
-        if _any(pc.match_substring(column, raw)):
-            column = pc.replace_substring(column, raw, escaped)
-    return column
-
-
 def json_member(column: pa.Array, name: str, lead: str = "") -> pa.Array:
     """`"name":"value"` per row (after `lead`) with the value JSON-escaped as `json_text` would;
     null stays null."""

@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from event_export.pipeline.payload_native import (
-    compact_native,
     flatten_native,
     keys_native,
 )
@@ -193,19 +192,6 @@ def typed(payloads: list[dict], keys: list[str], types: list[pa.DataType]) -> li
         else pa.array([p.get(k) for p in payloads], t)
         for k, t in zip(keys, types, strict=True)
     ]
-
-
-def compact_column(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Each row's payload as compact JSON, `json.dumps(parse(text), ensure_ascii=False,
-    separators=(",", ":"))` ({} for a null or empty text), in native code where it is exact."""
-    texts, indices = _distinct(column)
-    compact, suspect = compact_native(texts)
-    if pc.any(suspect).as_py():
-        spelled = [json.dumps(parse(t), **_COMPACT) for t in texts.filter(suspect).to_pylist()]
-        compact = pc.replace_with_mask(compact, suspect, pa.array(spelled, pa.string()))
-    if indices is not None:
-        compact = compact.take(indices)
-    return pc.fill_null(compact, "{}")
 
 
 def value_kind(value: object) -> str:

@@ -31,7 +31,6 @@ import threading
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -237,60 +236,3 @@ def keys_native(texts: pa.Array) -> tuple[set[str], pa.Array]:
         suspect = pc.or_(suspect, pc.invert(_valid(clean)))
         found = _run(sql, {"t": pa.table({"p": _set_aside(texts, suspect)})})
     return set(found.column("k").to_pylist()), suspect
-
-
-# Compact JSON: DuckDB's `json(p)` (yyjson reads and writes the text again) keeps the members'
-# order, repeated keys and big integers' digits, and spells doubles as Python's `repr` between
-# 1e-4 and 1e16 (checked on 300,000 doubles: random bit patterns, decimals, every magnitude).
-# What it may spell differently: a number in exponent form, a fixed one of 17 or more integer
-# digits or below 1e-4 (Python writes those in exponent form), a `\u` escape (upper-case hex),
-# and a repeated key at any depth (Python keeps the last value at the first key's place).
-_RISKY_COMPACT = r"[0-9][eE]|\d{17}\.|(?:^|[^0-9])0\.0000"
-
-
-def compact_native(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Each payload as `json.dumps(parse(text), ensure_ascii=False, separators=(",", ":"))`,
-    and which rows the caller must spell in Python instead (their cells are not to be used).
-    A null or empty text gives null (and is suspect when blank)."""
-    texts, suspect = _prepared(texts)
-    clean = _set_aside(texts, suspect)
-    sql = (
-        "SELECT j, len(k) <> len(list_distinct(k)) AS dup "
-        "FROM (SELECT json(p)::VARCHAR AS j, json_keys(p) AS k FROM t)"
-    )
-    try:
-        try:
-            result = _run(sql, {"t": pa.table({"p": clean})})
-        except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
-            suspect = pc.or_(suspect, pc.invert(_valid(clean)))
-            result = _run(sql, {"t": pa.table({"p": _set_aside(texts, suspect)})})
-    except duckdb.Error:  # anything else DuckDB will not do: the batch goes to Python
-        return pa.nulls(len(texts), pa.string()), pa.nulls(len(texts), pa.bool_()).fill_null(True)
-    if not result.num_rows:
-        return pa.array([], pa.string()), pa.array([], pa.bool_())
-    compact = result.column("j").chunk(0)
-    risky = pc.fill_null(pc.match_substring(compact, "\\u"), False)
-    maybe = pc.fill_null(pc.match_substring_regex(compact, _RISKY_COMPACT), False)
-    if pc.any(maybe).as_py():  # a number or a string that looks like one: strings removed
-        stripped = pc.replace_substring_regex(compact.filter(maybe), _STRING, '""')
-        numbers = pc.match_substring_regex(stripped, _RISKY_COMPACT)
-        risky = pc.or_(risky, pc.replace_with_mask(_falses(len(compact)), maybe, numbers))
-    suspect = pc.or_(suspect, pc.or_(risky, pc.fill_null(result.column("dup").chunk(0), False)))
-    nested = pc.fill_null(pc.match_substring_regex(compact, r"^.+\{"), False)
-    if pc.any(nested).as_py():  # an object inside (or a brace in a string): repeated keys?
-        suspect = pc.or_(suspect, _repeats_inside(compact, nested))
-    return compact, suspect
-
-
-def _repeats_inside(compact: pa.Array, check: pa.Array) -> pa.Array:
-    """For the `check` rows, whether an object at any depth repeats a key (others: False)."""
-    rows = pc.indices_nonzero(check)
-    sql = (
-        "SELECT DISTINCT t.i FROM t, json_tree(t.c) AS j WHERE j.key IS NOT NULL "
-        "GROUP BY t.i, j.parent, j.key HAVING count(*) > 1"
-    )
-    table = pa.table({"i": rows, "c": compact.filter(check)})
-    found = _run(sql, {"t": table}).column("i")
-    out = np.zeros(len(compact), dtype=bool)
-    out[np.asarray(found.to_numpy(), dtype=np.int64)] = True
-    return pa.array(out)

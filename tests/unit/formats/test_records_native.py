@@ -17,8 +17,7 @@ from event_export.formats.records import PropsSchema, Rows, scan_props
 from event_export.formats.text import json_text
 from event_export.pipeline import payload
 from event_export.pipeline.lake import EVENT_SCHEMA
-from event_export.pipeline.payload import compact_column, kinds_of
-from event_export.pipeline.payload_native import compact_native
+from event_export.pipeline.payload import kinds_of
 from payload_corpus import HOSTILE, ORDINARY
 
 FORMATS = ["json", "xml", "csv", "parquet"]
@@ -147,15 +146,6 @@ def test_typed_parquet_columns_match_the_reference(values, tmp_path, monkeypatch
     props = _schema(texts, options, "parquet")
     reference = _outcome("parquet", options, props, texts, tmp_path, False, monkeypatch)
     assert _outcome("parquet", options, props, texts, tmp_path, True, monkeypatch) == reference
-
-
-def test_ordinary_payloads_stay_in_native_code():
-    """The fallback is for the hostile rows only: ordinary payloads are never set aside."""
-    _, suspect = compact_native(pa.array(ORDINARY * 50, pa.string()))
-    assert not any(suspect.to_pylist())
-    assert compact_column(pa.array(ORDINARY)).to_pylist() == [
-        json_text(payload.parse(t)) for t in ORDINARY
-    ]
 
 
 def test_the_text_formats_need_only_the_keys_found_natively():
