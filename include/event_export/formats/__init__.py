@@ -20,6 +20,7 @@ from event_export.formats.records import (
     Options,
     PropsSchema,
     Rows,
+    props_schema,
     scan_props,
 )
 from event_export.formats.xml import XmlWriter
@@ -43,13 +44,16 @@ def extension(file_format: str, parquet_gzip: bool = True, codec: str | None = N
     return stream_extension(WRITERS[file_format].extension, codec or "none")
 
 
-def scan_series(staged_path: str, layout: Layout, options: Options) -> PropsSchema:
-    """The pre-pass: the property keys and types of the whole staged file."""
+def scan_series(
+    staged_path: str, layout: Layout, options: Options, file_format: str = "parquet"
+) -> PropsSchema:
+    """The pre-pass: the property keys of the whole staged file, and their types when the
+    format writes them (Parquet)."""
     texts = (
         batch.column(0)
         for batch in coalesce(read_staged(staged_path, [layout.props_column]), BATCH_ROWS)
     )
-    return scan_props(texts, options.values_as_strings)
+    return scan_props(texts, options.values_as_strings, typed=file_format == "parquet")
 
 
 def write_series(
@@ -69,7 +73,7 @@ def write_series(
     `props`: the property columns when the caller ran the pre-pass (and the schema lock).
     """
     if props is None:
-        props = scan_series(staged_path, layout, options)
+        props = scan_series(staged_path, layout, options, file_format)
     writer = WRITERS[file_format](layout, options, props, output, title)
     for batch in coalesce(read_staged(staged_path, rows=rows), BATCH_ROWS):
         writer.write(Rows(batch, layout, options, props))
@@ -86,6 +90,7 @@ __all__ = [
     "Output",
     "PropsSchema",
     "extension",
+    "props_schema",
     "scan_series",
     "write_series",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from event_export.formats import records
 from event_export.formats.base import TextWriter
 from event_export.formats.records import Layout, PropsSchema, Rows
 from event_export.formats.text import (
@@ -56,6 +57,7 @@ class CsvWriter(TextWriter):
         return UTF8_BOM + line if self.excel else line
 
     def _props(self, props: dict) -> str:
+        """A row's property fields (the reference: one dict in Python)."""
         texts = (as_text(props.get(key)) for key in self.props.keys)
         if self.excel:
             texts = (None if text is None else excel_safe_py(text) for text in texts)
@@ -66,7 +68,9 @@ class CsvWriter(TextWriter):
         fields += [_field(column, self.excel) for _, column in rows.scalars()]
         for _, group in rows.groups():
             fields += [_field(column, self.excel) for _, column in group]
-        if self.props.keys:
+        if self.props.keys and records.NATIVE:
+            fields += [_field(text, self.excel) for _, text in rows.props_text()]
+        elif self.props.keys:
             fields.append(rows.props_fragment(self._props))
         line = pc.binary_join_element_wise(
             *fields, ",", null_handling="replace", null_replacement=""

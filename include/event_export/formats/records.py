@@ -3,9 +3,15 @@
 A layout names the client-facing fields and the lake columns they come from: timestamps, top-level
 fields, fixed groups (`profile`, `deviceInfo`) and one free-form properties object (`eventProps`
 or `profileProps`). `Rows` turns one lake batch into those fields; the formats only encode them.
-Properties are decoded once per distinct JSON text of the batch (dictionary encoding), so
-repeated payloads cost one parse, and values reach every row through `take`, never a Python loop
-over rows.
+
+Properties are read in native code (pipeline/payload_native.py, DuckDB's JSON functions over the
+batch): one text column per property key (`props_text`) and typed columns (`props_typed`), with
+the rows native code could spell differently spelled by the Python reference, so every byte is
+what the reference writes. On real payloads nearly every text is distinct, and a Python parse
+per text cost most of a writer's time. The reference (`NATIVE = False`: each distinct text
+parsed in Python, `props_fragment`) stays for the tests that compare the two, and writes JSON's
+properties object (DuckDB's `json()` with its checks measured no faster than msgspec and
+`json.dumps` per text: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ import pyarrow.compute as pc
 
 from event_export.formats.text import json_text
 from event_export.pipeline.lake import EVENT_SCHEMA, PROFILE_SCHEMA
-from event_export.pipeline.payload import as_text, parse
+from event_export.pipeline.payload import (
+    as_text,
+    flatten_column,
+    keys_in,
+    kinds_of,
+    parse,
+    typed,
+)
 
 Fields = tuple[tuple[str, str], ...]  # (client-facing name, lake column)
 IDENTIFIERS = ("identity", "email", "phone")
-_INT64 = (-(2**63), 2**63)
+NATIVE = True  # False: the Python reference (tests compare the two byte for byte)
 
 
 @dataclass(frozen=True)
@@ -125,18 +138,6 @@ def resolve_identity(columns: dict[str, pa.Array], priority: Iterable[str]) -> p
     return pc.coalesce(*candidates, pa.scalar("", pa.string()))
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int" if _INT64[0] <= value < _INT64[1] else "other"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    return "other"
-
-
 def _arrow_type(kinds: set[str]) -> pa.DataType:
     if kinds == {"bool"}:
         return pa.bool_()
@@ -154,31 +155,35 @@ class PropsSchema:
     keys: tuple[str, ...] = ()
     types: tuple[pa.DataType, ...] = ()
     exact: bool = False  # only `keys` are written, other properties dropped (schema: locked)
+    drops: bool = False  # exact, and the data holds keys that are not written
 
     def only(self, keys: Iterable[str]) -> PropsSchema:
         """Exactly these keys, sorted, typed as scanned (text when the data has none)."""
         scanned = dict(zip(self.keys, self.types, strict=True))
         kept = tuple(sorted(set(keys)))
-        return PropsSchema(kept, tuple(scanned.get(k, pa.string()) for k in kept), exact=True)
+        types = tuple(scanned.get(k, pa.string()) for k in kept)
+        return PropsSchema(kept, types, exact=True, drops=bool(set(self.keys) - set(kept)))
 
 
-def scan_props(texts: Iterable[pa.Array], values_as_strings: bool = False) -> PropsSchema:
-    """Keys and types over all properties texts (a pre-pass, so every chunk shares one schema)."""
-    kinds: dict[str, set[str]] = {}
-    for column in texts:
-        for text in pc.unique(column).to_pylist():
-            for key, value in parse(text).items():
-                seen = kinds.setdefault(key, set())
-                if value is not None:
-                    seen.add(_kind(value))
+def props_schema(kinds: dict[str, Iterable[str]], values_as_strings: bool = False) -> PropsSchema:
+    """The schema of a file series from its properties' keys and value kinds
+    (`payload.kinds_of`; extract collects them for an event, see pipeline/stages/split.py)."""
     keys = tuple(sorted(kinds))
     if values_as_strings:
         return PropsSchema(keys, tuple(pa.string() for _ in keys))
-    return PropsSchema(keys, tuple(_arrow_type(kinds[k]) for k in keys))
+    return PropsSchema(keys, tuple(_arrow_type(set(kinds[k])) for k in keys))
 
 
-def _typed(value: object, type_: pa.DataType) -> object:
-    return as_text(value) if pa.types.is_string(type_) else value
+def scan_props(
+    texts: Iterable[pa.Array], values_as_strings: bool = False, typed: bool = True
+) -> PropsSchema:
+    """Keys and types over all properties texts (a pre-pass, so every chunk shares one schema).
+
+    Only Parquet reads the types (`typed`): they take a Python pass over every distinct text,
+    where the keys alone are found in native code (text formats: every key typed as text)."""
+    if typed and not values_as_strings:
+        return props_schema(kinds_of(texts))
+    return props_schema(dict.fromkeys(keys_in(texts), ()), values_as_strings=True)
 
 
 class Rows:
@@ -234,20 +239,17 @@ class Rows:
 
     @cached_property
     def _decoded(self) -> tuple[list[dict], pa.Array]:
-        """Distinct properties texts parsed once, and each row's index into them."""
+        """Distinct properties texts parsed once, and each row's index into them (reference)."""
         encoded = pc.dictionary_encode(self.batch.column(self.layout.props_column))
         parsed = [parse(text) for text in encoded.dictionary.to_pylist()]
         return parsed, encoded.indices
 
-    def _per_row(self, distinct: list, type_: pa.DataType) -> pa.Array:
-        return pa.array(distinct, type_).take(self._decoded[1])
-
     def props_fragment(self, render: Callable[[dict], str]) -> pa.Array:
         """`render(properties)` for each row, computed once per distinct properties text.
 
-        The text formats render a row's whole properties part this way (a JSON object, XML
-        entries, CSV fields): its cost follows the distinct payloads, not the rows. Values are
-        already strings when values go as strings; absent properties render as {}.
+        The reference way of the text formats (and JSON's with values as strings): a row's
+        whole properties part rendered in Python (a JSON object, XML entries, CSV fields).
+        Values are already strings when values go as strings; absent properties render as {}.
         """
         parsed, indices = self._decoded
         if self.props_schema.exact:  # schema: locked - the one place other keys are dropped
@@ -258,15 +260,23 @@ class Rows:
         texts = pa.array([render(p) for p in parsed], pa.string())
         return pc.fill_null(texts.take(indices), render({}))
 
+    def props_text(self) -> list[tuple[str, pa.Array]]:
+        """Each property key of the schema with its values as text (`payload.as_text`), null
+        where the row has no value (absent or null)."""
+        keys = list(self.props_schema.keys)
+        column = self.batch.column(self.layout.props_column)
+        return list(zip(keys, flatten_column(column, keys), strict=True))
+
     def props_typed(self) -> list[tuple[str, pa.Array]]:
         """Each property in its scanned type (all strings when values go as strings)."""
-        parsed, _ = self._decoded
         schema = self.props_schema
-        return [
-            (key, self._per_row([_typed(p.get(key), type_) for p in parsed], type_))
-            for key, type_ in zip(schema.keys, schema.types, strict=True)
-        ]
+        keys, types = list(schema.keys), list(schema.types)
+        if NATIVE:
+            columns = flatten_column(self.batch.column(self.layout.props_column), keys, types)
+            return list(zip(keys, columns, strict=True))
+        parsed, indices = self._decoded
+        return list(zip(keys, [c.take(indices) for c in typed(parsed, keys, types)], strict=True))
 
     def props_json(self) -> pa.Array:
         """Each row's properties as one compact JSON object (values as strings if asked)."""
-        return self.props_fragment(json_text)
+        return self.props_fragment(json_text)  # native measured no faster: docs/performance.md

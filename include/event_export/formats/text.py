@@ -111,6 +111,11 @@ def xml_text_py(value: str) -> str:
 
 def xml_element(column: pa.Array, name: str) -> pa.Array:
     """`<name>text</name>` per row, the text escaped as `xml_text_py` does; null stays null."""
+    return xml_wrapped(column, f"<{name}>", f"</{name}>")
+
+
+def xml_wrapped(column: pa.Array, before: str, after: str) -> pa.Array:
+    """`before` + the text escaped as `xml_text_py` does + `after` per row; null stays null."""
 
     def build(values: pa.Array) -> pa.Array:
         values = as_strings(values)
@@ -118,7 +123,7 @@ def xml_element(column: pa.Array, name: str) -> pa.Array:
             values = pc.replace_substring_regex(values, _XML_ILLEGAL, "?")
             for raw, ref in _XML_REFS:
                 values = pc.replace_substring(values, raw, ref)
-        return piece(f"<{name}>", values, f"</{name}>")
+        return piece(before, values, after)
 
     return by_value(column, build)
 

@@ -20,9 +20,14 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from event_export.pipeline.payload_native import flatten_native, keys_native
+from event_export.pipeline.payload_native import (
+    flatten_native,
+    keys_native,
+)
 
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
+_INT64 = (-(2**63), 2**63)
+_EXACT_FLOAT_DIGITS = 15  # integers of more digits may pass 2^53: pyarrow refuses them as float64
 _decode = msgspec.json.Decoder().decode
 _decode_keys = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode  # values left undecoded
 
@@ -70,9 +75,14 @@ def _distinct(column: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array | 
 
 def keys_of(batches: Iterable[pa.RecordBatch]) -> list[str]:
     """Every payload key seen in the batches, sorted."""
+    return keys_in(batch.column("payload") for batch in batches)
+
+
+def keys_in(columns: Iterable[pa.Array | pa.ChunkedArray]) -> list[str]:
+    """Every top-level key of the JSON texts in the columns, sorted (`keys_of` for any column)."""
     keys: set[str] = set()
-    for batch in batches:
-        texts, _ = _distinct(batch.column("payload"))
+    for column in columns:
+        texts, _ = _distinct(column)
         found, suspect = keys_native(texts)
         keys.update(found.get(0, ()))
         for text in texts.filter(suspect).to_pylist():
@@ -137,27 +147,99 @@ def flatten(payloads: list[dict], keys: list[str]) -> list[pa.Array]:
     return [pa.array([as_text(p.get(k)) for p in payloads], pa.string()) for k in keys]
 
 
-def flatten_column(column: pa.Array | pa.ChunkedArray, keys: list[str]) -> list[pa.Array]:
+def flatten_column(
+    column: pa.Array | pa.ChunkedArray,
+    keys: list[str],
+    types: list[pa.DataType] | None = None,
+) -> list[pa.Array]:
     """`flatten(parse_column(column), keys)`, in native code where it is exact.
 
     Rows native code marks suspect (see `payload_native`) are spelled by the Python reference
     and put in place with one mask per key; pooled payloads are read once per distinct text.
+    With `types`, each key's column has its type: `typed(parse_column(column), keys, types)`
+    (the text of a string column, the value itself of an int64, float64 or boolean one).
     """
     if not keys:
         return []
     texts, indices = _distinct(column)
     native = flatten_native(texts, keys)
-    columns = native.columns
-    if pc.any(native.suspect).as_py():
-        parsed = [parse(t) for t in texts.filter(native.suspect).to_pylist()]
-        spelled = flatten(parsed, keys)
+    columns, suspect = native.columns, native.suspect
+    if types is not None:
+        columns, suspect = _cast(columns, types, suspect)
+    if pc.any(suspect).as_py():
+        parsed = [parse(t) for t in texts.filter(suspect).to_pylist()]
+        spelled = flatten(parsed, keys) if types is None else typed(parsed, keys, types)
         columns = [
-            pc.replace_with_mask(c, native.suspect, s)
-            for c, s in zip(columns, spelled, strict=True)
+            pc.replace_with_mask(c, suspect, s) for c, s in zip(columns, spelled, strict=True)
         ]
     if indices is not None:
         columns = [c.take(indices) for c in columns]  # a null payload takes null everywhere
     return columns
+
+
+def _cast(
+    columns: list[pa.Array], types: list[pa.DataType], suspect: pa.Array
+) -> tuple[list[pa.Array], pa.Array]:
+    """Native text cells as their types; float64 cells holding long integers become suspect
+    (pyarrow refuses an integer past 2^53 as a double: Python decides, and raises)."""
+    for cells, type_ in zip(columns, types, strict=True):
+        if pa.types.is_floating(type_):
+            digits = pc.match_substring_regex(cells, rf"^-?[0-9]{{{_EXACT_FLOAT_DIGITS + 1},}}$")
+            suspect = pc.or_(suspect, pc.fill_null(digits, False))
+    out = []
+    for cells, type_ in zip(columns, types, strict=True):
+        if pa.types.is_string(type_):
+            out.append(cells)
+            continue
+        cells = pc.if_else(suspect, pa.scalar(None, pa.string()), cells)
+        try:
+            out.append(cells.cast(type_))
+        except pa.ArrowInvalid:  # not expected: the whole batch goes to Python
+            every = pa.nulls(len(cells), pa.bool_()).fill_null(True)
+            return [pa.nulls(len(c), t) for c, t in zip(columns, types, strict=True)], every
+    return out, suspect
+
+
+def typed(payloads: list[dict], keys: list[str], types: list[pa.DataType]) -> list[pa.Array]:
+    """One column per key in its type: text (`as_text`) for string columns, else the value."""
+    return [
+        pa.array([as_text(p.get(k)) for p in payloads], t)
+        if pa.types.is_string(t)
+        else pa.array([p.get(k) for p in payloads], t)
+        for k, t in zip(keys, types, strict=True)
+    ]
+
+
+def value_kind(value: object) -> str:
+    """What a property value types a Parquet column as: bool, int (64 bits), float, str, or
+    other (objects, lists, larger integers)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int" if _INT64[0] <= value < _INT64[1] else "other"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return "other"
+
+
+def kinds_of(columns: Iterable[pa.Array]) -> dict[str, set[str]]:
+    """Every top-level key of the payload texts and the kinds of its non-null values, each
+    distinct text parsed once in Python (msgspec). Not native: DuckDB's ways measured no faster
+    (docs/performance.md, "gcp_export's properties in native code")."""
+    kinds: dict[str, set[str]] = {}
+    for column in columns:
+        for text in pc.unique(column).to_pylist():
+            _add_kinds(kinds, parse(text))
+    return kinds
+
+
+def _add_kinds(kinds: dict[str, set[str]], payload: dict) -> None:
+    for key, value in payload.items():
+        seen = kinds.setdefault(key, set())
+        if value is not None:
+            seen.add(value_kind(value))
 
 
 def flatten_column_python(column: pa.Array | pa.ChunkedArray, keys: list[str]) -> list[pa.Array]:

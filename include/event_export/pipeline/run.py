@@ -46,6 +46,7 @@ from event_export.settings import lake_uri, staging_root
 EVENT_NAMES = "event-names.json"  # in the run's extract folder: raw event name by staging key
 PARTS = "parts.json"  # in the run's extract folder: the parts `split_by_event` hands out
 PAYLOAD_KEYS = "payload-keys.json"  # in the run's extract folder: each event's payload keys
+PAYLOAD_KINDS = "payload-kinds.json"  # ... or each event's payload keys with their value kinds
 use_jemalloc()  # every task of a run allocates through it (memory.py)
 
 FORMAT_WORKERS = min(2, os.cpu_count() or 1)  # more threads than cores only add memory
@@ -128,13 +129,19 @@ class ExportRun:
                 return {"day": day, "rows": result.rows, "path": ws.publish(result.path)}
             columns = self.naming_profile.staged_columns
             with_keys = self.naming_profile.payload_keys
-            parts = extract(source, self.window, self.events, out_dir, columns, with_keys)
+            with_kinds = self.naming_profile.payload_kinds
+            parts = extract(
+                source, self.window, self.events, out_dir, columns, with_keys, with_kinds
+            )
             self._stage_base(out_dir, base)
             names = {p.key: p.event for p in parts}  # JSON escapes NUL and the like: any name
             (out_dir / EVENT_NAMES).write_text(json.dumps(names, ensure_ascii=True))
             if with_keys:
                 keys = {p.key: p.payload_keys for p in parts}
                 (out_dir / PAYLOAD_KEYS).write_text(json.dumps(keys, ensure_ascii=True))
+            if with_kinds:
+                kinds = {p.key: p.payload_kinds for p in parts}
+                (out_dir / PAYLOAD_KINDS).write_text(json.dumps(kinds, ensure_ascii=True))
             index = [{**p.to_xcom(), "path": ws.key(p.path)} for p in parts]
             (out_dir / PARTS).write_text(json.dumps(index, ensure_ascii=True))
             ws.publish_folder(out_dir)
@@ -195,12 +202,21 @@ class ExportRun:
         with self.store.workspace() as ws:
             return json.loads(ws.fetch(f"{self.prefix}/extract/{EVENT_NAMES}").read_text())
 
-    def payload_keys(self) -> dict[str, list[str]]:
-        """Each event's payload keys as `extract` collected them (profiles that ask for them)."""
-        if not self.naming_profile.payload_keys or self.profiles:
+    def payload_keys(self) -> dict[str, list[str]] | dict[str, dict[str, list[str]]]:
+        """Each event's payload keys as `extract` collected them (profiles that ask for them),
+        or its keys with their values' kinds (`payload_kinds`). A run extracted before the
+        profile asked has none: format finds them itself."""
+        profile = self.naming_profile
+        if self.profiles or not (profile.payload_keys or profile.payload_kinds):
             return {}
+        name = PAYLOAD_KINDS if profile.payload_kinds else PAYLOAD_KEYS
         with self.store.workspace() as ws:
-            return json.loads(ws.fetch(f"{self.prefix}/extract/{PAYLOAD_KEYS}").read_text())
+            try:
+                return json.loads(ws.fetch(f"{self.prefix}/extract/{name}").read_text())
+            except Exception as exc:
+                if _not_staged(exc):
+                    return {}
+                raise
 
     def format(self, part: Part, keys: dict[str, list[str]] | None = None) -> Formatted:
         """One part (an event, or a cut event's row range) formatted; `keys`: payload keys by

@@ -6,6 +6,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+from event_export.formats import EVENTS, Options, props_schema, scan_series
 from event_export.generator import write_window
 from event_export.pipeline import ipc
 from event_export.pipeline.ipc import read_staged, schema_of
@@ -60,3 +61,18 @@ def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypa
 
 def _size(part) -> int:
     return Path(part.path).stat().st_size
+
+
+def test_extract_collects_the_properties_schema_the_gcp_formats_would_scan(
+    kolkata_lake, demo_day, tmp_path, monkeypatch
+):
+    """gcp_export's ranges of a cut event take the schema extract collected instead of
+    scanning the whole event each: it must be the scan's, keys and Parquet types."""
+    monkeypatch.setattr(split_module, "FLUSH_BYTES", 64 * 1024)  # many batches per event
+    window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
+    parts = extract(str(kolkata_lake), window, None, tmp_path / "k", payload_kinds=True)
+    for part in parts:
+        assert part.payload_keys is None
+        scanned = scan_series(part.path, EVENTS, Options(), "parquet")
+        assert props_schema(part.payload_kinds) == scanned
+    assert any(t != pa.string() for p in parts for t in props_schema(p.payload_kinds).types)

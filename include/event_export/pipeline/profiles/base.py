@@ -27,19 +27,26 @@ class NamingProfile(Protocol):
         """Whether `format` wants each event's payload keys, collected once by `extract`."""
         ...
 
+    @property
+    def payload_kinds(self) -> bool:
+        """Whether `format` wants each event's payload keys with their values' kinds instead
+        (typed columns), collected once by `extract`."""
+        ...
+
     def format(
         self,
         ws: Workspace,
         part: Part,
         out_dir: Path,
-        keys: list[str] | None = None,
+        keys: list[str] | dict[str, list[str]] | None = None,
         locked: list[str] | None = None,
     ) -> Formatted:
         """Write one part (its staged rows local at `part["path"]`; a cut event's row range,
         pipeline/shards.py) under `out_dir` and publish what `package` needs, and the event's
         columns (schema.EVENT_FILE) for the manifest, once (a cut event's first range); `keys`:
-        the event's payload keys when `payload_keys` asked for them; `locked`: the only payload
-        keys to write (schema: locked, pipeline/schema.py)."""
+        the event's payload keys when `payload_keys` asked for them (a dict of key to kinds when
+        `payload_kinds` did); `locked`: the only payload keys to write (schema: locked,
+        pipeline/schema.py)."""
         ...
 
     def package(

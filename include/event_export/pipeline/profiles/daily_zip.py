@@ -31,6 +31,7 @@ class DailyZip:
     covered: Period
     staged_columns = tuple(READ_COLUMNS)  # not the event name, email or phone
     payload_keys = True  # the CSV header: every payload key of the event, found by extract
+    payload_kinds = False
 
     @property
     def label(self) -> str:

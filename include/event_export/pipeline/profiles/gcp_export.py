@@ -20,10 +20,12 @@ from event_export.config.model import ExportConfig
 from event_export.formats import (
     EVENTS,
     PROFILES,
+    Layout,
     Options,
     Output,
     PropsSchema,
     extension,
+    props_schema,
     scan_series,
     write_series,
 )
@@ -48,7 +50,17 @@ class GcpExport:
     window: Window
     request_id: str  # the run's: see naming.request_id_for
     staged_columns = None  # every column: records fall back on email and phone, JSON names events
-    payload_keys = False  # the formats scan the properties themselves (formats.records)
+
+    @property
+    def payload_kinds(self) -> bool:
+        """Parquet types its property columns: extract collects each event's property keys
+        with their values' kinds, once, so a cut event's ranges read only their own rows."""
+        return self.config.format == "parquet" and not self.config.values_as_strings
+
+    @property
+    def payload_keys(self) -> bool:
+        """The other formats (and values as strings) need only the keys (found natively)."""
+        return not self.payload_kinds
 
     @property
     def profiles(self) -> bool:
@@ -72,7 +84,7 @@ class GcpExport:
         ws: Workspace,
         part: Part,
         out_dir: Path,
-        keys: list[str] | None = None,
+        keys: list[str] | dict[str, list[str]] | None = None,
         locked: list[str] | None = None,
     ) -> Formatted:
         """Write one part (an event's rows or a range of them, or the snapshot) as its file
@@ -82,7 +94,7 @@ class GcpExport:
         the event's folder (a cut event's first range records them, for all its ranges)."""
         event = None if self.profiles else ipc.first_value(part["path"], "event_name")
         layout = PROFILES if self.profiles else EVENTS
-        offered = scan_series(part["path"], layout, self.options)
+        offered = self._offered(part, layout, keys)
         lock = schema.apply_lock(offered.keys, locked)
         props = offered if locked is None else offered.only(lock.keys)
         columns = schema.event_columns(
@@ -99,6 +111,18 @@ class GcpExport:
         ws.publish_folder(out_dir)
         done["chunks"] = [_staged_chunk(ws, c) for c in done["chunks"]]
         return done
+
+    def _offered(
+        self, part: Part, layout: Layout, keys: list[str] | dict[str, list[str]] | None
+    ) -> PropsSchema:
+        """The part's property columns: from what extract collected (`keys`), else scanned
+        here over the whole staged file (a profile snapshot, or staging from before)."""
+        as_strings = self.options.values_as_strings
+        if isinstance(keys, dict):
+            return props_schema(keys, as_strings)
+        if keys is not None:
+            return props_schema(dict.fromkeys(keys, ()), values_as_strings=True)
+        return scan_series(part["path"], layout, self.options, self.config.format)
 
     def _write(self, part: Part, out_dir: Path, event: str | None, props: PropsSchema) -> Formatted:
         if out_dir.exists():

@@ -29,12 +29,14 @@ def extract(
     out_dir: Path,
     columns: Sequence[str] | None = None,
     payload_keys: bool = False,
+    payload_kinds: bool = False,
 ) -> list[EventPart]:
     """Stream the window's rows into `out_dir/<key>.arrow` per event (only `columns`, if given);
     memory stays at a few batches per event. Returns the events in name order with row counts
-    (and each event's payload keys, with `payload_keys`)."""
+    (and each event's payload keys, with `payload_keys`, or keys with their values' kinds, with
+    `payload_kinds`)."""
     batches = read_window(lake_uri, window, events)
-    return split_by_event(batches, out_dir, columns, payload_keys)
+    return split_by_event(batches, out_dir, columns, payload_keys, payload_kinds)
 
 
 def extract_profiles(lake_uri: str, day: date, out_dir: Path) -> Extracted:

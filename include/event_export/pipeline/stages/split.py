@@ -6,7 +6,9 @@ task then only hands out the parts (see run.ExportRun.split).
 
 With `payload_keys`, it also collects each event's payload keys as the rows go by (the daily
 zip's CSV header needs the whole event's keys before its first row; an event cut over several
-`format` tasks would otherwise have each task read the whole event's payloads once more).
+`format` tasks would otherwise have each task read the whole event's payloads once more). With
+`payload_kinds`, each key's value kinds instead (gcp_export's Parquet types its property columns
+from them, formats.records.props_schema).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pyarrow.compute as pc
 
 from event_export.pipeline import ipc
 from event_export.pipeline.naming import event_label, staging_key
-from event_export.pipeline.payload import keys_by_group
+from event_export.pipeline.payload import keys_by_group, kinds_of
 from event_export.pipeline.streams import ordered_map, prefetch
 
 FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer: about 40 x 4 MB at most; readers coalesce
@@ -42,6 +44,7 @@ class EventPart:
     rows: int
     path: str
     payload_keys: tuple[str, ...] | None = None  # sorted; collected only when asked for
+    payload_kinds: dict[str, tuple[str, ...]] | None = None  # key: its values' kinds, sorted
 
     @property
     def key(self) -> str:
@@ -146,33 +149,49 @@ def _runs_with_keys(
     return [(name, part, keys.get(name, [])) for name, part in _runs(batch, columns, encoded)]
 
 
+def _runs_with_kinds(
+    batch: pa.RecordBatch, columns: Sequence[str] | None = None
+) -> list[tuple[str, pa.RecordBatch, dict[str, set[str]]]]:
+    """`_runs`, each with its payload keys and their values' kinds (payload.kinds_of)."""
+    return [
+        (name, part, kinds_of([part.column("payload")])) for name, part in _runs(batch, columns)
+    ]
+
+
 def split_by_event(
     batches: Iterable[pa.RecordBatch],
     out_dir: Path,
     columns: Sequence[str] | None = None,
     payload_keys: bool = False,
+    payload_kinds: bool = False,
 ) -> list[EventPart]:
     """Write `out_dir/<key>.arrow` per event (only `columns`, if given); returns the events in
-    name order with row counts (and, with `payload_keys`, each event's payload keys). Read a part
-    back with `ipc.read_staged(path, columns)`.
+    name order with row counts (and, with `payload_keys`, each event's payload keys; with
+    `payload_kinds`, its keys with their values' kinds). Read a part back with
+    `ipc.read_staged(path, columns)`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*out_dir.glob("*.parquet"), *out_dir.glob(f"*{ipc.SUFFIX}")]:
         stale.unlink()
     writers: dict[str, _EventWriter] = {}
     keys: dict[str, set[str]] = {}
+    kinds: dict[str, dict[str, set[str]]] = {}
     slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="split-write") as pool:
         try:
-            cut = functools.partial(_runs_with_keys if payload_keys else _runs, columns=columns)
+            runs = _runs_with_kinds if payload_kinds else _runs_with_keys if payload_keys else _runs
+            cut = functools.partial(runs, columns=columns)
             for runs in ordered_map(cut, prefetch(batches), workers=SORT_THREADS, ahead=1):
                 for name, part, *found in runs:
                     if name not in writers:
                         path = out_dir / f"{staging_key(name)}{ipc.SUFFIX}"
                         writers[name] = _EventWriter(path, part.schema, pool, slots)
-                        keys[name] = set()
+                        keys[name], kinds[name] = set(), {}
                     writers[name].add(part)
-                    if found:
+                    if found and payload_kinds:
+                        for key, seen in found[0].items():
+                            kinds[name].setdefault(key, set()).update(seen)
+                    elif found:
                         keys[name].update(found[0])
             for writer in writers.values():
                 writer.flush()
@@ -180,6 +199,14 @@ def split_by_event(
             for writer in writers.values():
                 writer.close()
     return [
-        EventPart(name, w.rows, str(w.path), tuple(sorted(keys[name])) if payload_keys else None)
+        EventPart(
+            name,
+            w.rows,
+            str(w.path),
+            tuple(sorted(keys[name])) if payload_keys else None,
+            {k: tuple(sorted(v)) for k, v in sorted(kinds[name].items())}
+            if payload_kinds
+            else None,
+        )
         for name, w in sorted(writers.items())
     ]
