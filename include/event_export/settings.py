@@ -79,6 +79,12 @@ def deadline_alerts_enabled() -> bool:
     return raw.strip().lower() not in {"off", "0", "false", "no"}
 
 
+def preload_enabled() -> bool:
+    """Whether the scheduler, Celery workers and dag-processor import the task code at start
+    (EES_PRELOAD, default on; off, 0, false or no turns it off): preload.py says why."""
+    return os.environ.get("EES_PRELOAD", "on").strip().lower() not in {"off", "0", "false", "no"}
+
+
 def smtp_conn_id() -> str:
     """The Airflow connection of the mail server (EES_SMTP_CONN_ID, default smtp_default)."""
     return os.environ.get("EES_SMTP_CONN_ID") or "smtp_default"

@@ -90,6 +90,12 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     assert s["late_runs_alerted_once"] == 3 and s["alert_emails"] == 3
     assert s["alerts_for_on_time_runs"] == 0
     assert s["cpu_s"]["tasks"] > s["work_cpu_s"] > 0
+    # the tasks' CPU by process: the supervisors (LocalExecutor's workers) and the task
+    # processes they fork, which parse, import and work (and so cost the most)
+    split = s["task_cpu_s_split"]
+    assert split["task_processes"] > split["supervisors"] > 0
+    assert abs(split["task_processes"] + split["supervisors"] - s["cpu_s"]["tasks"]) < 1.0
+    assert s["preload"] == "on" and s["task_overhead_cpu_s_per_ti"] > 0
     assert s["cpu_s"]["scheduler"] > 0 and s["peak_stack_pss_mb"] > 0
     assert s["db_growth_mb"] is None or s["db_growth_mb"] >= 0
     for row in result["exports"]:

@@ -10,6 +10,7 @@ Airflow's log app on 127.0.0.1 at the configured ports instead.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from pathlib import Path
 from event_export.settings import PACKAGE_DIR
 
 REPO = PACKAGE_DIR.parents[1]
+# airflow_local_settings.py: the task code's modules imported once per worker (preload.py)
+LOCAL_SETTINGS_DIR = REPO / "deploy" / "config"
 LOG_SERVERS = ("worker-logs", "trigger-logs")
 
 
@@ -96,6 +99,9 @@ def airflow_env(
         "EES_EXPORTS_DIR": str(exports_dir),
         "EES_STAGING_DIR": str(staging_dir),
         "EES_INCIDENTS_PATH": str(home / "incidents.json"),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(LOCAL_SETTINGS_DIR), os.environ.get("PYTHONPATH")])
+        ),
     }
 
 

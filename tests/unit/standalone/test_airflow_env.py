@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from event_export.standalone.airflow_env import (
+    LOCAL_SETTINGS_DIR,
     Ports,
     Secrets,
     airflow_env,
@@ -67,3 +68,10 @@ def test_each_checkout_has_a_database_of_its_own(tmp_path):
     assert one.startswith("ees_up_") and one.replace("_", "").isalnum()
     admin = "postgresql://ees:p%40ss@127.0.0.1:5433/postgres"
     assert sqlalchemy_url(admin, one) == f"postgresql+psycopg2://ees:p%40ss@127.0.0.1:5433/{one}"
+
+
+def test_every_service_finds_the_airflow_local_settings_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    path = _env(tmp_path)["PYTHONPATH"].split(":")
+    assert path == [str(LOCAL_SETTINGS_DIR), "/elsewhere"]
+    assert (LOCAL_SETTINGS_DIR / "airflow_local_settings.py").is_file()
