@@ -29,7 +29,8 @@ from event_export.pipeline.naming import event_label, staging_key
 from event_export.pipeline.payload import keys_by_group, kinds_of
 from event_export.pipeline.streams import ordered_map, prefetch
 
-FLUSH_BYTES = 4 * 1024 * 1024  # per event buffer: about 40 x 4 MB at most; readers coalesce
+FLUSH_BYTES = 2 * 1024 * 1024  # per event buffer: 40 events x 2 MB at most; readers coalesce
+# (4 MB: extract of 10 M realistic events peaked at 929 MB, 2 MB: 849 MB; docs/performance.md)
 SORT_THREADS = 2  # batches cut by event at once (Arrow's take releases the GIL)
 WRITE_THREADS = 2  # writes go on while this thread cuts the next batches
 MAX_IN_FLIGHT = 4  # buffers handed to the writers and not yet written
