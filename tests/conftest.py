@@ -220,6 +220,16 @@ def kolkata_lake(tmp_path_factory, demo_day) -> Path:
     return root
 
 
+@pytest.fixture(params=["distinct texts", "rows"])
+def payload_read_path(request, monkeypatch) -> str:
+    """Both ways the native payload code reads a batch: once per distinct text, or row by row."""
+    if request.param == "rows":
+        from event_export.pipeline import payload
+
+        monkeypatch.setattr(payload, "_DISTINCT_SHARE", 0.0)
+    return request.param
+
+
 @pytest.fixture
 def gcp_fields() -> dict:
     """Fields a test module sets on every `gcp_config` it makes (override this fixture in the

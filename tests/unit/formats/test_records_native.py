@@ -80,17 +80,10 @@ def _good() -> list[str]:
 GOOD = _good()
 
 
-@pytest.fixture(params=["distinct texts", "rows"])
-def read_path(request, monkeypatch):
-    if request.param == "rows":
-        monkeypatch.setattr(payload, "_DISTINCT_SHARE", 0.0)
-    return request.param
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 def test_every_format_writes_the_hostile_corpus_as_the_reference(
-    fmt, option, read_path, tmp_path, monkeypatch
+    fmt, option, payload_read_path, tmp_path, monkeypatch
 ):
     assert len(GOOD) > 50  # the corpus is mostly texts the reference writes
     texts = [*GOOD, *ORDINARY, None, "", *GOOD[::-1], *ORDINARY]

@@ -43,14 +43,6 @@ def _keys_for(texts):
     return sorted(keys)
 
 
-@pytest.fixture(params=["distinct texts", "rows"])
-def path(request, monkeypatch):
-    """Both ways `flatten_column` reads a batch: once per distinct text, or row by row."""
-    if request.param == "rows":
-        monkeypatch.setattr(payload, "_DISTINCT_SHARE", 0.0)
-    return request.param
-
-
 @pytest.mark.parametrize("text", HOSTILE)
 def test_each_hostile_payload_flattens_as_the_python_reference(text, monkeypatch):
     keys = _keys_for([text, *ORDINARY])
@@ -61,7 +53,7 @@ def test_each_hostile_payload_flattens_as_the_python_reference(text, monkeypatch
     assert _outcome(flatten_column, column, keys) == expected
 
 
-def test_all_hostile_payloads_in_one_batch_match_cell_by_cell(path):
+def test_all_hostile_payloads_in_one_batch_match_cell_by_cell(payload_read_path):
     good = []
     for text in HOSTILE:  # keep what the reference spells (one raising text fails a batch)
         if not isinstance(_outcome(flatten_column_python, pa.array([text]), ["a"]), type):
