@@ -158,14 +158,9 @@ class ExportRun:
     @cached_property
     def schema_base(self) -> schema.Base | None:
         """The previous delivery's schema as `extract` staged it (None: the first delivery)."""
-        with self.store.workspace() as ws:
-            key = f"{self.prefix}/extract/{schema.BASE_FILE}"
-            try:
-                return schema.base_from_json(ws.fetch(key).read_text())
-            except Exception as exc:
-                if _not_staged(exc):  # extracted before this version was deployed
-                    return None
-                raise
+        with self.store.workspace() as ws:  # none staged: extracted before this version
+            path = _fetch_if_staged(ws, f"{self.prefix}/extract/{schema.BASE_FILE}")
+            return None if path is None else schema.base_from_json(path.read_text())
 
     def lock_for(self, key: str) -> list[str] | None:
         """`schema: locked`: the locked payload keys of the event with this staging key (None:
@@ -211,12 +206,8 @@ class ExportRun:
             return {}
         name = PAYLOAD_KINDS if profile.payload_kinds else PAYLOAD_KEYS
         with self.store.workspace() as ws:
-            try:
-                return json.loads(ws.fetch(f"{self.prefix}/extract/{name}").read_text())
-            except Exception as exc:
-                if _not_staged(exc):
-                    return {}
-                raise
+            path = _fetch_if_staged(ws, f"{self.prefix}/extract/{name}")
+            return {} if path is None else json.loads(path.read_text())
 
     def format(self, part: Part, keys: dict[str, list[str]] | None = None) -> Formatted:
         """One part (an event, or a cut event's row range) formatted; `keys`: payload keys by
@@ -289,13 +280,8 @@ class ExportRun:
         keys = sorted({key for f in files for key in f["events"]})
         with self.store.workspace() as ws:  # what each event's format recorded, fetched at once
 
-            def recorded(key: str) -> Path | None:
-                try:
-                    return ws.fetch(f"{self.prefix}/format/{key}/{schema.EVENT_FILE}")
-                except Exception as exc:
-                    if _not_staged(exc):  # formatted before this version was deployed
-                        return None
-                    raise
+            def recorded(key: str) -> Path | None:  # None: formatted before this version
+                return _fetch_if_staged(ws, f"{self.prefix}/format/{key}/{schema.EVENT_FILE}")
 
             with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
                 staged = list(pool.map(recorded, keys))
@@ -369,6 +355,17 @@ class ExportRun:
     def release_staging(self) -> str:
         """After `validate` passed: remove the run's staging, or keep it (EES_STAGING_KEEP_DAYS)."""
         return staging_cleanup.release(self.store, self.prefix)
+
+
+def _fetch_if_staged(ws: Workspace, key: str) -> Path | None:
+    """The staged file fetched, or None when it was never staged (a run staged by an earlier
+    version); any other failure is raised."""
+    try:
+        return ws.fetch(key)
+    except Exception as exc:
+        if _not_staged(exc):
+            return None
+        raise
 
 
 def _not_staged(exc: Exception) -> bool:
