@@ -9,6 +9,10 @@ folders (path_template.PLACEHOLDERS: the event part is cut to EVENT_BYTES) and t
 file is read, and a config that could ever make a key too long fails then, alone, naming its
 file and field, like any other bad config.
 
+Azure also counts a blob name's path segments (the parts between slashes): at most 254
+(Microsoft's "Naming and Referencing Containers, Blobs, and Metadata"). The path's folders, the
+template's folders and the file name are each one segment, so that is known at load too.
+
 sFTP, FTP and local folders have no key: each folder name is held to 255 bytes there (the
 path's check and path_template.MAX_FOLDER_BYTES); whole paths are left to the server.
 """
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from event_export.config import path_template
 
 NAME_BYTES = 211  # the longest delivered file name (= pipeline.naming.MAX_FINAL_BYTES)
+AZURE_SEGMENTS = 254  # path segments in one blob name
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ def path_problem(destination_type: str, path: str) -> str | None:
     limit = LIMITS.get(destination_type)
     if limit is None or not path:
         return None
+    if problem := _segments_problem(destination_type, "path", _segments(path) + 1):
+        return problem
     longest = limit.measure(path) + 1 + NAME_BYTES
     if longest <= limit.longest:
         return None
@@ -60,6 +67,9 @@ def template_problem(destination_type: str, path: str, template: str) -> str | N
     limit = LIMITS.get(destination_type)
     if limit is None:
         return None
+    count = _segments(path) + len(path_template.parse(template)) + 1
+    if problem := _segments_problem(destination_type, "path_template", count):
+        return problem
     prefix = limit.measure(path)
     folders = path_template.longest(template, limit.measure)
     longest = prefix + (1 if path else 0) + folders + 1 + NAME_BYTES
@@ -70,4 +80,18 @@ def template_problem(destination_type: str, path: str, template: str) -> str | N
         f"folders up to {folders} + a file name up to {NAME_BYTES} + separators), over "
         f"{limit.store}'s limit of {limit.longest:,} {limit.unit} per object; use fewer or "
         "shorter folders"
+    )
+
+
+def _segments(path: str) -> int:
+    """Folders in a destination's `path` (the model keeps it without empty parts)."""
+    return len([p for p in path.split("/") if p])
+
+
+def _segments_problem(destination_type: str, field: str, count: int) -> str | None:
+    if destination_type != "azure" or count <= AZURE_SEGMENTS:
+        return None
+    return (
+        f"{field}: a blob name would have {count} path segments (folders and the file name), "
+        f"over Azure Blob Storage's limit of {AZURE_SEGMENTS}; use fewer folders"
     )

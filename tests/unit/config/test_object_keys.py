@@ -43,3 +43,17 @@ def test_keys_fail_exactly_past_the_limit_and_other_destinations_are_not_held():
     assert _config({"type": "azure", "conn_id": "c", "container": "acme", "path": WIDE_PATH})
     with pytest.raises(ValidationError, match=r"a key may reach 1,741 bytes, over S3's limit"):
         _config(s3 | {"path": WIDE_PATH})
+
+
+def test_azure_blob_names_hold_at_most_254_path_segments():
+    azure = {"type": "azure", "conn_id": "c", "container": "acme"}
+    folders = "/".join(["a"] * 253)  # + the file name: 254 segments, Azure's limit
+    assert _config(azure | {"path": folders})
+    with pytest.raises(ValidationError, match=r"path: a blob name would have 255 path segments"):
+        _config(azure | {"path": folders + "/a"})
+    template = "{yyyy}/{mm}/{dd}/{event}"  # 4 folders
+    assert _config(azure | {"path": "/".join(["a"] * 249)}, path_template=template)
+    with pytest.raises(ValidationError, match=r"path_template: a blob name would have 255"):
+        _config(azure | {"path": "/".join(["a"] * 250)}, path_template=template)
+    s3 = {"type": "s3", "conn_id": "c", "bucket": "acme-bucket"}
+    assert _config(s3 | {"path": folders + "/a"})  # S3 and GCS count bytes, not segments
