@@ -11,6 +11,7 @@ from event_export.generator import write_window
 from event_export.pipeline import ipc
 from event_export.pipeline.ipc import read_staged, schema_of
 from event_export.pipeline.lake import read_window
+from event_export.pipeline.stages import extract as extract_module
 from event_export.pipeline.stages import split as split_module
 from event_export.pipeline.stages.csv_format import READ_COLUMNS
 from event_export.pipeline.stages.extract import extract
@@ -20,7 +21,8 @@ from event_export.scheduling.windows import day_window
 def test_extract_stages_each_events_rows_once_in_lake_order(
     kolkata_lake, demo_day, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(split_module, "FLUSH_BYTES", 64 * 1024)  # many batches per event
+    monkeypatch.setattr(split_module, "FLUSH_BYTES", 16 * 1024)  # many batches per event
+    monkeypatch.setattr(extract_module, "COALESCE_ROWS", 1)  # the lake's batches as they come
     window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
     lake = pa.Table.from_batches(list(read_window(str(kolkata_lake), window)))
     parts = extract(str(kolkata_lake), window, None, tmp_path / "extract")
@@ -59,6 +61,23 @@ def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypa
     assert sum(_size(p) for p in parts) < 0.6 * sum(_size(p) for p in plain)
 
 
+def test_a_small_days_event_is_staged_as_one_batch(tmp_path):
+    """A small day holds a few rows per hour file: each event's rows arrive as one batch to stage
+    and to read back, not one per hour (each staged batch costs its own compressed buffers)."""
+    window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
+    write_window(tmp_path / "lake", window, 5_000)
+    lake_uri = str(tmp_path / "lake")
+    assert len(list(read_window(lake_uri, window))) >= 24  # one batch per hour file, or more
+    lake = pa.Table.from_batches(list(read_window(lake_uri, window)))
+    parts = extract(lake_uri, window, None, tmp_path / "extract", READ_COLUMNS)
+    assert len(parts) > 20 and sum(p.rows for p in parts) == lake.num_rows
+    for part in parts:
+        batches = list(read_staged(part.path))
+        assert len(batches) == 1, (part.event, [b.num_rows for b in batches])
+        expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
+        assert pa.Table.from_batches(batches).equals(expected.select(READ_COLUMNS))
+
+
 def _size(part) -> int:
     return Path(part.path).stat().st_size
 
@@ -68,7 +87,8 @@ def test_extract_collects_the_properties_schema_the_gcp_formats_would_scan(
 ):
     """gcp_export's ranges of a cut event take the schema extract collected instead of
     scanning the whole event each: it must be the scan's, keys and Parquet types."""
-    monkeypatch.setattr(split_module, "FLUSH_BYTES", 64 * 1024)  # many batches per event
+    monkeypatch.setattr(split_module, "FLUSH_BYTES", 16 * 1024)  # many batches per event
+    monkeypatch.setattr(extract_module, "COALESCE_ROWS", 1)  # the lake's batches as they come
     window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
     parts = extract(str(kolkata_lake), window, None, tmp_path / "k", payload_kinds=True)
     for part in parts:

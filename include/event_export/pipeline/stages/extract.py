@@ -10,10 +10,18 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from event_export.pipeline.lake import PROFILE_SCHEMA, Window, read_profiles, read_window
+from event_export.pipeline.lake import (
+    PROFILE_SCHEMA,
+    READ_BATCH_ROWS,
+    Window,
+    read_profiles,
+    read_window,
+)
 from event_export.pipeline.stages.split import EventPart, split_by_event
+from event_export.pipeline.streams import coalesce
 
 PROFILE_ROW_GROUP = 65_536
+COALESCE_ROWS = READ_BATCH_ROWS // 4
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,10 @@ def extract(
     memory stays at a few batches per event. Returns the events in name order with row counts
     (and each event's payload keys, with `payload_keys`, or keys with their values' kinds, with
     `payload_kinds`)."""
-    batches = read_window(lake_uri, window, events)
+    # A small day's lake holds a few rows per hour file: cut per event once per COALESCE_ROWS, not
+    # once per file, so each event gets a few slices to stage instead of one per hour. A big
+    # day's batches pass as they are (no copy, no larger batches in flight).
+    batches = coalesce(read_window(lake_uri, window, events), COALESCE_ROWS)
     return split_by_event(batches, out_dir, columns, payload_keys, payload_kinds)
 
 

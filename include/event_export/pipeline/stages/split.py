@@ -88,7 +88,9 @@ class _EventWriter:
     def flush(self) -> None:
         if not self.pending:
             return
-        table = pa.Table.from_batches(self.pending, self.schema)
+        # one record batch per flush: a small event gathers a slice of every lake batch, and each
+        # staged batch costs its own compressed buffers to write and to read back
+        table = pa.Table.from_batches(self.pending, self.schema).combine_chunks()
         self.pending, self.pending_bytes = [], 0
         self.wait()  # row groups of one file go in order
         self.slots.acquire()
