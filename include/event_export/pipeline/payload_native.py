@@ -157,9 +157,7 @@ def _nested_tests(cells: pa.Array) -> tuple[pa.Array, pa.Array] | None:
     # A fraction or exponent digit, or an object inside, outside the strings. Blanking the
     # strings costs a regex rewrite: only the cells whose raw text matches at all get it (a match
     # with the strings blanked is also a match without).
-    raw = pc.or_(
-        pc.match_substring_regex(nested, r"\d[.eE]"), pc.match_substring_regex(nested, r"^.+\{")
-    )
+    raw = pc.match_substring_regex(nested, r"\d[.eE]|^.+\{")
     if pc.any(raw).as_py():
         stripped = pc.replace_substring_regex(nested.filter(raw), _STRING, '""')
         inner = pc.or_(
