@@ -22,6 +22,10 @@ miss a bad one):
   `json.dumps(ensure_ascii=False, separators=(",", ":"))`: one holding a `\\u` escape (DuckDB
   writes upper-case hex), a number with a fraction or exponent, an object inside it, or a
   duplicate key.
+
+Per batch: one Arrow regex pass over the raw texts, one DuckDB query for the cells and member
+counts, one DuckDB query for every repeated-key candidate (docs/performance.md, "Where format's
+CPU goes").
 """
 
 from __future__ import annotations
