@@ -88,6 +88,10 @@ def keys_in(columns: Iterable[pa.Array | pa.ChunkedArray]) -> list[str]:
     """Every top-level key of the JSON texts in the columns, sorted (`keys_of` for any column)."""
     keys: set[str] = set()
     for column in columns:
+        if len(column) < _NATIVE_MIN_ROWS:  # the reference itself (see flatten_column)
+            for text in pc.unique(column).to_pylist():
+                keys.update(_keys(text))
+            continue
         texts, _ = _distinct(column)
         found, suspect = keys_native(texts)
         keys.update(found.get(0, ()))
@@ -103,6 +107,11 @@ def keys_by_group(column: pa.Array | pa.ChunkedArray, groups: pa.Array) -> dict[
     (measured: 5.4 -> 1.7 CPU-s per million realistic payloads)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
+    if len(column) < _NATIVE_MIN_ROWS:  # the reference itself (see flatten_column)
+        found: dict[int, set[str]] = {}
+        for group, text in zip(groups.to_pylist(), column.to_pylist(), strict=True):
+            found.setdefault(group, set()).update(_keys(text))
+        return found
     found, suspect = keys_native(column, groups)
     if pc.any(suspect).as_py():
         for group, text in zip(

@@ -158,3 +158,25 @@ def test_small_batches_go_to_the_python_reference_whole(monkeypatch):
     assert not calls
     assert _outcome(flatten_column, large, keys) == _outcome(flatten_column_python, large, keys)
     assert calls
+
+
+def test_small_batches_find_the_same_keys_in_python(monkeypatch):
+    """`keys_of` and `keys_by_group` under `_NATIVE_MIN_ROWS` rows read in Python: the same keys
+    per group as the native pass, hostile texts included."""
+    good = []
+    for text in [*HOSTILE, *ORDINARY, None, ""]:
+        try:
+            keys_of_python([pa.record_batch([pa.array([text], pa.string())], ["payload"])])
+        except Exception:  # a text the reference refuses fails both ways (tested above)
+            continue
+        good.append(text)
+    assert len(good) > 50
+    column, groups = pa.array(good, pa.string()), pa.array([i % 4 for i in range(len(good))])
+    native = keys_by_group(column, groups), keys_of([pa.record_batch([column], ["payload"])])
+    monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 10_000)
+    small = keys_by_group(column, groups), keys_of([pa.record_batch([column], ["payload"])])
+    assert {g: sorted(k) for g, k in small[0].items() if k} == {
+        g: sorted(k) for g, k in native[0].items() if k
+    }
+    assert small[1] == native[1]
+    assert len(small[1]) > 20
