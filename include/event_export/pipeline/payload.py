@@ -7,7 +7,8 @@ to `json.loads`, so every payload parses to exactly what the stdlib gives, or fa
 `flatten_column` and `keys_of`, what the CSV stage calls per batch, run in native code
 (`payload_native`, DuckDB's JSON functions: about 7x faster on realistic payloads, where nearly
 every text is distinct) and hand the rows native code cannot spell exactly to the Python
-reference, so every cell is what the reference gives.
+reference, so every cell is what the reference gives. Batches under `_NATIVE_MIN_ROWS` rows go to
+the reference whole: native code's set-up per batch costs more than reading them in Python.
 """
 
 from __future__ import annotations
