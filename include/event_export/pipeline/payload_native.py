@@ -22,6 +22,10 @@ miss a bad one):
   `json.dumps(ensure_ascii=False, separators=(",", ":"))`: one holding a `\\u` escape (DuckDB
   writes upper-case hex), a number with a fraction or exponent, an object inside it, or a
   duplicate key.
+
+Per batch: one Arrow regex pass over the raw texts, one DuckDB query for the cells and member
+counts, one DuckDB query for every repeated-key candidate (docs/performance.md, "Where format's
+CPU goes").
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ def _falses(n: int) -> pa.Array:
 
 
 def _query(texts: pa.Array, keys: list[str]) -> tuple[list[pa.Array], pa.Array]:
-    """DuckDB's cells per key, and whether each row repeats a top-level key."""
+    """DuckDB's cells per key, and the rows whose top-level keys must be counted exactly."""
     groups = _key_groups(keys)
     schemas = [json.dumps({keys[i]: "VARCHAR" for i in g}, ensure_ascii=False) for g in groups]
     select = "".join(f"json_transform(p, ${n + 1}) AS v{n}, " for n in range(len(groups)))
@@ -120,13 +124,24 @@ def _query(texts: pa.Array, keys: list[str]) -> tuple[list[pa.Array], pa.Array]:
     for column in cells:
         filled = pc.add(filled, pc.is_valid(column).cast(pa.int64()))
     members = pc.fill_null(result.column("members").chunk(0).cast(pa.int64()), 0)
-    unsure = pc.greater(members, filled)
-    dup = _falses(len(texts))
-    if pc.any(unsure).as_py():
-        sql = "SELECT len(k) <> len(list_distinct(k)) AS dup FROM (SELECT json_keys(p) AS k FROM t)"
-        exact = _run(sql, {"t": pa.table({"p": texts.filter(unsure)})}).column("dup").chunk(0)
-        dup = pc.replace_with_mask(dup, unsure, pc.fill_null(exact, False))
-    return cells, dup
+    return cells, pc.greater(members, filled)
+
+
+def _repeats(candidates: list[pa.Array]) -> list[pa.Array]:
+    """Whether each text of each array is a JSON object repeating a key: one query for all of a
+    batch's candidates (the rows whose top-level count is unsure, every column's flat nested
+    objects). A text that is not JSON is a string value, spelled exactly: not a repeat (`TRY`
+    gives null for it, one parse where `json_valid` around `json_keys` took three)."""
+    sql = (
+        "SELECT len(k) <> len(list_distinct(k)) AS dup FROM (SELECT TRY(json_keys(c)) AS k FROM c)"
+    )
+    texts = pa.chunked_array(candidates, pa.string()).combine_chunks()
+    dup = pc.fill_null(_run(sql, {"c": pa.table({"c": texts})}).column("dup").chunk(0), False)
+    out, start = [], 0
+    for part in candidates:
+        out.append(dup.slice(start, len(part)))
+        start += len(part)
+    return out
 
 
 def _valid(texts: pa.Array) -> pa.Array:
@@ -135,34 +150,28 @@ def _valid(texts: pa.Array) -> pa.Array:
     return pc.fill_null(result.column("ok").chunk(0), True)
 
 
-def _nested_suspect(cells: pa.Array) -> pa.Array | None:
-    """Cells that may be a nested object or list DuckDB spells differently from Python."""
+def _nested_tests(cells: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """Cells that may be a nested object or list DuckDB spells differently from Python, and the
+    flat nested objects left to test for a repeated key (`_repeats`); None: no nested cell."""
     maybe = pc.fill_null(pc.or_(pc.starts_with(cells, "{"), pc.starts_with(cells, "[")), False)
     if not pc.any(maybe).as_py():
         return None
     nested = cells.filter(maybe)
-    stripped = pc.replace_substring_regex(nested, _STRING, '""')
-    risky = pc.or_(
-        pc.or_(pc.match_substring(nested, "\\u"), pc.match_substring_regex(stripped, r"\d[.eE]")),
-        pc.match_substring_regex(stripped, r"^.+\{"),  # an object inside: not checked for repeats
-    )
+    risky = pc.match_substring(nested, "\\u")
+    # A fraction or exponent digit, or an object inside, outside the strings. Blanking the
+    # strings costs a regex rewrite: only the cells whose raw text matches at all get it (a match
+    # with the strings blanked is also a match without).
+    raw = pc.match_substring_regex(nested, r"\d[.eE]|^.+\{")
+    if pc.any(raw).as_py():
+        stripped = pc.replace_substring_regex(nested.filter(raw), _STRING, '""')
+        inner = pc.or_(
+            pc.match_substring_regex(stripped, r"\d[.eE]"),
+            pc.match_substring_regex(stripped, r"^.+\{"),  # an object inside: repeats unchecked
+        )
+        risky = pc.or_(risky, pc.replace_with_mask(_falses(len(nested)), raw, inner))
     check = pc.and_(pc.starts_with(nested, "{"), pc.invert(risky))
-    if pc.any(check).as_py():  # a flat nested object: does it repeat a key?
-        risky = pc.or_(risky, _duplicate_keys(nested, check))
-    return pc.replace_with_mask(_falses(len(cells)), maybe, risky)
-
-
-def _duplicate_keys(cells: pa.Array, check: pa.Array) -> pa.Array:
-    """For the `check` cells, whether their object repeats a key (other cells: False).
-
-    A cell that is not valid JSON is a string value, spelled exactly: not a repeat.
-    """
-    sql = (
-        "SELECT CASE WHEN json_valid(c) THEN len(k) <> len(list_distinct(k)) ELSE false END "
-        "AS dup FROM (SELECT c, CASE WHEN json_valid(c) THEN json_keys(c) END AS k FROM c)"
-    )
-    dup = _run(sql, {"c": pa.table({"c": cells.filter(check)})}).column("dup").chunk(0)
-    return pc.replace_with_mask(_falses(len(cells)), check, pc.fill_null(dup, True))
+    falses = _falses(len(cells))
+    return pc.replace_with_mask(falses, maybe, risky), pc.replace_with_mask(falses, maybe, check)
 
 
 def _suspect_texts(texts: pa.Array) -> pa.Array:
@@ -206,17 +215,26 @@ def flatten_native(texts: pa.Array, keys: list[str]) -> Flattened:
     clean = _set_aside(texts, suspect)
     try:
         try:
-            cells, dup = _query(clean, keys)
+            cells, unsure = _query(clean, keys)
         except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
             suspect = pc.or_(suspect, pc.invert(_valid(clean)))
-            cells, dup = _query(_set_aside(texts, suspect), keys)
+            clean = _set_aside(texts, suspect)
+            cells, unsure = _query(clean, keys)
+        # one query tests every candidate for a repeated key: the rows whose top-level count
+        # is unsure, and each column's flat nested objects
+        candidates = [(unsure, clean)]
+        for column in cells:
+            tests = _nested_tests(column)
+            if tests is not None:
+                suspect = pc.or_(suspect, tests[0])
+                candidates.append((tests[1], column))
+        candidates = [(mask, source) for mask, source in candidates if pc.any(mask).as_py()]
+        if candidates:
+            found = _repeats([source.filter(mask) for mask, source in candidates])
+            for (mask, _), dup in zip(candidates, found, strict=True):
+                suspect = pc.or_(suspect, pc.replace_with_mask(_falses(len(texts)), mask, dup))
     except duckdb.Error:  # anything else DuckDB will not do: the batch goes to Python
         return _all_suspect(len(texts), keys)
-    suspect = pc.or_(suspect, dup)
-    for column in cells:
-        nested = _nested_suspect(column)
-        if nested is not None:
-            suspect = pc.or_(suspect, nested)
     return Flattened(cells, suspect)
 
 

@@ -20,6 +20,14 @@ from event_export.pipeline.lake import EVENT_SCHEMA
 from event_export.pipeline.payload import kinds_of
 from payload_corpus import HOSTILE, ORDINARY
 
+
+@pytest.fixture(autouse=True)
+def _native_for_every_batch(monkeypatch):
+    """The corpus batches are small: without this they would go to the Python reference whole
+    (`payload._NATIVE_MIN_ROWS`) and the native code would go untested."""
+    monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 0)
+
+
 FORMATS = ["json", "xml", "csv", "parquet"]
 OPTIONS = {
     "plain": Options(timezone="Asia/Kolkata"),

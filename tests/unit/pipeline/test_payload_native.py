@@ -26,6 +26,13 @@ from event_export.pipeline.payload_native import flatten_native
 from payload_corpus import HOSTILE, ORDINARY
 
 
+@pytest.fixture(autouse=True)
+def _native_for_every_batch(monkeypatch):
+    """The corpus batches are small: without this they would go to the Python reference whole
+    (`payload._NATIVE_MIN_ROWS`) and the native code would go untested."""
+    monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 0)
+
+
 def _outcome(function, column, keys):
     try:
         return [c.to_pylist() for c in function(column, keys)]
@@ -135,3 +142,41 @@ def test_doubles_are_spelled_as_repr():
         else:
             assert cell == repr(value)
     assert suspect.count(False) > 10_000
+
+
+def test_small_batches_go_to_the_python_reference_whole(monkeypatch):
+    """Below `_NATIVE_MIN_ROWS` rows a batch skips native code (its set-up costs more than the
+    reference); at the threshold it is read natively; the cells are the same either way."""
+    monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 64)
+    calls = []
+    native = payload.flatten_native
+    monkeypatch.setattr(payload, "flatten_native", lambda *a: calls.append(1) or native(*a))
+    keys = _keys_for(ORDINARY)
+    small, large = pa.array(ORDINARY * 21, pa.string()), pa.array(ORDINARY * 22, pa.string())
+    expected = _outcome(flatten_column_python, small, keys)
+    assert _outcome(flatten_column, small, keys) == expected
+    assert not calls
+    assert _outcome(flatten_column, large, keys) == _outcome(flatten_column_python, large, keys)
+    assert calls
+
+
+def test_small_batches_find_the_same_keys_in_python(monkeypatch):
+    """`keys_of` and `keys_by_group` under `_NATIVE_MIN_ROWS` rows read in Python: the same keys
+    per group as the native pass, hostile texts included."""
+    good = []
+    for text in [*HOSTILE, *ORDINARY, None, ""]:
+        try:
+            keys_of_python([pa.record_batch([pa.array([text], pa.string())], ["payload"])])
+        except Exception:  # a text the reference refuses fails both ways (tested above)
+            continue
+        good.append(text)
+    assert len(good) > 50
+    column, groups = pa.array(good, pa.string()), pa.array([i % 4 for i in range(len(good))])
+    native = keys_by_group(column, groups), keys_of([pa.record_batch([column], ["payload"])])
+    monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 10_000)
+    small = keys_by_group(column, groups), keys_of([pa.record_batch([column], ["payload"])])
+    assert {g: sorted(k) for g, k in small[0].items() if k} == {
+        g: sorted(k) for g, k in native[0].items() if k
+    }
+    assert small[1] == native[1]
+    assert len(small[1]) > 20
