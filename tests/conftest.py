@@ -189,7 +189,14 @@ _INTEGRATION_FOLDERS = frozenset({"integration", "api", "bench"})  # bench: whol
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark each test with its tier (see the module docstring); `-m "not integration and not
-    stack and not browser"` then selects the fast tier."""
+    stack and not browser"` then selects the fast tier.
+
+    The tests on the shared stack (`airflow_stack`) run last, in their own order: the session's
+    stack then starts after every other test and stops right after its last one, instead of
+    running idle beside the rest of the suite (its scheduler, dag-processor and triggerer loops:
+    CPU the other stacks, `make up` and the unit tests on this 2-core machine would otherwise
+    share; docs/testing.md)."""
+    items.sort(key=lambda item: "airflow_stack" in item.fixturenames)  # stable: order kept
     for item in items:
         names = set(item.fixturenames)
         if "airflow_stack" in names:
@@ -348,10 +355,17 @@ def airflow_stack(tmp_path_factory, smtp_server, stack_webhooks, kolkata_lake):
     from stack import hook_exports, start_stack
 
     secret = json.dumps({"conn_type": "generic", "password": WEBHOOK_SECRET})
+    env = {
+        "AIRFLOW_CONN_EES_WEBHOOK_SECRET": secret,
+        # no test edits this stack's configs or DAG files once it runs: each DAG file is parsed
+        # at start (and for a DAG callback), not again every 30 s (Airflow's default), which
+        # kept the dag-processor busy for the stack's whole life (docs/testing.md)
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "900",
+    }
     yield from start_stack(
         tmp_path_factory,
         smtp_server,
-        env={"AIRFLOW_CONN_EES_WEBHOOK_SECRET": secret},
+        env=env,
         more_exports=hook_exports(stack_webhooks, kolkata_lake),
     )
 
