@@ -9,17 +9,26 @@ does: a parent that has imported what a LocalExecutor worker has (the scheduler'
 the Task SDK's supervisor), then per repetition a forked child that:
   - parses `dags/exports_NN.py` the way the task runner does (`BundleDagBag`, with the parsing
     context's dag id set) and checks that exactly one DAG was built and one config read;
-  - imports the modules a task's code imports when it runs (`--task-imports`).
-Each figure is the child's own CPU seconds (user + system), median of `--repeat`.
-`--preload` imports the modules `event_export.preload` names in the parent first (as
+  - imports the modules a task's code imports when it runs (`--task-imports`);
+  - loads the Task SDK's plugins and listener manager, as the task runner's start-up asks for
+    them (`task_sdk_plugins`: the plugins folder is the repo's, with the Exports page);
+  - runs one full garbage collection (`full_gc`: what a collection would cost a child that
+    walks every object it inherited, copying the pages it touches; the parent here has frozen
+    nothing, while LocalExecutor's workers inherit the scheduler's objects frozen, and the
+    stack's task processes ran no full collection: `bench/night.py --probe`).
+Each figure is the child's own CPU seconds (user + system) and minor page faults, median of
+`--repeat`. `--preload` runs `event_export.preload` in the parent first (as
 `airflow_local_settings` makes every Airflow process do), to show what forking inherits.
 
     .venv/bin/python bench/task_start.py [--configs 12] [--repeat 7] [--preload]
+
+(`bench/night.py --probe DIR` measures the same phases inside the stack's task processes.)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -49,6 +58,10 @@ def write_configs(folder: Path, n: int) -> list[str]:
         )
         ids.append(export_id)
     return ids
+
+
+def faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def in_child(measure) -> dict:
@@ -120,12 +133,28 @@ def parse_one(dag_file: Path, dag_id: str, count: bool):
 
 def import_only(names: tuple[str, ...]):
     def measure() -> dict:
-        start = cpu()
+        start, flt = cpu(), faults()
         for name in names:
             __import__(name)
-        return {"cpu_s": cpu() - start}
+        return {"cpu_s": cpu() - start, "minflt": faults() - flt}
 
     return measure
+
+
+def task_sdk_plugins() -> dict:
+    from airflow.sdk.listener import get_listener_manager
+    from airflow.sdk.plugins_manager import integrate_macros_plugins
+
+    start, flt = cpu(), faults()
+    get_listener_manager()
+    integrate_macros_plugins()
+    return {"cpu_s": cpu() - start, "minflt": faults() - flt}
+
+
+def full_gc() -> dict:
+    start, flt = cpu(), faults()
+    gc.collect()
+    return {"cpu_s": cpu() - start, "minflt": faults() - flt}
 
 
 def main(argv=None) -> None:
@@ -145,6 +174,9 @@ def main(argv=None) -> None:
     import airflow.sdk.execution_time.supervisor  # noqa: F401
 
     sys.path.insert(0, str(REPO / "include"))
+    from airflow import settings
+
+    settings.PLUGINS_FOLDER = str(REPO / "plugins")  # as the stack and `make up` set it
     if args.preload:
         from event_export import preload
 
@@ -163,6 +195,8 @@ def main(argv=None) -> None:
             for _ in range(args.repeat)
         ],
         "task_imports": [in_child(import_only(TASK_IMPORTS)) for _ in range(args.repeat)],
+        "task_sdk_plugins": [in_child(task_sdk_plugins) for _ in range(args.repeat)],
+        "full_gc": [in_child(full_gc) for _ in range(args.repeat)],
         "parse": [
             in_child(parse_one(dag_file, f"export_{export_id}", False)) for _ in range(args.repeat)
         ],
@@ -183,6 +217,8 @@ def main(argv=None) -> None:
         values = [r[key] for r in runs if key in r]
         summary[f"{name}_cpu_s_median"] = round(statistics.median(values), 3) if values else None
         summary[f"{name}_cpu_s_range"] = [round(min(values), 3), round(max(values), 3)]
+        if flts := [r["minflt"] for r in runs if "minflt" in r]:
+            summary[f"{name}_minflt_median"] = statistics.median(flts)
     print(json.dumps(summary, indent=1))
 
 

@@ -13,6 +13,18 @@ at the start of every Airflow process. It imports by the process's role, from it
 the scheduler and Celery workers (which run tasks) get the DAG builder and the stages; the
 dag-processor (which only parses) the DAG builder; every other process (api-server, triggerer,
 CLI commands) nothing. `EES_PRELOAD=off` turns it off (the bench's "before").
+
+One more thing a task process may pay is done once in the processes that run tasks: the Task
+SDK's plugins. Each task process's start-up asks the SDK's listener manager, which loads every
+plugin from the plugins folder, here our Exports page (FastAPI and its pydantic models): 0.76
+CPU-s in a forked child that had not loaded them (`bench/task_start.py`). Both are cached per
+process, so loading them before the fork makes every task process inherit them
+(`warm_task_sdk`). On LocalExecutor the scheduler's own plugin load already made it cheap (0.003
+CPU-s a task process, `bench/night.py --probe`); a process that has not loaded them would pay it
+for each task.
+
+Nothing here starts a thread or opens a connection before a fork: duckdb and pyarrow are
+imported, never used (their thread pools and DuckDB's connections start in the task process).
 """
 
 from __future__ import annotations
@@ -34,6 +46,13 @@ TASKS = (
     *PARSING,
     "event_export.pipeline.run",  # pyarrow, numpy, the stages, the formats (duckdb)
     "event_export.destinations.check",
+    # imported by the stages on first use, not by their modules: pyarrow converts the lake
+    # window's time-zone-aware bounds (pa.scalar of a datetime, pipeline/lake.py) through its
+    # pandas compatibility layer, which imports pandas (294 modules: 1.2-1.4 CPU-s a task
+    # process here, where the venv has no bytecode; about 0.3 from .pyc files)
+    "pyarrow.pandas_compat",
+    "pandas",
+    "_strptime",  # datetime.strptime's first call
 )
 
 
@@ -59,15 +78,36 @@ def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
 
 def preload(argv: Sequence[str] | None = None) -> list[str]:
     """Import this process's modules (see the module's docstring); the names imported. A module
-    that fails to import is logged and skipped: the task that needs it reports the error."""
+    that fails to import is logged and skipped: the task that needs it reports the error. In a
+    process that runs tasks, also load the Task SDK's plugins."""
     if not preload_enabled():
         return []
+    argv = sys.argv if argv is None else argv
     done = []
-    for name in modules_for(sys.argv if argv is None else argv):
+    for name in modules_for(argv):
         try:
             importlib.import_module(name)
         except Exception:
             log.warning("preload: cannot import %s", name, exc_info=True)
             continue
         done.append(name)
+    if role(argv) == "tasks" and warm_task_sdk():
+        done.append("task_sdk_plugins")
     return done
+
+
+def warm_task_sdk() -> bool:
+    """Load the Task SDK's plugins and listener manager in this process (both cached per
+    process), so the task processes forked below it inherit them instead of loading every plugin
+    again at each task's start. False (and logged) when that fails: each task then loads them
+    itself, as without preload."""
+    try:
+        from airflow.sdk.listener import get_listener_manager
+        from airflow.sdk.plugins_manager import integrate_macros_plugins
+
+        get_listener_manager()
+        integrate_macros_plugins()
+    except Exception:
+        log.warning("preload: cannot load the Task SDK's plugins", exc_info=True)
+        return False
+    return True

@@ -80,7 +80,8 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "night.py"), "--exports", "2", "--selected", "1",
          "--max-events", "2000", "--factor", "25200", "--alert-grace", "5",
-         "--workdir", str(tmp_path / "work"), "--out", str(out)],
+         "--workdir", str(tmp_path / "work"), "--out", str(out),
+         "--probe", str(tmp_path / "probe"), "--work-repeat", "1"],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -99,6 +100,19 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     assert split["task_processes"] > split["supervisors"] > 0
     assert abs(split["task_processes"] + split["supervisors"] - s["cpu_s"]["tasks"]) < 1.0
     assert s["preload"] == "on" and s["task_overhead_cpu_s_per_ti"] > 0
+    # the issue's share: the tasks' CPU beyond the work over all CPU (not everything but the work)
+    share = (s["cpu_s"]["tasks"] - s["work_cpu_s"]) / s["cpu_s_total"]
+    assert s["task_overhead_share"] == pytest.approx(share, abs=0.002)
+    assert s["not_work_share"] > s["task_overhead_share"]
+    # the probe (bench/task_probe): one record per task process, its phases, our callables'
+    # CPU per task id against the same stages' warm work
+    probe = result["probe"]
+    assert probe["task_processes"] == 14  # 2 runs x 7 task instances
+    assert set(probe["by_task_id"]) == set(s["work_cpu_s_by_task"]) == set(_bench().STAGES)
+    assert all(t["n"] == 2 and t["cpu_s"] >= t["callable_cpu_s"] > 0 for t in
+               probe["by_task_id"].values())  # fmt: skip
+    assert probe["messages_per_ti"]["SucceedTask"] == 1.0
+    assert "parse> .. parse<" in probe["phases"]
     assert s["cpu_s"]["scheduler"] > 0 and s["peak_stack_pss_mb"] > 0
     assert s["db_growth_mb"] is None or s["db_growth_mb"] >= 0
     for row in result["exports"]:

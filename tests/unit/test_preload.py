@@ -4,6 +4,8 @@ Airflow finds the settings module that calls it."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 
 import pytest
@@ -61,3 +63,74 @@ def test_airflow_finds_the_local_settings_that_preload():
     assert "preload()" in settings.read_text()
     compose = (REPO / "docker-compose.yaml").read_text()
     assert "./deploy/config:/opt/airflow/config" in compose
+
+
+def _in_fork(body) -> str:
+    """`body()`'s string from a forked child (which exits), so at-fork hooks and caches stay
+    out of the test process."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            out = body()
+        except BaseException as exc:
+            out = f"error {type(exc).__name__}: {exc}"
+        os.write(write, out.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        out = pipe.read()
+    os.waitpid(pid, 0)
+    return out
+
+
+def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch):
+    def warmed() -> str:
+        from airflow import settings
+        from airflow.sdk.listener import get_listener_manager
+
+        settings.PLUGINS_FOLDER = str(REPO / "plugins")  # as the stack and `make up` set it
+        from airflow.sdk.plugins_manager import _get_plugins
+
+        assert preload.warm_task_sdk()
+        names = sorted(p.name for p in _get_plugins()[0])
+        return f"{get_listener_manager.cache_info().currsize} {names}"
+
+    assert _in_fork(warmed) == "1 ['event_export_scheduler']"  # our Exports page
+    # a process that runs tasks loads them; the dag-processor (which parses only) does not
+    called = []
+    monkeypatch.setattr(preload, "TASKS", preload.PARSING)
+    monkeypatch.setattr(preload, "warm_task_sdk", lambda: called.append("warm") or True)
+    assert preload.preload(["airflow", "scheduler"]) == [*preload.PARSING, "task_sdk_plugins"]
+    assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)
+    assert called == ["warm"]
+
+
+def test_a_plugin_that_fails_leaves_the_tasks_to_load_them(monkeypatch, caplog):
+    import airflow.sdk.listener
+
+    def broken():
+        raise RuntimeError("plugin folder unreadable")
+
+    monkeypatch.setattr(airflow.sdk.listener, "get_listener_manager", broken)
+    assert preload.warm_task_sdk() is False
+    assert "cannot load the Task SDK's plugins" in caplog.text
+
+
+def test_pandas_is_preloaded_because_the_stages_import_it_through_pyarrow():
+    """The lake reader compares the window's time-zone-aware bounds as Arrow scalars
+    (pipeline/lake.py); pyarrow converts such a datetime through its pandas layer, importing
+    pandas at the first call: in each task process, unless the worker has it (preload.py). A
+    fresh interpreter shows it; if pyarrow stops doing so, the preload entry can go."""
+    probe = (
+        "import sys; from datetime import datetime, UTC; import pyarrow as pa\n"
+        "assert 'pandas' not in sys.modules\n"
+        "pa.scalar(datetime(2026, 11, 30, tzinfo=UTC), pa.timestamp('us', tz='UTC'))\n"
+        "print('pandas' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "True"
+    assert {"pyarrow.pandas_compat", "pandas"} <= set(preload.TASKS)

@@ -1,0 +1,174 @@
+"""The bench's airflow_local_settings: preload as deployed, plus a probe of every task process.
+
+Why: a task instance's CPU beyond its work is spent inside a short-lived process forked from
+its supervisor, which no outside sampler sees from its first instruction (py-spy attaches after
+the fact; /proc only gives the total). So `bench/night.py --probe DIR` puts this directory first
+on the stack's PYTHONPATH: the scheduler (or Celery worker) preloads as
+deploy/config/airflow_local_settings.py does, then registers an `os.register_at_fork` hook,
+which every process forked below it inherits (LocalExecutor's workers, each task process). In a
+task process the hook wraps the Task SDK's phases (the task runner's main, the startup message,
+the DAG file parse, the pre-execute, our callable, the XCom push, finalize) and the messages
+to the supervisor, and records per phase the process's CPU seconds (all threads) and minor page
+faults (copy-on-write after the fork shows there); when the process ends (`os._exit`, which
+the task runner always calls) it writes one JSON file per process into DIR. Measurement only:
+nothing of this runs in a deployment.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import time
+
+from event_export.preload import preload, role
+
+preload()
+
+_DIR = os.environ.get("EES_TASK_PROBE")
+# EES_TASK_PROBE_PROFILE=1: also a cProfile (CPU time) of each task process, prof-PID.pstats
+_state: dict = {}
+_ROOT = os.getpid()  # the scheduler (Celery worker): its children are workers, theirs tasks
+
+
+def _now() -> tuple[float, int]:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return time.process_time(), r.ru_minflt
+
+
+def _mark(name: str) -> None:
+    cpu, flt = _now()
+    _state["marks"].append((name, round(cpu, 4), flt))
+
+
+def _timed(name: str, fn):
+    def wrapper(*args, **kwargs):
+        _mark(f"{name}>")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _mark(f"{name}<")
+
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def _gc_callback(phase, info):
+    if phase == "start":
+        _state["gc_t0"] = time.process_time()
+    else:
+        g = info.get("generation", 0)
+        _state["gc_cpu"][g] += time.process_time() - _state.get("gc_t0", time.process_time())
+        _state["gc_runs"][g] += 1
+
+
+def _patch_once() -> None:
+    """Wrap the Task SDK's phases (module globals the task runner calls by name)."""
+    if _state.get("patched"):
+        return
+    _state["patched"] = True
+    from airflow.sdk.execution_time import comms, task_runner
+
+    for name in (
+        "main",
+        "get_startup_details",
+        "parse",
+        "startup",
+        "_prepare",
+        "_run_execute_callable",
+        "_push_xcom_if_needed",
+        "finalize",
+    ):
+        setattr(task_runner, name, _timed(name, getattr(task_runner, name)))
+    startup = task_runner.startup
+
+    def named_startup(msg, *args, **kwargs):
+        _state["task"] = f"{msg.ti.dag_id}.{msg.ti.task_id}[{msg.ti.map_index}]"
+        return startup(msg, *args, **kwargs)
+
+    task_runner.startup = named_startup
+    send = comms.CommsDecoder.send
+
+    def counted_send(self, msg):
+        kind = type(msg).__name__
+        t0 = time.process_time()
+        try:
+            return send(self, msg)
+        finally:
+            t1 = time.process_time()
+            seen = _state["sends"].setdefault(kind, [0, 0.0])
+            seen[0] += 1
+            seen[1] += t1 - t0
+
+    comms.CommsDecoder.send = counted_send
+    from airflow.providers.standard.operators import python
+
+    op = python.PythonOperator
+    op.execute_callable = _timed("callable", op.execute_callable)
+    real_exit = os._exit
+
+    def exit_and_write(code):
+        try:
+            _write(code)
+        finally:
+            real_exit(code)
+
+    os._exit = exit_and_write
+
+
+def _write(code) -> None:
+    marks = _state.get("marks") or []
+    if not any(m[0] == "main>" for m in marks):
+        return  # not a task process (a worker ending)
+    if profiler := _state.get("profiler"):
+        profiler.disable()
+        profiler.dump_stats(os.path.join(_DIR, f"prof-{os.getpid()}.pstats"))
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    record = {
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "exit": code,
+        "argv0": sys.argv[:2],
+        "task": _state.get("task"),
+        "cpu_s": round(r.ru_utime + r.ru_stime, 4),
+        "user_s": round(r.ru_utime, 4),
+        "sys_s": round(r.ru_stime, 4),
+        "minflt": r.ru_minflt,
+        "majflt": r.ru_majflt,
+        "maxrss_kb": r.ru_maxrss,
+        "marks": marks,
+        "sends": _state["sends"],
+        "gc_cpu_s": [round(x, 4) for x in _state["gc_cpu"]],
+        "gc_runs": _state["gc_runs"],
+        "gc_frozen": gc.get_freeze_count(),
+        "threads": _threads(),
+        "modules": len(sys.modules),
+    }
+    with open(os.path.join(_DIR, f"task-{os.getpid()}.json"), "w") as out:
+        json.dump(record, out)
+
+
+def _threads() -> int:
+    try:
+        return len(os.listdir(f"/proc/{os.getpid()}/task"))
+    except OSError:
+        return -1
+
+
+def _after_fork() -> None:
+    _state.update(task=None, marks=[], sends={}, gc_cpu=[0.0, 0.0, 0.0], gc_runs=[0, 0, 0])
+    _mark("fork")
+    _patch_once()
+    task_process = os.getppid() != _ROOT  # not a worker forked by the scheduler itself
+    if task_process and os.environ.get("EES_TASK_PROBE_PROFILE") == "1":  # (inflates the CPU)
+        import cProfile
+
+        _state["profiler"] = cProfile.Profile(time.process_time)
+        _state["profiler"].enable()
+
+
+if _DIR and role(sys.argv) == "tasks":
+    gc.callbacks.append(_gc_callback)
+    os.register_at_fork(after_in_child=_after_fork)
