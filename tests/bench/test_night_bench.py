@@ -102,7 +102,8 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     assert s["preload"] == "on" and s["task_overhead_cpu_s_per_ti"] > 0
     # the issue's share: the tasks' CPU beyond the work over all CPU (not everything but the work)
     share = (s["cpu_s"]["tasks"] - s["work_cpu_s"]) / s["cpu_s_total"]
-    assert s["task_overhead_share"] == pytest.approx(share, abs=0.002)
+    # (the summary's CPU figures are rounded to 0.1 CPU-s each: small nights move the share more)
+    assert s["task_overhead_share"] == pytest.approx(share, abs=0.1 / s["cpu_s_total"] + 0.001)
     assert s["not_work_share"] > s["task_overhead_share"]
     # the probe (bench/task_probe): one record per task process, its phases, our callables'
     # CPU per task id against the same stages' warm work

@@ -93,6 +93,11 @@ def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch):
         settings.PLUGINS_FOLDER = str(REPO / "plugins")  # as the stack and `make up` set it
         from airflow.sdk.plugins_manager import _get_plugins
 
+        # as a fresh scheduler: an earlier test of this process may have loaded (and cached)
+        # the plugins of another folder
+        _get_plugins.cache_clear()
+        get_listener_manager.cache_clear()
+
         assert preload.warm_task_sdk()
         names = sorted(p.name for p in _get_plugins()[0])
         return f"{get_listener_manager.cache_info().currsize} {names}"
