@@ -110,8 +110,10 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     probe = result["probe"]
     assert probe["task_processes"] == 14  # 2 runs x 7 task instances
     assert set(probe["by_task_id"]) == set(s["work_cpu_s_by_task"]) == set(_bench().STAGES)
-    assert all(t["n"] == 2 and t["cpu_s"] >= t["callable_cpu_s"] > 0 for t in
+    # (rounded to 0.01 CPU-s: split_by_event's callable reads one small index, 0.00 here)
+    assert all(t["n"] == 2 and t["cpu_s"] > 0 and t["cpu_s"] >= t["callable_cpu_s"] >= 0 for t in
                probe["by_task_id"].values())  # fmt: skip
+    assert sum(t["callable_cpu_s"] for t in probe["by_task_id"].values()) > 0
     assert probe["messages_per_ti"]["SucceedTask"] == 1.0
     assert "parse> .. parse<" in probe["phases"]
     assert s["cpu_s"]["scheduler"] > 0 and s["peak_stack_pss_mb"] > 0
