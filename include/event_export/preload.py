@@ -46,10 +46,10 @@ TASKS = (
     *PARSING,
     "event_export.pipeline.run",  # pyarrow, numpy, the stages, the formats (duckdb)
     "event_export.destinations.check",
-    # imported by the stages on first use, not by their modules: pyarrow converts the lake
-    # window's time-zone-aware bounds (pa.scalar of a datetime, pipeline/lake.py) through its
-    # pandas compatibility layer, which imports pandas (294 modules: 1.2-1.4 CPU-s a task
-    # process here, where the venv has no bytecode; about 0.3 from .pyc files)
+    # imported by the stages on first use, not by their modules: pyarrow's first conversion of
+    # a Python value (pa.scalar, pa.array: the lake window's bounds in pipeline/lake.py, and
+    # more) sets up its pandas compatibility layer, which imports pandas (294 modules: 1.2-1.4
+    # CPU-s a task process without bytecode, about 0.3 from .pyc files)
     "pyarrow.pandas_compat",
     "pandas",
     "_strptime",  # datetime.strptime's first call
