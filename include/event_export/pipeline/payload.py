@@ -90,13 +90,13 @@ def keys_in(columns: Iterable[pa.Array | pa.ChunkedArray]) -> list[str]:
     keys: set[str] = set()
     for column in columns:
         if len(column) < _NATIVE_MIN_ROWS:  # the reference itself (see flatten_column)
-            for text in pc.unique(column).to_pylist():
-                keys.update(_keys(text))
-            continue
-        texts, _ = _distinct(column)
-        found, suspect = keys_native(texts)
+            found, rest = {}, pc.unique(column)
+        else:  # the reference reads only the texts native code marks suspect
+            texts, _ = _distinct(column)
+            found, suspect = keys_native(texts)
+            rest = texts.filter(suspect)
         keys.update(found.get(0, ()))
-        for text in texts.filter(suspect).to_pylist():
+        for text in rest.to_pylist():
             keys.update(_keys(text))
     return sorted(keys)
 
@@ -110,15 +110,12 @@ def keys_by_group(column: pa.Array | pa.ChunkedArray, groups: pa.Array) -> dict[
         column = column.combine_chunks()
     if len(column) < _NATIVE_MIN_ROWS:  # the reference itself (see flatten_column)
         found: dict[int, set[str]] = {}
-        for group, text in zip(groups.to_pylist(), column.to_pylist(), strict=True):
-            found.setdefault(group, set()).update(_keys(text))
-        return found
-    found, suspect = keys_native(column, groups)
-    if pc.any(suspect).as_py():
-        for group, text in zip(
-            groups.filter(suspect).to_pylist(), column.filter(suspect).to_pylist(), strict=True
-        ):
-            found.setdefault(group, set()).update(_keys(text))
+        rest_groups, rest = groups, column
+    else:  # the reference reads only the rows native code marks suspect
+        found, suspect = keys_native(column, groups)
+        rest_groups, rest = groups.filter(suspect), column.filter(suspect)
+    for group, text in zip(rest_groups.to_pylist(), rest.to_pylist(), strict=True):
+        found.setdefault(group, set()).update(_keys(text))
     return found
 
 
