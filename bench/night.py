@@ -126,17 +126,22 @@ def config_yaml(p: Planned, lake: Path, deadline: timedelta, selected: int | Non
     )
 
 
-def make_lakes(workdir: Path, planned: list[Planned], days: dict[str, set[date]]) -> float:
-    """One lake per zone and size, holding each local day a run may cover; kept between runs."""
+def make_lakes(
+    lakes: Path, planned: list[Planned], days: dict[str, set[date]], distinct: float
+) -> float:
+    """One lake per zone and size, holding each local day a run may cover; kept between runs
+    (`lakes` names the payload distinctness, so lakes of two settings never mix)."""
     from event_export.generator import write_window
     from event_export.scheduling.windows import day_window
 
     started = time.monotonic()
     for name, (zone, events) in sorted({p.lake_name: (p.zone, p.events) for p in planned}.items()):
         for day in sorted(days[zone]):
-            done = workdir / "lakes" / name / f".{day}.done"
+            done = lakes / name / f".{day}.done"
             if not done.exists():
-                write_window(done.parent, day_window(day, ZoneInfo(zone)), events)
+                write_window(
+                    done.parent, day_window(day, ZoneInfo(zone)), events, distinct=distinct
+                )
                 done.touch()
     return time.monotonic() - started
 
@@ -175,12 +180,21 @@ def stages_once(config, day: date) -> dict[str, float]:
 
 
 def work_cpu(
-    workdir: Path, planned: list[Planned], day_of: dict[str, date], selected, repeat: int = 2
+    workdir: Path,
+    lakes_root: Path,
+    planned: list[Planned],
+    day_of: dict[str, date],
+    selected,
+    repeat: int = 2,
+    per_size: bool = False,
 ) -> dict[str, dict[str, float]]:
     """CPU seconds of each zone-and-size export's stages in one process (no Airflow), per task
     id: the work a run does, without the task overhead. Warm: the process has run one export
     before, and each figure is the least of `repeat` runs (one run's figure swung by a third
-    between two nights on the same lakes)."""
+    between two nights on the same lakes). `per_size`: one lake per size measured (the zone
+    with the most exports of that size) and its figure taken for every zone of that size: a
+    1,000-export night has about 75 zone-sizes, whose measuring alone took longer than an hour
+    of the compressed night."""
     from event_export.config.model import ExportConfig
 
     os.environ["EES_STAGING_DIR"] = str(workdir / "work-staging")
@@ -190,7 +204,7 @@ def work_cpu(
     )
 
     def config_of(p: Planned) -> ExportConfig:
-        text = config_yaml(p, workdir / "lakes" / p.lake_name, REAL_DEADLINE, selected)
+        text = config_yaml(p, lakes_root / p.lake_name, REAL_DEADLINE, selected)
         fields = yaml.safe_load(text)
         fields["destination"] = {"type": "local", "conn_id": "night_work", "path": p.lake_name}
         return ExportConfig.model_validate(fields)
@@ -200,12 +214,29 @@ def work_cpu(
     # here), no export's work: counted, they went to every export of the first lake measured.
     warm = min(lakes, key=lambda p: p.events)
     stages_once(config_of(warm), day_of[warm.zone])
+    measured = lakes_measured(planned, per_size)
     cpu = {}
-    for p in lakes:
+    for name, p in measured.items():
         config = config_of(p)
         runs = [stages_once(config, day_of[p.zone]) for _ in range(max(1, repeat))]
-        cpu[p.lake_name] = min(runs, key=lambda r: sum(r.values()))
-    return cpu
+        cpu[name] = min(runs, key=lambda r: sum(r.values()))
+    by_size = {p.events: cpu[name] for name, p in measured.items()}
+    return {p.lake_name: cpu.get(p.lake_name, by_size[p.events]) for p in lakes}
+
+
+def lakes_measured(planned: list[Planned], per_size: bool) -> dict[str, Planned]:
+    """The lakes whose work `work_cpu` measures: every zone-and-size, or with `per_size` one
+    per day size, that of the zone with the most exports of that size (ties: the first name)."""
+    lakes = {p.lake_name: p for p in planned}
+    if not per_size:
+        return lakes
+    count: dict[str, int] = {}
+    for p in planned:
+        count[p.lake_name] = count.get(p.lake_name, 0) + 1
+    chosen: dict[int, Planned] = {}
+    for name in sorted(count, key=lambda n: (-count[n], n)):
+        chosen.setdefault(lakes[name].events, lakes[name])
+    return {p.lake_name: p for p in chosen.values()}
 
 
 class Sampler:
@@ -392,7 +423,7 @@ class _Tmp:
         return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
 
 
-def run_night(args: argparse.Namespace) -> dict:
+def run_night(args: argparse.Namespace) -> dict | None:
     from aiosmtpd.controller import Controller
     from event_export.scheduling.windows import day_covered_by_run
 
@@ -408,17 +439,22 @@ def run_night(args: argparse.Namespace) -> dict:
     days = {
         z: {day_covered_by_run(t, ZoneInfo(z)) for t in (now, latest)} for z in ZONES
     }  # two days only for a zone whose midnight falls within the bench
-    lake_s = make_lakes(workdir, planned, days)
+    lakes_root = workdir / "lakes" / f"distinct-{args.distinct:g}"
+    lake_s = make_lakes(lakes_root, planned, days, args.distinct)
     print(f"lakes ready in {lake_s:.1f} s ({len({p.lake_name for p in planned})} zone-sizes)")
+    if args.lakes_only:
+        return None
 
     day_of = {z: day_covered_by_run(datetime.now(UTC), ZoneInfo(z)) for z in ZONES}
-    by_stage = work_cpu(workdir, planned, day_of, args.selected, args.work_repeat)
+    by_stage = work_cpu(
+        workdir, lakes_root, planned, day_of, args.selected, args.work_repeat, args.work_per_size
+    )
     work = {lake: sum(stages.values()) for lake, stages in by_stage.items()}
     print(f"work measured in one process: {sum(work.values()):.1f} CPU-s over {len(work)} lakes")
 
     stack_root = Path(tempfile.mkdtemp(prefix="ees-night-", dir=workdir))
     exports = {
-        p.export_id: config_yaml(p, workdir / "lakes" / p.lake_name, deadline, args.selected)
+        p.export_id: config_yaml(p, lakes_root / p.lake_name, deadline, args.selected)
         for p in planned
     }
     hosts = sorted({p.host for p in planned})
@@ -434,6 +470,11 @@ def run_night(args: argparse.Namespace) -> dict:
         {
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the bench's triggers run
             "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
+            # docs/capacity.md's setting for a large deployment: each of the 8 shard files is
+            # parsed again every 120 s, not 30 (a full parse of 1,000 exports: about 5 CPU-s)
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(
+                args.min_file_process_interval
+            ),
             "EES_ONCALL_EMAILS": "oncall@ees.invalid",
         }
     )
@@ -667,6 +708,27 @@ def main(argv=None) -> None:
         help="[core] parallelism (default: two task processes per core)",
     )
     parser.add_argument("--max-events", type=int, help="cap each day's size (smoke runs)")
+    parser.add_argument(
+        "--min-file-process-interval",
+        type=int,
+        default=120,
+        help="[dag_processor] min_file_process_interval, s (docs/capacity.md's setting)",
+    )
+    parser.add_argument(
+        "--distinct",
+        type=float,
+        default=0.95,
+        help="share of rows with a payload of their own, as make bench's (realistic, the "
+        "default); 0 = the pooled low-distinctness days",
+    )
+    parser.add_argument(
+        "--lakes-only", action="store_true", help="write the lakes the night needs, then stop"
+    )
+    parser.add_argument(
+        "--work-per-size",
+        action="store_true",
+        help="measure the work on one zone per day size (the 1,000-export night: see work_cpu)",
+    )
     parser.add_argument("--selected", type=int, help="export only this many event names")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument(
@@ -693,8 +755,10 @@ def main(argv=None) -> None:
     try:
         result = run_night(args)
     finally:
-        if METADATA_DB.startswith("postgresql"):
+        if METADATA_DB.startswith("postgresql") and not args.lakes_only:
             drop_database(METADATA_DB)
+    if result is None:  # --lakes-only
+        return
     print(table(result), flush=True)
     if "probe" in result:
         print("task processes (probe)  ", json.dumps(result["probe"], indent=1), flush=True)

@@ -52,6 +52,20 @@ def test_the_clock_is_compressed_by_the_factor():
     assert kolkata.offset_s - auckland.offset_s == pytest.approx(7.5 * 60)
 
 
+def test_work_per_size_measures_one_lake_per_size_and_the_busiest_zone():
+    night = _bench()
+    planned = night.plan(1000, 18, None, NIGHT, factor=60)
+    every = night.lakes_measured(planned, per_size=False)
+    assert set(every) == {p.lake_name for p in planned}
+    chosen = night.lakes_measured(planned, per_size=True)
+    sizes = {p.events for p in planned}
+    assert sorted(p.events for p in chosen.values()) == sorted(sizes)  # one lake per size
+    count = Counter(p.lake_name for p in planned)
+    for name, p in chosen.items():
+        same_size = [n for n, q in every.items() if q.events == p.events]
+        assert count[name] == max(count[n] for n in same_size)
+
+
 def test_configs_load_with_the_compressed_deadline_and_rank_by_it(tmp_path):
     night = _bench()
     planned = night.plan(40, 18, 2_000, NIGHT, factor=600)
@@ -81,7 +95,7 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
         [sys.executable, str(REPO / "bench" / "night.py"), "--exports", "2", "--selected", "1",
          "--max-events", "2000", "--factor", "25200", "--alert-grace", "5",
          "--workdir", str(tmp_path / "work"), "--out", str(out),
-         "--probe", str(tmp_path / "probe"), "--work-repeat", "1"],
+         "--probe", str(tmp_path / "probe"), "--work-repeat", "1", "--work-per-size"],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
