@@ -166,6 +166,13 @@ class AirflowApi:
             if not rows or offset >= page["total_entries"]:
                 return found
 
+    def pool(self, name: str) -> int | None:
+        """The slots of the pool called `name`, None when there is none: one row, where `pools`
+        pages through every pool of a prefix (the api-server counts each listed pool's task
+        instances by state)."""
+        found = self._call("GET", f"/pools/{quote(name, safe='')}")
+        return None if found is None else int(found["slots"])
+
     def create_pool(self, name: str, slots: int, description: str) -> dict:
         body = {"name": name, "slots": slots, "description": description}
         return self._call("POST", "/pools", json=body)

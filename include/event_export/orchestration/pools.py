@@ -24,6 +24,10 @@ from event_export.settings import upload_pool_slots
 
 log = logging.getLogger(__name__)
 HTTP_CONFLICT = 409  # POST /pools of a name that exists: another run created it meanwhile
+# Up to this many pools are asked for one by one, more are listed: an export run wants its own
+# pool only, and listing every upload pool from each run cost the api-server 0.85 s a call at
+# 1,000 exports (200 pools; docs/capacity.md), a pool asked for by name a few milliseconds.
+ASK_EACH_UP_TO = 4
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,10 @@ def ensure_upload_pools(
 ) -> PoolSync:
     """Create every upload pool of `configs` that Airflow lacks; report the rest."""
     wanted = upload_pools(configs)
-    have = api.pools(POOL_PREFIX)
+    if len(wanted) > ASK_EACH_UP_TO:
+        have = api.pools(POOL_PREFIX)
+    else:
+        have = {name: slots for name in wanted if (slots := api.pool(name)) is not None}
     created = {}
     for name, export_ids in wanted.items():
         if name in have:
@@ -54,7 +61,8 @@ def ensure_upload_pools(
                 if exc.status != HTTP_CONFLICT:
                     raise
                 # runs sharing a destination start together: the first one's pool stands
-                have[name] = api.pools(name).get(name, slots)
+                standing = api.pool(name)
+                have[name] = slots if standing is None else standing
                 continue
         created[name] = slots
     existing = {name: have[name] for name in wanted if name in have}
