@@ -90,12 +90,24 @@ class DeflateWriter:
         return True
 
     def write(self, data) -> int:
-        self.buffer += data
-        while len(self.buffer) >= BLOCK:
-            block = bytes(self.buffer[:BLOCK])
-            del self.buffer[:BLOCK]
-            self._submit(block)
-        return len(data)
+        """Whole blocks are cut from `data` itself, one copy each; only a block's first part
+        from an earlier write waits in `buffer` (a CSV writer hands in a batch of 20 MB or more
+        at once: gathering it whole and cutting blocks off its front moved the rest each time)."""
+        view = memoryview(data).cast("B")
+        size = len(view)
+        if self.buffer:
+            room = BLOCK - len(self.buffer)
+            self.buffer += view[:room]
+            view = view[room:]
+            if len(self.buffer) < BLOCK:
+                return size
+            self._submit(bytes(self.buffer))
+            self.buffer = bytearray()
+        while len(view) >= BLOCK:
+            self._submit(bytes(view[:BLOCK]))
+            view = view[BLOCK:]
+        self.buffer += view
+        return size
 
     def flush(self) -> None:
         """Nothing to do: a block is deflated only once whole (or at `close`)."""

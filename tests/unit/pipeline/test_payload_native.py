@@ -180,3 +180,44 @@ def test_small_batches_find_the_same_keys_in_python(monkeypatch):
     }
     assert small[1] == native[1]
     assert len(small[1]) > 20
+
+
+def test_a_nested_value_in_several_rows_and_columns_sets_each_of_its_rows_aside():
+    """Nested cells are tested once per distinct text over every column of the batch: a risky
+    or repeating value sets aside each row holding it, in whichever column, and no other."""
+    repeat, fraction, fine = '{"x": 1, "x": 2}', '{"p": 2.50}', '{"y": 1}'
+    rows = [
+        f'{{"a": {repeat}, "b": {fine}}}',
+        f'{{"a": {fine}, "b": {repeat}}}',
+        f'{{"a": [1], "b": {fraction}}}',
+        f'{{"a": {fine}, "b": ["{{}}", 2]}}',
+        f'{{"a": {fraction}, "b": 1}}',
+        f'{{"a": {fine}, "b": {fine}}}',
+    ]
+    texts = pa.array(rows * 3, pa.string())
+    flattened = flatten_native(texts, ["a", "b"])
+    assert flattened.suspect.to_pylist() == [True, True, True, False, True, False] * 3
+    kept = [i for i, aside in enumerate(flattened.suspect.to_pylist()) if not aside]
+    expected = _outcome(flatten_column_python, texts, ["a", "b"])
+    for got, want in zip(flattened.columns, expected, strict=True):
+        assert [got.to_pylist()[i] for i in kept] == [want[i] for i in kept]
+
+
+def test_nested_cells_are_found_by_their_first_byte_in_any_layout():
+    """The nested-cell mask reads each cell's first byte from Arrow's buffers: right for a sliced
+    array, empty cells, and a null cell whose slot still holds bytes (Arrow allows it)."""
+    from event_export.pipeline.payload_native import _opens_nested
+
+    cells = ["[1]", "", "x{", '{"a": 1}', None, "", "[", "{}"]
+    array = pa.array(cells, pa.string())
+    expected = [c is not None and c[:1] in ("{", "[") for c in cells]
+    assert _opens_nested(array).to_pylist() == expected
+    for start in range(1, 5):
+        assert _opens_nested(array.slice(start)).to_pylist() == expected[start:]
+    assert _opens_nested(array.slice(1, 2)) is None  # "", "x{": none
+    data = b'{"a":1}[2]'  # the null second cell's slot holds `[2]`
+    offsets = pa.py_buffer(struct.pack("<3i", 0, 7, 10))
+    validity = pa.py_buffer(bytes([0b01]))
+    holding = pa.Array.from_buffers(pa.string(), 2, [validity, offsets, pa.py_buffer(data)])
+    assert _opens_nested(holding).to_pylist() == [True, False]
+    assert _opens_nested(pa.array(["a", None, ""], pa.string())) is None

@@ -123,6 +123,7 @@ def test_deflate_bytes_depend_on_the_data_alone(sources, tmp_path):
         thread.start()
     try:
         cases = [(1, 7), (2, 4096), (3, 65_537), (4, deflate.BLOCK - 1), (2, 3 * deflate.BLOCK)]
+        cases.append((2, 2 * deflate.BLOCK + 3))  # whole blocks cut from a write after a part
         for i, (threads, read_size) in enumerate(cases):
             target = tmp_path / f"run{i}.deflate"
             _deflate_file(path, target, read_size=read_size, threads=threads)
