@@ -48,7 +48,8 @@ def ensure_upload_pools(
     if len(wanted) > ASK_EACH_UP_TO:
         have = api.pools(POOL_PREFIX)
     else:
-        have = {name: slots for name in wanted if (slots := api.pool(name)) is not None}
+        asked = {name: api.pool(name) for name in wanted}
+        have = {name: found for name, found in asked.items() if found is not None}
     created = {}
     for name, export_ids in wanted.items():
         if name in have:
