@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 HTTP_CONFLICT = 409  # POST /pools of a name that exists: another run created it meanwhile
 # Up to this many pools are asked for one by one, more are listed: an export run wants its own
 # pool only, and listing every upload pool from each run cost the api-server 0.85 s a call at
-# 1,000 exports (200 pools; docs/capacity.md), a pool asked for by name a few milliseconds.
+# 1,000 exports (200 pools; docs/capacity.md), a pool asked for by name under 0.1 s.
 ASK_EACH_UP_TO = 4
 
 

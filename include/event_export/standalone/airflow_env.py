@@ -82,7 +82,7 @@ def airflow_env(
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         # as deploy/airflow.env: a task's supervisor that has read its task's last output but
         # not yet seen the process exit sleeps up to this long (Airflow's default 5 s) before
-        # it looks again: 28% of the 1,000-export night's task instances held their executor
+        # it looks again: 27% of the 1,000-export night's task instances held their executor
         # slot 5 s longer than their task (docs/capacity.md)
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         # as deploy/airflow.env: every DAG of the project decides its own initial state (an
