@@ -472,7 +472,7 @@ def run_night(args: argparse.Namespace) -> dict | None:
             "AIRFLOW__CORE__PARALLELISM": str(args.parallelism),
             # docs/capacity.md's setting for a large deployment: each of the 8 shard files is
             # parsed again every 600 s, not 30 (at 1,000 exports a full parse and its write to
-            # the database cost the dag-processor about 20 CPU-s: 0.17 of a core at 120 s)
+            # the database cost the dag-processor about 28 CPU-s: 0.23 of a core at 120 s)
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(
                 args.min_file_process_interval
             ),
