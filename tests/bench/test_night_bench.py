@@ -66,6 +66,20 @@ def test_work_per_size_measures_one_lake_per_size_and_the_busiest_zone():
         assert count[name] == max(count[n] for n in same_size)
 
 
+def test_celery_gets_more_executor_slots_than_its_workers_have_and_local_two_per_core():
+    night = _bench()
+    assert night.default_parallelism(0, 2) == 4
+    assert night.default_parallelism(0, 8) == 16
+    slots = 2 * night.CELERY_CONCURRENCY  # two workers' pools
+    assert night.default_parallelism(2, 2) == 3 * slots
+    assert night.default_parallelism(1, 64) == 3 * night.CELERY_CONCURRENCY  # not the cores
+    # the constant is the bench stack's real pool size, not a copy that could drift from it
+    from stack import _celery_env
+
+    pool = _celery_env("postgresql://x")["AIRFLOW__CELERY__WORKER_CONCURRENCY"]
+    assert int(pool) == night.CELERY_CONCURRENCY
+
+
 def test_configs_load_with_the_compressed_deadline_and_rank_by_it(tmp_path):
     night = _bench()
     planned = night.plan(40, 18, 2_000, NIGHT, factor=600)
