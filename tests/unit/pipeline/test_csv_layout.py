@@ -138,6 +138,12 @@ def test_a_file_staged_without_member_counts_formats_the_same_bytes(tmp_path, mo
         target = tmp_path / f"{name}.csv.deflate"
         format_csv(path, "buy", "Asia/Kolkata", target, deflate=True, keys=keys)
         written[name] = (target.read_bytes(), len(tested))
+    pieces = [  # a cut event's row range (pipeline/shards.py), read from either file
+        format_csv(path, "buy", "UTC", tmp_path / f"{n}.piece", rows=(300, 1_100), keys=keys)
+        for n, path in (("new", part.path), ("old", str(old)))
+    ]
+    assert pieces[0].rows == pieces[1].rows == 800
+    assert (tmp_path / "new.piece").read_bytes() == (tmp_path / "old.piece").read_bytes()
     monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 10**9)  # the Python reference alone
     format_csv(part.path, "buy", "Asia/Kolkata", tmp_path / "ref", deflate=True, keys=keys)
     assert written["new"][0] == written["old"][0] == (tmp_path / "ref").read_bytes()
