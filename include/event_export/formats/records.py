@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from event_export.formats.text import json_text
 from event_export.pipeline.lake import EVENT_SCHEMA, PROFILE_SCHEMA
 from event_export.pipeline.payload import (
+    MEMBERS,
     as_text,
     flatten_column,
     keys_in,
@@ -237,6 +238,14 @@ class Rows:
     def groups(self) -> list[tuple[str, list[tuple[str, pa.Array]]]]:
         return [(g, [(n, self.column(c)) for n, c in fields]) for g, fields in self.layout.groups]
 
+    @property
+    def _members(self) -> pa.Array | None:
+        """Extract's member count of each row's payload, when it staged them (payload.MEMBERS;
+        a file staged without them: the payloads are tested and counted when flattened)."""
+        if self.layout.props_column != "payload" or MEMBERS not in self.batch.schema.names:
+            return None
+        return self.batch.column(MEMBERS)
+
     @cached_property
     def _decoded(self) -> tuple[list[dict], pa.Array]:
         """Distinct properties texts parsed once, and each row's index into them (reference)."""
@@ -265,14 +274,15 @@ class Rows:
         where the row has no value (absent or null)."""
         keys = list(self.props_schema.keys)
         column = self.batch.column(self.layout.props_column)
-        return list(zip(keys, flatten_column(column, keys), strict=True))
+        return list(zip(keys, flatten_column(column, keys, members=self._members), strict=True))
 
     def props_typed(self) -> list[tuple[str, pa.Array]]:
         """Each property in its scanned type (all strings when values go as strings)."""
         schema = self.props_schema
         keys, types = list(schema.keys), list(schema.types)
         if NATIVE:
-            columns = flatten_column(self.batch.column(self.layout.props_column), keys, types)
+            column = self.batch.column(self.layout.props_column)
+            columns = flatten_column(column, keys, types, self._members)
             return list(zip(keys, columns, strict=True))
         parsed, indices = self._decoded
         return list(zip(keys, [c.take(indices) for c in typed(parsed, keys, types)], strict=True))

@@ -18,14 +18,21 @@ import math
 from collections.abc import Iterable
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from event_export.pipeline.payload_native import (
     flatten_native,
+    keys_and_members,
     keys_native,
 )
 
+# The staged column of each row's top-level member count (int32), null where extract set the
+# row aside for the Python reference: `keys_by_group` finds it, `flatten_column` reads it. A
+# change to what sets a row aside (payload_native's raw-text test) must rename the column, so a
+# file staged before the change is tested again by format instead of trusted.
+MEMBERS = "payload_members"
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
 _INT64 = (-(2**63), 2**63)
 _EXACT_FLOAT_DIGITS = 15  # integers of more digits may pass 2^53: pyarrow refuses them as float64
@@ -101,22 +108,29 @@ def keys_in(columns: Iterable[pa.Array | pa.ChunkedArray]) -> list[str]:
     return sorted(keys)
 
 
-def keys_by_group(column: pa.Array | pa.ChunkedArray, groups: pa.Array) -> dict[int, set[str]]:
+def keys_by_group(
+    column: pa.Array | pa.ChunkedArray, groups: pa.Array
+) -> tuple[dict[int, set[str]], pa.Array]:
     """Every payload key per group of rows (`groups`: each row's group number), in one native
     pass over the batch: what `keys_of` gives for each group's rows alone. Extract collects
     each event's keys this way, one query per lake batch instead of one per event in it
-    (measured: 5.4 -> 1.7 CPU-s per million realistic payloads)."""
+    (measured: 5.4 -> 1.7 CPU-s per million realistic payloads).
+
+    Also each row's top-level member count (int32), null where the row is left to the Python
+    reference (and for every row of a batch read in Python): extract stages it as `MEMBERS`,
+    so `flatten_column` need not test and count each text again."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if len(column) < _NATIVE_MIN_ROWS:  # the reference itself (see flatten_column)
         found: dict[int, set[str]] = {}
         rest_groups, rest = groups, column
+        members = pa.nulls(len(column), pa.int32())
     else:  # the reference reads only the rows native code marks suspect
-        found, suspect = keys_native(column, groups)
+        found, suspect, members = keys_and_members(column, groups)
         rest_groups, rest = groups.filter(suspect), column.filter(suspect)
     for group, text in zip(rest_groups.to_pylist(), rest.to_pylist(), strict=True):
         found.setdefault(group, set()).update(_keys(text))
-    return found
+    return found, members
 
 
 def keys_of_python(batches: Iterable[pa.RecordBatch]) -> list[str]:
@@ -164,6 +178,7 @@ def flatten_column(
     column: pa.Array | pa.ChunkedArray,
     keys: list[str],
     types: list[pa.DataType] | None = None,
+    members: pa.Array | pa.ChunkedArray | None = None,
 ) -> list[pa.Array]:
     """`flatten(parse_column(column), keys)`, in native code where it is exact.
 
@@ -171,6 +186,7 @@ def flatten_column(
     and put in place with one mask per key; pooled payloads are read once per distinct text.
     With `types`, each key's column has its type: `typed(parse_column(column), keys, types)`
     (the text of a string column, the value itself of an int64, float64 or boolean one).
+    `members`: the rows' staged `MEMBERS` column, when extract staged one.
     """
     if not keys:
         return []
@@ -178,7 +194,9 @@ def flatten_column(
         parsed = parse_column(column)
         return flatten(parsed, keys) if types is None else typed(parsed, keys, types)
     texts, indices = _distinct(column)
-    native = flatten_native(texts, keys)
+    if members is not None:
+        members = _members_of(members, indices, len(texts))
+    native = flatten_native(texts, keys, members)
     columns, suspect = native.columns, native.suspect
     if types is not None:
         columns, suspect = _cast(columns, types, suspect)
@@ -191,6 +209,25 @@ def flatten_column(
     if indices is not None:
         columns = [c.take(indices) for c in columns]  # a null payload takes null everywhere
     return columns
+
+
+def _members_of(
+    members: pa.Array | pa.ChunkedArray, indices: pa.Array | None, distinct: int
+) -> pa.Array:
+    """The staged member counts for the texts `_distinct` gave: the rows' own, or one per
+    distinct text (any of its rows': equal texts have equal counts), null where any of its
+    rows was set aside (a text read in Python in one extract batch and natively in another)."""
+    if isinstance(members, pa.ChunkedArray):
+        members = members.combine_chunks()
+    if indices is None:
+        return members
+    rows = pc.is_valid(indices)  # a null payload has no text to count
+    index = pc.filter(indices, rows).cast(pa.int64()).to_numpy()
+    counts = pc.fill_null(pc.filter(members, rows), -1).cast(pa.int64()).to_numpy()
+    out = np.zeros(distinct, np.int64)
+    out[index] = counts
+    out[index[counts < 0]] = -1
+    return pa.array(out, pa.int32(), mask=out < 0)
 
 
 def _cast(

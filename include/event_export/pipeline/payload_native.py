@@ -26,6 +26,12 @@ miss a bad one):
 Per batch: one Arrow regex pass over the raw texts, one DuckDB query for the cells and member
 counts, the nested-cell tests over the distinct nested texts of all columns together, one DuckDB
 query for every repeated-key candidate (docs/performance.md, "Where format's CPU goes").
+
+Extract runs the same raw-text test and parses every row's keys anyway (`keys_and_members`), so
+it stages each row's top-level member count, null where it set the row aside; given those
+(`members`), `flatten_native` skips its own raw-text test and the count, a second parse of each
+text (docs/performance.md, "Facts extract stages for format"). Without them (a file staged by
+an older version, or by an export that does not collect keys) it runs both as before.
 """
 
 from __future__ import annotations
@@ -106,13 +112,16 @@ def _falses(n: int) -> pa.Array:
     return pa.nulls(n, pa.bool_()).fill_null(False)
 
 
-def _query(texts: pa.Array, keys: list[str]) -> tuple[list[pa.Array], pa.Array]:
-    """DuckDB's cells per key, and the rows whose top-level keys must be counted exactly."""
+def _query(
+    texts: pa.Array, keys: list[str], members: pa.Array | None = None
+) -> tuple[list[pa.Array], pa.Array]:
+    """DuckDB's cells per key, and the rows whose top-level keys must be counted exactly.
+    `members`: each row's top-level member count as extract found it (else counted here)."""
     groups = _key_groups(keys)
     schemas = [json.dumps({keys[i]: "VARCHAR" for i in g}, ensure_ascii=False) for g in groups]
-    select = "".join(f"json_transform(p, ${n + 1}) AS v{n}, " for n in range(len(groups)))
-    sql = f"SELECT {select}len(json_keys(p)) AS members FROM t"
-    result = _run(sql, {"t": pa.table({"p": texts})}, schemas)
+    select = ", ".join(f"json_transform(p, ${n + 1}) AS v{n}" for n in range(len(groups)))
+    count = ", len(json_keys(p)) AS members" if members is None else ""
+    result = _run(f"SELECT {select}{count} FROM t", {"t": pa.table({"p": texts})}, schemas)
     cells: list[pa.Array] = [pa.array([], pa.string())] * len(keys)
     if not result.num_rows:
         return cells, pa.array([], pa.bool_())
@@ -125,8 +134,9 @@ def _query(texts: pa.Array, keys: list[str]) -> tuple[list[pa.Array], pa.Array]:
     filled = pa.nulls(len(texts), pa.int64()).fill_null(0)
     for column in cells:
         filled = pc.add(filled, pc.is_valid(column).cast(pa.int64()))
-    members = pc.fill_null(result.column("members").chunk(0).cast(pa.int64()), 0)
-    return cells, pc.greater(members, filled)
+    if members is None:
+        members = result.column("members").chunk(0)
+    return cells, pc.greater(pc.fill_null(members.cast(pa.int64()), 0), filled)
 
 
 def _repeats(candidates: list[pa.Array]) -> list[pa.Array]:
@@ -212,12 +222,18 @@ def _suspect_texts(texts: pa.Array) -> pa.Array:
     return suspect
 
 
-def _prepared(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Texts with empty ones as null, and the rows the raw-text test sets aside."""
+def _normalized(texts: pa.Array) -> pa.Array:
+    """Texts as strings, empty ones as null (Python reads both as {})."""
     texts = texts.cast(pa.string())
     empty = pc.equal(texts, "")
     if pc.any(empty).as_py():
         texts = pc.if_else(empty, pa.scalar(None, pa.string()), texts)
+    return texts
+
+
+def _prepared(texts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Texts with empty ones as null, and the rows the raw-text test sets aside."""
+    texts = _normalized(texts)
     return texts, _suspect_texts(texts)
 
 
@@ -228,24 +244,29 @@ def _set_aside(texts: pa.Array, suspect: pa.Array) -> pa.Array:
     return pc.if_else(suspect, pa.scalar(None, pa.string()), texts)
 
 
-def flatten_native(texts: pa.Array, keys: list[str]) -> Flattened:
+def flatten_native(texts: pa.Array, keys: list[str], members: pa.Array | None = None) -> Flattened:
     """One string column per key for the payload texts (null or empty text: all null).
 
     Cells of `suspect` rows are not to be used: the caller spells those rows in Python. A key
     DuckDB cannot name as a struct field (the empty key), or any other DuckDB error, sets the
-    whole batch aside.
+    whole batch aside. `members`, each text's top-level member count from `keys_and_members`
+    (null: set aside there), replaces the raw-text test and the count here.
     """
-    texts, suspect = _prepared(texts)
+    if members is None:
+        texts, suspect = _prepared(texts)
+    else:  # what extract set aside: a null count for a text that is not null
+        texts = _normalized(texts)
+        suspect = pc.and_(pc.is_null(members), pc.is_valid(texts))
     if "" in keys:
         return _all_suspect(len(texts), keys)
     clean = _set_aside(texts, suspect)
     try:
         try:
-            cells, unsure = _query(clean, keys)
+            cells, unsure = _query(clean, keys, members)
         except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
             suspect = pc.or_(suspect, pc.invert(_valid(clean)))
             clean = _set_aside(texts, suspect)
-            cells, unsure = _query(clean, keys)
+            cells, unsure = _query(clean, keys, members)
         # The cells that may be nested, of every column at once, each distinct text tested once
         # for a spelling DuckDB may not share with Python (nested values often repeat: 182,010
         # nested cells in 300,000 realistic bench rows, 65,221 distinct); then one query tests
@@ -305,3 +326,44 @@ def keys_native(
     for g, k in zip(found.column("g").to_pylist(), found.column("k").to_pylist(), strict=True):
         keys.setdefault(g, set()).add(k)
     return keys, suspect
+
+
+def keys_and_members(
+    texts: pa.Array, groups: pa.Array | None = None
+) -> tuple[dict[int, set[str]], pa.Array, pa.Array]:
+    """`keys_native`'s keys per group and rows left to Python, and each row's top-level member
+    count (int32; null for a null or empty text and for the rows left to Python), from one parse
+    of each row's keys: DuckDB lists them per row, Arrow finds the distinct (group, key) pairs.
+    Extract stages the counts for `flatten_native` (see the module docstring)."""
+    texts, suspect = _prepared(texts)
+
+    def run(clean: pa.Array) -> pa.Array:
+        result = _run("SELECT json_keys(p) AS k FROM t", {"t": pa.table({"p": clean})})
+        return (
+            result.column("k").chunk(0) if result.num_rows else pa.array([], pa.list_(pa.string()))
+        )
+
+    try:
+        lists = run(_set_aside(texts, suspect))
+    except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
+        suspect = pc.or_(suspect, pc.invert(_valid(_set_aside(texts, suspect))))
+        lists = run(_set_aside(texts, suspect))
+    lengths = pc.list_value_length(lists)
+    members = lengths.cast(pa.int32())
+    names = pc.list_flatten(lists)
+    keys: dict[int, set[str]] = {}
+    if not len(names):
+        return keys, suspect, members
+    encoded = pc.dictionary_encode(names)
+    width = len(encoded.dictionary)
+    rows = np.zeros(len(texts), np.int64) if groups is None else _int64(groups)
+    per_name = np.repeat(rows, pc.fill_null(lengths, 0).to_numpy())
+    pairs = pc.unique(pa.array(per_name * width + _int64(encoded.indices))).to_numpy()
+    spelled = encoded.dictionary.to_pylist()
+    for group, name in zip((pairs // width).tolist(), (pairs % width).tolist(), strict=True):
+        keys.setdefault(group, set()).add(spelled[name])
+    return keys, suspect, members
+
+
+def _int64(codes: pa.Array) -> np.ndarray:
+    return codes.cast(pa.int64()).to_numpy()

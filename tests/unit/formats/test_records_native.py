@@ -36,8 +36,9 @@ OPTIONS = {
 }
 
 
-def _batch(texts: list[str | None]) -> pa.RecordBatch:
-    """Event rows around the given properties texts (every other field simple and fixed)."""
+def _batch(texts: list[str | None], members: bool = False) -> pa.RecordBatch:
+    """Event rows around the given properties texts (every other field simple and fixed); with
+    `members`, each payload's member count as extract stages it (payload.MEMBERS)."""
     n = len(texts)
     columns = []
     for field in EVENT_SCHEMA:
@@ -49,12 +50,16 @@ def _batch(texts: list[str | None]) -> pa.RecordBatch:
             columns.append(pa.array([f"{field.name}-{i % 3}" for i in range(n)], field.type))
         else:
             columns.append(pa.array(range(n)).cast(field.type))
-    return pa.RecordBatch.from_arrays(columns, schema=EVENT_SCHEMA)
+    batch = pa.RecordBatch.from_arrays(columns, schema=EVENT_SCHEMA)
+    if not members:
+        return batch
+    _, counts = payload.keys_by_group(batch.column("payload"), pa.array([0] * n, pa.int32()))
+    return batch.append_column(payload.MEMBERS, counts)
 
 
-def _written(fmt: str, options: Options, props: PropsSchema, texts, out: Path) -> bytes:
+def _written(fmt: str, options: Options, props: PropsSchema, texts, out: Path, batch=None) -> bytes:
     writer: FormatWriter = WRITERS[fmt](EVENTS, options, props, Output(out), "purchase")
-    writer.write(Rows(_batch(texts), EVENTS, options, props))
+    writer.write(Rows(_batch(texts) if batch is None else batch, EVENTS, options, props))
     chunks = writer.close()
     return b"".join(Path(c.path).read_bytes() for c in chunks)
 
@@ -100,6 +105,39 @@ def test_every_format_writes_the_hostile_corpus_as_the_reference(
     reference = _outcome(fmt, options, props, texts, tmp_path, False, monkeypatch)
     assert isinstance(reference, bytes) and len(reference) > 1000
     assert _outcome(fmt, options, props, texts, tmp_path, True, monkeypatch) == reference
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_staged_member_counts_write_the_hostile_corpus_as_the_reference(
+    fmt, option, payload_read_path, tmp_path, monkeypatch
+):
+    """A file staged with the payloads' member counts (extract's, for the formats that collect
+    keys) is written with them, to the reference's bytes: format skips its own raw-text test."""
+    from event_export.pipeline import payload_native
+
+    good = [t for t in GOOD if '"":' not in t.replace(" ", "")]  # an empty key: all to Python
+    texts = [*good, *ORDINARY, None, "", *good[::-1], *ORDINARY]
+    options = OPTIONS[option]
+    props = _schema(texts, options, fmt)
+    assert "" not in props.keys
+    reference = _outcome(fmt, options, props, texts, tmp_path, False, monkeypatch)
+    assert isinstance(reference, bytes) and len(reference) > 1000
+    monkeypatch.setattr(records, "NATIVE", True)
+    staged = _batch(texts, members=True)
+    tested, given = [], []
+    own_tests, flatten_native = payload_native._suspect_texts, payload.flatten_native
+    monkeypatch.setattr(
+        payload_native, "_suspect_texts", lambda t: tested.append(1) or own_tests(t)
+    )
+    monkeypatch.setattr(
+        payload,
+        "flatten_native",
+        lambda t, k, m: given.append(m is not None) or flatten_native(t, k, m),
+    )
+    assert _written(fmt, options, props, texts, tmp_path / "members", staged) == reference
+    assert not tested
+    assert given == ([] if fmt == "json" else [True])  # JSON renders properties in Python
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from event_export.pipeline import ipc, payload, payload_native
 from event_export.pipeline.lake import EVENT_SCHEMA
-from event_export.pipeline.payload import as_text
-from event_export.pipeline.stages.csv_format import SEED_COLUMNS, format_csv, header
+from event_export.pipeline.payload import MEMBERS, as_text
+from event_export.pipeline.stages.csv_format import READ_COLUMNS, SEED_COLUMNS, format_csv, header
+from event_export.pipeline.stages.split import split_by_event
+from payload_corpus import HOSTILE, ORDINARY
 
 SEED_ORDER = [
     "appVersion", "appId", "siteId", "model", "eventId", "eventType", "ts", "purl", "url", "pts",
@@ -90,3 +93,58 @@ def test_csv_round_trips_hostile_values_through_the_standard_reader(tmp_path):
     raw_second = text.rstrip("\n").rsplit("\n", 1)[-1]
     assert raw_second.startswith(',,,,"e2",')  # absent values: empty, unquoted
     assert ',"",' in raw_second  # an empty string: quoted
+
+
+def _spelled(text: str) -> bool:
+    """Whether the Python reference spells the payload as UTF-8 (a text it refuses, or a lone
+    surrogate it decodes, fails its batch)."""
+    try:
+        [(as_text(v) or "").encode() for v in payload.parse(text).values()]
+    except Exception:
+        return False
+    return True
+
+
+def test_a_file_staged_without_member_counts_formats_the_same_bytes(tmp_path, monkeypatch):
+    """Extract stages each row's payload member count (payload.MEMBERS) for format; a file
+    staged without it (by the version before, say a run in flight during a deploy) is formatted
+    with format's own tests, to the same bytes, which are the Python reference's."""
+    texts = [t for t in [*HOSTILE, *ORDINARY] if _spelled(t)]
+    assert len(texts) > 60
+    ts = datetime(2026, 11, 1, 4, 45, 5, 123000, tzinfo=UTC)
+    rows = [
+        _row(event_name="buy", event_id=f"e{i}", ts=ts, payload=texts[i % len(texts)])
+        for i in range(1_200)  # over payload._NATIVE_MIN_ROWS: native code on both sides
+    ]
+    batch = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA).combine_chunks().to_batches()[0]
+    (part,) = split_by_event([batch], tmp_path / "new", READ_COLUMNS, payload_keys=True)
+    staged = pa.Table.from_batches(list(ipc.read_staged(part.path)))
+    assert staged.column_names == [*READ_COLUMNS, MEMBERS]
+    assert staged.column(MEMBERS).null_count < 0.5 * len(rows)  # hostile rows are null
+    old = tmp_path / "old.arrow"  # what extract staged before the counts
+    with ipc.open_writer(old, staged.drop_columns([MEMBERS]).schema) as writer:
+        writer.write_table(staged.drop_columns([MEMBERS]), max_chunksize=500)
+    keys = list(part.payload_keys)
+    assert "" in keys  # the corpus has an empty key, which sets every batch aside: not here
+    keys.remove("")
+    tested = []
+    own_tests = payload_native._suspect_texts
+    monkeypatch.setattr(
+        payload_native, "_suspect_texts", lambda t: tested.append(1) or own_tests(t)
+    )
+    written = {}
+    for name, path in (("new", part.path), ("old", str(old))):
+        tested.clear()
+        target = tmp_path / f"{name}.csv.deflate"
+        format_csv(path, "buy", "Asia/Kolkata", target, deflate=True, keys=keys)
+        written[name] = (target.read_bytes(), len(tested))
+    pieces = [  # a cut event's row range (pipeline/shards.py), read from either file
+        format_csv(path, "buy", "UTC", tmp_path / f"{n}.piece", rows=(300, 1_100), keys=keys)
+        for n, path in (("new", part.path), ("old", str(old)))
+    ]
+    assert pieces[0].rows == pieces[1].rows == 800
+    assert (tmp_path / "new.piece").read_bytes() == (tmp_path / "old.piece").read_bytes()
+    monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 10**9)  # the Python reference alone
+    format_csv(part.path, "buy", "Asia/Kolkata", tmp_path / "ref", deflate=True, keys=keys)
+    assert written["new"][0] == written["old"][0] == (tmp_path / "ref").read_bytes()
+    assert written["new"][1] == 0 and written["old"][1] == 1  # format's own test: old file only

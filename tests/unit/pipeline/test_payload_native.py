@@ -102,7 +102,7 @@ def test_keys_by_group_gives_each_groups_python_keys():
             good.append(text)
     texts = [*good, *ORDINARY, None, "", *ORDINARY[::-1]]
     groups = [i % 3 for i in range(len(texts))]
-    found = keys_by_group(pa.array(texts, pa.string()), pa.array(groups, pa.int32()))
+    found, _ = keys_by_group(pa.array(texts, pa.string()), pa.array(groups, pa.int32()))
     for group in range(3):
         rows = [t for t, g in zip(texts, groups, strict=True) if g == group]
         batch = [pa.record_batch([pa.array(rows, pa.string())], names=["payload"])]
@@ -175,11 +175,14 @@ def test_small_batches_find_the_same_keys_in_python(monkeypatch):
     native = keys_by_group(column, groups), keys_of([pa.record_batch([column], ["payload"])])
     monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 10_000)
     small = keys_by_group(column, groups), keys_of([pa.record_batch([column], ["payload"])])
-    assert {g: sorted(k) for g, k in small[0].items() if k} == {
-        g: sorted(k) for g, k in native[0].items() if k
+    assert {g: sorted(k) for g, k in small[0][0].items() if k} == {
+        g: sorted(k) for g, k in native[0][0].items() if k
     }
     assert small[1] == native[1]
     assert len(small[1]) > 20
+    # a batch read in Python counts no members: format tests and counts those rows itself
+    assert small[0][1].null_count == len(good)
+    assert native[0][1].null_count < len(good)
 
 
 def test_a_nested_value_in_several_rows_and_columns_sets_each_of_its_rows_aside():
@@ -221,3 +224,79 @@ def test_nested_cells_are_found_by_their_first_byte_in_any_layout():
     holding = pa.Array.from_buffers(pa.string(), 2, [validity, offsets, pa.py_buffer(data)])
     assert _opens_nested(holding).to_pylist() == [True, False]
     assert _opens_nested(pa.array(["a", None, ""], pa.string())) is None
+
+
+def _good_texts() -> list[str]:
+    """The hostile texts the reference spells, and the ordinary ones."""
+    good = []
+    for text in [*HOSTILE, *ORDINARY]:
+        if not isinstance(_outcome(flatten_column_python, pa.array([text]), ["a"]), type):
+            good.append(text)
+    return good
+
+
+def _top_level_members(text: str) -> int:
+    """Members of the JSON object `text`, a repeated key counted each time (Python's reading)."""
+    return len(json.loads(text, object_pairs_hook=lambda pairs: pairs))
+
+
+def test_keys_by_group_counts_each_rows_top_level_members():
+    """Extract stages these counts for format: each one the row's members, a repeated key
+    counted each time; null for a null or empty text and for every row set aside for Python
+    (not an object, or a text the raw-text test or DuckDB refuses)."""
+    good = _good_texts()
+    texts = [*good, None, "", *ORDINARY]
+    groups = pa.array([i % 2 for i in range(len(texts))], pa.int32())
+    _, members = keys_by_group(pa.array(texts, pa.string()), groups)
+    counted = dict(zip(texts, members.to_pylist(), strict=True))
+    assert counted[None] is None and counted[""] is None
+    for text in ORDINARY:
+        assert counted[text] == _top_level_members(text)
+    assert counted['{"a": 1, "a": 2}'] == 2 and counted['{"a": 1, "b": null, "a": 2}'] == 3
+    for aside in ["[1, 2]", '"x"', "null", '{"a": NaN}', '{"a": -Infinity}', '{"a": 1e400}']:
+        assert counted[aside] is None
+    assert sum(c is not None for c in counted.values()) > 40
+    for text, count in counted.items():
+        if count is not None:
+            assert count == _top_level_members(text), text
+
+
+def test_staged_member_counts_flatten_as_the_python_reference(payload_read_path, monkeypatch):
+    """Format given extract's counts (payload.MEMBERS) runs neither the raw-text test nor its
+    own count, and every cell is still the reference's, hostile rows included."""
+    from event_export.pipeline import payload_native
+
+    good = _good_texts()
+    texts = [*good, *ORDINARY, None, "", *good[::-1]]
+    keys = [k for k in _keys_for(texts) if k]  # the empty key sets a whole batch aside
+    column = pa.array(texts, pa.string())
+    _, members = keys_by_group(column, pa.array([0] * len(texts), pa.int32()))
+    reference = flatten_column_python(column, keys)
+    tested, sql = [], []
+    run = payload_native._run
+    monkeypatch.setattr(payload_native, "_suspect_texts", lambda t: tested.append(1))
+    monkeypatch.setattr(payload_native, "_run", lambda q, *a: sql.append(q) or run(q, *a))
+    chunked = pa.chunked_array([column.slice(0, 40), column.slice(40)])
+    for given in (column, chunked):
+        native = flatten_column(given, keys, members=pa.chunked_array([members]))
+        for key, got, expected in zip(keys, native, reference, strict=True):
+            for row, (a, b) in enumerate(zip(got.to_pylist(), expected.to_pylist(), strict=True)):
+                assert a == b, (key, texts[row])
+    assert not tested
+    assert sql and not any("json_keys(p)" in q for q in sql)
+
+
+def test_a_text_set_aside_in_any_extract_batch_is_set_aside_in_every_row():
+    """Pooled payloads are read once per distinct text: its count is any of its rows' (equal
+    texts, equal counts), and null if any row's is (read in Python in one extract batch)."""
+    from event_export.pipeline.payload import _members_of
+
+    indices = pa.array([0, 1, None, 0, 2, 1, 2], pa.int32())
+    members = pa.array([3, 5, None, 3, None, 5, 4], pa.int32())
+    assert _members_of(members, indices, 3).to_pylist() == [3, 5, None]
+    assert _members_of(members, None, 7) is members
+    texts = pa.array(['{"a": 1, "a": 2}'] * 600 + ['{"b": 1}'] * 600, pa.string())
+    counts = pa.array([2] * 600 + [None] + [1] * 599, pa.int32())
+    assert [c.to_pylist() for c in flatten_column(texts, ["a", "b"], members=counts)] == [
+        c.to_pylist() for c in flatten_column_python(texts, ["a", "b"])
+    ]

@@ -1,6 +1,7 @@
 """Extract, split by event as it streams: every row of the window once, per event, in the
 lake's order, holding only the columns asked for."""
 
+import json
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from event_export.generator import write_window
 from event_export.pipeline import ipc
 from event_export.pipeline.ipc import read_staged, schema_of
 from event_export.pipeline.lake import read_window
+from event_export.pipeline.payload import MEMBERS
 from event_export.pipeline.stages import extract as extract_module
 from event_export.pipeline.stages import split as split_module
 from event_export.pipeline.stages.csv_format import READ_COLUMNS
@@ -96,3 +98,24 @@ def test_extract_collects_the_properties_schema_the_gcp_formats_would_scan(
         scanned = scan_series(part.path, EVENTS, Options(), "parquet")
         assert props_schema(part.payload_kinds) == scanned
     assert any(t != pa.string() for p in parts for t in props_schema(p.payload_kinds).types)
+
+
+def test_extract_with_the_keys_stages_each_rows_payload_member_count(tmp_path):
+    """Collecting the payload keys parses every row's keys: each row's top-level member count is
+    staged beside the columns asked for (payload.MEMBERS), for format; without the keys, none."""
+    window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
+    write_window(tmp_path / "lake", window, 6_000, distinct=0.95)
+    lake_uri = str(tmp_path / "lake")
+    parts = extract(lake_uri, window, None, tmp_path / "keys", READ_COLUMNS, payload_keys=True)
+    counted = 0
+    for part in parts:
+        got = pa.Table.from_batches(list(read_staged(part.path)), schema_of(part.path))
+        assert got.column_names == [*READ_COLUMNS, MEMBERS]
+        members = got.column(MEMBERS).to_pylist()
+        for text, count in zip(got.column("payload").to_pylist(), members, strict=True):
+            pairs = json.loads(text, object_pairs_hook=lambda pairs: pairs)
+            assert count == len(pairs), text
+            counted += 1
+    assert counted == sum(p.rows for p in parts) > 5_000
+    plain = extract(lake_uri, window, None, tmp_path / "plain", READ_COLUMNS)
+    assert all(schema_of(p.path).names == READ_COLUMNS for p in plain)

@@ -21,8 +21,8 @@ import pyarrow.csv as pacsv
 
 from event_export.formats.text import UTF8_BOM, excel_safe
 from event_export.pipeline.deflate import Deflated, DeflateWriter
-from event_export.pipeline.ipc import read_staged
-from event_export.pipeline.payload import flatten_column, keys_of
+from event_export.pipeline.ipc import read_staged, schema_of
+from event_export.pipeline.payload import MEMBERS, flatten_column, keys_of
 from event_export.pipeline.streams import coalesce, prefetch
 
 # Client-facing column name -> lake column, as listed in the Event Data Scheduler document.
@@ -95,7 +95,8 @@ def _as_strings(
         if lake_col == "ts":
             col = local_iso(col, timezone)
         columns.append(col.cast(pa.string()))
-    columns.extend(flatten_column(batch.column("payload"), keys))
+    members = batch.column(MEMBERS) if MEMBERS in batch.schema.names else None
+    columns.extend(flatten_column(batch.column("payload"), keys, members=members))
     return [excel_safe(c) for c in columns] if excel else columns
 
 
@@ -136,7 +137,11 @@ def format_csv(
     options = pacsv.WriteOptions(
         quoting_style="needed", batch_size=BATCH_ROWS, include_header=first
     )
-    batches = coalesce(read_staged(staged_path, READ_COLUMNS, rows), BATCH_ROWS)
+    # extract's member counts, when it staged them (a file staged before them has none: the
+    # payloads are then tested and counted here)
+    staged = schema_of(staged_path).names
+    read = [*READ_COLUMNS, MEMBERS] if MEMBERS in staged else READ_COLUMNS
+    batches = coalesce(read_staged(staged_path, read, rows), BATCH_ROWS)
     with ExitStack() as stack:
         out = stack.enter_context(target.open("wb"))
         deflater = stack.enter_context(DeflateWriter(out, final=last)) if deflate else None

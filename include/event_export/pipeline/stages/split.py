@@ -9,6 +9,10 @@ zip's CSV header needs the whole event's keys before its first row; an event cut
 `format` tasks would otherwise have each task read the whole event's payloads once more). With
 `payload_kinds`, each key's value kinds instead (gcp_export's Parquet types its property columns
 from them, formats.records.props_schema).
+
+Collecting the keys parses each row's keys once; with them each row's top-level member count is
+staged as one more column (`payload.MEMBERS`, null where the row needs the Python reference), so
+`format` skips its own raw-text test and count of each payload (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import pyarrow.compute as pc
 
 from event_export.pipeline import ipc
 from event_export.pipeline.naming import event_label, staging_key
-from event_export.pipeline.payload import keys_by_group, kinds_of
+from event_export.pipeline.payload import MEMBERS, keys_by_group, kinds_of
 from event_export.pipeline.streams import ordered_map, prefetch
 
 FLUSH_BYTES = 2 * 1024 * 1024  # per event buffer: 40 events x 2 MB at most; readers coalesce
@@ -144,11 +148,14 @@ def _runs_with_keys(
     batch: pa.RecordBatch, columns: Sequence[str] | None = None
 ) -> list[tuple[str, pa.RecordBatch, list[str]]]:
     """`_runs`, each with the payload keys its rows hold (on the same worker thread; one
-    native pass over the whole batch, grouped by event)."""
+    native pass over the whole batch, grouped by event), and the rows' `MEMBERS` column."""
     encoded = pc.dictionary_encode(batch.column("event_name"))
-    found = keys_by_group(batch.column("payload"), encoded.indices)
+    found, members = keys_by_group(batch.column("payload"), encoded.indices)
     names = encoded.dictionary.to_pylist()
     keys = {names[group]: sorted(k) for group, k in found.items()}
+    batch = batch.append_column(MEMBERS, members)
+    if columns is not None:
+        columns = [*columns, MEMBERS]
     return [(name, part, keys.get(name, [])) for name, part in _runs(batch, columns, encoded)]
 
 
