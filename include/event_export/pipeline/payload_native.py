@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -303,13 +305,26 @@ def _all_suspect(rows: int, keys: list[str]) -> Flattened:
     return Flattened([nulls] * len(keys), pa.nulls(rows, pa.bool_()).fill_null(True))
 
 
+T = TypeVar("T")  # what a key query returns
+
+
+def _read_keys(texts: pa.Array, run: Callable[[pa.Array], T]) -> tuple[T, pa.Array]:
+    """`run`'s query over the texts the raw-text test keeps, and the rows left to Python: a
+    text DuckDB refuses fails the whole query, so those are set aside too and it runs again."""
+    texts, suspect = _prepared(texts)
+    try:
+        return run(_set_aside(texts, suspect)), suspect
+    except duckdb.InvalidInputException:
+        suspect = pc.or_(suspect, pc.invert(_valid(_set_aside(texts, suspect))))
+        return run(_set_aside(texts, suspect)), suspect
+
+
 def keys_native(
     texts: pa.Array, groups: pa.Array | None = None
 ) -> tuple[dict[int, set[str]], pa.Array]:
     """The top-level keys of the texts DuckDB reads exactly, per group, and the rows left to
     Python. `groups` numbers each row's group (an event name's dictionary code), so a batch of
     many events is one query, not one per event; without it every row is group 0."""
-    texts, suspect = _prepared(texts)
     group = "g" if groups is not None else "0 AS g"
     sql = f"SELECT DISTINCT {group}, unnest(json_keys(p)) AS k FROM t"
 
@@ -317,11 +332,7 @@ def keys_native(
         table = pa.table({"p": clean} if groups is None else {"p": clean, "g": groups})
         return _run(sql, {"t": table})
 
-    try:
-        found = run(_set_aside(texts, suspect))
-    except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
-        suspect = pc.or_(suspect, pc.invert(_valid(_set_aside(texts, suspect))))
-        found = run(_set_aside(texts, suspect))
+    found, suspect = _read_keys(texts, run)
     keys: dict[int, set[str]] = {}
     for g, k in zip(found.column("g").to_pylist(), found.column("k").to_pylist(), strict=True):
         keys.setdefault(g, set()).add(k)
@@ -335,7 +346,6 @@ def keys_and_members(
     count (int32; null for a null or empty text and for the rows left to Python), from one parse
     of each row's keys: DuckDB lists them per row, Arrow finds the distinct (group, key) pairs.
     Extract stages the counts for `flatten_native` (see the module docstring)."""
-    texts, suspect = _prepared(texts)
 
     def run(clean: pa.Array) -> pa.Array:
         result = _run("SELECT json_keys(p) AS k FROM t", {"t": pa.table({"p": clean})})
@@ -343,11 +353,7 @@ def keys_and_members(
             result.column("k").chunk(0) if result.num_rows else pa.array([], pa.list_(pa.string()))
         )
 
-    try:
-        lists = run(_set_aside(texts, suspect))
-    except duckdb.InvalidInputException:  # a text DuckDB refuses fails the whole batch
-        suspect = pc.or_(suspect, pc.invert(_valid(_set_aside(texts, suspect))))
-        lists = run(_set_aside(texts, suspect))
+    lists, suspect = _read_keys(texts, run)
     lengths = pc.list_value_length(lists)
     members = lengths.cast(pa.int32())
     names = pc.list_flatten(lists)
