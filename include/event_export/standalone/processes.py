@@ -66,22 +66,34 @@ def start(
     return started
 
 
+KILL_WAIT = 10  # s after SIGKILL for the kernel to finish each killed process
+
+
 def stop(services: list[Started], grace: float = 30) -> list[str]:
     """SIGTERM each live service's process group, SIGKILL what remains after `grace` seconds;
     the names of the services that were running."""
     running = [s for s in services if s.alive()]
     for service in running:
         _signal_group(service.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_group_alive(s.pid) for s in running):
-        time.sleep(0.3)
+    _wait_gone(running, grace)
     for service in running:
         if _group_alive(service.pid):
             _signal_group(service.pid, signal.SIGKILL)
+    # a killed process still runs until the kernel has torn it down (seconds for a scheduler of
+    # several hundred MB on a loaded machine): `make down` returns once it is gone, so the next
+    # `make up` or the caller's check finds no service of this run still running
+    _wait_gone(running, KILL_WAIT)
     for service in running:  # reap our own children (when the caller started them)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(service.pid, os.WNOHANG)
     return [s.name for s in running]
+
+
+def _wait_gone(services: list[Started], seconds: float) -> None:
+    """Wait up to `seconds` until no process of the services' groups runs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_group_alive(s.pid) for s in services):
+        time.sleep(0.3)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
