@@ -40,10 +40,15 @@ def test_a_pid_whose_start_time_differs_is_left_alone(tmp_path):
 
 
 def test_a_service_deaf_to_sigterm_is_killed_and_gone_when_stop_returns(tmp_path):
-    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    deaf = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('deaf', flush=True); time.sleep(60)"
+    )
     started = processes.start({"deaf": [sys.executable, "-c", deaf]}, {}, tmp_path, tmp_path)
     (service,) = started
-    time.sleep(0.5)  # the interpreter has installed its handler
+    deadline = time.monotonic() + 30  # a cold interpreter may take a while to ignore SIGTERM
+    while "deaf" not in (tmp_path / "deaf.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     began = time.monotonic()
     assert processes.stop(started, grace=1) == ["deaf"]
     assert time.monotonic() - began >= 1  # SIGTERM was ignored for the whole grace
