@@ -1,0 +1,53 @@
+"""`bench/format_cpu.py` at a small N: it reads what `make bench` staged the way `format` does.
+
+Timings are never asserted. What is checked: the rows, the CSV bytes and the deflated bytes it
+produced are exactly the `format` stage's for the same staged day (so it profiles the real
+work, not a lookalike), the native flattening ran and was timed, and the timers it put around
+`payload_native`'s functions are gone afterwards.
+"""
+
+import importlib.util
+import json
+import sys
+from datetime import date
+
+from conftest import REPO
+from event_export.pipeline import payload_native
+
+EVENTS = 10_000  # the largest events pass payload._NATIVE_MIN_ROWS: the native path runs
+
+
+def _load(name, file):
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_format_cpu_profiles_the_bytes_format_writes(tmp_path):
+    bench = _load("bench_main", "bench.py")
+    format_cpu = _load("bench_format_cpu", "format_cpu.py")
+    lake, _ = bench.ensure_lake(tmp_path, date(2026, 11, 1), "UTC", EVENTS, 0.95)
+    spec = {
+        "lake": str(lake),
+        "day": "2026-11-01",
+        "timezone": "UTC",
+        "staging": str(tmp_path / "staging"),
+        "delivered": str(tmp_path / "delivered"),
+    }
+    (tmp_path / "delivered").mkdir()
+    for stage in ("extract", "split", "format"):
+        bench.measure(stage, spec)
+    formatted = json.loads((tmp_path / "staging" / "bench-state.json").read_text())["format"]
+    query = payload_native._query
+
+    result = format_cpu.profile(tmp_path / "staging")
+
+    assert result["rows"] == sum(f["rows"] for f in formatted) == EVENTS
+    assert result["csv_bytes"] == sum(f["size"] for f in formatted)
+    assert result["deflated_bytes"] == sum(f["deflated"]["compressed"] for f in formatted)
+    assert set(format_cpu.ORDER) >= set(result["cpu"])
+    assert all(seconds >= 0 for seconds in result["cpu"].values())
+    assert result["cpu"][format_cpu.FLATTEN_PARTS["_query"]] > 0  # native code read payloads
+    assert payload_native._query is query  # the timers are removed
