@@ -18,6 +18,8 @@ HOSTILE = [
     # duplicate keys: Python keeps the last value (at the first key's place)
     '{"a": 1, "a": 2}', '{"a": 1, "b": null, "a": 2}', '{"a": {"x": 1, "x": 2}}',
     '{"a": [{"x": 1, "x": 2}]}', '{"a": {"b": {"x": 1}}}', '{"a": null, "a": null}',
+    '{"a": {"x": 1, "y": 2, "x": 3}}', '{"a": {"x": 1, "y": 2}, "b": {"y": "x", "y": "z"}}',
+    '{"a": {"x": 1, "y": 2, "z": 3}, "b": 1, "c": 2, "b": 3}',
     # number spellings, top level and nested
     '{"a": 2.50, "b": 1E5, "c": 1e16, "d": 1e15, "e": 0.0001, "f": 1e-5, "g": -0.0, "h": -0}',
     '{"a": 5e-324, "b": 1.7976931348623157e308, "c": 12345678901234567890.5, "d": 0.1e1}',
