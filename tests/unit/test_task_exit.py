@@ -58,7 +58,8 @@ def test_installed_the_supervisor_sees_the_exit_when_it_happens(airflows_wait, m
     assert WatchedSubprocess._service_subprocess.__wrapped__.__name__ == "_service_subprocess"
     code, seconds = _supervise(_closes_its_sockets_then_exits_slowly)
     assert code == 7
-    assert TEARDOWN <= seconds < TEARDOWN + 0.5 < INTERVAL
+    # at the child's exit, not after the interval (the margin is for a loaded host)
+    assert TEARDOWN <= seconds < INTERVAL - 0.5
 
 
 def test_installed_a_task_that_writes_and_exits_is_read_to_its_end(airflows_wait, capfd):
