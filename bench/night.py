@@ -404,6 +404,90 @@ def probe_summary(folder: Path, work_s: float | None = None, summary: dict | Non
     }
 
 
+# the points of a task in the process that supervises it (a Celery pool process, a
+# LocalExecutor worker; bench/task_probe), in their order: between two, what the slot did (the
+# last socket_closed: the task process's end as the supervisor reads it; exit_seen: when it saw
+# the process gone; prerun and postrun: Celery's signals, or run_workload's start and end)
+POOL_POINTS = (
+    "prerun",
+    "run_workload>",
+    "supervise_task>",
+    "start>",
+    "_on_child_started>",
+    "_on_child_started<",
+    "wait>",
+    "socket_closed",
+    "exit_seen",
+    "update_task_state_if_needed>",
+    "_upload_logs<",
+    "wait<",
+    "supervise_task<",
+    "run_workload<",
+    "postrun",
+)
+
+
+def pool_summary(folder: Path) -> dict:
+    """What a slot (a Celery pool process, a LocalExecutor worker) did per task, from the
+    probe's pool-*.jsonl (one line per task): between consecutive points (POOL_POINTS) the wall
+    seconds (median, mean), the slot process's own CPU and its reaped children's (the task
+    process); and the slot's idle time between one task's end and its next task's start."""
+    records = [
+        json.loads(line)
+        for f in sorted(folder.glob("pool-*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
+    if not records:
+        return {"tasks": 0}
+    spans: dict[str, dict[str, list[float]]] = {}
+    idle: list[float] = []
+    last_end: dict[int, float] = {}
+    for r in sorted(records, key=lambda r: r["marks"][0][1]):
+        at: dict[str, tuple] = {}
+        for m in r["marks"]:  # the first of each name, the last socket_closed
+            if m[0] not in at or m[0] == "socket_closed":
+                at[m[0]] = m
+        points = [at[p] for p in POOL_POINTS if p in at]
+        for a, b in itertools.pairwise(points):
+            span = spans.setdefault(f"{a[0]} .. {b[0]}", {"wall": [], "cpu": [], "child": []})
+            span["wall"].append(b[1] - a[1])
+            span["cpu"].append(b[2] - a[2])
+            span["child"].append(b[3] - a[3])
+        if r["pid"] in last_end:
+            idle.append(r["marks"][0][1] - last_end[r["pid"]])
+        last_end[r["pid"]] = r["marks"][-1][1]
+    n = len(records)
+    total = [r["marks"][-1][1] - r["marks"][0][1] for r in records]
+    return {
+        "tasks": n,
+        "prerun_to_postrun_wall_s": {
+            "median": round(statistics.median(total), 3),
+            "mean": round(sum(total) / n, 3),
+        },
+        "idle_between_tasks_wall_s": {
+            "median": round(statistics.median(idle), 3) if idle else None,
+            "mean": round(sum(idle) / len(idle), 3) if idle else None,
+        },
+        "pool_cpu_s_per_task": round(
+            sum(r["marks"][-1][2] - r["marks"][0][2] for r in records) / n, 3
+        ),
+        "gc_runs_per_task": [round(sum(r["gc_runs"][g] for r in records) / n, 2) for g in range(3)],
+        "gc_cpu_s_per_task": round(sum(sum(r["gc_cpu_s"]) for r in records) / n, 4),
+        "gc_frozen_median": statistics.median(r["gc_frozen"] for r in records),
+        "gc_tracked_at_first_task": [r["gc_tracked"] for r in records if r.get("gc_tracked")],
+        "spans": {
+            name: {
+                "n": len(v["wall"]),
+                "wall_median": round(statistics.median(v["wall"]), 4),
+                "wall_mean": round(sum(v["wall"]) / len(v["wall"]), 4),
+                "pool_cpu_mean": round(sum(v["cpu"]) / len(v["cpu"]), 4),
+                "task_process_cpu_mean": round(sum(v["child"]) / len(v["child"]), 4),
+            }
+            for name, v in spans.items()
+        },
+    }
+
+
 def database_bytes(url: str) -> int | None:
     if not url.startswith("postgresql"):
         return None
@@ -504,6 +588,7 @@ def run_night(args: argparse.Namespace) -> dict | None:
             result["probe"] = probe_summary(
                 Path(args.probe), result["summary"]["work_cpu_s"], result["summary"]
             )
+            result["probe"]["slots"] = pool_summary(Path(args.probe))
         return result
     finally:
         stack_gen.close()

@@ -10,12 +10,16 @@ task process the hook wraps the Task SDK's phases (the task runner's main, the s
 the DAG file parse, the pre-execute, our callable, the XCom push, finalize) and the messages
 to the supervisor, and records per phase the process's CPU seconds (all threads) and minor page
 faults (copy-on-write after the fork shows there); when the process ends (`os._exit`, which
-the task runner always calls) it writes one JSON file per process into DIR. Measurement only:
-nothing of this runs in a deployment.
+the task runner always calls) it writes one JSON file per process into DIR. In the process that
+supervises each task (a Celery pool process, a LocalExecutor worker) it marks the supervisor's
+steps around the task process with wall and CPU time (pool-PID.jsonl, a line per task), so the
+time a slot spends beyond its task shows too. Measurement only: nothing of this runs in a
+deployment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -30,6 +34,8 @@ preload()
 _DIR = os.environ.get("EES_TASK_PROBE")
 # EES_TASK_PROBE_PROFILE=1: also a cProfile (CPU time) of each task process, prof-PID.pstats
 _state: dict = {}
+_pool: dict = {}  # in a Celery worker's pool process: the marks of the Celery task running
+_CELERY = "celery" in sys.argv[1:3]
 _ROOT = os.getpid()  # the scheduler (Celery worker): its children are workers, theirs tasks
 
 
@@ -41,6 +47,7 @@ def _now() -> tuple[float, int]:
 def _mark(name: str) -> None:
     cpu, flt = _now()
     _state["marks"].append((name, round(cpu, 4), flt))
+    _state.setdefault("wall", []).append(round(time.monotonic(), 4))
 
 
 def _timed(name: str, fn):
@@ -139,6 +146,8 @@ def _write(code) -> None:
         "majflt": r.ru_majflt,
         "maxrss_kb": r.ru_maxrss,
         "marks": marks,
+        "wall": _state.get("wall"),
+        "exit_wall": round(time.monotonic(), 4),
         "sends": _state["sends"],
         "gc_cpu_s": [round(x, 4) for x in _state["gc_cpu"]],
         "gc_runs": _state["gc_runs"],
@@ -157,9 +166,122 @@ def _threads() -> int:
         return -1
 
 
+def _pool_mark(name: str) -> None:
+    """A mark in a Celery pool process: wall (CLOCK_MONOTONIC, shared by every process), its
+    own CPU, its reaped children's CPU (the task process), minor page faults."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _pool["marks"].append(
+        (
+            name,
+            round(time.monotonic(), 4),
+            round(me.ru_utime + me.ru_stime, 4),
+            round(kids.ru_utime + kids.ru_stime, 4),
+            me.ru_minflt,
+        )
+    )
+
+
+def _pool_timed(name: str, fn):
+    def wrapper(*args, **kwargs):
+        _pool_mark(f"{name}>")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _pool_mark(f"{name}<")
+
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def _pool_prerun(**kwargs) -> None:
+    _pool.update(marks=[], gc0=(list(_state["gc_runs"]), list(_state["gc_cpu"])), task=None)
+    # execute_workload's one argument: the workload as JSON
+    with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
+        _pool["task"] = json.loads((kwargs.get("args") or [""])[0])["ti"]["task_id"]
+    _pool_mark("prerun")
+
+
+def _pool_postrun(**_kwargs) -> None:
+    _pool_mark("postrun")
+    runs0, cpu0 = _pool["gc0"]
+    record = {
+        "pid": os.getpid(),
+        "task": _pool.get("task"),
+        "marks": _pool["marks"],
+        "gc_runs": [a - b for a, b in zip(_state["gc_runs"], runs0, strict=True)],
+        "gc_cpu_s": [round(a - b, 4) for a, b in zip(_state["gc_cpu"], cpu0, strict=True)],
+        "gc_frozen": gc.get_freeze_count(),
+        "gc_tracked": len(gc.get_objects()) if _pool.get("count_objects") else None,
+    }
+    _pool["count_objects"] = False
+    with open(os.path.join(_DIR, f"pool-{os.getpid()}.jsonl"), "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def _patch_pool() -> None:
+    """In a Celery worker's pool process (or a LocalExecutor worker): mark the phases of each
+    task around the task process (Celery's prerun and postrun signals, or run_workload's start
+    and end; Airflow's run_workload and the supervisor's steps), so the time a slot spends beyond
+    the task process shows where it goes."""
+    from airflow.executors.base_executor import BaseExecutor
+    from airflow.sdk.execution_time import supervisor
+
+    run_workload = _pool_timed("run_workload", BaseExecutor.__dict__["run_workload"].__func__)
+    if not _CELERY:  # a LocalExecutor worker: its task starts and ends with run_workload
+
+        def run_workload(*args, _timed=run_workload, **kwargs):
+            _pool_prerun(args=[args[0].model_dump_json()] if args else [])
+            _pool["exit_seen"] = False
+            try:
+                return _timed(*args, **kwargs)
+            finally:
+                _pool_postrun()
+
+    BaseExecutor.run_workload = staticmethod(run_workload)
+    for name in ("supervise_task", "_configure_logging", "ensure_secrets_backend_loaded"):
+        setattr(supervisor, name, _pool_timed(name, getattr(supervisor, name)))
+    activity = supervisor.ActivitySubprocess
+    start = activity.__dict__["start"].__func__
+    activity.start = classmethod(_pool_timed("start", start))
+    for name in ("_on_child_started", "wait", "update_task_state_if_needed", "_upload_logs"):
+        setattr(activity, name, _pool_timed(name, getattr(activity, name)))
+    watched = supervisor.WatchedSubprocess
+    check_exit = watched._check_subprocess_exit
+    on_closed = watched._on_socket_closed
+
+    def seen_exit(self, *args, **kwargs):
+        code = check_exit(self, *args, **kwargs)
+        if code is not None and not _pool.get("exit_seen"):
+            _pool["exit_seen"] = True
+            _pool_mark("exit_seen")
+        return code
+
+    def closed(self, sock):
+        _pool_mark("socket_closed")
+        return on_closed(self, sock)
+
+    watched._check_subprocess_exit = seen_exit
+    watched._on_socket_closed = closed
+
+    def prerun(**kwargs):
+        _pool["exit_seen"] = False
+        _pool_prerun(**kwargs)
+
+    if _CELERY:
+        from celery import signals
+
+        signals.task_prerun.connect(prerun, weak=False)
+        signals.task_postrun.connect(_pool_postrun, weak=False)
+    _pool["count_objects"] = True  # once per pool process: the heap the collector walks
+
+
 def _after_fork() -> None:
-    _state.update(task=None, marks=[], sends={}, gc_cpu=[0.0, 0.0, 0.0], gc_runs=[0, 0, 0])
+    _state.update(task=None, marks=[], wall=[], sends={}, gc_cpu=[0.0, 0.0, 0.0], gc_runs=[0, 0, 0])
     _mark("fork")
+    if os.getppid() == _ROOT:  # a Celery worker's pool process, a LocalExecutor worker
+        _patch_pool()
+        return
     _patch_once()
     task_process = os.getppid() != _ROOT  # not a worker forked by the scheduler itself
     if task_process and os.environ.get("EES_TASK_PROBE_PROFILE") == "1":  # (inflates the CPU)

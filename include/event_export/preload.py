@@ -23,6 +23,9 @@ process, so loading them before the fork makes every task process inherit them
 CPU-s a task process, `bench/night.py --probe`); a process that has not loaded them would pay it
 for each task.
 
+The same processes also get `task_exit.install()`: their task supervisors wait on a finished
+task process's exit rather than sleeping out Airflow's poll interval (task_exit.py says why).
+
 Nothing here starts a thread or opens a connection before a fork: duckdb and pyarrow are
 imported, never used (their thread pools and DuckDB's connections start in the task process).
 """
@@ -34,6 +37,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from event_export import task_exit
 from event_export.settings import preload_enabled
 
 log = logging.getLogger(__name__)
@@ -79,11 +83,15 @@ def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
 def preload(argv: Sequence[str] | None = None) -> list[str]:
     """Import this process's modules (see the module's docstring); the names imported. A module
     that fails to import is logged and skipped: the task that needs it reports the error. In a
-    process that runs tasks, also load the Task SDK's plugins."""
-    if not preload_enabled():
-        return []
+    process that runs tasks, also load the Task SDK's plugins, and (whether or not preload is on)
+    let its task supervisors see a task process's exit at once (task_exit.py: `task_exit_wait`
+    among the names when installed)."""
     argv = sys.argv if argv is None else argv
     done = []
+    if role(argv) == "tasks" and task_exit.install():
+        done.append("task_exit_wait")
+    if not preload_enabled():
+        return done
     for name in modules_for(argv):
         try:
             importlib.import_module(name)

@@ -85,6 +85,14 @@ def preload_enabled() -> bool:
     return os.environ.get("EES_PRELOAD", "on").strip().lower() not in {"off", "0", "false", "no"}
 
 
+def task_exit_wait_enabled() -> bool:
+    """Whether the processes that supervise tasks wait on a finished task process's exit instead
+    of sleeping out Airflow's poll interval (EES_TASK_EXIT_WAIT, default on; off, 0, false or no
+    turns it off): task_exit.py says why."""
+    raw = os.environ.get("EES_TASK_EXIT_WAIT", "on")
+    return raw.strip().lower() not in {"off", "0", "false", "no"}
+
+
 def smtp_conn_id() -> str:
     """The Airflow connection of the mail server (EES_SMTP_CONN_ID, default smtp_default)."""
     return os.environ.get("EES_SMTP_CONN_ID") or "smtp_default"

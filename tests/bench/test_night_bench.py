@@ -144,6 +144,12 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     assert sum(t["callable_cpu_s"] for t in probe["by_task_id"].values()) > 0
     assert probe["messages_per_ti"]["SucceedTask"] == 1.0
     assert "parse> .. parse<" in probe["phases"]
+    # the slots (LocalExecutor's workers here): each task's supervisor steps, wall and CPU
+    slots = probe["slots"]
+    assert slots["tasks"] == 14
+    assert {"start> .. _on_child_started>", "socket_closed .. exit_seen"} <= set(slots["spans"])
+    assert all(span["n"] == 14 for span in slots["spans"].values())
+    assert slots["gc_frozen_median"] > 0  # LocalExecutor froze the heap its workers inherit
     assert s["cpu_s"]["scheduler"] > 0 and s["peak_stack_pss_mb"] > 0
     assert s["db_growth_mb"] is None or s["db_growth_mb"] >= 0
     for row in result["exports"]:

@@ -13,6 +13,13 @@ from event_export import preload
 from event_export.standalone.airflow_env import LOCAL_SETTINGS_DIR
 
 
+@pytest.fixture(autouse=True)
+def _imports_only(monkeypatch):
+    """These tests are about the imports: the task supervisors' exit wait, which preload() also
+    installs in the processes that run tasks, has its own (test_task_exit.py)."""
+    monkeypatch.setenv("EES_TASK_EXIT_WAIT", "off")
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
