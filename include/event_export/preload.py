@@ -23,6 +23,9 @@ process, so loading them before the fork makes every task process inherit them
 CPU-s a task process, `bench/night.py --probe`); a process that has not loaded them would pay it
 for each task.
 
+The same holds for the TLS context of our REST API client (`airflow_api.tls_context`):
+httpx loads the CA bundle for every request otherwise, twice in each `check_destination`.
+
 Nothing here starts a thread or opens a connection before a fork: duckdb and pyarrow are
 imported, never used (their thread pools and DuckDB's connections start in the task process).
 """
@@ -91,8 +94,11 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
             log.warning("preload: cannot import %s", name, exc_info=True)
             continue
         done.append(name)
-    if role(argv) == "tasks" and warm_task_sdk():
-        done.append("task_sdk_plugins")
+    if role(argv) == "tasks":
+        if warm_task_sdk():
+            done.append("task_sdk_plugins")
+        if warm_tls():
+            done.append("tls_context")
     return done
 
 
@@ -109,5 +115,18 @@ def warm_task_sdk() -> bool:
         integrate_macros_plugins()
     except Exception:
         log.warning("preload: cannot load the Task SDK's plugins", exc_info=True)
+        return False
+    return True
+
+
+def warm_tls() -> bool:
+    """Build the REST API client's TLS context (cached per process) before the forks. False
+    (and logged) when that fails: each task then builds its own, as without preload."""
+    try:
+        from event_export.orchestration.airflow_api import tls_context
+
+        tls_context()
+    except Exception:
+        log.warning("preload: cannot build the API client's TLS context", exc_info=True)
         return False
     return True

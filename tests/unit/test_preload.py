@@ -97,7 +97,8 @@ def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch):
     called = []
     monkeypatch.setattr(preload, "TASKS", preload.PARSING)
     monkeypatch.setattr(preload, "warm_task_sdk", lambda: called.append("warm") or True)
-    assert preload.preload(["airflow", "scheduler"]) == [*preload.PARSING, "task_sdk_plugins"]
+    expected = [*preload.PARSING, "task_sdk_plugins", "tls_context"]
+    assert preload.preload(["airflow", "scheduler"]) == expected
     assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)
     assert called == ["warm"]
 
@@ -129,3 +130,20 @@ def test_pandas_is_preloaded_because_the_stages_import_it_through_pyarrow():
     )
     assert done.stdout.strip() == "True"
     assert {"pyarrow.pandas_compat", "pandas"} <= set(preload.TASKS)
+
+
+def test_the_api_clients_tls_context_is_built_once_and_still_verifies():
+    """Preload builds it before the forks (warm_tls); every call of the REST API client reuses
+    it, with httpx's default verification, not a weaker one."""
+    import ssl
+
+    from event_export.orchestration.airflow_api import tls_context
+
+    assert preload.warm_tls() is True
+    context = tls_context()
+    assert context is tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    assert context.cert_store_stats()["x509_ca"] > 0  # the CA bundle is loaded
+    # inherited by a forked task process: no second build there
+    assert _in_fork(lambda: str(tls_context.cache_info().currsize)) == "1"
