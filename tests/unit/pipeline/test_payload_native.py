@@ -300,3 +300,59 @@ def test_a_text_set_aside_in_any_extract_batch_is_set_aside_in_every_row():
     assert [c.to_pylist() for c in flatten_column(texts, ["a", "b"], members=counts)] == [
         c.to_pylist() for c in flatten_column_python(texts, ["a", "b"])
     ]
+
+
+def test_threads_share_one_database_through_their_own_cursors():
+    """Every thread flattens on its own cursor of the process's one DuckDB (payload_native's
+    `_connection`): side by side they register the same table names and still each get what
+    one thread alone gets."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from event_export.pipeline import payload_native
+
+    rng = random.Random(19)
+    batches = [pa.array(rng.sample(ORDINARY, len(ORDINARY)) * 40) for _ in range(8)]
+    keys = _keys_for(ORDINARY)
+    alone = [[c.to_pylist() for c in flatten_native(texts, keys).columns] for texts in batches]
+    with ThreadPoolExecutor(4) as pool:
+        side_by_side = list(
+            pool.map(lambda t: [c.to_pylist() for c in flatten_native(t, keys).columns], batches)
+        )
+    assert side_by_side == alone
+
+    seen, barrier = [], threading.Barrier(3)
+
+    def cursor():
+        barrier.wait()  # three live threads at once
+        seen.append((payload_native._connection(), payload_native._database))
+
+    threads = [threading.Thread(target=cursor) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(con) for con, _ in seen}) == 3  # a cursor each
+    assert len({id(db) for _, db in seen}) == 1  # on one database
+
+
+def test_a_forked_child_opens_its_own_database():
+    """A task process is forked from its worker: it never uses a DuckDB its parent opened."""
+    import os
+
+    from event_export.pipeline import payload_native
+
+    payload_native._connection()  # the parent has one
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: reports whether it started without one, then flattens
+        try:
+            fresh = payload_native._database is None
+            texts = pa.array(ORDINARY * 2)
+            flatten_native(texts, _keys_for(ORDINARY))
+            os.write(write, b"fresh" if fresh and payload_native._database else b"inherited")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 100) == b"fresh"
