@@ -23,6 +23,12 @@ process, so loading them before the fork makes every task process inherit them
 CPU-s a task process, `bench/night.py --probe`); a process that has not loaded them would pay it
 for each task.
 
+The same processes import the providers of the destination kinds the exports use
+(`DESTINATIONS`, read from the configs' `destination.type` at start): a forked task imported its
+destination's provider hook at each `check_destination` and `upload`, 0.2 CPU-s for S3 and SFTP,
+about 0.4 for GCS and Azure (docs/capacity.md). A kind no config names is not imported (memory);
+an export of a new kind added later imports its provider in its tasks until the next restart.
+
 The same holds for the TLS context of our REST API client (`airflow_api.tls_context`):
 httpx loads the CA bundle for every request otherwise, twice in each `check_destination`.
 
@@ -36,6 +42,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from event_export.settings import preload_enabled
 
@@ -57,6 +64,41 @@ TASKS = (
     "pandas",
     "_strptime",  # datetime.strptime's first call
 )
+
+
+# what each kind of destination imports when a task uses it (destinations/<kind>.py)
+DESTINATIONS = {
+    "local": ("event_export.destinations.local", "airflow.providers.standard.hooks.filesystem"),
+    "s3": ("event_export.destinations.s3", "airflow.providers.amazon.aws.hooks.s3"),
+    "gcs": ("event_export.destinations.gcs", "airflow.providers.google.cloud.hooks.gcs"),
+    "azure": (
+        "event_export.destinations.azure",
+        "airflow.providers.microsoft.azure.hooks.wasb",
+        "azure.storage.blob",
+    ),
+    "sftp": ("event_export.destinations.sftp", "airflow.providers.sftp.hooks.sftp", "paramiko"),
+    "ftp": ("event_export.destinations.ftp", "airflow.providers.ftp.hooks.ftp"),
+}
+
+
+def destination_kinds(folder: Path) -> list[str]:
+    """The destination kinds the configs in `folder` name, sorted. Each file is only read as
+    YAML (the project's bounded reader), not validated: a file that does not read, or names no
+    known kind, adds nothing (its DAG reports the problem)."""
+    from event_export.config.model import config_files
+    from event_export.config.yaml_reader import read
+
+    kinds = set()
+    for path in config_files(folder):
+        try:
+            data = read(path)
+        except Exception:
+            continue
+        destination = data.get("destination") if isinstance(data, dict) else None
+        kind = destination.get("type") if isinstance(destination, dict) else None
+        if isinstance(kind, str) and kind in DESTINATIONS:
+            kinds.add(kind)
+    return sorted(kinds)
 
 
 def role(argv: Sequence[str]) -> str | None:
@@ -95,6 +137,7 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
             continue
         done.append(name)
     if role(argv) == "tasks":
+        done += _import_destinations()
         if warm_task_sdk():
             done.append("task_sdk_plugins")
         if warm_tls():
@@ -130,3 +173,19 @@ def warm_tls() -> bool:
         log.warning("preload: cannot build the API client's TLS context", exc_info=True)
         return False
     return True
+
+
+def _import_destinations() -> list[str]:
+    """Import the providers of the destination kinds in use; the modules imported."""
+    from event_export.settings import exports_dir
+
+    done = []
+    for kind in destination_kinds(exports_dir()):
+        for name in DESTINATIONS[kind]:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                log.warning("preload: cannot import %s", name, exc_info=True)
+                continue
+            done.append(name)
+    return done
