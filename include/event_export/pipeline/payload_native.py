@@ -37,7 +37,6 @@ an older version, or by an export that does not collect keys) it runs both as be
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,45 +71,15 @@ class Flattened:
 
 
 _local = threading.local()
-_lock = threading.Lock()
-_database: duckdb.DuckDBPyConnection | None = None
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's cursor on the process's one in-memory DuckDB (format runs events side by
-    side on threads; a DuckDB connection is not to be shared between threads, its cursors are
-    made for that).
-
-    Why one database, not one per thread: opening an in-memory DuckDB builds its catalog, about
-    0.03 CPU-s, and a cursor on it costs almost nothing. Every task process starts without one,
-    so each thread's own database was paid again in every `extract` and `format` task
-    (docs/capacity.md, "Where a task instance's CPU goes")."""
-    global _database
+    """One in-memory DuckDB per thread (format runs events side by side on threads)."""
     con = getattr(_local, "con", None)
     if con is None:
-        with _lock:
-            if _database is None:
-                _database = duckdb.connect(config={"threads": 1})
-            con = _database.cursor()
+        con = duckdb.connect(config={"threads": 1})
         _local.con = con
     return con
-
-
-_inherited: list = []
-
-
-def _forget_database() -> None:
-    """A forked child starts without its parent's DuckDB (never used across a fork). The
-    parent's objects are kept, not closed: closing them in the child would run DuckDB's
-    teardown on state whose threads and locks stayed in the parent."""
-    global _database, _local, _lock
-    _inherited.append((_database, _local))
-    _database = None
-    _local = threading.local()
-    _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_database)
 
 
 def _key_groups(keys: list[str]) -> list[list[int]]:
