@@ -26,6 +26,15 @@ for each task.
 The same processes also get `task_exit.install()`: their task supervisors wait on a finished
 task process's exit rather than sleeping out Airflow's poll interval (task_exit.py says why).
 
+The same processes import the providers of the destination kinds the exports use
+(`DESTINATIONS`, read from the configs' `destination.type` at start): a forked task imported its
+destination's provider hook at each `check_destination` and `upload`, 0.2 CPU-s for S3 and SFTP,
+about 0.4 for GCS and Azure (docs/capacity.md). A kind no config names is not imported (memory);
+an export of a new kind added later imports its provider in its tasks until the next restart.
+
+The same holds for the TLS context of our REST API client (`airflow_api.tls_context`):
+httpx loads the CA bundle for every request otherwise, twice in each `check_destination`.
+
 Nothing here starts a thread or opens a connection before a fork: duckdb and pyarrow are
 imported, never used (their thread pools and DuckDB's connections start in the task process).
 """
@@ -36,6 +45,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from event_export import task_exit
 from event_export.settings import preload_enabled
@@ -58,6 +68,41 @@ TASKS = (
     "pandas",
     "_strptime",  # datetime.strptime's first call
 )
+
+
+# what each kind of destination imports when a task uses it (destinations/<kind>.py)
+DESTINATIONS = {
+    "local": ("event_export.destinations.local", "airflow.providers.standard.hooks.filesystem"),
+    "s3": ("event_export.destinations.s3", "airflow.providers.amazon.aws.hooks.s3"),
+    "gcs": ("event_export.destinations.gcs", "airflow.providers.google.cloud.hooks.gcs"),
+    "azure": (
+        "event_export.destinations.azure",
+        "airflow.providers.microsoft.azure.hooks.wasb",
+        "azure.storage.blob",
+    ),
+    "sftp": ("event_export.destinations.sftp", "airflow.providers.sftp.hooks.sftp", "paramiko"),
+    "ftp": ("event_export.destinations.ftp", "airflow.providers.ftp.hooks.ftp"),
+}
+
+
+def destination_kinds(folder: Path) -> list[str]:
+    """The destination kinds the configs in `folder` name, sorted. Each file is only read as
+    YAML (the project's bounded reader), not validated: a file that does not read, or names no
+    known kind, adds nothing (its DAG reports the problem)."""
+    from event_export.config.model import config_files
+    from event_export.config.yaml_reader import read
+
+    kinds = set()
+    for path in config_files(folder):
+        try:
+            data = read(path)
+        except Exception:
+            continue
+        destination = data.get("destination") if isinstance(data, dict) else None
+        kind = destination.get("type") if isinstance(destination, dict) else None
+        if isinstance(kind, str) and kind in DESTINATIONS:
+            kinds.add(kind)
+    return sorted(kinds)
 
 
 def role(argv: Sequence[str]) -> str | None:
@@ -99,8 +144,12 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
             log.warning("preload: cannot import %s", name, exc_info=True)
             continue
         done.append(name)
-    if role(argv) == "tasks" and warm_task_sdk():
-        done.append("task_sdk_plugins")
+    if role(argv) == "tasks":
+        done += _import_destinations()
+        if warm_task_sdk():
+            done.append("task_sdk_plugins")
+        if warm_tls():
+            done.append("tls_context")
     return done
 
 
@@ -119,3 +168,32 @@ def warm_task_sdk() -> bool:
         log.warning("preload: cannot load the Task SDK's plugins", exc_info=True)
         return False
     return True
+
+
+def warm_tls() -> bool:
+    """Build the REST API client's TLS context (cached per process) before the forks. False
+    (and logged) when that fails: each task then builds its own, as without preload."""
+    try:
+        from event_export.orchestration.airflow_api import tls_context
+
+        tls_context()
+    except Exception:
+        log.warning("preload: cannot build the API client's TLS context", exc_info=True)
+        return False
+    return True
+
+
+def _import_destinations() -> list[str]:
+    """Import the providers of the destination kinds in use; the modules imported."""
+    from event_export.settings import exports_dir
+
+    done = []
+    for kind in destination_kinds(exports_dir()):
+        for name in DESTINATIONS[kind]:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                log.warning("preload: cannot import %s", name, exc_info=True)
+                continue
+            done.append(name)
+    return done

@@ -82,7 +82,7 @@ def _in_fork(body) -> str:
     return module.in_child(body)
 
 
-def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch):
+def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch, tmp_path):
     def warmed() -> str:
         from airflow import settings
         from airflow.sdk.listener import get_listener_manager
@@ -103,8 +103,10 @@ def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch):
     # a process that runs tasks loads them; the dag-processor (which parses only) does not
     called = []
     monkeypatch.setattr(preload, "TASKS", preload.PARSING)
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))  # no configs: no destination imports
     monkeypatch.setattr(preload, "warm_task_sdk", lambda: called.append("warm") or True)
-    assert preload.preload(["airflow", "scheduler"]) == [*preload.PARSING, "task_sdk_plugins"]
+    expected = [*preload.PARSING, "task_sdk_plugins", "tls_context"]
+    assert preload.preload(["airflow", "scheduler"]) == expected
     assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)
     assert called == ["warm"]
 
@@ -136,3 +138,64 @@ def test_pandas_is_preloaded_because_the_stages_import_it_through_pyarrow():
     )
     assert done.stdout.strip() == "True"
     assert {"pyarrow.pandas_compat", "pandas"} <= set(preload.TASKS)
+
+
+def test_the_api_clients_tls_context_is_built_once_and_still_verifies():
+    """Preload builds it before the forks (warm_tls); every call of the REST API client reuses
+    it, with httpx's default verification, not a weaker one."""
+    import ssl
+
+    from event_export.orchestration.airflow_api import tls_context
+
+    assert preload.warm_tls() is True
+    context = tls_context()
+    assert context is tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    assert context.cert_store_stats()["x509_ca"] > 0  # the CA bundle is loaded
+    # inherited by a forked task process: no second build there
+    assert _in_fork(lambda: str(tls_context.cache_info().currsize)) == "1"
+
+
+def test_the_destination_kinds_in_use_are_read_from_the_configs_hostile_ones_included(tmp_path):
+    (tmp_path / "a.yaml").write_text("export_id: a\ndestination: {type: s3, conn_id: x}\n")
+    (tmp_path / "b.yml").write_text("destination:\n  type: sftp\n")
+    (tmp_path / "c.yaml").write_text("destination: {type: s3}\n")  # the same kind again
+    (tmp_path / "broken.yaml").write_text("destination: {type: gcs\n")  # does not parse
+    (tmp_path / "list.yaml").write_text("- destination: {type: azure}\n")  # not a mapping
+    (tmp_path / "odd.yaml").write_text("destination: {type: [ftp]}\n")  # not a kind's name
+    (tmp_path / "unknown.yaml").write_text("destination: {type: dropbox}\n")
+    (tmp_path / "none.yaml").write_text("destination: local\n")
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00destination")  # not UTF-8
+    (tmp_path / "notes.txt").write_text("destination: {type: ftp}\n")  # not a config
+    assert preload.destination_kinds(tmp_path) == ["s3", "sftp"]
+    assert preload.destination_kinds(tmp_path / "missing") == []
+
+
+def test_every_destination_kind_has_its_modules_and_they_import():
+    """Each kind of the config model is listed, and its modules exist (the providers are
+    pinned in requirements.txt)."""
+    import typing
+
+    from event_export.config import model
+
+    kinds = {
+        typing.get_args(cls.model_fields["type"].annotation)[0]
+        for cls in typing.get_args(typing.get_args(model.Destination)[0])
+    }
+    assert kinds == set(preload.DESTINATIONS)
+    for names in preload.DESTINATIONS.values():
+        for name in names:
+            assert importlib.util.find_spec(name) is not None, name
+
+
+def test_the_scheduler_imports_the_providers_of_the_kinds_in_use(monkeypatch, tmp_path):
+    (tmp_path / "a.yaml").write_text("destination: {type: ftp}\n")
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    monkeypatch.setattr(preload, "TASKS", ())
+    monkeypatch.setattr(preload, "warm_task_sdk", lambda: True)
+    done = preload.preload(["airflow", "scheduler"])
+    assert done[:2] == list(preload.DESTINATIONS["ftp"])
+    assert all(name in sys.modules for name in preload.DESTINATIONS["ftp"])
+    # the dag-processor parses only: no providers
+    assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)

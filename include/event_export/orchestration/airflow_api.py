@@ -7,7 +7,9 @@ stopped export here. Credentials are a service user's, kept in an Airflow connec
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +22,19 @@ from event_export.settings import airflow_api_conn_id
 REQUEST_HEADERS = {"X-EES-Request": "1"}
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default certificate verification (certifi's bundle, or SSL_CERT_FILE /
+    SSL_CERT_DIR), built once per process.
+
+    Why: httpx builds a new SSL context for every client, even for an http:// URL, and a
+    one-off `httpx.request` is a client: loading the CA bundle took about 0.02 CPU-s a call,
+    two calls in every `check_destination` task (docs/capacity.md, "Where a task instance's CPU
+    goes"). Preload builds it in the processes that fork tasks, so task processes inherit it.
+    """
+    return httpx.create_ssl_context()
 
 
 class AirflowApiError(RuntimeError):
@@ -75,6 +90,7 @@ class AirflowApi:
                 f"{self.base_url}/auth/token",
                 json={"username": self.username, "password": self.password},
                 timeout=self.timeout,
+                verify=tls_context(),
             )
             if response.status_code >= 300:
                 raise AirflowApiError(
@@ -101,7 +117,9 @@ class AirflowApi:
         # X-EES-Request: the Exports page's API refuses state changes without it (request_guard)
         headers = {"Authorization": f"Bearer {self.token()}", **REQUEST_HEADERS}
         url = f"{self.base_url}{path}"
-        response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+        response = httpx.request(
+            method, url, headers=headers, timeout=self.timeout, verify=tls_context(), **kwargs
+        )
         if response.status_code == 404 and missing_ok:
             return None
         if response.status_code >= 300:
