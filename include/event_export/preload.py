@@ -137,13 +137,7 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
         done.append("task_exit_wait")
     if not preload_enabled():
         return done
-    for name in modules_for(argv):
-        try:
-            importlib.import_module(name)
-        except Exception:
-            log.warning("preload: cannot import %s", name, exc_info=True)
-            continue
-        done.append(name)
+    done += _import(modules_for(argv))
     if role(argv) == "tasks":
         done += _import_destinations()
         if warm_task_sdk():
@@ -187,13 +181,19 @@ def _import_destinations() -> list[str]:
     """Import the providers of the destination kinds in use; the modules imported."""
     from event_export.settings import exports_dir
 
+    return _import(
+        [name for kind in destination_kinds(exports_dir()) for name in DESTINATIONS[kind]]
+    )
+
+
+def _import(names: Sequence[str]) -> list[str]:
+    """Import each module; the names imported. One that fails is logged and skipped."""
     done = []
-    for kind in destination_kinds(exports_dir()):
-        for name in DESTINATIONS[kind]:
-            try:
-                importlib.import_module(name)
-            except Exception:
-                log.warning("preload: cannot import %s", name, exc_info=True)
-                continue
-            done.append(name)
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            log.warning("preload: cannot import %s", name, exc_info=True)
+            continue
+        done.append(name)
     return done
