@@ -75,22 +75,25 @@ def staging_max_age_days() -> float:
 def deadline_alerts_enabled() -> bool:
     """Whether daily exports get their deadline alert (EES_DEADLINE_ALERTS, default on; off, 0,
     false or no switch it off, as the tests and the demo do: see alerts/deadlines.py)."""
-    raw = os.environ.get("EES_DEADLINE_ALERTS", "on")
-    return raw.strip().lower() not in {"off", "0", "false", "no"}
+    return _switch("EES_DEADLINE_ALERTS")
 
 
 def preload_enabled() -> bool:
     """Whether the scheduler, Celery workers and dag-processor import the task code at start
     (EES_PRELOAD, default on; off, 0, false or no turns it off): preload.py says why."""
-    return os.environ.get("EES_PRELOAD", "on").strip().lower() not in {"off", "0", "false", "no"}
+    return _switch("EES_PRELOAD")
 
 
 def task_exit_wait_enabled() -> bool:
     """Whether the processes that supervise tasks wait on a finished task process's exit instead
     of sleeping out Airflow's poll interval (EES_TASK_EXIT_WAIT, default on; off, 0, false or no
     turns it off): task_exit.py says why."""
-    raw = os.environ.get("EES_TASK_EXIT_WAIT", "on")
-    return raw.strip().lower() not in {"off", "0", "false", "no"}
+    return _switch("EES_TASK_EXIT_WAIT")
+
+
+def _switch(name: str) -> bool:
+    """An on/off setting that is on unless set to off, 0, false or no (any case, spaces)."""
+    return os.environ.get(name, "on").strip().lower() not in {"off", "0", "false", "no"}
 
 
 def smtp_conn_id() -> str:
