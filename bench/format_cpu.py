@@ -33,11 +33,13 @@ FLATTEN_PARTS = {
     "_nested_tests": "flatten: nested-cell tests",
     "_repeats": "flatten: repeated-key query",
 }
+SCANNER = "flatten: the scanner (C, payload_cells)"
 FLATTEN_REST = "flatten: the rest (Arrow kernels, distinct texts, Python reference rows)"
 ORDER = [
     "reading the staged batches",
     "the document's columns",
     *FLATTEN_PARTS.values(),
+    SCANNER,
     FLATTEN_REST,
     "Arrow's CSV writer",
     "deflate (DeflateWriter)",
@@ -66,9 +68,10 @@ def _timed(spent: collections.Counter, label: str, function: Callable) -> Callab
     return timed
 
 
-def profile(staging: Path) -> dict:
-    """CPU seconds per component over every part the bench's `split` planned, and the rows."""
-    from event_export.pipeline import payload, payload_native
+def profile(staging: Path, reader: str = "scanner") -> dict:
+    """CPU seconds per component over every part the bench's `split` planned, and the rows.
+    `reader`: the payload reader format uses, the scanner in C or DuckDB (`payload_native`)."""
+    from event_export.pipeline import payload, payload_cells, payload_native
     from event_export.pipeline.deflate import DeflateWriter
     from event_export.pipeline.ipc import read_staged, schema_of
     from event_export.pipeline.stages import csv_format as cf
@@ -80,6 +83,14 @@ def profile(staging: Path) -> dict:
     originals = {name: getattr(payload_native, name) for name in FLATTEN_PARTS}
     for name, label in FLATTEN_PARTS.items():
         setattr(payload_native, name, _timed(spent, label, originals[name]))
+    scanner = payload_cells.flatten_cells
+    payload_cells.flatten_cells = _timed(spent, SCANNER, scanner)
+    available = payload_cells.available
+    if reader == "duckdb":
+        payload_cells.available = lambda: False
+    elif not available():
+        raise SystemExit("the scanner is not built (make setup)")
+    inner = [*FLATTEN_PARTS.values(), SCANNER]
     rows = csv_bytes = deflated = 0
     try:
         for part in parts:
@@ -110,13 +121,11 @@ def profile(staging: Path) -> dict:
                     columns.append(column.cast(pa.string()))
                 lap("the document's columns")
                 members = batch.column(payload.MEMBERS) if payload.MEMBERS in read else None
-                inside = sum(spent[label] for label in FLATTEN_PARTS.values())
+                inside = sum(spent[label] for label in inner)
                 columns.extend(
                     payload.flatten_column(batch.column("payload"), keys, members=members)
                 )
-                spent[FLATTEN_REST] -= (
-                    sum(spent[label] for label in FLATTEN_PARTS.values()) - inside
-                )
+                spent[FLATTEN_REST] -= sum(spent[label] for label in inner) - inside
                 lap(FLATTEN_REST)
                 text = pa.BufferOutputStream()
                 options = pacsv.WriteOptions(
@@ -135,6 +144,7 @@ def profile(staging: Path) -> dict:
     finally:
         for name, function in originals.items():
             setattr(payload_native, name, function)
+        payload_cells.flatten_cells, payload_cells.available = scanner, available
     return {"rows": rows, "csv_bytes": csv_bytes, "deflated_bytes": deflated, "cpu": dict(spent)}
 
 
@@ -142,8 +152,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Format's CPU per row by component.")
     parser.add_argument("staging", type=Path, help="a `make bench` work folder's staging")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
+    parser.add_argument(
+        "--reader", choices=["scanner", "duckdb"], default="scanner", help="format's payload reader"
+    )
     args = parser.parse_args()
-    result = profile(args.staging)
+    result = profile(args.staging, args.reader)
     rows = result["rows"]
     csv_bytes, deflated = result["csv_bytes"], result["deflated_bytes"]
     print(f"{rows:,} rows, {csv_bytes:,} bytes of CSV, {deflated:,} deflated")

@@ -26,6 +26,7 @@ command -v gpg >/dev/null 2>&1 || missing+=(gnupg)  # OpenPGP encryption of deli
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)  # builds the payload scanner (below)
 # `make up`'s metadata database: the machine's PostgreSQL on 127.0.0.1:5432 where one answers,
 # else a private cluster made with initdb/pg_ctl from Debian's postgresql package
 # (include/event_export/standalone/postgres.py).
@@ -61,6 +62,20 @@ if [ "$test_tools" = 1 ] && ! azurite_installed && command -v npm >/dev/null 2>&
     npm install --prefix .tools --no-audit --no-fund --silent "azurite@$AZURITE_VERSION" \
       || echo "setup: npm could not install azurite; the Azure destination tests need it" >&2
   ) 9>.tools/.install.lock
+fi
+
+# format's payload scanner (include/event_export/pipeline/payload_cells.c, plain C, no Python
+# headers): built where the library is missing or older than its source, under 1 s; into a
+# temporary name first, so a concurrent set-up never loads half a file. Without it format reads
+# payloads with DuckDB (slower, the same cells).
+scanner=include/event_export/pipeline/_payload_cells.so
+if [ ! -f "$scanner" ] || [ include/event_export/pipeline/payload_cells.c -nt "$scanner" ]; then
+  if cc -O2 -shared -fPIC -o "$scanner.$$" include/event_export/pipeline/payload_cells.c; then
+    mv -f "$scanner.$$" "$scanner"
+  else
+    rm -f "$scanner.$$"
+    echo "setup: could not build $scanner; format reads payloads with DuckDB" >&2
+  fi
 fi
 
 if [ -f "$stamp" ] && [ "$stamp" -nt requirements.txt ] && [ "$stamp" -nt pyproject.toml ]; then

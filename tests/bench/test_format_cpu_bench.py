@@ -12,7 +12,7 @@ import sys
 from datetime import date
 
 from conftest import REPO
-from event_export.pipeline import payload_native
+from event_export.pipeline import payload_cells, payload_native
 
 EVENTS = 10_000  # the largest events pass payload._NATIVE_MIN_ROWS: the native path runs
 
@@ -40,14 +40,17 @@ def test_format_cpu_profiles_the_bytes_format_writes(tmp_path):
     for stage in ("extract", "split", "format"):
         bench.measure(stage, spec)
     formatted = json.loads((tmp_path / "staging" / "bench-state.json").read_text())["format"]
-    query = payload_native._query
+    query, scanner = payload_native._query, payload_cells.flatten_cells
 
-    result = format_cpu.profile(tmp_path / "staging")
+    for reader in ("scanner", "duckdb"):
+        result = format_cpu.profile(tmp_path / "staging", reader)
 
-    assert result["rows"] == sum(f["rows"] for f in formatted) == EVENTS
-    assert result["csv_bytes"] == sum(f["size"] for f in formatted)
-    assert result["deflated_bytes"] == sum(f["deflated"]["compressed"] for f in formatted)
-    assert set(format_cpu.ORDER) >= set(result["cpu"])
-    assert all(seconds >= 0 for seconds in result["cpu"].values())
-    assert result["cpu"][format_cpu.FLATTEN_PARTS["_query"]] > 0  # native code read payloads
-    assert payload_native._query is query  # the timers are removed
+        assert result["rows"] == sum(f["rows"] for f in formatted) == EVENTS
+        assert result["csv_bytes"] == sum(f["size"] for f in formatted)
+        assert result["deflated_bytes"] == sum(f["deflated"]["compressed"] for f in formatted)
+        assert set(format_cpu.ORDER) >= set(result["cpu"])
+        assert all(seconds >= 0 for seconds in result["cpu"].values())
+        timed = format_cpu.SCANNER if reader == "scanner" else format_cpu.FLATTEN_PARTS["_query"]
+        assert result["cpu"][timed] > 0  # that reader read the payloads
+        assert payload_native._query is query  # the timers are removed
+        assert payload_cells.flatten_cells is scanner and payload_cells.available()

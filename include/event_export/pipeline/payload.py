@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from event_export.pipeline import payload_cells
 from event_export.pipeline.payload_native import (
     flatten_native,
     keys_and_members,
@@ -190,13 +191,17 @@ def flatten_column(
     """
     if not keys:
         return []
-    if len(column) < _NATIVE_MIN_ROWS:  # the reference itself: cheaper than native set-up
+    scanner = payload_cells.available()  # no set-up cost to speak of: every batch
+    if not scanner and len(column) < _NATIVE_MIN_ROWS:  # cheaper than DuckDB's set-up
         parsed = parse_column(column)
         return flatten(parsed, keys) if types is None else typed(parsed, keys, types)
     texts, indices = _distinct(column)
-    if members is not None:
-        members = _members_of(members, indices, len(texts))
-    native = flatten_native(texts, keys, members)
+    if scanner:
+        native = payload_cells.flatten_cells(texts, keys)
+    else:
+        if members is not None:
+            members = _members_of(members, indices, len(texts))
+        native = flatten_native(texts, keys, members)
     columns, suspect = native.columns, native.suspect
     if types is not None:
         columns, suspect = _cast(columns, types, suspect)

@@ -15,7 +15,7 @@ from event_export.formats import EVENTS, WRITERS, Options, Output, records
 from event_export.formats.base import FormatWriter
 from event_export.formats.records import PropsSchema, Rows, scan_props
 from event_export.formats.text import json_text
-from event_export.pipeline import payload
+from event_export.pipeline import payload, payload_cells
 from event_export.pipeline.lake import EVENT_SCHEMA
 from event_export.pipeline.payload import kinds_of
 from payload_corpus import HOSTILE, ORDINARY
@@ -113,8 +113,11 @@ def test_staged_member_counts_write_the_hostile_corpus_as_the_reference(
     fmt, option, payload_read_path, tmp_path, monkeypatch
 ):
     """A file staged with the payloads' member counts (extract's, for the formats that collect
-    keys) is written with them, to the reference's bytes: format skips its own raw-text test."""
+    keys) is written with them, to the reference's bytes: format's DuckDB reader (where the
+    scanner is not built) skips its own raw-text test."""
     from event_export.pipeline import payload_native
+
+    monkeypatch.setattr(payload_cells, "available", lambda: False)
 
     good = [t for t in GOOD if '"":' not in t.replace(" ", "")]  # an empty key: all to Python
     texts = [*good, *ORDINARY, None, "", *good[::-1], *ORDINARY]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from event_export.pipeline import ipc, payload, payload_native
+from event_export.pipeline import ipc, payload, payload_cells, payload_native
 from event_export.pipeline.lake import EVENT_SCHEMA
 from event_export.pipeline.payload import MEMBERS, as_text
 from event_export.pipeline.stages.csv_format import READ_COLUMNS, SEED_COLUMNS, format_csv, header
@@ -106,9 +106,11 @@ def _spelled(text: str) -> bool:
 
 
 def test_a_file_staged_without_member_counts_formats_the_same_bytes(tmp_path, monkeypatch):
-    """Extract stages each row's payload member count (payload.MEMBERS) for format; a file
-    staged without it (by the version before, say a run in flight during a deploy) is formatted
-    with format's own tests, to the same bytes, which are the Python reference's."""
+    """Extract stages each row's payload member count (payload.MEMBERS) for format's DuckDB
+    reader; a file staged without it (by the version before, say a run in flight during a
+    deploy) is formatted with format's own tests, to the same bytes, which are the Python
+    reference's. The scanner, which needs no count, writes those bytes from either file too."""
+    monkeypatch.setattr(payload_cells, "available", lambda: False)
     texts = [t for t in [*HOSTILE, *ORDINARY] if _spelled(t)]
     assert len(texts) > 60
     ts = datetime(2026, 11, 1, 4, 45, 5, 123000, tzinfo=UTC)
@@ -148,3 +150,9 @@ def test_a_file_staged_without_member_counts_formats_the_same_bytes(tmp_path, mo
     format_csv(part.path, "buy", "Asia/Kolkata", tmp_path / "ref", deflate=True, keys=keys)
     assert written["new"][0] == written["old"][0] == (tmp_path / "ref").read_bytes()
     assert written["new"][1] == 0 and written["old"][1] == 1  # format's own test: old file only
+    monkeypatch.undo()
+    assert payload_cells.available()
+    for name, path in (("new", part.path), ("old", str(old))):
+        target = tmp_path / f"{name}.scanner"
+        format_csv(path, "buy", "Asia/Kolkata", target, deflate=True, keys=keys)
+        assert target.read_bytes() == written["new"][0]

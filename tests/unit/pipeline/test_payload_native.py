@@ -14,7 +14,7 @@ import struct
 
 import pyarrow as pa
 import pytest
-from event_export.pipeline import payload
+from event_export.pipeline import payload, payload_cells
 from event_export.pipeline.payload import (
     flatten_column,
     flatten_column_python,
@@ -26,11 +26,15 @@ from event_export.pipeline.payload_native import flatten_native
 from payload_corpus import HOSTILE, ORDINARY
 
 
-@pytest.fixture(autouse=True)
-def _native_for_every_batch(monkeypatch):
-    """The corpus batches are small: without this they would go to the Python reference whole
-    (`payload._NATIVE_MIN_ROWS`) and the native code would go untested."""
+@pytest.fixture(autouse=True, params=["scanner", "duckdb"])
+def engine(request, monkeypatch) -> str:
+    """Each test with both native readers: our C scanner (`payload_cells`, what format uses where
+    it is built) and DuckDB (`payload_native`, where it is not). The corpus batches are small:
+    without `_NATIVE_MIN_ROWS` at 0 DuckDB's would go to the Python reference whole."""
     monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 0)
+    if request.param == "duckdb":
+        monkeypatch.setattr(payload_cells, "available", lambda: False)
+    return request.param
 
 
 def _outcome(function, column, keys):
@@ -144,18 +148,21 @@ def test_doubles_are_spelled_as_repr():
     assert suspect.count(False) > 10_000
 
 
-def test_small_batches_go_to_the_python_reference_whole(monkeypatch):
-    """Below `_NATIVE_MIN_ROWS` rows a batch skips native code (its set-up costs more than the
-    reference); at the threshold it is read natively; the cells are the same either way."""
+def test_small_batches_go_to_the_python_reference_whole_without_the_scanner(engine, monkeypatch):
+    """Without the scanner, below `_NATIVE_MIN_ROWS` rows a batch skips DuckDB (its set-up costs
+    more than the reference); at the threshold it is read natively. The scanner costs next to
+    nothing to set up: it reads every batch. The cells are the same either way."""
     monkeypatch.setattr(payload, "_NATIVE_MIN_ROWS", 64)
     calls = []
-    native = payload.flatten_native
-    monkeypatch.setattr(payload, "flatten_native", lambda *a: calls.append(1) or native(*a))
+    reader = "flatten_cells" if engine == "scanner" else "flatten_native"
+    module = payload_cells if engine == "scanner" else payload
+    native = getattr(module, reader)
+    monkeypatch.setattr(module, reader, lambda *a: calls.append(1) or native(*a))
     keys = _keys_for(ORDINARY)
     small, large = pa.array(ORDINARY * 21, pa.string()), pa.array(ORDINARY * 22, pa.string())
     expected = _outcome(flatten_column_python, small, keys)
     assert _outcome(flatten_column, small, keys) == expected
-    assert not calls
+    assert bool(calls) == (engine == "scanner")
     assert _outcome(flatten_column, large, keys) == _outcome(flatten_column_python, large, keys)
     assert calls
 
@@ -261,9 +268,12 @@ def test_keys_by_group_counts_each_rows_top_level_members():
             assert count == _top_level_members(text), text
 
 
-def test_staged_member_counts_flatten_as_the_python_reference(payload_read_path, monkeypatch):
+def test_staged_member_counts_flatten_as_the_python_reference(
+    engine, payload_read_path, monkeypatch
+):
     """Format given extract's counts (payload.MEMBERS) runs neither the raw-text test nor its
-    own count, and every cell is still the reference's, hostile rows included."""
+    own count, and every cell is still the reference's, hostile rows included. The scanner needs
+    no count and runs no DuckDB query at all."""
     from event_export.pipeline import payload_native
 
     good = _good_texts()
@@ -283,7 +293,10 @@ def test_staged_member_counts_flatten_as_the_python_reference(payload_read_path,
             for row, (a, b) in enumerate(zip(got.to_pylist(), expected.to_pylist(), strict=True)):
                 assert a == b, (key, texts[row])
     assert not tested
-    assert sql and not any("json_keys(p)" in q for q in sql)
+    if engine == "scanner":
+        assert not sql
+    else:
+        assert sql and not any("json_keys(p)" in q for q in sql)
 
 
 def test_a_text_set_aside_in_any_extract_batch_is_set_aside_in_every_row():

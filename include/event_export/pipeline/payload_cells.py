@@ -1,0 +1,160 @@
+"""Payload cells read by a JSON scanner of our own in C (`payload_cells.c`), one pass a row.
+
+Why: on real payloads nearly every text is distinct, and DuckDB's `json_transform`, with the
+checks around it that keep its spelling Python's (`payload_native`), cost about 2.7 µs a row of
+format's 6.4 (docs/performance.md, "Where format's CPU goes"): issue 19 asks format on realistic
+payloads to stay within 1.5 times format on pooled ones. The scanner writes each cell as the
+Python reference spells it (`payload.as_text(payload.parse(text)[key])`) straight into the
+Arrow string columns, and leaves every row outside a conservative subset of JSON to the
+reference (`suspect`), as `payload_native` does:
+- not an object, blank, invalid JSON, or anything past the end of the object;
+- a top-level key with an escape, or a key of the event's list given twice (Python keeps the
+  last);
+- a string escape `\\u0000` or a lone surrogate;
+- a number with an exponent, an integer of more than 18 digits or `-0`, a decimal of more than
+  15 significant digits or below 1e-4 (within those bounds Python's `repr` of the double is the
+  literal with its trailing zeros dropped: 15 digits always round-trip a double);
+- in a nested object or list (written compact, as `json.dumps(separators=(",", ":"))`): an
+  object inside, a repeated key, a decimal, a string escape `json.dumps` would respell (`\\/`,
+  `\\u`), nesting past 64 levels.
+
+The library is built by `make setup` (scripts/setup.sh, next to this file) and by the image
+(deploy/Dockerfile, at `EES_SCANNER_LIBRARY`: docker-compose mounts the host's `include` over the
+package). Where neither loads, `available()` is false, a warning says so once, and format reads
+payloads with DuckDB (`payload_native`) as before: the same cells, slower.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from event_export.pipeline.payload_native import Flattened
+
+LIBRARY = Path(__file__).with_name("_payload_cells.so")
+SOURCE = Path(__file__).with_name("payload_cells.c")
+log = logging.getLogger(__name__)
+
+_P = ctypes.c_void_p
+_I = ctypes.c_int64
+_lib: ctypes.CDLL | None = None
+_tried = False
+
+
+def _load() -> ctypes.CDLL | None:
+    """The built library (ctypes releases the GIL around each call), None when not built."""
+    global _lib, _tried
+    if not _tried:
+        _tried = True
+        places = [os.environ.get("EES_SCANNER_LIBRARY"), str(LIBRARY)]
+        lib = None
+        for place in filter(None, places):
+            try:
+                lib = ctypes.CDLL(place)
+                break
+            except OSError:
+                continue
+        if lib is None:
+            log.warning("%s is not built (make setup): payloads are read with DuckDB", LIBRARY)
+            return None
+        lib.ees_cells_parse.restype = _I
+        lib.ees_cells_parse.argtypes = [_I, _P, _P, _P, _I, _I, _P, _P, _P, _I, _P, _P, _P, _P]
+        lib.ees_cells_parse.argtypes += [_P, _P]
+        lib.ees_cells_gather.restype = None
+        lib.ees_cells_gather.argtypes = [_I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _P]
+        _lib = lib
+    return _lib
+
+
+def available() -> bool:
+    return _load() is not None
+
+
+def _address(array: np.ndarray) -> int:
+    return array.ctypes.data
+
+
+def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flattened:
+    """One string column per key for the payload texts (null or empty
+    text: all null), and the rows left to the Python reference (their cells null)."""
+    lib = _load()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY} is not built")
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if texts.type != pa.string():
+        texts = texts.cast(pa.string())
+    n = len(texts)
+    if n == 0:
+        empty = pa.array([], pa.string())
+        return Flattened([empty] * len(keys), pa.array([], pa.bool_()))
+    validity, offsets, data = texts.buffers()
+    offsets_at = offsets.address + 4 * texts.offset
+    span = np.frombuffer(offsets, np.int32, n + 1, 4 * texts.offset)
+    size = int(span[-1] - span[0]) if n else 0
+    data_at = data.address if data is not None and data.size else _address(np.zeros(1, np.uint8))
+
+    encoded = [k.encode("utf-8", "surrogatepass") for k in keys]
+    key_offsets = np.zeros(len(keys) + 1, np.int32)
+    key_offsets[1:] = np.cumsum([len(k) for k in encoded], dtype=np.int64)
+    key_data = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
+    slots = np.empty(1 << max(3, (2 * len(keys)).bit_length()), np.int32)
+    seen = np.empty(max(len(keys), 1), np.int32)
+    suspect = np.empty(n, np.uint8)
+    cell_start = np.empty(max(n * len(keys), 1), np.int32)
+    cell_len = np.empty(max(n * len(keys), 1), np.int32)
+    scratch = np.empty(size + 64, np.uint8)
+    key_bytes = np.zeros(max(len(keys), 1), np.int64)
+    lib.ees_cells_parse(
+        n,
+        offsets_at,
+        data_at,
+        validity.address if validity is not None else None,
+        texts.offset,
+        len(keys),
+        _address(key_offsets),
+        _address(key_data),
+        _address(slots),
+        len(slots) - 1,
+        _address(seen),
+        _address(suspect),
+        _address(cell_start),
+        _address(cell_len),
+        _address(scratch),
+        _address(key_bytes),
+    )
+    bitmap = (n + 7) // 8
+    key_base = np.zeros(max(len(keys), 1), np.int64)
+    np.cumsum(key_bytes[:-1], out=key_base[1:])
+    out_offsets = np.empty((len(keys), n + 1), np.int32)
+    out_data = np.empty(max(int(key_bytes.sum()), 1), np.uint8)
+    out_valid = np.empty((len(keys), bitmap), np.uint8)
+    nulls = np.empty(max(len(keys), 1), np.int64)
+    lib.ees_cells_gather(
+        n,
+        len(keys),
+        _address(cell_start),
+        _address(cell_len),
+        _address(scratch),
+        data_at,
+        _address(key_base),
+        _address(out_offsets),
+        _address(out_data),
+        _address(out_valid),
+        _address(nulls),
+    )
+    columns = []
+    data_buffer = pa.py_buffer(out_data)
+    for k in range(len(keys)):
+        buffers = [
+            pa.py_buffer(out_valid[k]),
+            pa.py_buffer(out_offsets[k]),
+            data_buffer.slice(int(key_base[k]), int(key_bytes[k])),
+        ]
+        columns.append(pa.Array.from_buffers(pa.string(), n, buffers, null_count=int(nulls[k])))
+    return Flattened(columns, pa.array(suspect.view(np.bool_)))
