@@ -91,6 +91,13 @@ def task_exit_wait_enabled() -> bool:
     return _switch("EES_TASK_EXIT_WAIT")
 
 
+def payload_scanner_enabled() -> bool:
+    """Whether extract and format read payloads with the project's JSON scanner in C where it is
+    built (EES_PAYLOAD_SCANNER, default on; off, 0, false or no reads them with DuckDB, the way
+    before it, to compare or to rule the scanner out): pipeline/payload_cells.py says why."""
+    return _switch("EES_PAYLOAD_SCANNER")
+
+
 def _switch(name: str) -> bool:
     """An on/off setting that is on unless set to off, 0, false or no (any case, spaces)."""
     return os.environ.get(name, "on").strip().lower() not in {"off", "0", "false", "no"}

@@ -4,11 +4,13 @@ The reference is Python: `parse` then `as_text` per value. Parsing goes through 
 decoder; a text it refuses (NaN, a number out of float range, a lone surrogate, invalid JSON) goes
 to `json.loads`, so every payload parses to exactly what the stdlib gives, or fails with its error.
 
-`flatten_column` and `keys_of`, what the CSV stage calls per batch, run in native code
-(`payload_native`, DuckDB's JSON functions: about 7x faster on realistic payloads, where nearly
-every text is distinct) and hand the rows native code cannot spell exactly to the Python
-reference, so every cell is what the reference gives. Batches under `_NATIVE_MIN_ROWS` rows go to
-the reference whole: native code's set-up per batch costs more than reading them in Python.
+`flatten_column`, `keys_of` and `keys_by_group`, what extract and format call per batch, run in
+native code and hand the rows native code cannot spell exactly to the Python reference, so every
+cell is what the reference gives. The native code is our own JSON scanner in C (`payload_cells`,
+built by `make setup`), else DuckDB's JSON functions (`payload_native`, several times slower on
+realistic payloads, where nearly every text is distinct); with DuckDB, batches under
+`_NATIVE_MIN_ROWS` rows go to the reference whole: its set-up per batch costs more than reading
+them in Python.
 """
 
 from __future__ import annotations
@@ -96,12 +98,16 @@ def keys_of(batches: Iterable[pa.RecordBatch]) -> list[str]:
 def keys_in(columns: Iterable[pa.Array | pa.ChunkedArray]) -> list[str]:
     """Every top-level key of the JSON texts in the columns, sorted (`keys_of` for any column)."""
     keys: set[str] = set()
+    scanner = payload_cells.available()
     for column in columns:
-        if len(column) < _NATIVE_MIN_ROWS:  # the reference itself (see flatten_column)
+        if not scanner and len(column) < _NATIVE_MIN_ROWS:  # the reference (see flatten_column)
             found, rest = {}, pc.unique(column)
         else:  # the reference reads only the texts native code marks suspect
             texts, _ = _distinct(column)
-            found, suspect = keys_native(texts)
+            if scanner:
+                found, suspect, _ = payload_cells.keys_and_members(texts)
+            else:
+                found, suspect = keys_native(texts)
             rest = texts.filter(suspect)
         keys.update(found.get(0, ()))
         for text in rest.to_pylist():
@@ -122,12 +128,14 @@ def keys_by_group(
     so `flatten_column` need not test and count each text again."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    if len(column) < _NATIVE_MIN_ROWS:  # the reference itself (see flatten_column)
+    scanner = payload_cells.available()
+    if not scanner and len(column) < _NATIVE_MIN_ROWS:  # the reference (see flatten_column)
         found: dict[int, set[str]] = {}
         rest_groups, rest = groups, column
         members = pa.nulls(len(column), pa.int32())
     else:  # the reference reads only the rows native code marks suspect
-        found, suspect, members = keys_and_members(column, groups)
+        reader = payload_cells.keys_and_members if scanner else keys_and_members
+        found, suspect, members = reader(column, groups)
         rest_groups, rest = groups.filter(suspect), column.filter(suspect)
     for group, text in zip(rest_groups.to_pylist(), rest.to_pylist(), strict=True):
         found.setdefault(group, set()).update(_keys(text))

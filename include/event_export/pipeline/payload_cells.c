@@ -20,6 +20,7 @@
 #define MAX_INT_DIGITS 18    /* up to 18 digits every integer fits in 64 bits */
 #define MAX_FLOAT_DIGITS 15  /* up to 15 significant digits a decimal round-trips a double */
 #define MAX_NESTED_KEYS 32
+#define MAX_ROW_KEYS 256     /* a row with more top-level members is read by Python */
 
 typedef struct {
     const uint8_t *p, *end;
@@ -504,4 +505,189 @@ void ees_cells_gather(int64_t n, int64_t nkeys, const int32_t *cell_start,
             out_valid[k * bitmap + (r >> 3)] |= (uint8_t)(1u << (r & 7));
         }
     }
+}
+
+/* ---- Keys: each row's top-level keys and member count, for extract ---- */
+
+/* Past one JSON value of any kind, checking it is JSON Python reads as DuckDB does (nothing is
+   written): strict JSON, no exponent of three or more digits and no run of 309 digits (the
+   number may overflow a double), nesting at most MAX_DEPTH deep. */
+static void skip_value(cursor *c, int depth) {
+    if (c->p >= c->end) { c->bad = 1; return; }
+    uint8_t b = *c->p;
+    if (b == '"') {
+        const uint8_t *p = c->p + 1, *end = c->end;
+        for (;;) {
+            p = plain_run(p, end);
+            if (p >= end || *p < 0x20) { c->bad = 1; return; }
+            if (*p == '"') { c->p = p + 1; return; }
+            if (p + 1 >= end) { c->bad = 1; return; }
+            uint8_t e = p[1];
+            if (e == 'u') {
+                if (end - p < 6 || hex4(p + 2) < 0) { c->bad = 1; return; }
+                p += 6;
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
+                       e == 'r' || e == 't') {
+                p += 2;
+            } else {
+                c->bad = 1;
+                return;
+            }
+        }
+    }
+    if (b == '{' || b == '[') {
+        if (depth >= MAX_DEPTH) { c->bad = 1; return; }
+        uint8_t close = b == '{' ? '}' : ']';
+        c->p++;
+        skip_ws(c);
+        if (c->p < c->end && *c->p == close) { c->p++; return; }
+        for (;;) {
+            if (b == '{') {
+                if (c->p >= c->end || *c->p != '"') { c->bad = 1; return; }
+                skip_value(c, depth + 1);
+                if (c->bad) return;
+                skip_ws(c);
+                if (c->p >= c->end || *c->p != ':') { c->bad = 1; return; }
+                c->p++;
+                skip_ws(c);
+            }
+            skip_value(c, depth + 1);
+            if (c->bad) return;
+            skip_ws(c);
+            if (c->p >= c->end) { c->bad = 1; return; }
+            if (*c->p == ',') { c->p++; skip_ws(c); continue; }
+            if (*c->p == close) { c->p++; return; }
+            c->bad = 1;
+            return;
+        }
+    }
+    if (b == 't') { c->bad = !((size_t)(c->end - c->p) >= 4 && !memcmp(c->p, "true", 4)); c->p += 4; return; }
+    if (b == 'f') { c->bad = !((size_t)(c->end - c->p) >= 5 && !memcmp(c->p, "false", 5)); c->p += 5; return; }
+    if (b == 'n') { c->bad = !((size_t)(c->end - c->p) >= 4 && !memcmp(c->p, "null", 4)); c->p += 4; return; }
+    const uint8_t *p = c->p, *end = c->end;
+    if (*p == '-') p++;
+    const uint8_t *digits = p;
+    if (p >= end || *p < '0' || *p > '9') { c->bad = 1; return; }
+    if (*p == '0') p++;
+    else while (p < end && *p >= '0' && *p <= '9') p++;
+    int64_t run = p - digits;
+    if (p < end && *p == '.') {
+        const uint8_t *frac = ++p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == frac) { c->bad = 1; return; }
+        run += p - frac;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        const uint8_t *exp = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == exp || p - exp >= 3) { c->bad = 1; return; }
+    }
+    if (run >= 309) { c->bad = 1; return; }
+    c->p = p;
+}
+
+typedef struct {
+    int32_t *group, *start, *len;  /* the found (group, key) pairs; len -1: empty slot */
+    uint32_t mask;
+    int64_t used;
+    const uint8_t *data;
+} pairs;
+
+/* Adds (group, key) unless present; 0 when the table is too full to add (the caller grows it). */
+static int add_pair(pairs *t, int32_t group, const uint8_t *s, size_t n) {
+    uint32_t i = (hash_bytes(s, n) ^ ((uint32_t)group * 0x9E3779B1u)) & t->mask;
+    for (;;) {
+        if (t->len[i] < 0) break;
+        if (t->group[i] == group && (size_t)t->len[i] == n &&
+            same_bytes(t->data + t->start[i], s, n))
+            return 1;
+        i = (i + 1) & t->mask;
+    }
+    if ((uint64_t)(t->used + 1) * 2 > (uint64_t)t->mask + 1) return 0;
+    t->group[i] = group;
+    t->start[i] = (int32_t)(s - t->data);
+    t->len[i] = (int32_t)n;
+    t->used++;
+    return 1;
+}
+
+/* Each row's top-level keys, as distinct (group, key) pairs in a table of slot_mask + 1 slots
+   (pair_group/pair_start/pair_len; pair_start an offset into `data`, pair_len -1 for an empty
+   slot), and its member count (members[r], a repeated key counted each time; -1 for a null or
+   empty text and for a suspect row). A row is suspect (left to Python, its keys not added) when
+   skip_value would not pass it as an object, a key has an escape, or it has more than
+   MAX_ROW_KEYS members. `groups`: each row's group, or NULL for 0.
+   Returns the rows read: n, or fewer when the table filled (call again with a larger one from
+   that row on: the table keeps what it holds). */
+int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
+                       const uint8_t *validity, int64_t bit_offset, const int32_t *groups,
+                       int64_t first, uint8_t *suspect, int32_t *members, int32_t *pair_group,
+                       int32_t *pair_start, int32_t *pair_len, int64_t slot_mask, int64_t used) {
+    pairs t = {pair_group, pair_start, pair_len, (uint32_t)slot_mask, used, data};
+    for (int64_t r = first; r < n; r++) {
+        suspect[r] = 0;
+        members[r] = -1;
+        if (validity) {
+            int64_t bit = bit_offset + r;
+            if (!((validity[bit >> 3] >> (bit & 7)) & 1)) continue;
+        }
+        int32_t a = offsets[r], b = offsets[r + 1];
+        if (a == b) continue;
+        cursor c = {data + a, data + b, NULL, 0, NULL, NULL};
+        const uint8_t *ks[MAX_ROW_KEYS];  /* added once the row is read whole */
+        size_t kn[MAX_ROW_KEYS];
+        int32_t group = groups ? groups[r] : 0;
+        int32_t count = 0;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != '{') { suspect[r] = 1; continue; }
+        c.p++;
+        skip_ws(&c);
+        if (c.p < c.end && *c.p == '}') {
+            c.p++;
+        } else {
+            for (;;) {
+                if (count == MAX_ROW_KEYS) { c.bad = 1; break; }
+                if (c.p >= c.end || *c.p != '"' || !key_span(&c, &ks[count], &kn[count])) {
+                    c.bad = 1;
+                    break;
+                }
+                count++;
+                skip_ws(&c);
+                if (c.p >= c.end || *c.p != ':') { c.bad = 1; break; }
+                c.p++;
+                skip_ws(&c);
+                skip_value(&c, 1);
+                if (c.bad) break;
+                skip_ws(&c);
+                if (c.p < c.end && *c.p == ',') { c.p++; skip_ws(&c); continue; }
+                if (c.p < c.end && *c.p == '}') { c.p++; break; }
+                c.bad = 1;
+                break;
+            }
+        }
+        if (!c.bad) {
+            skip_ws(&c);
+            if (c.p != c.end) c.bad = 1;
+        }
+        if (c.bad) {
+            suspect[r] = 1;
+            continue;
+        }
+        for (int32_t i = 0; i < count; i++)
+            if (!add_pair(&t, group, ks[i], kn[i])) return r;  /* full: this row again, larger */
+        members[r] = count;
+    }
+    return n;
+}
+
+/* The pairs of one table placed in another, larger one (new_len all -1 before). */
+void ees_pairs_rehash(const int32_t *old_group, const int32_t *old_start, const int32_t *old_len,
+                      int64_t old_mask, const uint8_t *data, int32_t *new_group,
+                      int32_t *new_start, int32_t *new_len, int64_t new_mask) {
+    pairs t = {new_group, new_start, new_len, (uint32_t)new_mask, 0, data};
+    for (int64_t i = 0; i <= old_mask; i++)
+        if (old_len[i] >= 0)
+            add_pair(&t, old_group[i], data + old_start[i], (size_t)old_len[i]);
 }

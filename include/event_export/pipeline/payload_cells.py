@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
@@ -67,16 +68,48 @@ def _load() -> ctypes.CDLL | None:
         lib.ees_cells_parse.argtypes += [_P, _P]
         lib.ees_cells_gather.restype = None
         lib.ees_cells_gather.argtypes = [_I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _P]
+        lib.ees_keys_parse.restype = _I
+        lib.ees_keys_parse.argtypes = [_I, _P, _P, _P, _I, _P, _I, _P, _P, _P, _P, _P, _I, _I]
+        lib.ees_pairs_rehash.restype = None
+        lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _I, _P, _P, _P, _P, _I]
         _lib = lib
     return _lib
 
 
 def available() -> bool:
-    return _load() is not None
+    """Whether payloads are read here: the library loads and EES_PAYLOAD_SCANNER is not off."""
+    return settings.payload_scanner_enabled() and _load() is not None
 
 
 def _address(array: np.ndarray) -> int:
     return array.ctypes.data
+
+
+def _strings(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One `pa.string()` array (32-bit offsets), what the C functions read."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    return texts if texts.type == pa.string() else texts.cast(pa.string())
+
+
+def _codes(groups: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(groups, pa.ChunkedArray):
+        groups = groups.combine_chunks()
+    return groups.cast(pa.int32()).to_numpy(zero_copy_only=False)
+
+
+def _grown(lib: ctypes.CDLL, table: list[np.ndarray], slots: int, data_at: int) -> list:
+    """The pair table with twice the slots, its pairs placed again."""
+    bigger = [np.empty(2 * slots, np.int32), np.empty(2 * slots, np.int32)]
+    bigger.append(np.full(2 * slots, -1, np.int32))
+    lib.ees_pairs_rehash(
+        *(_address(column) for column in table),
+        slots - 1,
+        data_at,
+        *(_address(column) for column in bigger),
+        2 * slots - 1,
+    )
+    return bigger
 
 
 def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flattened:
@@ -85,10 +118,7 @@ def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flatten
     lib = _load()
     if lib is None:
         raise RuntimeError(f"{LIBRARY} is not built")
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    if texts.type != pa.string():
-        texts = texts.cast(pa.string())
+    texts = _strings(texts)
     n = len(texts)
     if n == 0:
         empty = pa.array([], pa.string())
@@ -158,3 +188,58 @@ def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flatten
         ]
         columns.append(pa.Array.from_buffers(pa.string(), n, buffers, null_count=int(nulls[k])))
     return Flattened(columns, pa.array(suspect.view(np.bool_)))
+
+
+def keys_and_members(
+    texts: pa.Array | pa.ChunkedArray, groups: pa.Array | None = None
+) -> tuple[dict[int, set[str]], pa.Array, pa.Array]:
+    """What `payload_native.keys_and_members` gives, from one pass of C: the top-level keys per
+    group (`groups`: each row's group number, else all 0), the rows left to the Python reference,
+    and each row's member count (int32; null for a null or empty text and for those rows).
+
+    A row is left to Python when it is not strict JSON of an object, has a key with an escape, or
+    holds what makes the DuckDB reader set a row aside (an exponent of three digits, a run of 309,
+    nesting past 64): the counts extract stages tell format's DuckDB reader which rows it may
+    trust, as `payload_native`'s own counts do (payload.MEMBERS)."""
+    lib = _load()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY} is not built")
+    texts = _strings(texts)
+    n = len(texts)
+    suspect = np.zeros(n, np.uint8)
+    members = np.full(n, -1, np.int32)
+    found: dict[int, set[str]] = {}
+    if n == 0:
+        return found, pa.array([], pa.bool_()), pa.array([], pa.int32())
+    validity, offsets, data = texts.buffers()
+    data_at = data.address if data is not None and data.size else _address(np.zeros(1, np.uint8))
+    codes = None if groups is None else np.ascontiguousarray(_codes(groups), np.int32)
+    slots = 256
+    table = [np.empty(slots, np.int32), np.empty(slots, np.int32), np.full(slots, -1, np.int32)]
+    done = used = 0
+    while done < n:
+        done = lib.ees_keys_parse(
+            n,
+            offsets.address + 4 * texts.offset,
+            data_at,
+            validity.address if validity is not None else None,
+            texts.offset,
+            None if codes is None else _address(codes),
+            done,
+            _address(suspect),
+            _address(members),
+            *(_address(column) for column in table),
+            slots - 1,
+            used,
+        )
+        used = int(np.count_nonzero(table[2] >= 0))
+        if done < n:  # the table is half full: twice the slots, the pairs placed again
+            table, slots = _grown(lib, table, slots, data_at), slots * 2
+    group, start, length = table
+    bytes_ = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    for slot in np.flatnonzero(length >= 0):
+        at = int(start[slot])
+        key = bytes_[at : at + int(length[slot])].tobytes().decode("utf-8")
+        found.setdefault(int(group[slot]), set()).add(key)
+    counts = pa.array(members, pa.int32(), mask=members < 0)
+    return found, pa.array(suspect.view(np.bool_)), counts

@@ -207,3 +207,86 @@ def test_cells_are_valid_arrow_strings():
     for column in flattened.columns:
         column.validate(full=True)
     assert np.count_nonzero(flattened.suspect.to_numpy(zero_copy_only=False)) < len(texts)
+
+
+def _generated(seed: int, rows: int = 3_000) -> list[str | None]:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(rows):
+        members = {rng.choice(KEYS): _value(rng) for _ in range(rng.randrange(0, 7))}
+        text = _spell(rng, members)
+        texts.append(_mutate(rng, text) if rng.random() < 0.2 else text)
+    return [*texts, None, "", " ", "{}", "[]"]
+
+
+def _pairs(text: str) -> list:
+    return json.loads(text, object_pairs_hook=lambda pairs: pairs)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_keys_are_the_references_and_counts_are_pythons_pairs(seed):
+    """Extract's pass: each group's keys are what the reference finds in the rows the scanner
+    keeps (the rows it sets aside go to the reference), and a kept row's count is its members,
+    a repeated key counted each time."""
+    texts = _generated(seed)
+    groups = [i % 4 for i in range(len(texts))]
+    found, suspect, members = payload_cells.keys_and_members(
+        pa.array(texts, pa.string()), pa.array(groups, pa.int32())
+    )
+    expected: dict[int, set[str]] = {}
+    kept = 0
+    for text, group, aside, count in zip(
+        texts, groups, suspect.to_pylist(), members.to_pylist(), strict=True
+    ):
+        if aside or not text:
+            assert count is None
+            continue
+        kept += 1
+        assert count == len(_pairs(text)), text
+        expected.setdefault(group, set()).update(payload.parse(text))
+    assert found == expected  # a row set aside adds none of its keys: Python reads it
+    assert kept > 600
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_counts_the_scanner_stages_keep_the_duckdb_reader_exact(seed):
+    """Format's DuckDB reader (where the scanner is not built) trusts the rows extract counted:
+    given the scanner's counts, its cells are still the reference's for every row it keeps."""
+    from event_export.pipeline.payload_native import flatten_native
+
+    texts = _generated(seed, 1_500)
+    column = pa.array(texts, pa.string())
+    _, _, members = payload_cells.keys_and_members(column)
+    keys = [k for k in KEYS if k]  # DuckDB cannot name the empty key: a whole batch aside
+    flattened = flatten_native(column, keys, members)
+    cells = [c.to_pylist() for c in flattened.columns]
+    kept = 0
+    for row, (text, aside) in enumerate(zip(texts, flattened.suspect.to_pylist(), strict=True)):
+        if not aside and text:
+            kept += 1
+            assert [column[row] for column in cells] == _reference(text, keys), text
+    assert kept > 300
+
+
+def test_many_keys_grow_the_pair_table():
+    """The (group, key) table starts small and grows: thousands of distinct keys all come back."""
+    texts = [f'{{"key {i}": {i}, "shared": 1}}' for i in range(5_000)]
+    groups = pa.array([i % 7 for i in range(len(texts))], pa.int32())
+    found, suspect, members = payload_cells.keys_and_members(pa.array(texts), groups)
+    assert not any(suspect.to_pylist()) and set(members.to_pylist()) == {2}
+    for group in range(7):
+        assert found[group] == {f"key {i}" for i in range(group, 5_000, 7)} | {"shared"}
+
+
+def test_the_scanner_can_be_switched_off(monkeypatch):
+    """EES_PAYLOAD_SCANNER=off: extract and format read with DuckDB, to the same cells."""
+    texts = pa.array([*ORDINARY, None, ""] * 300, pa.string())
+    keys = sorted({k for t in ORDINARY for k in json.loads(t)})
+    scanned = [c.to_pylist() for c in flatten_column(texts, keys)]
+    read = []
+    native = payload.flatten_native
+    monkeypatch.setattr(payload, "flatten_native", lambda *a: read.append(1) or native(*a))
+    monkeypatch.setenv("EES_PAYLOAD_SCANNER", "off")
+    assert not payload_cells.available()
+    assert [c.to_pylist() for c in flatten_column(texts, keys)] == scanned
+    assert read

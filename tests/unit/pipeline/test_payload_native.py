@@ -167,9 +167,10 @@ def test_small_batches_go_to_the_python_reference_whole_without_the_scanner(engi
     assert calls
 
 
-def test_small_batches_find_the_same_keys_in_python(monkeypatch):
-    """`keys_of` and `keys_by_group` under `_NATIVE_MIN_ROWS` rows read in Python: the same keys
-    per group as the native pass, hostile texts included."""
+def test_small_batches_find_the_same_keys_in_python(engine, monkeypatch):
+    """`keys_of` and `keys_by_group` under `_NATIVE_MIN_ROWS` rows read in Python where DuckDB is
+    the native reader (the scanner reads every batch): the same keys per group as the native
+    pass, hostile texts included."""
     good = []
     for text in [*HOSTILE, *ORDINARY, None, ""]:
         try:
@@ -188,7 +189,7 @@ def test_small_batches_find_the_same_keys_in_python(monkeypatch):
     assert small[1] == native[1]
     assert len(small[1]) > 20
     # a batch read in Python counts no members: format tests and counts those rows itself
-    assert small[0][1].null_count == len(good)
+    assert (small[0][1].null_count == len(good)) == (engine == "duckdb")
     assert native[0][1].null_count < len(good)
 
 
@@ -262,7 +263,7 @@ def test_keys_by_group_counts_each_rows_top_level_members():
     assert counted['{"a": 1, "a": 2}'] == 2 and counted['{"a": 1, "b": null, "a": 2}'] == 3
     for aside in ["[1, 2]", '"x"', "null", '{"a": NaN}', '{"a": -Infinity}', '{"a": 1e400}']:
         assert counted[aside] is None
-    assert sum(c is not None for c in counted.values()) > 40
+    assert sum(c is not None for c in counted.values()) > 35  # the scanner: keys with escapes too
     for text, count in counted.items():
         if count is not None:
             assert count == _top_level_members(text), text
