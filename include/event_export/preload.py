@@ -33,7 +33,9 @@ about 0.4 for GCS and Azure (docs/capacity.md). A kind no config names is not im
 an export of a new kind added later imports its provider in its tasks until the next restart.
 
 The same holds for the TLS context of our REST API client (`airflow_api.tls_context`):
-httpx loads the CA bundle for every request otherwise, twice in each `check_destination`.
+httpx loads the CA bundle for every request otherwise, twice in each `check_destination`; and
+for the payload scanner's library (`payload_cells`), loaded once here, where a missing build is
+logged at the start.
 
 Nothing here starts a thread or opens a connection before a fork: duckdb and pyarrow are
 imported, never used (their thread pools and DuckDB's connections start in the task process).
@@ -144,7 +146,22 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
             done.append("task_sdk_plugins")
         if warm_tls():
             done.append("tls_context")
+        if warm_scanner():
+            done.append("payload_scanner")
     return done
+
+
+def warm_scanner() -> bool:
+    """Load the payload scanner's library (pipeline/payload_cells.py) before the forks: each task
+    process inherits it loaded, and a missing or stale build is logged once here, at the start,
+    rather than in the first task that reads payloads."""
+    try:
+        from event_export.pipeline import payload_cells
+
+        return payload_cells.available()
+    except Exception:
+        log.warning("preload: cannot load the payload scanner", exc_info=True)
+        return False
 
 
 def warm_task_sdk() -> bool:

@@ -105,7 +105,7 @@ def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch, tmp_p
     monkeypatch.setattr(preload, "TASKS", preload.PARSING)
     monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))  # no configs: no destination imports
     monkeypatch.setattr(preload, "warm_task_sdk", lambda: called.append("warm") or True)
-    expected = [*preload.PARSING, "task_sdk_plugins", "tls_context"]
+    expected = [*preload.PARSING, "task_sdk_plugins", "tls_context", "payload_scanner"]
     assert preload.preload(["airflow", "scheduler"]) == expected
     assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)
     assert called == ["warm"]

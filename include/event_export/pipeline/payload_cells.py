@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,42 +39,55 @@ from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
-SOURCE = Path(__file__).with_name("payload_cells.c")
+ABI = 1  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
 log = logging.getLogger(__name__)
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
 _lib: ctypes.CDLL | None = None
 _tried = False
+_lock = threading.Lock()
 
 
 def _load() -> ctypes.CDLL | None:
-    """The built library (ctypes releases the GIL around each call), None when not built."""
+    """The built library (ctypes releases the GIL around each call), None when it is not built
+    or was built from another version of the source."""
     global _lib, _tried
-    if not _tried:
-        _tried = True
-        places = [os.environ.get("EES_SCANNER_LIBRARY"), str(LIBRARY)]
-        lib = None
-        for place in filter(None, places):
-            try:
-                lib = ctypes.CDLL(place)
-                break
-            except OSError:
-                continue
-        if lib is None:
-            log.warning("%s is not built (make setup): payloads are read with DuckDB", LIBRARY)
-            return None
-        lib.ees_cells_parse.restype = _I
-        lib.ees_cells_parse.argtypes = [_I, _P, _P, _P, _I, _I, _P, _P, _P, _I, _P, _P, _P, _P]
-        lib.ees_cells_parse.argtypes += [_P, _P]
-        lib.ees_cells_gather.restype = None
-        lib.ees_cells_gather.argtypes = [_I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _P]
-        lib.ees_keys_parse.restype = _I
-        lib.ees_keys_parse.argtypes = [_I, _P, _P, _P, _I, _P, _I, _P, _P, _P, _P, _P, _I, _I]
-        lib.ees_pairs_rehash.restype = None
-        lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _I, _P, _P, _P, _P, _I]
-        _lib = lib
+    with _lock:
+        if not _tried:
+            _tried = True
+            _lib = _open()
     return _lib
+
+
+def _open() -> ctypes.CDLL | None:
+    places = [os.environ.get("EES_SCANNER_LIBRARY"), str(LIBRARY)]
+    lib = None
+    for place in filter(None, places):
+        try:
+            lib = ctypes.CDLL(place)
+        except OSError:
+            continue
+        abi = getattr(lib, "ees_cells_abi", None)  # ctypes: AttributeError if not exported
+        if abi is not None:
+            abi.restype = _I
+            if abi() == ABI:
+                break
+        log.warning("%s is a stale build (make setup rebuilds it)", place)
+        lib = None
+    if lib is None:
+        log.warning("%s is not built (make setup): payloads are read with DuckDB", LIBRARY)
+        return None
+    lib.ees_cells_parse.restype = _I
+    lib.ees_cells_parse.argtypes = [_I, _P, _P, _P, _I, _I, _P, _P, _P, _I, _P, _P, _P, _P]
+    lib.ees_cells_parse.argtypes += [_P, _P]
+    lib.ees_cells_gather.restype = None
+    lib.ees_cells_gather.argtypes = [_I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _P]
+    lib.ees_keys_parse.restype = _I
+    lib.ees_keys_parse.argtypes = [_I, _P, _P, _P, _I, _P, _I, _P, _P, _P, _P, _P, _I, _I]
+    lib.ees_pairs_rehash.restype = None
+    lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _I, _P, _P, _P, _P, _I]
+    return lib
 
 
 def available() -> bool:

@@ -290,3 +290,24 @@ def test_the_scanner_can_be_switched_off(monkeypatch):
     assert not payload_cells.available()
     assert [c.to_pylist() for c in flatten_column(texts, keys)] == scanned
     assert read
+
+
+def test_a_stale_or_missing_build_is_not_called(tmp_path, monkeypatch):
+    """A library built from another version of the source (its ABI number differs, or it has
+    none) is passed over for the next place, and with none left DuckDB reads: never a call with
+    the wrong arguments."""
+    import subprocess
+
+    stale = tmp_path / "stale.so"
+    source = tmp_path / "stale.c"
+    source.write_text("long long ees_cells_abi(void) { return 999; }\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", stale, source], check=True)
+    bare = tmp_path / "bare.so"
+    source.write_text("int unrelated(void) { return 0; }\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", bare, source], check=True)
+    for library in (stale, bare, tmp_path / "missing.so"):
+        monkeypatch.setenv("EES_SCANNER_LIBRARY", str(library))
+        assert payload_cells._open() is not None  # the build next to the source
+        monkeypatch.setattr(payload_cells, "LIBRARY", tmp_path / "none.so")
+        assert payload_cells._open() is None
+        monkeypatch.undo()
