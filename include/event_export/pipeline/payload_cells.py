@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from event_export import settings
 from event_export.pipeline.payload_native import Flattened
@@ -109,7 +110,7 @@ def _strings(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
 def _codes(groups: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(groups, pa.ChunkedArray):
         groups = groups.combine_chunks()
-    return groups.cast(pa.int32()).to_numpy(zero_copy_only=False)
+    return pc.fill_null(groups.cast(pa.int32()), -1).to_numpy(zero_copy_only=False)  # null: -1
 
 
 def _grown(lib: ctypes.CDLL, table: list[np.ndarray], slots: int, data_at: int) -> list:
