@@ -291,9 +291,28 @@ def value_kind(value: object) -> str:
 
 
 def kinds_of(columns: Iterable[pa.Array]) -> dict[str, set[str]]:
-    """Every top-level key of the payload texts and the kinds of its non-null values, each
-    distinct text parsed once in Python (msgspec). Not native: DuckDB's ways measured no faster
-    (docs/performance.md, "gcp_export's properties in native code")."""
+    """Every top-level key of the payload texts and the kinds of its non-null values: from the
+    scanner where it is built (`payload_cells.keys_and_kinds`, the rows it sets aside parsed in
+    Python), else each distinct text parsed once in Python (msgspec; DuckDB's ways measured no
+    faster: docs/performance.md, "gcp_export's properties in native code")."""
+    kinds: dict[str, set[str]] = {}
+    scanner = payload_cells.available()
+    for column in columns:
+        if scanner:
+            texts, _ = _distinct(column)
+            found, suspect = payload_cells.keys_and_kinds(texts)
+            for key, seen in found.items():
+                kinds.setdefault(key, set()).update(seen)
+            rest = texts.filter(suspect)
+        else:
+            rest = pc.unique(column)
+        for text in rest.to_pylist():
+            _add_kinds(kinds, parse(text))
+    return kinds
+
+
+def kinds_of_python(columns: Iterable[pa.Array]) -> dict[str, set[str]]:
+    """`kinds_of` in Python alone: the reference the scanner is tested against."""
     kinds: dict[str, set[str]] = {}
     for column in columns:
         for text in pc.unique(column).to_pylist():

@@ -23,7 +23,7 @@
 #define MAX_ROW_KEYS 256     /* a row with more top-level members is read by Python */
 
 /* Bumped with every change to a function's arguments: payload_cells.py calls no other build. */
-int64_t ees_cells_abi(void) { return 1; }
+int64_t ees_cells_abi(void) { return 2; }
 
 typedef struct {
     const uint8_t *p, *end;
@@ -593,27 +593,52 @@ static void skip_value(cursor *c, int depth) {
 
 typedef struct {
     int32_t *group, *start, *len;  /* the found (group, key) pairs; len -1: empty slot */
+    int32_t *kinds;                /* each pair's value kinds (KIND_ bits), or NULL */
     uint32_t mask;
     int64_t used;
     const uint8_t *data;
 } pairs;
 
-/* Adds (group, key) unless present; 0 when the table is too full to add (the caller grows it). */
-static int add_pair(pairs *t, int32_t group, const uint8_t *s, size_t n) {
+/* A value's kind as payload.value_kind names it (a null value has none). */
+enum { KIND_BOOL = 1, KIND_INT = 2, KIND_FLOAT = 4, KIND_STR = 8, KIND_OTHER = 16 };
+
+/* Adds (group, key) unless present, with `kind` among its kinds; 0 when the table is too full
+   to add (the caller grows it). */
+static int add_pair(pairs *t, int32_t group, const uint8_t *s, size_t n, int32_t kind) {
     uint32_t i = (hash_bytes(s, n) ^ ((uint32_t)group * 0x9E3779B1u)) & t->mask;
     for (;;) {
         if (t->len[i] < 0) break;
         if (t->group[i] == group && (size_t)t->len[i] == n &&
-            same_bytes(t->data + t->start[i], s, n))
+            same_bytes(t->data + t->start[i], s, n)) {
+            if (t->kinds) t->kinds[i] |= kind;
             return 1;
+        }
         i = (i + 1) & t->mask;
     }
     if ((uint64_t)(t->used + 1) * 2 > (uint64_t)t->mask + 1) return 0;
     t->group[i] = group;
     t->start[i] = (int32_t)(s - t->data);
     t->len[i] = (int32_t)n;
+    if (t->kinds) t->kinds[i] = kind;
     t->used++;
     return 1;
+}
+
+/* The kind of the value that starts at v and ends at end (skip_value passed it); -1 for an
+   integer of more than MAX_INT_DIGITS digits, whose kind depends on its size (Python decides). */
+static int32_t value_kind(const uint8_t *v, const uint8_t *end) {
+    switch (*v) {
+    case '"': return KIND_STR;
+    case '{': case '[': return KIND_OTHER;
+    case 't': case 'f': return KIND_BOOL;
+    case 'n': return 0;
+    default: {
+        const uint8_t *p = v + (*v == '-');
+        for (const uint8_t *q = p; q < end; q++)
+            if (*q == '.' || *q == 'e' || *q == 'E') return KIND_FLOAT;
+        return end - p > MAX_INT_DIGITS ? -1 : KIND_INT;
+    }
+    }
 }
 
 /* Each row's top-level keys, as distinct (group, key) pairs in a table of slot_mask + 1 slots
@@ -621,14 +646,16 @@ static int add_pair(pairs *t, int32_t group, const uint8_t *s, size_t n) {
    slot), and its member count (members[r], a repeated key counted each time; -1 for a null or
    empty text and for a suspect row). A row is suspect (left to Python, its keys not added) when
    skip_value would not pass it as an object, a key has an escape, or it has more than
-   MAX_ROW_KEYS members. `groups`: each row's group, or NULL for 0.
-   Returns the rows read: n, or fewer when the table filled (call again with a larger one from
-   that row on: the table keeps what it holds). */
+   MAX_ROW_KEYS members. `groups`: each row's group, or NULL for 0. With `pair_kinds`, each
+   pair's value kinds too (KIND_ bits), and an integer past MAX_INT_DIGITS digits sets its row
+   aside. Returns the rows read: n, or fewer when the table filled (call again with a larger one
+   from that row on: the table keeps what it holds). */
 int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
                        const uint8_t *validity, int64_t bit_offset, const int32_t *groups,
                        int64_t first, uint8_t *suspect, int32_t *members, int32_t *pair_group,
-                       int32_t *pair_start, int32_t *pair_len, int64_t slot_mask, int64_t used) {
-    pairs t = {pair_group, pair_start, pair_len, (uint32_t)slot_mask, used, data};
+                       int32_t *pair_start, int32_t *pair_len, int32_t *pair_kinds,
+                       int64_t slot_mask, int64_t used) {
+    pairs t = {pair_group, pair_start, pair_len, pair_kinds, (uint32_t)slot_mask, used, data};
     for (int64_t r = first; r < n; r++) {
         suspect[r] = 0;
         members[r] = -1;
@@ -641,6 +668,7 @@ int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
         cursor c = {data + a, data + b, NULL, 0, NULL, NULL};
         const uint8_t *ks[MAX_ROW_KEYS];  /* added once the row is read whole */
         size_t kn[MAX_ROW_KEYS];
+        int32_t kd[MAX_ROW_KEYS];
         int32_t group = groups ? groups[r] : 0;
         int32_t count = 0;
         skip_ws(&c);
@@ -656,13 +684,16 @@ int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
                     c.bad = 1;
                     break;
                 }
-                count++;
                 skip_ws(&c);
                 if (c.p >= c.end || *c.p != ':') { c.bad = 1; break; }
                 c.p++;
                 skip_ws(&c);
+                const uint8_t *v = c.p;
                 skip_value(&c, 1);
                 if (c.bad) break;
+                kd[count] = pair_kinds ? value_kind(v, c.p) : 0;
+                if (kd[count] < 0) { c.bad = 1; break; }
+                count++;
                 skip_ws(&c);
                 if (c.p < c.end && *c.p == ',') { c.p++; skip_ws(&c); continue; }
                 if (c.p < c.end && *c.p == '}') { c.p++; break; }
@@ -679,7 +710,7 @@ int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
             continue;
         }
         for (int32_t i = 0; i < count; i++)
-            if (!add_pair(&t, group, ks[i], kn[i])) return r;  /* full: this row again, larger */
+            if (!add_pair(&t, group, ks[i], kn[i], kd[i])) return r;  /* full: again, larger */
         members[r] = count;
     }
     return n;
@@ -687,10 +718,12 @@ int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
 
 /* The pairs of one table placed in another, larger one (new_len all -1 before). */
 void ees_pairs_rehash(const int32_t *old_group, const int32_t *old_start, const int32_t *old_len,
-                      int64_t old_mask, const uint8_t *data, int32_t *new_group,
-                      int32_t *new_start, int32_t *new_len, int64_t new_mask) {
-    pairs t = {new_group, new_start, new_len, (uint32_t)new_mask, 0, data};
+                      const int32_t *old_kinds, int64_t old_mask, const uint8_t *data,
+                      int32_t *new_group, int32_t *new_start, int32_t *new_len,
+                      int32_t *new_kinds, int64_t new_mask) {
+    pairs t = {new_group, new_start, new_len, new_kinds, (uint32_t)new_mask, 0, data};
     for (int64_t i = 0; i <= old_mask; i++)
         if (old_len[i] >= 0)
-            add_pair(&t, old_group[i], data + old_start[i], (size_t)old_len[i]);
+            add_pair(&t, old_group[i], data + old_start[i], (size_t)old_len[i],
+                     old_kinds ? old_kinds[i] : 0);
 }

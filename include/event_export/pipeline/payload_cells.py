@@ -40,7 +40,7 @@ from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
-ABI = 1  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
+ABI = 2  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
 log = logging.getLogger(__name__)
 
 _P = ctypes.c_void_p
@@ -85,9 +85,9 @@ def _open() -> ctypes.CDLL | None:
     lib.ees_cells_gather.restype = None
     lib.ees_cells_gather.argtypes = [_I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _P]
     lib.ees_keys_parse.restype = _I
-    lib.ees_keys_parse.argtypes = [_I, _P, _P, _P, _I, _P, _I, _P, _P, _P, _P, _P, _I, _I]
+    lib.ees_keys_parse.argtypes = [_I, _P, _P, _P, _I, _P, _I, _P, _P, _P, _P, _P, _P, _I, _I]
     lib.ees_pairs_rehash.restype = None
-    lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _I, _P, _P, _P, _P, _I]
+    lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _P, _I, _P, _P, _P, _P, _P, _I]
     return lib
 
 
@@ -114,9 +114,9 @@ def _codes(groups: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _grown(lib: ctypes.CDLL, table: list[np.ndarray], slots: int, data_at: int) -> list:
-    """The pair table with twice the slots, its pairs placed again."""
-    bigger = [np.empty(2 * slots, np.int32), np.empty(2 * slots, np.int32)]
-    bigger.append(np.full(2 * slots, -1, np.int32))
+    """The pair table (group, start, length, kinds) with twice the slots, its pairs placed
+    again."""
+    bigger = _table(2 * slots)
     lib.ees_pairs_rehash(
         *(_address(column) for column in table),
         slots - 1,
@@ -125,6 +125,11 @@ def _grown(lib: ctypes.CDLL, table: list[np.ndarray], slots: int, data_at: int) 
         2 * slots - 1,
     )
     return bigger
+
+
+def _table(slots: int) -> list[np.ndarray]:
+    empty = np.full(slots, -1, np.int32)  # a length of -1: an empty slot
+    return [np.empty(slots, np.int32), np.empty(slots, np.int32), empty, np.zeros(slots, np.int32)]
 
 
 def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flattened:
@@ -215,7 +220,33 @@ def keys_and_members(
     A row is left to Python when it is not strict JSON of an object, has a key with an escape, or
     holds what makes the DuckDB reader set a row aside (an exponent of three digits, a run of 309,
     nesting past 64): the counts extract stages tell format's DuckDB reader which rows it may
-    trust, as `payload_native`'s own counts do (payload.MEMBERS)."""
+    trust, as `payload_native`'s own counts do (payload.MEMBERS). A row set aside adds none of
+    its keys here: the caller reads it in Python."""
+    pairs, suspect, members = _pairs(texts, groups, kinds=False)
+    found: dict[int, set[str]] = {}
+    for group, key, _ in pairs:
+        found.setdefault(group, set()).add(key)
+    return found, suspect, members
+
+
+# the kinds payload.value_kind names, by their bit in payload_cells.c (KIND_BOOL ...)
+KINDS = {1: "bool", 2: "int", 4: "float", 8: "str", 16: "other"}
+
+
+def keys_and_kinds(texts: pa.Array | pa.ChunkedArray) -> tuple[dict[str, set[str]], pa.Array]:
+    """Every top-level key of the texts with the kinds of its non-null values (what
+    `payload.kinds_of` gives the rows this keeps), and the rows left to the Python reference:
+    those `keys_and_members` leaves, and those with an integer past 18 digits (int or other by
+    its size)."""
+    pairs, suspect, _ = _pairs(texts, None, kinds=True)
+    kinds = {key: {name for bit, name in KINDS.items() if mask & bit} for _, key, mask in pairs}
+    return kinds, suspect
+
+
+def _pairs(
+    texts: pa.Array | pa.ChunkedArray, groups: pa.Array | None, kinds: bool
+) -> tuple[list[tuple[int, str, int]], pa.Array, pa.Array]:
+    """(group, key, kind bits) of every distinct pair, the suspect rows, the member counts."""
     lib = _load()
     if lib is None:
         raise RuntimeError(f"{LIBRARY} is not built")
@@ -223,14 +254,13 @@ def keys_and_members(
     n = len(texts)
     suspect = np.zeros(n, np.uint8)
     members = np.full(n, -1, np.int32)
-    found: dict[int, set[str]] = {}
     if n == 0:
-        return found, pa.array([], pa.bool_()), pa.array([], pa.int32())
+        return [], pa.array([], pa.bool_()), pa.array([], pa.int32())
     validity, offsets, data = texts.buffers()
     data_at = data.address if data is not None and data.size else _address(np.zeros(1, np.uint8))
     codes = None if groups is None else np.ascontiguousarray(_codes(groups), np.int32)
     slots = 256
-    table = [np.empty(slots, np.int32), np.empty(slots, np.int32), np.full(slots, -1, np.int32)]
+    table = _table(slots)
     done = used = 0
     while done < n:
         done = lib.ees_keys_parse(
@@ -243,18 +273,20 @@ def keys_and_members(
             done,
             _address(suspect),
             _address(members),
-            *(_address(column) for column in table),
+            *(_address(column) for column in table[:3]),
+            _address(table[3]) if kinds else None,
             slots - 1,
             used,
         )
         used = int(np.count_nonzero(table[2] >= 0))
         if done < n:  # the table is half full: twice the slots, the pairs placed again
             table, slots = _grown(lib, table, slots, data_at), slots * 2
-    group, start, length = table
-    bytes_ = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    group, start, length, bits = table
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    pairs = []
     for slot in np.flatnonzero(length >= 0):
         at = int(start[slot])
-        key = bytes_[at : at + int(length[slot])].tobytes().decode("utf-8")
-        found.setdefault(int(group[slot]), set()).add(key)
+        key = raw[at : at + int(length[slot])].tobytes().decode("utf-8")
+        pairs.append((int(group[slot]), key, int(bits[slot])))
     counts = pa.array(members, pa.int32(), mask=members < 0)
-    return found, pa.array(suspect.view(np.bool_)), counts
+    return pairs, pa.array(suspect.view(np.bool_)), counts

@@ -311,3 +311,24 @@ def test_a_stale_or_missing_build_is_not_called(tmp_path, monkeypatch):
         monkeypatch.setattr(payload_cells, "LIBRARY", tmp_path / "none.so")
         assert payload_cells._open() is None
         monkeypatch.undo()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_kinds_are_the_references(seed):
+    """gcp_export's property types: each key's value kinds from the scanner (and Python for the
+    rows it sets aside) are what the reference finds, integers past 64 bits and floats in every
+    spelling included; a text the reference refuses raises the same error."""
+    rng = random.Random(seed)
+    texts = [_spell(rng, {rng.choice(KEYS): _value(rng) for _ in range(4)}) for _ in range(2_000)]
+    texts += ['{"a": 9223372036854775807}', '{"a": 9223372036854775808}', '{"b": -0}', None, ""]
+    column = pa.array(texts, pa.string())
+    found = payload.kinds_of([column])
+    assert found == payload.kinds_of_python([column])
+    assert found["a"] >= {"int", "other"}
+    _, suspect = payload_cells.keys_and_kinds(column)
+    assert 0 < suspect.to_pylist().count(True) < len(texts) // 2
+    broken = pa.array([*texts[:50], '{"a": 1,}'], pa.string())
+    with pytest.raises(json.JSONDecodeError):
+        payload.kinds_of_python([broken])
+    with pytest.raises(json.JSONDecodeError):
+        payload.kinds_of([broken])
