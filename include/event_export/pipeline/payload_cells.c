@@ -95,6 +95,23 @@ static inline void skip_ws(cursor *c) {
         c->p++;
 }
 
+/* After a member or an element: 1 at a comma (more follow), 0 at `close` (the end), either
+   passed; anything else sets c->bad (and gives 0). */
+static inline int more(cursor *c, uint8_t close) {
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ',') {
+        c->p++;
+        skip_ws(c);
+        return 1;
+    }
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 0;
+    }
+    c->bad = 1;
+    return 0;
+}
+
 static inline int hexval(uint8_t h) {
     if (h >= '0' && h <= '9') return h - '0';
     if (h >= 'a' && h <= 'f') return h - 'a' + 10;
@@ -322,17 +339,11 @@ static void nested(cursor *c, int depth) {
             else c->bad = 1;  /* an object inside, or not JSON */
         }
         if (c->bad) return;
-        skip_ws(c);
-        if (c->p >= c->end) { c->bad = 1; return; }
-        if (*c->p == ',') {
-            *c->out++ = ',';
-            c->p++;
-            skip_ws(c);
-            continue;
+        if (!more(c, close)) {
+            if (!c->bad) *c->out++ = close;
+            return;
         }
-        if (*c->p == close) { *c->out++ = close; c->p++; return; }
-        c->bad = 1;
-        return;
+        *c->out++ = ',';
     }
 }
 
@@ -372,6 +383,24 @@ static int key_span(cursor *c, const uint8_t **s, size_t *n) {
     return 1;
 }
 
+/* A top-level member's key and colon: the key's raw bytes in *s, *n, c->p at the value; 0 with
+   c->bad set for a key with an escape or anything not JSON. */
+static int member_key(cursor *c, const uint8_t **s, size_t *n) {
+    if (c->p >= c->end || *c->p != '"' || !key_span(c, s, n)) {
+        c->bad = 1;
+        return 0;
+    }
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ':') {
+        c->bad = 1;
+        return 0;
+    }
+    c->p++;
+    skip_ws(c);
+    if (c->p >= c->end) c->bad = 1;
+    return !c->bad;
+}
+
 /* Parse one row; on success its cells are recorded, else the row is marked bad. */
 static void row(cursor *c, const keytab *t, int64_t r, int64_t n, int32_t *seen, int32_t stamp,
                 int32_t *cell_start, int32_t *cell_len, const uint8_t *scratch,
@@ -384,15 +413,9 @@ static void row(cursor *c, const keytab *t, int64_t r, int64_t n, int32_t *seen,
         c->p++;
     } else {
         for (;;) {
-            if (c->p >= c->end || *c->p != '"') { c->bad = 1; return; }
             const uint8_t *ks;
             size_t kn;
-            if (!key_span(c, &ks, &kn)) return;
-            skip_ws(c);
-            if (c->p >= c->end || *c->p != ':') { c->bad = 1; return; }
-            c->p++;
-            skip_ws(c);
-            if (c->p >= c->end) { c->bad = 1; return; }
+            if (!member_key(c, &ks, &kn)) return;
             int k = key_index(t, ks, kn);
             uint8_t *before = c->out;
             int kind = value(c);
@@ -411,17 +434,9 @@ static void row(cursor *c, const keytab *t, int64_t r, int64_t n, int32_t *seen,
                     cell_len[at] = -1 - (int32_t)(c->span_end - c->span);
                 }
             }
-            skip_ws(c);
-            if (c->p >= c->end) { c->bad = 1; return; }
-            if (*c->p == ',') {
-                c->p++;
-                skip_ws(c);
-                continue;
-            }
-            if (*c->p == '}') { c->p++; break; }
-            c->bad = 1;
-            return;
+            if (!more(c, '}')) break;
         }
+        if (c->bad) return;
     }
     skip_ws(c);
     if (c->p != c->end) c->bad = 1;
@@ -555,13 +570,7 @@ static void skip_value(cursor *c, int depth) {
                 skip_ws(c);
             }
             skip_value(c, depth + 1);
-            if (c->bad) return;
-            skip_ws(c);
-            if (c->p >= c->end) { c->bad = 1; return; }
-            if (*c->p == ',') { c->p++; skip_ws(c); continue; }
-            if (*c->p == close) { c->p++; return; }
-            c->bad = 1;
-            return;
+            if (c->bad || !more(c, close)) return;
         }
     }
     if (b == 't') { c->bad = !((size_t)(c->end - c->p) >= 4 && !memcmp(c->p, "true", 4)); c->p += 4; return; }
@@ -680,25 +689,14 @@ int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
         } else {
             for (;;) {
                 if (count == MAX_ROW_KEYS) { c.bad = 1; break; }
-                if (c.p >= c.end || *c.p != '"' || !key_span(&c, &ks[count], &kn[count])) {
-                    c.bad = 1;
-                    break;
-                }
-                skip_ws(&c);
-                if (c.p >= c.end || *c.p != ':') { c.bad = 1; break; }
-                c.p++;
-                skip_ws(&c);
+                if (!member_key(&c, &ks[count], &kn[count])) break;
                 const uint8_t *v = c.p;
                 skip_value(&c, 1);
                 if (c.bad) break;
                 kd[count] = pair_kinds ? value_kind(v, c.p) : 0;
                 if (kd[count] < 0) { c.bad = 1; break; }
                 count++;
-                skip_ws(&c);
-                if (c.p < c.end && *c.p == ',') { c.p++; skip_ws(&c); continue; }
-                if (c.p < c.end && *c.p == '}') { c.p++; break; }
-                c.bad = 1;
-                break;
+                if (!more(&c, '}')) break;
             }
         }
         if (!c.bad) {
