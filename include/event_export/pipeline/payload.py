@@ -77,7 +77,7 @@ _DISTINCT_SHARE = 0.5
 _SAMPLE = 4096
 
 
-def _distinct(column: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array | None]:
+def distinct_texts(column: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array | None]:
     """The texts to read and, when they are the distinct ones, each row's index into them."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -103,7 +103,7 @@ def keys_in(columns: Iterable[pa.Array | pa.ChunkedArray]) -> list[str]:
         if not scanner and len(column) < _NATIVE_MIN_ROWS:  # the reference (see flatten_column)
             found, rest = {}, pc.unique(column)
         else:  # the reference reads only the texts native code marks suspect
-            texts, _ = _distinct(column)
+            texts, _ = distinct_texts(column)
             if scanner:
                 found, suspect, _ = payload_cells.keys_and_members(texts)
             else:
@@ -203,7 +203,7 @@ def flatten_column(
     if not scanner and len(column) < _NATIVE_MIN_ROWS:  # cheaper than DuckDB's set-up
         parsed = parse_column(column)
         return flatten(parsed, keys) if types is None else typed(parsed, keys, types)
-    texts, indices = _distinct(column)
+    texts, indices = distinct_texts(column)
     if scanner:
         native = payload_cells.flatten_cells(texts, keys)
     else:
@@ -227,7 +227,7 @@ def flatten_column(
 def _members_of(
     members: pa.Array | pa.ChunkedArray, indices: pa.Array | None, distinct: int
 ) -> pa.Array:
-    """The staged member counts for the texts `_distinct` gave: the rows' own, or one per
+    """The staged member counts for the texts `distinct_texts` gave: the rows' own, or one per
     distinct text (any of its rows': equal texts have equal counts), null where any of its
     rows was set aside (a text read in Python in one extract batch and natively in another)."""
     if isinstance(members, pa.ChunkedArray):
@@ -299,7 +299,7 @@ def kinds_of(columns: Iterable[pa.Array]) -> dict[str, set[str]]:
     scanner = payload_cells.available()
     for column in columns:
         if scanner:
-            texts, _ = _distinct(column)
+            texts, _ = distinct_texts(column)
             found, suspect = payload_cells.keys_and_kinds(texts)
             for key, seen in found.items():
                 kinds.setdefault(key, set()).update(seen)

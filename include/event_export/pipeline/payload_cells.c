@@ -23,7 +23,7 @@
 #define MAX_ROW_KEYS 256     /* a row with more top-level members is read by Python */
 
 /* Bumped with every change to a function's arguments: payload_cells.py calls no other build. */
-int64_t ees_cells_abi(void) { return 2; }
+int64_t ees_cells_abi(void) { return 3; }
 
 typedef struct {
     const uint8_t *p, *end;
@@ -724,4 +724,99 @@ void ees_pairs_rehash(const int32_t *old_group, const int32_t *old_start, const 
         if (old_len[i] >= 0)
             add_pair(&t, old_group[i], data + old_start[i], (size_t)old_len[i],
                      old_kinds ? old_kinds[i] : 0);
+}
+
+/* ---- Objects: each row's payload as one compact JSON object, for gcp_export's JSON lines ---- */
+
+/* Whether the bytes hold a Unicode line break JSON allows raw (U+0085, U+2028, U+2029), which
+   the JSON lines writer escapes (formats/text.py, json_text): such a row is left to Python. */
+static int has_line_break(const uint8_t *p, const uint8_t *end) {
+    for (; p + 1 < end; p++) {
+        if (p[0] == 0xC2 && p[1] == 0x85) return 1;
+        if (p[0] == 0xE2 && p + 2 < end && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) return 1;
+    }
+    return 0;
+}
+
+/* One row's object written compact into c->out, as json.dumps(parse(text), ensure_ascii=False,
+   separators=(",", ":")) writes it: members in order, strings as written (the escapes json.dumps
+   writes the same way only), numbers as the cells spell them, nested values as nested() writes
+   them. A repeated key (Python keeps the last, at the first's place) sets the row aside. */
+static void object(cursor *c) {
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '{') { c->bad = 1; return; }
+    c->p++;
+    *c->out++ = '{';
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+    } else {
+        const uint8_t *ks[MAX_ROW_KEYS];
+        size_t kn[MAX_ROW_KEYS];
+        int count = 0;
+        for (;;) {
+            if (count == MAX_ROW_KEYS || !member_key(c, &ks[count], &kn[count])) {
+                c->bad = 1;
+                return;
+            }
+            for (int i = 0; i < count; i++)
+                if (kn[i] == kn[count] && same_bytes(ks[i], ks[count], kn[i])) { c->bad = 1; return; }
+            *c->out++ = '"';
+            memcpy(c->out, ks[count], kn[count]);
+            c->out += kn[count];
+            *c->out++ = '"';
+            *c->out++ = ':';
+            count++;
+            uint8_t b = *c->p;
+            if (b == '"') {
+                nested_string(c);
+            } else if (b == '{' || b == '[') {
+                nested(c, 1);
+            } else if (b == 't' || b == 'f' || b == 'n') {
+                if (b == 't') literal(c, "true", 4);
+                else if (b == 'f') literal(c, "false", 5);
+                else literal(c, "null", 4);
+            } else if (number(c, 1) == AS_WRITTEN) {
+                memcpy(c->out, c->span, (size_t)(c->span_end - c->span));
+                c->out += c->span_end - c->span;
+            }
+            if (c->bad) return;
+            if (!more(c, '}')) break;
+            *c->out++ = ',';
+        }
+        if (c->bad) return;
+    }
+    *c->out++ = '}';
+    skip_ws(c);
+    if (c->p != c->end) c->bad = 1;
+}
+
+/* Each row's object (a null or empty text: `{}`) as an Arrow string column: out_offsets[n + 1]
+   and out_data, which has room for the texts' bytes plus 2 a row; suspect[n] marks the rows
+   left to Python (written empty). Returns the bytes written. */
+int64_t ees_objects_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
+                          const uint8_t *validity, int64_t bit_offset, uint8_t *suspect,
+                          int32_t *out_offsets, uint8_t *out_data) {
+    uint8_t *out = out_data;
+    out_offsets[0] = 0;
+    for (int64_t r = 0; r < n; r++) {
+        suspect[r] = 0;
+        int valid = 1;
+        if (validity) {
+            int64_t bit = bit_offset + r;
+            valid = (validity[bit >> 3] >> (bit & 7)) & 1;
+        }
+        int32_t a = offsets[r], b = offsets[r + 1];
+        if (!valid || a == b) {
+            *out++ = '{';
+            *out++ = '}';
+        } else {
+            cursor c = {data + a, data + b, out, 0, NULL, NULL};
+            object(&c);
+            if (c.bad || has_line_break(data + a, data + b)) suspect[r] = 1;
+            else out = c.out;
+        }
+        out_offsets[r + 1] = (int32_t)(out - out_data);
+    }
+    return (int64_t)(out - out_data);
 }

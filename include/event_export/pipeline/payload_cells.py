@@ -40,7 +40,7 @@ from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
-ABI = 2  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
+ABI = 3  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
 log = logging.getLogger(__name__)
 
 _P = ctypes.c_void_p
@@ -88,6 +88,8 @@ def _open() -> ctypes.CDLL | None:
     lib.ees_keys_parse.argtypes = [_I, _P, _P, _P, _I, _P, _I, _P, _P, _P, _P, _P, _P, _I, _I]
     lib.ees_pairs_rehash.restype = None
     lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _P, _I, _P, _P, _P, _P, _P, _I]
+    lib.ees_objects_parse.restype = _I
+    lib.ees_objects_parse.argtypes = [_I, _P, _P, _P, _I, _P, _P, _P]
     return lib
 
 
@@ -290,3 +292,36 @@ def _pairs(
         pairs.append((int(group[slot]), key, int(bits[slot])))
     counts = pa.array(members, pa.int32(), mask=members < 0)
     return pairs, pa.array(suspect.view(np.bool_)), counts
+
+
+def objects(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """Each text's object written compact, as `json.dumps(payload.parse(text),
+    ensure_ascii=False, separators=(",", ":"))` writes it (a null or empty text: `{}`), and the
+    rows left to the Python reference (written empty): those `flatten_cells` leaves, a repeated
+    key, and a raw U+0085, U+2028 or U+2029 (the JSON lines writer escapes them)."""
+    lib = _load()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY} is not built")
+    texts = _strings(texts)
+    n = len(texts)
+    if n == 0:
+        return pa.array([], pa.string()), pa.array([], pa.bool_())
+    validity, offsets, data = texts.buffers()
+    data_at = data.address if data is not None and data.size else _address(np.zeros(1, np.uint8))
+    span = np.frombuffer(offsets, np.int32, n + 1, 4 * texts.offset)
+    size = int(span[-1] - span[0])
+    suspect = np.empty(n, np.uint8)
+    out_offsets = np.empty(n + 1, np.int32)
+    out_data = np.empty(size + 2 * n, np.uint8)
+    written = lib.ees_objects_parse(
+        n,
+        offsets.address + 4 * texts.offset,
+        data_at,
+        validity.address if validity is not None else None,
+        texts.offset,
+        _address(suspect),
+        _address(out_offsets),
+        _address(out_data),
+    )
+    buffers = [None, pa.py_buffer(out_offsets), pa.py_buffer(out_data).slice(0, written)]
+    return pa.Array.from_buffers(pa.string(), n, buffers), pa.array(suspect.view(np.bool_))

@@ -332,3 +332,22 @@ def test_kinds_are_the_references(seed):
         payload.kinds_of_python([broken])
     with pytest.raises(json.JSONDecodeError):
         payload.kinds_of([broken])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_objects_are_written_as_the_json_lines_reference(seed):
+    """gcp_export's JSON lines: each kept row's object is what the writer's reference gives
+    (`json_text(parse(text))`), a null or empty text `{}`; rows set aside are left empty."""
+    from event_export.formats.text import json_text
+
+    texts = _generated(seed, 2_000) + ['{"a": "line\u2028break"}', '{"a": 1, "a": 2}']
+    written, suspect = payload_cells.objects(pa.array(texts, pa.string()))
+    kept = 0
+    for text, got, aside in zip(texts, written.to_pylist(), suspect.to_pylist(), strict=True):
+        if aside:
+            assert got == ""
+            continue
+        kept += 1
+        assert got == json_text(payload.parse(text)), text
+    assert suspect.to_pylist()[-2:] == [True, True]
+    assert kept > 400
