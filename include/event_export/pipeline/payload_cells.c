@@ -401,17 +401,35 @@ static int member_key(cursor *c, const uint8_t **s, size_t *n) {
     return !c->bad;
 }
 
-/* Parse one row; on success its cells are recorded, else the row is marked bad. */
-static void row(cursor *c, const keytab *t, int64_t r, int64_t n, int32_t *seen, int32_t stamp,
-                int32_t *cell_start, int32_t *cell_len, const uint8_t *scratch,
-                const uint8_t *data) {
+/* At a row's start: past `{` and whitespace. 1 when members follow; 0 for `{}` (passed), and
+   for a text that is not an object (c->bad set). */
+static int open_object(cursor *c) {
     skip_ws(c);
-    if (c->p >= c->end || *c->p != '{') { c->bad = 1; return; }
+    if (c->p >= c->end || *c->p != '{') {
+        c->bad = 1;
+        return 0;
+    }
     c->p++;
     skip_ws(c);
     if (c->p < c->end && *c->p == '}') {
         c->p++;
-    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* After a row's object: only whitespace may follow. */
+static void end_row(cursor *c) {
+    if (c->bad) return;
+    skip_ws(c);
+    if (c->p != c->end) c->bad = 1;
+}
+
+/* Parse one row; on success its cells are recorded, else the row is marked bad. */
+static void row(cursor *c, const keytab *t, int64_t r, int64_t n, int32_t *seen, int32_t stamp,
+                int32_t *cell_start, int32_t *cell_len, const uint8_t *scratch,
+                const uint8_t *data) {
+    if (open_object(c)) {
         for (;;) {
             const uint8_t *ks;
             size_t kn;
@@ -436,10 +454,8 @@ static void row(cursor *c, const keytab *t, int64_t r, int64_t n, int32_t *seen,
             }
             if (!more(c, '}')) break;
         }
-        if (c->bad) return;
     }
-    skip_ws(c);
-    if (c->p != c->end) c->bad = 1;
+    end_row(c);
 }
 
 /* Parse n texts (an Arrow string column: offsets[n + 1] from `offsets`, `validity` a bitmap
@@ -680,13 +696,7 @@ int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
         int32_t kd[MAX_ROW_KEYS];
         int32_t group = groups ? groups[r] : 0;
         int32_t count = 0;
-        skip_ws(&c);
-        if (c.p >= c.end || *c.p != '{') { suspect[r] = 1; continue; }
-        c.p++;
-        skip_ws(&c);
-        if (c.p < c.end && *c.p == '}') {
-            c.p++;
-        } else {
+        if (open_object(&c)) {
             for (;;) {
                 if (count == MAX_ROW_KEYS) { c.bad = 1; break; }
                 if (!member_key(&c, &ks[count], &kn[count])) break;
@@ -699,10 +709,7 @@ int64_t ees_keys_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
                 if (!more(&c, '}')) break;
             }
         }
-        if (!c.bad) {
-            skip_ws(&c);
-            if (c.p != c.end) c.bad = 1;
-        }
+        end_row(&c);
         if (c.bad) {
             suspect[r] = 1;
             continue;
@@ -743,14 +750,10 @@ static int has_line_break(const uint8_t *p, const uint8_t *end) {
    writes the same way only), numbers as the cells spell them, nested values as nested() writes
    them. A repeated key (Python keeps the last, at the first's place) sets the row aside. */
 static void object(cursor *c) {
-    skip_ws(c);
-    if (c->p >= c->end || *c->p != '{') { c->bad = 1; return; }
-    c->p++;
+    int members = open_object(c);
+    if (c->bad) return;
     *c->out++ = '{';
-    skip_ws(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-    } else {
+    if (members) {
         const uint8_t *ks[MAX_ROW_KEYS];
         size_t kn[MAX_ROW_KEYS];
         int count = 0;
@@ -787,8 +790,7 @@ static void object(cursor *c) {
         if (c->bad) return;
     }
     *c->out++ = '}';
-    skip_ws(c);
-    if (c->p != c->end) c->bad = 1;
+    end_row(c);
 }
 
 /* Each row's object (a null or empty text: `{}`) as an Arrow string column: out_offsets[n + 1]

@@ -30,6 +30,7 @@ import ctypes
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -102,11 +103,56 @@ def _address(array: np.ndarray) -> int:
     return array.ctypes.data
 
 
-def _strings(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """One `pa.string()` array (32-bit offsets), what the C functions read."""
+@dataclass(frozen=True)
+class _Texts:
+    """The texts as the C functions take them: one `pa.string()` array's buffers by address."""
+
+    array: pa.Array
+    offsets: int  # the first row's offset, as an address
+    data: int  # the data buffer's address (a byte of ours when there is none)
+    validity: int | None  # the validity bitmap's address, None: no nulls
+    size: int  # the rows' bytes
+
+    @property
+    def rows(self) -> int:
+        return len(self.array)
+
+    @property
+    def bit_offset(self) -> int:
+        return self.array.offset
+
+    def raw(self) -> np.ndarray:
+        """The data buffer as bytes (offsets into it come back from the C functions)."""
+        data = self.array.buffers()[2]
+        return np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+
+
+_NO_BYTES = np.zeros(1, np.uint8)
+
+
+def _texts(texts: pa.Array | pa.ChunkedArray) -> _Texts:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    return texts if texts.type == pa.string() else texts.cast(pa.string())
+    if texts.type != pa.string():
+        texts = texts.cast(pa.string())
+    validity, offsets, data = texts.buffers() if len(texts) else (None, None, None)
+    if offsets is None:
+        return _Texts(texts, _address(np.zeros(1, np.int32)), _address(_NO_BYTES), None, 0)
+    span = np.frombuffer(offsets, np.int32, len(texts) + 1, 4 * texts.offset)
+    return _Texts(
+        texts,
+        offsets.address + 4 * texts.offset,
+        data.address if data is not None and data.size else _address(_NO_BYTES),
+        validity.address if validity is not None else None,
+        int(span[-1] - span[0]),
+    )
+
+
+def _library() -> ctypes.CDLL:
+    lib = _load()
+    if lib is None:
+        raise RuntimeError(f"{LIBRARY} is not built")
+    return lib
 
 
 def _codes(groups: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -137,20 +183,11 @@ def _table(slots: int) -> list[np.ndarray]:
 def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flattened:
     """One string column per key for the payload texts (null or empty
     text: all null), and the rows left to the Python reference (their cells null)."""
-    lib = _load()
-    if lib is None:
-        raise RuntimeError(f"{LIBRARY} is not built")
-    texts = _strings(texts)
-    n = len(texts)
+    lib, view = _library(), _texts(texts)
+    n = view.rows
     if n == 0:
         empty = pa.array([], pa.string())
         return Flattened([empty] * len(keys), pa.array([], pa.bool_()))
-    validity, offsets, data = texts.buffers()
-    offsets_at = offsets.address + 4 * texts.offset
-    span = np.frombuffer(offsets, np.int32, n + 1, 4 * texts.offset)
-    size = int(span[-1] - span[0]) if n else 0
-    data_at = data.address if data is not None and data.size else _address(np.zeros(1, np.uint8))
-
     encoded = [k.encode("utf-8", "surrogatepass") for k in keys]
     key_offsets = np.zeros(len(keys) + 1, np.int32)
     key_offsets[1:] = np.cumsum([len(k) for k in encoded], dtype=np.int64)
@@ -160,14 +197,14 @@ def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flatten
     suspect = np.empty(n, np.uint8)
     cell_start = np.empty(max(n * len(keys), 1), np.int32)
     cell_len = np.empty(max(n * len(keys), 1), np.int32)
-    scratch = np.empty(size + 64, np.uint8)
+    scratch = np.empty(view.size + 64, np.uint8)
     key_bytes = np.zeros(max(len(keys), 1), np.int64)
     lib.ees_cells_parse(
         n,
-        offsets_at,
-        data_at,
-        validity.address if validity is not None else None,
-        texts.offset,
+        view.offsets,
+        view.data,
+        view.validity,
+        view.bit_offset,
         len(keys),
         _address(key_offsets),
         _address(key_data),
@@ -193,7 +230,7 @@ def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flatten
         _address(cell_start),
         _address(cell_len),
         _address(scratch),
-        data_at,
+        view.data,
         _address(key_base),
         _address(out_offsets),
         _address(out_data),
@@ -249,17 +286,12 @@ def _pairs(
     texts: pa.Array | pa.ChunkedArray, groups: pa.Array | None, kinds: bool
 ) -> tuple[list[tuple[int, str, int]], pa.Array, pa.Array]:
     """(group, key, kind bits) of every distinct pair, the suspect rows, the member counts."""
-    lib = _load()
-    if lib is None:
-        raise RuntimeError(f"{LIBRARY} is not built")
-    texts = _strings(texts)
-    n = len(texts)
+    lib, view = _library(), _texts(texts)
+    n = view.rows
     suspect = np.zeros(n, np.uint8)
     members = np.full(n, -1, np.int32)
     if n == 0:
         return [], pa.array([], pa.bool_()), pa.array([], pa.int32())
-    validity, offsets, data = texts.buffers()
-    data_at = data.address if data is not None and data.size else _address(np.zeros(1, np.uint8))
     codes = None if groups is None else np.ascontiguousarray(_codes(groups), np.int32)
     slots = 256
     table = _table(slots)
@@ -267,10 +299,10 @@ def _pairs(
     while done < n:
         done = lib.ees_keys_parse(
             n,
-            offsets.address + 4 * texts.offset,
-            data_at,
-            validity.address if validity is not None else None,
-            texts.offset,
+            view.offsets,
+            view.data,
+            view.validity,
+            view.bit_offset,
             None if codes is None else _address(codes),
             done,
             _address(suspect),
@@ -282,9 +314,9 @@ def _pairs(
         )
         used = int(np.count_nonzero(table[2] >= 0))
         if done < n:  # the table is half full: twice the slots, the pairs placed again
-            table, slots = _grown(lib, table, slots, data_at), slots * 2
+            table, slots = _grown(lib, table, slots, view.data), slots * 2
     group, start, length, bits = table
-    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    raw = view.raw()
     pairs = []
     for slot in np.flatnonzero(length >= 0):
         at = int(start[slot])
@@ -299,26 +331,19 @@ def objects(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     ensure_ascii=False, separators=(",", ":"))` writes it (a null or empty text: `{}`), and the
     rows left to the Python reference (written empty): those `flatten_cells` leaves, a repeated
     key, and a raw U+0085, U+2028 or U+2029 (the JSON lines writer escapes them)."""
-    lib = _load()
-    if lib is None:
-        raise RuntimeError(f"{LIBRARY} is not built")
-    texts = _strings(texts)
-    n = len(texts)
+    lib, view = _library(), _texts(texts)
+    n = view.rows
     if n == 0:
         return pa.array([], pa.string()), pa.array([], pa.bool_())
-    validity, offsets, data = texts.buffers()
-    data_at = data.address if data is not None and data.size else _address(np.zeros(1, np.uint8))
-    span = np.frombuffer(offsets, np.int32, n + 1, 4 * texts.offset)
-    size = int(span[-1] - span[0])
     suspect = np.empty(n, np.uint8)
     out_offsets = np.empty(n + 1, np.int32)
-    out_data = np.empty(size + 2 * n, np.uint8)
+    out_data = np.empty(view.size + 2 * n, np.uint8)
     written = lib.ees_objects_parse(
         n,
-        offsets.address + 4 * texts.offset,
-        data_at,
-        validity.address if validity is not None else None,
-        texts.offset,
+        view.offsets,
+        view.data,
+        view.validity,
+        view.bit_offset,
         _address(suspect),
         _address(out_offsets),
         _address(out_data),

@@ -340,7 +340,7 @@ def test_objects_are_written_as_the_json_lines_reference(seed):
     (`json_text(parse(text))`), a null or empty text `{}`; rows set aside are left empty."""
     from event_export.formats.text import json_text
 
-    texts = _generated(seed, 2_000) + ['{"a": "line\u2028break"}', '{"a": 1, "a": 2}']
+    texts = [*_generated(seed, 2000), '{"a": "line\u2028break"}', '{"a": 1, "a": 2}']
     written, suspect = payload_cells.objects(pa.array(texts, pa.string()))
     kept = 0
     for text, got, aside in zip(texts, written.to_pylist(), suspect.to_pylist(), strict=True):
