@@ -5,7 +5,9 @@
    (payload.as_text(payload.parse(text)[key])) into `scratch`, recording where it went. Anything
    outside a conservative subset of JSON marks the row suspect (its cells are then null and the
    caller spells it in Python): the subset is where this spelling is provably the reference's.
-   ees_cells_gather then lays the cells out as one Arrow string column per key.
+   ees_cells_gather then lays the cells out as one Arrow string column per key. The same
+   scanning serves extract (ees_keys_parse: keys, member counts, value kinds) and gcp_export's
+   JSON lines (ees_objects_parse: each row's object written compact).
 
    No allocation, no Python: plain buffers in, plain buffers out, so ctypes can call it with the
    GIL released. */

@@ -1,4 +1,4 @@
-"""Payload cells read by a JSON scanner of our own in C (`payload_cells.c`), one pass a row.
+"""Payloads read by a JSON scanner of our own in C (`payload_cells.c`), one pass a row.
 
 Why: on real payloads nearly every text is distinct, and DuckDB's `json_transform`, with the
 checks around it that keep its spelling Python's (`payload_native`), cost about 2.7 µs a row of
@@ -17,6 +17,11 @@ reference (`suspect`), as `payload_native` does:
 - in a nested object or list (written compact, as `json.dumps(separators=(",", ":"))`): an
   object inside, a repeated key, a decimal, a string escape `json.dumps` would respell (`\\/`,
   `\\u`), nesting past 64 levels.
+
+The same pass serves extract (`keys_and_members`: each row's keys and member count;
+`keys_and_kinds`: gcp_export Parquet's property kinds) and gcp_export's JSON lines (`objects`:
+each row's properties object written compact); each function's docstring says what it sets
+aside beyond the list above.
 
 The library is built by `make setup` (scripts/setup.sh, next to this file) and by the image
 (deploy/Dockerfile, at `EES_SCANNER_LIBRARY`: docker-compose mounts the host's `include` over the
