@@ -98,6 +98,12 @@ def payload_scanner_enabled() -> bool:
     return _switch("EES_PAYLOAD_SCANNER")
 
 
+def scanner_library() -> str | None:
+    """Where the payload scanner's library was built outside the package (EES_SCANNER_LIBRARY:
+    the image's, since compose mounts the host's `include` over the package), else None."""
+    return os.environ.get("EES_SCANNER_LIBRARY") or None
+
+
 def _switch(name: str) -> bool:
     """An on/off setting that is on unless set to off, 0, false or no (any case, spaces)."""
     return os.environ.get(name, "on").strip().lower() not in {"off", "0", "false", "no"}

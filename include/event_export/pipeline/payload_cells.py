@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +67,7 @@ def _load() -> ctypes.CDLL | None:
 
 
 def _open() -> ctypes.CDLL | None:
-    places = [os.environ.get("EES_SCANNER_LIBRARY"), str(LIBRARY)]
+    places = [settings.scanner_library(), str(LIBRARY)]
     lib = None
     for place in filter(None, places):
         try:
