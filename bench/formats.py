@@ -15,6 +15,7 @@ gives realistic payloads, nearly all distinct; `--distinct 0` the generator's po
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
@@ -84,9 +85,22 @@ def run_case(name: str, parts: list[dict], work: Path) -> dict:
             rows, size, files = rows + chunk.rows, size + chunk.size, files + 1
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak_mb = peak_rss_mb()
+    digest = _digest(out)
     shutil.rmtree(out, ignore_errors=True)
     return {"case": name, "rows": rows, "bytes": size, "files": files, "seconds": seconds,
-            "cpu": cpu, "peak_mb": peak_mb}  # fmt: skip
+            "cpu": cpu, "peak_mb": peak_mb, "sha256": digest}  # fmt: skip
+
+
+def _digest(out: Path) -> str:
+    """One SHA-256 over every file written (names and bytes, in name order; not the warm-up),
+    so two runs can be compared byte for byte (say, EES_PAYLOAD_SCANNER off and on)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and "warm-up" not in p.parts):
+        digest.update(str(path.relative_to(out)).encode() + b"\0")
+        with path.open("rb") as source:
+            while block := source.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def main() -> None:
@@ -102,8 +116,9 @@ def main() -> None:
         print(json.dumps(run_case(args.case, parts, args.work)))
         return
     names = args.cases.split(",") if args.cases else list(CASES)
-    print("| writer | rows | files | output MB | seconds | CPU s | rows/s | MB/s | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| writer | rows | files | output MB | seconds | CPU s | rows/s | MB/s | peak RSS MB "
+          "| SHA-256 |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in names:
         done = subprocess.run(
             [sys.executable, __file__, "--events", str(args.events), "--work", str(args.work),
@@ -115,7 +130,7 @@ def main() -> None:
         print(
             f"| {name} | {r['rows']:,} | {r['files']} | {mb:,.1f} | {r['seconds']:.2f} | "
             f"{r['cpu']:.2f} | {r['rows'] / r['seconds']:,.0f} | {mb / r['seconds']:,.1f} | "
-            f"{r['peak_mb']:,.0f} |"
+            f"{r['peak_mb']:,.0f} | {r['sha256'][:16]}… |"
         )
 
 
