@@ -295,18 +295,15 @@ def kinds_of(columns: Iterable[pa.Array]) -> dict[str, set[str]]:
     scanner where it is built (`payload_cells.keys_and_kinds`, the rows it sets aside parsed in
     Python), else each distinct text parsed once in Python (msgspec; DuckDB's ways measured no
     faster: docs/performance.md, "gcp_export's properties in native code")."""
+    if not payload_cells.available():
+        return kinds_of_python(columns)
     kinds: dict[str, set[str]] = {}
-    scanner = payload_cells.available()
     for column in columns:
-        if scanner:
-            texts, _ = distinct_texts(column)
-            found, suspect = payload_cells.keys_and_kinds(texts)
-            for key, seen in found.items():
-                kinds.setdefault(key, set()).update(seen)
-            rest = texts.filter(suspect)
-        else:
-            rest = pc.unique(column)
-        for text in rest.to_pylist():
+        texts, _ = distinct_texts(column)
+        found, suspect = payload_cells.keys_and_kinds(texts)
+        for key, seen in found.items():
+            kinds.setdefault(key, set()).update(seen)
+        for text in texts.filter(suspect).to_pylist():
             _add_kinds(kinds, parse(text))
     return kinds
 
