@@ -64,10 +64,10 @@ if [ "$test_tools" = 1 ] && ! azurite_installed && command -v npm >/dev/null 2>&
   ) 9>.tools/.install.lock
 fi
 
-# format's payload scanner (include/event_export/pipeline/payload_cells.c, plain C, no Python
-# headers): built where the library is missing or older than its source, under 1 s; into a
-# temporary name first, so a concurrent set-up never loads half a file. Without it format reads
-# payloads with DuckDB (slower, the same cells).
+# the payload scanner extract and format read payloads with (pipeline/payload_cells.c, plain C,
+# no Python headers): built where the library is missing or older than its source, under 1 s;
+# into a temporary name first, so a concurrent set-up never loads half a file. Without it they
+# read payloads with DuckDB (slower, the same bytes).
 scanner=include/event_export/pipeline/_payload_cells.so
 if [ ! -f "$scanner" ] || [ include/event_export/pipeline/payload_cells.c -nt "$scanner" ]; then
   if cc -O2 -shared -fPIC -o "$scanner.$$" include/event_export/pipeline/payload_cells.c; then
