@@ -5,7 +5,9 @@ staging each stage still fetches its inputs and publishes its outputs), the same
 around each stage and each staging call (where S3's extra time goes), and one real DAG run
 (`dag.test()`, SQLite metadata in a temporary AIRFLOW_HOME). moto runs as its own process on
 127.0.0.1 and keeps objects in memory, so its figures show the cost of the transfers on this
-machine, not of a network. Usage:
+machine, not of a network. The `run_export` measures import Airflow's S3 provider before their
+clock in both modes (about 3 CPU-s in a fresh process; a task process has Airflow loaded, and
+preload imports the provider). Usage:
     .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
         --events 1000000
     .venv/bin/python bench/staging.py LAKE [--no-dag]
@@ -40,6 +42,9 @@ import sys, time
 from datetime import date
 from event_export.config.model import load_config
 from event_export.pipeline.run import run_export
+# warm: a task process has Airflow imported already (its runner), and preload imports the S3
+# provider; importing it here costs about 3 CPU-s, none of it the staging's
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: F401
 config = load_config(__import__("pathlib").Path(sys.argv[1]))
 started = time.perf_counter()
 run_export(config, date.fromisoformat(sys.argv[2]))
@@ -70,6 +75,9 @@ for name in ("fetch", "publish", "publish_folder", "clear", "keys", "runs", "put
     for cls in (staging.S3Staging, staging.LocalStaging):
         if name in vars(cls):
             timed(cls, name, "store " + name)
+# warm: a task process has Airflow imported already (its runner), and preload imports the S3
+# provider; importing it here costs about 3 CPU-s, none of it the staging's
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: F401
 config = load_config(__import__("pathlib").Path(sys.argv[1]))
 started = time.perf_counter()
 run_export(config, date.fromisoformat(sys.argv[2]))
