@@ -259,12 +259,20 @@ static int number(cursor *c, int allow_fraction) {
     return AS_WRITTEN;
 }
 
-static int literal(cursor *c, const char *word, size_t n) {
-    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) { c->bad = 1; return 0; }
-    memcpy(c->out, c->p, n);
-    c->out += n;
+/* true, false or null as written: its bytes in c->span; `kind` returned, NO_CELL if it is not
+   that word. */
+static int word(cursor *c, const char *word, size_t n, int kind) {
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) { c->bad = 1; return NO_CELL; }
+    c->span = c->p;
+    c->span_end = c->p + n;
     c->p += n;
-    return 1;
+    return kind;
+}
+
+/* The bytes c->span points at (a value kept as written), copied to c->out. */
+static void emit_span(cursor *c) {
+    memcpy(c->out, c->span, (size_t)(c->span_end - c->span));
+    c->out += c->span_end - c->span;
 }
 
 /* A string inside a nested value, copied as written with its quotes: json.dumps writes the same
@@ -289,6 +297,28 @@ static void nested_string(cursor *c) {
     memcpy(c->out, start, (size_t)(p - start));
     c->out += p - start;
     c->p = p;
+}
+
+static void nested(cursor *c, int depth);
+
+/* One value written compact at `depth`: a string as written, true/false/null, a number, a list.
+   As a member of a row's object (`top`) an object and a decimal are taken too; inside a nested
+   value neither (an object inside would need its repeated keys checked at every level). */
+static void compact(cursor *c, int top, int depth) {
+    switch (*c->p) {
+    case '"': nested_string(c); return;
+    case '[': nested(c, depth + 1); return;
+    case 't': if (word(c, "true", 4, AS_WRITTEN)) emit_span(c); return;
+    case 'f': if (word(c, "false", 5, AS_WRITTEN)) emit_span(c); return;
+    case 'n': if (word(c, "null", 4, AS_WRITTEN)) emit_span(c); return;
+    case '{':
+        if (top) nested(c, depth + 1);
+        else c->bad = 1;
+        return;
+    default:
+        if (*c->p != '-' && (*c->p < '0' || *c->p > '9')) c->bad = 1;
+        else if (number(c, top) == AS_WRITTEN) emit_span(c);  /* REWRITTEN: already in out */
+    }
 }
 
 /* A nested object or list, written compact (json.dumps with separators "," and ":"). Objects are
@@ -325,21 +355,7 @@ static void nested(cursor *c, int depth) {
             skip_ws(c);
             if (c->p >= c->end) { c->bad = 1; return; }
         }
-        switch (*c->p) {
-        case '"': nested_string(c); break;
-        case '[': nested(c, depth + 1); break;
-        case 't': literal(c, "true", 4); break;
-        case 'f': literal(c, "false", 5); break;
-        case 'n': literal(c, "null", 4); break;
-        default:
-            if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9')) {
-                if (number(c, 0) == AS_WRITTEN) {  /* an integer: its digits */
-                    memcpy(c->out, c->span, (size_t)(c->span_end - c->span));
-                    c->out += c->span_end - c->span;
-                }
-            }
-            else c->bad = 1;  /* an object inside, or not JSON */
-        }
+        compact(c, 0, depth);
         if (c->bad) return;
         if (!more(c, close)) {
             if (!c->bad) *c->out++ = close;
@@ -347,15 +363,6 @@ static void nested(cursor *c, int depth) {
         }
         *c->out++ = ',';
     }
-}
-
-/* A top-level true, false or null, as written (null: no cell). */
-static int word(cursor *c, const char *word, size_t n, int kind) {
-    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) { c->bad = 1; return NO_CELL; }
-    c->span = c->p;
-    c->span_end = c->p + n;
-    c->p += n;
-    return kind;
 }
 
 /* One top-level value: NO_CELL, REWRITTEN or AS_WRITTEN. */
@@ -479,7 +486,6 @@ int64_t ees_cells_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
         while (slots[i] != 0) i = (i + 1) & t.mask;
         slots[i] = (int32_t)(k + 1);
         seen[k] = -1;
-        key_bytes[k] = 0;
     }
     for (int64_t i = 0; i < nkeys * n; i++) cell_start[i] = -1;
     uint8_t *out = scratch;
@@ -591,9 +597,9 @@ static void skip_value(cursor *c, int depth) {
             if (c->bad || !more(c, close)) return;
         }
     }
-    if (b == 't') { c->bad = !((size_t)(c->end - c->p) >= 4 && !memcmp(c->p, "true", 4)); c->p += 4; return; }
-    if (b == 'f') { c->bad = !((size_t)(c->end - c->p) >= 5 && !memcmp(c->p, "false", 5)); c->p += 5; return; }
-    if (b == 'n') { c->bad = !((size_t)(c->end - c->p) >= 4 && !memcmp(c->p, "null", 4)); c->p += 4; return; }
+    if (b == 't') { word(c, "true", 4, 0); return; }
+    if (b == 'f') { word(c, "false", 5, 0); return; }
+    if (b == 'n') { word(c, "null", 4, 0); return; }
     const uint8_t *p = c->p, *end = c->end;
     if (*p == '-') p++;
     const uint8_t *digits = p;
@@ -772,19 +778,7 @@ static void object(cursor *c) {
             *c->out++ = '"';
             *c->out++ = ':';
             count++;
-            uint8_t b = *c->p;
-            if (b == '"') {
-                nested_string(c);
-            } else if (b == '{' || b == '[') {
-                nested(c, 1);
-            } else if (b == 't' || b == 'f' || b == 'n') {
-                if (b == 't') literal(c, "true", 4);
-                else if (b == 'f') literal(c, "false", 5);
-                else literal(c, "null", 4);
-            } else if (number(c, 1) == AS_WRITTEN) {
-                memcpy(c->out, c->span, (size_t)(c->span_end - c->span));
-                c->out += c->span_end - c->span;
-            }
+            compact(c, 1, 0);
             if (c->bad) return;
             if (!more(c, '}')) break;
             *c->out++ = ',';
