@@ -131,7 +131,7 @@ class _Texts:
         return np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
 
 
-_NO_BYTES = np.zeros(1, np.uint8)
+_NO_BYTES = np.zeros(1, np.uint8)  # where an array has no data buffer (all null or empty)
 
 
 def _texts(texts: pa.Array | pa.ChunkedArray) -> _Texts:
@@ -140,8 +140,8 @@ def _texts(texts: pa.Array | pa.ChunkedArray) -> _Texts:
     if texts.type != pa.string():
         texts = texts.cast(pa.string())
     validity, offsets, data = texts.buffers() if len(texts) else (None, None, None)
-    if offsets is None:
-        return _Texts(texts, _address(np.zeros(1, np.int32)), _address(_NO_BYTES), None, 0)
+    if offsets is None:  # no rows: the callers return before any C call
+        return _Texts(texts, _address(_NO_BYTES), _address(_NO_BYTES), None, 0)
     span = np.frombuffer(offsets, np.int32, len(texts) + 1, 4 * texts.offset)
     return _Texts(
         texts,
