@@ -46,7 +46,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from event_export import task_exit
@@ -155,13 +155,13 @@ def warm_scanner() -> bool:
     """Load the payload scanner's library (pipeline/payload_cells.py) before the forks: each task
     process inherits it loaded, and a missing or stale build is logged once here, at the start,
     rather than in the first task that reads payloads."""
-    try:
+
+    def load() -> bool:
         from event_export.pipeline import payload_cells
 
         return payload_cells.available()
-    except Exception:
-        log.warning("preload: cannot load the payload scanner", exc_info=True)
-        return False
+
+    return _warmed("load the payload scanner", load)
 
 
 def warm_task_sdk() -> bool:
@@ -169,29 +169,37 @@ def warm_task_sdk() -> bool:
     process), so the task processes forked below it inherit them instead of loading every plugin
     again at each task's start. False (and logged) when that fails: each task then loads them
     itself, as without preload."""
-    try:
+
+    def load() -> None:
         from airflow.sdk.listener import get_listener_manager
         from airflow.sdk.plugins_manager import integrate_macros_plugins
 
         get_listener_manager()
         integrate_macros_plugins()
-    except Exception:
-        log.warning("preload: cannot load the Task SDK's plugins", exc_info=True)
-        return False
-    return True
+
+    return _warmed("load the Task SDK's plugins", load)
 
 
 def warm_tls() -> bool:
     """Build the REST API client's TLS context (cached per process) before the forks. False
     (and logged) when that fails: each task then builds its own, as without preload."""
-    try:
+
+    def build() -> None:
         from event_export.orchestration.airflow_api import tls_context
 
         tls_context()
+
+    return _warmed("build the API client's TLS context", build)
+
+
+def _warmed(what: str, action: Callable[[], bool | None]) -> bool:
+    """Run `action` in this process before the forks; False when it returns False, or raises
+    (logged as "cannot <what>"): the tasks then do that work themselves, as without preload."""
+    try:
+        return action() is not False
     except Exception:
-        log.warning("preload: cannot build the API client's TLS context", exc_info=True)
+        log.warning("preload: cannot %s", what, exc_info=True)
         return False
-    return True
 
 
 def _import_destinations() -> list[str]:
