@@ -32,6 +32,9 @@ destination's provider hook at each `check_destination` and `upload`, 0.2 CPU-s 
 about 0.4 for GCS and Azure (docs/capacity.md). A kind no config names is not imported (memory);
 an export of a new kind added later imports its provider in its tasks until the next restart.
 
+Where S3 is in use (a destination or the staging), `warm_s3` also shares botocore's data loader
+among the S3 clients the task processes build, loaded here.
+
 The same holds for the TLS context of our REST API client (`airflow_api.tls_context`):
 httpx loads the CA bundle for every request otherwise, twice in each `check_destination`; and
 for the payload scanner's library (`payload_cells`), loaded once here, where a missing build is
@@ -44,6 +47,7 @@ imported, never used (their thread pools and DuckDB's connections start in the t
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -141,7 +145,10 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
         return done
     done += _import(modules_for(argv))
     if role(argv) == "tasks":
-        done += _import_destinations()
+        kinds = kinds_in_use()
+        done += _import([name for kind in kinds for name in DESTINATIONS[kind]])
+        if "s3" in kinds and warm_s3():
+            done.append("s3_client_data")
         if warm_task_sdk():
             done.append("task_sdk_plugins")
         if warm_tls():
@@ -202,13 +209,55 @@ def _warmed(what: str, action: Callable[[], bool | None]) -> bool:
         return False
 
 
-def _import_destinations() -> list[str]:
-    """Import the providers of the destination kinds in use; the modules imported."""
-    from event_export.settings import exports_dir
+def kinds_in_use() -> list[str]:
+    """The destination kinds the configs name, and `s3` when staging is on S3 (the same
+    provider and client)."""
+    from event_export.settings import exports_dir, staging_uri
 
-    return _import(
-        [name for kind in destination_kinds(exports_dir()) for name in DESTINATIONS[kind]]
-    )
+    kinds = set(destination_kinds(exports_dir()))
+    if staging_uri():
+        kinds.add("s3")
+    return sorted(kinds)
+
+
+def warm_s3() -> bool:
+    """Share botocore's data loader among the S3 clients of this process and its forks, and load
+    the S3 client's data here. Each task that stages on S3 or delivers to S3 builds a client
+    through a new boto3 session, and each session made a loader of its own that read and parsed
+    the S3 service model, its endpoint rules and defaults again: 0.13 CPU-s for a task process's
+    first client, 0.05 for each one after (docs/capacity.md, "S3 clients in task processes").
+    One loader per data path (AWS_DATA_PATH), as botocore makes; what it caches is the JSON
+    botocore ships, which the clients of one session already share. No credentials are looked up
+    and no connection is opened here (the client is made with placeholder keys and a region)."""
+
+    def load() -> None:
+        import boto3
+        import botocore.session
+
+        make = botocore.session.create_loader
+        if getattr(make, "shared", False):
+            return
+        loaders: dict[str | None, object] = {}
+
+        def shared_loader(search_path_string: str | None = None):
+            if search_path_string not in loaders:
+                loaders[search_path_string] = make(search_path_string)
+            return loaders[search_path_string]
+
+        shared_loader.shared = True
+        botocore.session.create_loader = shared_loader
+        boto3.session.Session().client(
+            "s3",
+            region_name="us-east-1",
+            aws_access_key_id="preload",
+            aws_secret_access_key="preload",
+        )
+        # The amazon provider's hooks name their caller in the user agent through
+        # `inspect.stack()`, whose first call in a process maps every loaded module to its file
+        # (1,800 `realpath`s here); mapped before the fork, a task process maps only its own.
+        inspect.stack()
+
+    return _warmed("load the S3 client's data", load)
 
 
 def _import(names: Sequence[str]) -> list[str]:

@@ -199,3 +199,49 @@ def test_the_scheduler_imports_the_providers_of_the_kinds_in_use(monkeypatch, tm
     assert all(name in sys.modules for name in preload.DESTINATIONS["ftp"])
     # the dag-processor parses only: no providers
     assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)
+
+
+def test_s3_clients_share_one_loaded_data_loader_after_the_warm(monkeypatch):
+    """warm_s3: every boto3 session made later (each S3Hook makes one) gets the loader loaded
+    before the fork, as a forked task process would; one loader per data path."""
+    import botocore.session
+
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.session.create_loader)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PRELOAD_S3",
+        '{"conn_type": "aws", "login": "AKIAPRELOAD", "password": "preload-secret",'
+        ' "extra": {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"}}',
+    )
+    assert preload.warm_s3() is True
+    assert preload.warm_s3() is True  # a second warm keeps the same loaders
+    make = botocore.session.create_loader
+    loader = make(None)
+    assert make(None) is loader and make("/elsewhere") is not loader
+
+    def in_task() -> str:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        hook = S3Hook(aws_conn_id="preload_s3")
+        client = hook.get_conn()
+        session = hook.get_session()._session
+        assert session.get_component("data_loader") is loader
+        assert client.meta.region_name == "eu-west-1"  # the connection's, not the warm's
+        assert client.meta.endpoint_url == "http://127.0.0.1:9"
+        return "shared"
+
+    assert _in_fork(in_task) == "shared"
+
+
+def test_s3_is_warmed_where_a_destination_or_the_staging_uses_it(monkeypatch, tmp_path):
+    (tmp_path / "a.yaml").write_text("destination: {type: ftp}\n")
+    monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))
+    monkeypatch.delenv("EES_STAGING_URI", raising=False)
+    monkeypatch.setattr(preload, "TASKS", ())
+    monkeypatch.setattr(preload, "warm_task_sdk", lambda: True)
+    monkeypatch.setattr(preload, "warm_s3", lambda: True)
+    assert preload.kinds_in_use() == ["ftp"]
+    assert "s3_client_data" not in preload.preload(["airflow", "scheduler"])
+    monkeypatch.setenv("EES_STAGING_URI", "s3://bucket/staging")
+    assert preload.kinds_in_use() == ["ftp", "s3"]
+    done = preload.preload(["airflow", "scheduler"])
+    assert "s3_client_data" in done and set(preload.DESTINATIONS["s3"]) <= set(done)
