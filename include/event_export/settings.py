@@ -66,6 +66,14 @@ def staging_keep_days() -> float:
     return _days("EES_STAGING_KEEP_DAYS", 0)
 
 
+def staging_host_copies() -> bool:
+    """Whether, with staging on S3, a worker keeps a hard link to each file it staged and hands
+    it to its own later tasks of the run once S3 confirms the object is that file
+    (EES_STAGING_HOST_COPIES, default on; off, 0, false or no: every fetch downloads).
+    pipeline/staging.py says why."""
+    return _switch("EES_STAGING_HOST_COPIES")
+
+
 def staging_max_age_days() -> float:
     """Days a failed (never validated) run's staging is kept for a retry
     (EES_STAGING_MAX_AGE_DAYS, default 7)."""

@@ -112,9 +112,14 @@ def test_two_celery_workers_share_the_mapped_tasks(celery_stack, kolkata_lake, d
     in_format = [o["Key"] for o in listed if "/format/" in o["Key"]]
     columns = [k for k in in_format if k.endswith(f"/{schema.EVENT_FILE}")]  # one per event
     assert len(in_format) - len(columns) == pieces and len(columns) == len(EVENTS)
-    for worker in ("w1", "w2"):  # each worked in its own folder and left nothing there
-        scratch = stack.home / f"scratch-{worker}"
-        assert scratch.is_dir() and [p for p in scratch.rglob("*") if p.is_file()] == []
+    etags = {o["Key"].removeprefix("runs/"): o["ETag"].strip('"') for o in listed}
+    for worker in ("w1", "w2"):  # each worked in its own folders and removed them; what is left
+        scratch = stack.home / f"scratch-{worker}"  # are host copies of objects it staged, on
+        copies = scratch / "copies"  # the worker that did not release the run (staging.py)
+        files = [p for p in scratch.rglob("*") if p.is_file()]
+        assert scratch.is_dir() and all(p.is_relative_to(copies) for p in files)
+        kept = {p.parent.relative_to(copies).as_posix(): p.name for p in files}
+        assert all(etags.get(k) == tag for k, tag in kept.items()), kept  # named by the ETag
     assert not (stack.home / "staging" / "cel_acme").exists()
 
     zip_bytes = (delivered / "acme_01112026.zip").read_bytes()

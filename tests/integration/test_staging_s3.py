@@ -53,6 +53,17 @@ def staged(client, below: str = "") -> dict[str, int]:
     return {o["Key"].removeprefix(f"{PREFIX}/"): o["Size"] for o in listed}
 
 
+def etags(client, below: str) -> dict[str, str]:
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/{below}").get("Contents", [])
+    return {o["Key"].removeprefix(f"{PREFIX}/"): o["ETag"].strip('"') for o in listed}
+
+
+def host_copies(scratch: Path) -> dict[str, str]:
+    """The worker's host copies (staging.py): key -> the ETag its file is named by."""
+    root = scratch / "copies"
+    return {p.parent.relative_to(root).as_posix(): p.name for p in files_under(root)}
+
+
 def xcom(dag_run, task_id: str):
     """A task's return value as the metadata database holds it."""
     from airflow.models.xcom import XComModel
@@ -100,7 +111,8 @@ def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
     assert f"{run}/extract/event-names.json" in objects  # raw names: staged, not in XCom
     assert all(re.search(r"/format/([0-9a-f]{16})/\1\.csv\.deflate$", k) for k in formatted)
     zip_key = f"{run}/package/acme_01112026.zip"
-    # Every task worked in its own scratch folder, removed when it ended: no local hand-over.
+    # Every task worked in its own scratch folder, removed when it ended; the host copies that
+    # handed staged files to this worker's later tasks went when the run validated.
     assert files_under(tmp_path / "scratch") == []
     # XCom carries staging keys, not a worker's paths.
     assert xcom(dag_run, "extract")["path"] == f"{run}/extract/parts.json"
@@ -169,8 +181,11 @@ def test_gcp_export_through_s3_staging_delivers_what_local_staging_does(
     )
     set_local_connection("gcp_stage_local", tmp_path / "via-s3")
     via_s3 = run_export(config, demo_day)
-    assert files_under(tmp_path / "scratch") == []
     objects = staged(s3_staging, f"gcp_{case}/2026-11-01/")
+    # No task's workspace is left; what stays (run_export does not release the run) is one host
+    # copy per staged object, named by its ETag, for the worker's later tasks.
+    assert [p.name for p in (tmp_path / "scratch").iterdir()] == ["copies"]
+    assert host_copies(tmp_path / "scratch") == etags(s3_staging, f"gcp_{case}/2026-11-01/")
     columns_file = f"/{schema.EVENT_FILE}"  # each event's recorded columns (schema contract)
     formatted = [k for k in objects if "/format/" in k and not k.endswith(columns_file)]
     assert any(k.endswith(columns_file) for k in objects)

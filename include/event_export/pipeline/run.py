@@ -209,15 +209,20 @@ class ExportRun:
             path = _fetch_if_staged(ws, f"{self.prefix}/extract/{name}")
             return {} if path is None else json.loads(path.read_text())
 
-    def format(self, part: Part, keys: dict[str, list[str]] | None = None) -> Formatted:
+    def format(
+        self, part: Part, keys: dict[str, list[str]] | None = None, ws: Workspace | None = None
+    ) -> Formatted:
         """One part (an event, or a cut event's row range) formatted; `keys`: payload keys by
-        event staging key (read from staging when not given)."""
+        event staging key (read from staging when not given); `ws`: a workspace shared with the
+        other parts of the task (format_all), else one of its own."""
         keys = self.payload_keys() if keys is None else keys
-        with self.store.workspace() as ws:
-            local: Part = {**part, "path": str(ws.fetch(part["path"]))}
-            out_dir = ws.path(self.prefix) / "format" / part["key"]
-            key = part["key"]
-            return self.naming_profile.format(ws, local, out_dir, keys.get(key), self.lock_for(key))
+        if ws is None:
+            with self.store.workspace() as ws:
+                return self.format(part, keys, ws)
+        local: Part = {**part, "path": str(ws.fetch(part["path"]))}
+        out_dir = ws.path(self.prefix) / "format" / part["key"]
+        key = part["key"]
+        return self.naming_profile.format(ws, local, out_dir, keys.get(key), self.lock_for(key))
 
     def format_shard(self, shard: Shard) -> list[Formatted]:
         """What one mapped `format` task does: every part of the shard, in order."""
@@ -232,8 +237,9 @@ class ExportRun:
         """
         keys = self.payload_keys() if parts else {}
         order = sorted(range(len(parts)), key=lambda i: -_part_rows(parts[i]))
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            done = list(pool.map(lambda i: self.format(parts[i], keys), order))
+        # one workspace: with staging on S3 a part's uploads go on while the next is formatted
+        with self.store.workspace() as ws, ThreadPoolExecutor(max(1, workers)) as pool:
+            done = list(pool.map(lambda i: self.format(parts[i], keys, ws), order))
         by_index = dict(zip(order, done, strict=True))
         return [by_index[i] for i in range(len(parts))]
 

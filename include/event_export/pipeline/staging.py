@@ -10,18 +10,30 @@ its outputs; XCom carries the keys (relative to the staging root), never a worke
   workspace is a fresh temporary folder under `EES_STAGING_DIR`, removed when the task ends, so
   tasks of one run may execute on different workers. Files stream to and from S3 through boto3's
   transfer manager (multipart above 64 MB, never a whole file in memory).
+
+Host copies (S3 only, `EES_STAGING_HOST_COPIES`, on by default). A run's next task often runs on
+the worker that staged its input (one host, or a Celery worker with several slots): downloading
+what this host has just uploaded costs a transfer and, for a 1 M-event day, about as much time as
+the stages' own work (docs/performance.md, "S3 staging"). So each publish also hard-links the file
+under `<scratch>/copies/<key>/<ETag>` (no bytes written again), and a fetch that finds a copy asks
+S3 for the object's ETag and size (the HEAD a download starts with anyway) and links the copy if
+both match; otherwise, or when the link fails, it downloads. S3 stays the truth: a retry on
+another worker that re-staged a key changes its ETag, and a copy whose size changed was written
+to after it was staged. `clear` removes the prefix's copies; copies of runs released on other
+workers go `COPIES_KEPT_S` after their last publish (each workspace looks: one folder a run).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +41,12 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from event_export.settings import staging_conn_id, staging_root, staging_uri
+from event_export.settings import (
+    staging_conn_id,
+    staging_host_copies,
+    staging_root,
+    staging_uri,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -40,6 +57,9 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 TRANSFER_THREADS = 4  # files moved at once (many small split parts); each multipart also threads
 ABANDONED_AFTER_S = 24 * 3600  # a scratch folder this old was left by a killed task
+COPIES = "copies"  # under the scratch folder: host copies of what this worker staged
+COPIES_KEPT_S = 6 * 3600  # a run's copies this long after its last publish (released elsewhere)
+ETAG = re.compile(r"[0-9A-Za-z-]{1,100}")  # as a file name: S3's hex digest, "-N" for multipart
 
 
 def check_key(key: str) -> str:
@@ -100,6 +120,10 @@ class Staging:
         """Staged keys under `prefix`, sorted (for checks and tests)."""
         raise NotImplementedError
 
+    def forget(self, prefix: str) -> None:
+        """Drop what this host keeps of `prefix` besides the staging itself (S3's host copies),
+        for a run whose staging is kept after it validated."""
+
     def put_text(self, key: str, text: str) -> None:
         """Stage a small text object (the validated marker)."""
         raise NotImplementedError
@@ -110,11 +134,20 @@ class Staging:
 
 
 class Workspace:
-    """One task's local view of staging: keys map to files under `root`."""
+    """One task's local view of staging: keys map to files under `root`.
 
-    def __init__(self, store: Staging, root: Path):
+    With `uploads` (S3), `publish` only queues the upload and returns the key: the stage goes on
+    (the next part's format) while the file goes up, and the workspace's owner calls `settle()`
+    before the task returns, which waits for every upload and raises the first that failed. A
+    fetch or folder publish that touches a queued key waits for it first.
+    """
+
+    def __init__(self, store: Staging, root: Path, uploads: ThreadPoolExecutor | None = None):
         self.store = store
         self.root = root
+        self._uploads = uploads
+        self._queued: dict[str, Future] = {}
+        self._lock = threading.Lock()
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -124,6 +157,7 @@ class Workspace:
 
     def fetch(self, key: str) -> Path:
         """The staged file `key` as a local file (downloaded unless staging is local)."""
+        self._wait(lambda queued: queued == key)
         target = self.path(key)
         self.store.fetch(key, target)
         return target
@@ -133,14 +167,37 @@ class Workspace:
             return list(pool.map(self.fetch, keys))
 
     def publish(self, path: str | Path) -> str:
-        """Stage a file written under `root`; returns its key."""
+        """Stage a file written under `root` (queued, with `uploads`); returns its key. The file
+        must not change afterwards."""
         key = self.key(path)
-        self.store.publish(Path(path), key)
+        if self._uploads is None:
+            self.store.publish(Path(path), key)
+            return key
+        self._wait(lambda queued: queued == key)  # the same key again: in order
+        with self._lock:
+            self._queued[key] = self._uploads.submit(self.store.publish, Path(path), key)
         return key
 
     def publish_folder(self, folder: Path) -> None:
         """Stage every file under `folder`, replacing whatever was staged there before."""
-        self.store.publish_folder(folder, self.key(folder))
+        prefix = self.key(folder)
+        self._wait(lambda queued: queued == prefix or queued.startswith(f"{prefix}/"))
+        self.store.publish_folder(folder, prefix)
+
+    def settle(self) -> None:
+        """Wait for every queued upload; the first failure is raised."""
+        self._wait(lambda queued: True)
+
+    def _wait(self, matches) -> None:
+        with self._lock:
+            waiting = [(k, f) for k, f in self._queued.items() if matches(k)]
+        for key, future in waiting:
+            try:
+                future.result()
+            finally:
+                with self._lock:
+                    if self._queued.get(key) is future:
+                        del self._queued[key]
 
 
 class LocalStaging(Staging):
@@ -224,6 +281,7 @@ class S3Staging(Staging):
         *,
         multipart_threshold: int = MULTIPART_THRESHOLD,
         part_size: int = PART_SIZE,
+        host_copies: bool = True,
     ):
         self.conn_id = conn_id
         self.bucket = bucket
@@ -235,6 +293,7 @@ class S3Staging(Staging):
             "multipart_chunksize": part_size,
         }
         self._client_lock = threading.Lock()  # boto3 builds clients unsafely across threads
+        self.copies = scratch / COPIES if host_copies else None
 
     @cached_property
     def hook(self) -> S3Hook:
@@ -253,13 +312,19 @@ class S3Staging(Staging):
 
     @contextmanager
     def workspace(self) -> Iterator[Workspace]:
-        """A fresh folder for one task, removed afterwards: nothing is handed over locally."""
+        """A fresh folder for one task, removed afterwards: nothing is handed over through it
+        (host copies live beside it, under `copies`)."""
         self.scratch.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned()
+        self._expire_copies()
         root = Path(tempfile.mkdtemp(prefix="task-", dir=self.scratch))
+        uploads = ThreadPoolExecutor(TRANSFER_THREADS, thread_name_prefix="staging-upload")
         try:
-            yield Workspace(self, root)
+            ws = Workspace(self, root, uploads)
+            yield ws
+            ws.settle()
         finally:
+            uploads.shutdown(wait=True, cancel_futures=True)  # nothing reads the folder after
             shutil.rmtree(root, ignore_errors=True)
 
     def _remove_abandoned(self) -> None:
@@ -274,14 +339,78 @@ class S3Staging(Staging):
                 continue
 
     def fetch(self, key: str, target: Path) -> None:
-        """Stream the object to `target` (boto3 writes a temporary name, then renames it)."""
+        """Link this host's copy of `key` when S3 still holds those bytes, else stream the object
+        to `target` (boto3 writes a temporary name, then renames it)."""
         target.parent.mkdir(parents=True, exist_ok=True)
+        if self._link_copy(key, target):
+            return
         config = self.hook.transfer_config
         self.client.download_file(self.bucket, self.object_key(key), str(target), Config=config)
 
     def publish(self, local: Path, key: str) -> None:
+        """Upload `local` as `key` (one PUT below the multipart threshold, whose answer carries
+        the ETag), then keep it as this host's copy."""
+        object_key = self.object_key(key)
+        if self.copies is not None and local.stat().st_size < self.transfer["multipart_threshold"]:
+            with local.open("rb") as body:
+                sent = self.client.put_object(Bucket=self.bucket, Key=object_key, Body=body)
+            self._keep_copy(local, key, sent["ETag"])
+            return
         config = self.hook.transfer_config
-        self.client.upload_file(str(local), self.bucket, self.object_key(key), Config=config)
+        self.client.upload_file(str(local), self.bucket, object_key, Config=config)
+        if self.copies is not None:
+            head = self.client.head_object(Bucket=self.bucket, Key=object_key)
+            self._keep_copy(local, key, head["ETag"])
+
+    def _keep_copy(self, local: Path, key: str, etag: str) -> None:
+        """Hard-link the staged file as `<copies>/<key>/<ETag>`, replacing an earlier copy."""
+        tag = etag.strip('"')
+        if self.copies is None or not ETAG.fullmatch(tag):
+            return
+        folder = self.copies / check_key(key)
+        try:
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            os.link(local, folder / tag)
+            run = PurePosixPath(key).parts[:2]
+            if len(PurePosixPath(key).parts) > 2:
+                os.utime(self.copies.joinpath(*run))  # the run's copies are fresh (the sweep)
+        except OSError as exc:  # another file system, or a concurrent sweep: no copy, no harm
+            log.debug("No host copy of %s: %s", key, exc)
+
+    def _link_copy(self, key: str, target: Path) -> bool:
+        """Link this host's copy of `key` as `target` if S3's object has its ETag and size."""
+        if self.copies is None:
+            return False
+        try:
+            kept = next((self.copies / check_key(key)).iterdir())
+        except (OSError, StopIteration):
+            return False
+        head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        try:
+            if head["ETag"].strip('"') != kept.name or head["ContentLength"] != kept.stat().st_size:
+                return False
+            linked = target.with_name(f".{target.name}.link")
+            linked.unlink(missing_ok=True)
+            os.link(kept, linked)
+            os.replace(linked, target)
+        except OSError:  # swept meanwhile: download instead
+            return False
+        return True
+
+    def _expire_copies(self) -> None:
+        """Copies of runs whose last publish is `COPIES_KEPT_S` old: released on another worker
+        (this one's `clear` removed its own), or failed and waiting for the staging sweep."""
+        if self.copies is None or not self.copies.is_dir():
+            return
+        cutoff = time.time() - COPIES_KEPT_S
+        for run in self.copies.glob("*/*"):
+            try:
+                if run.is_dir() and run.stat().st_mtime < cutoff:
+                    shutil.rmtree(run, ignore_errors=True)
+            except FileNotFoundError:
+                continue
 
     def publish_folder(self, local: Path, prefix: str) -> None:
         self.clear(prefix)  # files of an earlier try that this one did not write again
@@ -295,6 +424,11 @@ class S3Staging(Staging):
         stale = [self.object_key(k) for k in self.keys(prefix)]
         if stale:
             self.hook.delete_objects(self.bucket, stale)
+        self.forget(prefix)
+
+    def forget(self, prefix: str) -> None:
+        if self.copies is not None:
+            shutil.rmtree(self.copies / check_key(prefix), ignore_errors=True)
 
     def keys(self, prefix: str) -> list[str]:
         below = f"{self.object_key(prefix)}/"
@@ -346,4 +480,6 @@ def staging_store() -> Staging:
     if not uri:
         return LocalStaging(staging_root())
     bucket, prefix = parse_s3_uri(uri)
-    return S3Staging(staging_conn_id(), bucket, prefix, staging_root())
+    return S3Staging(
+        staging_conn_id(), bucket, prefix, staging_root(), host_copies=staging_host_copies()
+    )

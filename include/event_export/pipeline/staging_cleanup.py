@@ -51,6 +51,7 @@ def release(store: Staging, prefix: str, retention: Retention | None = None) -> 
     try:
         if retention.keep_days > 0:
             store.put_text(f"{prefix}/{VALIDATED_MARKER}", datetime.now(UTC).isoformat())
+            store.forget(prefix)
             log.info(
                 "Staging of %s kept %g days (EES_STAGING_KEEP_DAYS)", prefix, retention.keep_days
             )

@@ -7,7 +7,13 @@ import os
 import time
 
 import pytest
-from event_export.pipeline.staging import LocalStaging, S3Staging, check_key, staging_store
+from event_export.pipeline.staging import (
+    COPIES_KEPT_S,
+    LocalStaging,
+    S3Staging,
+    check_key,
+    staging_store,
+)
 from servers.delivery import make_file
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client
@@ -16,20 +22,37 @@ BUCKET = "ees-staging"
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def s3_store(moto_s3, tmp_path):
-    """An empty bucket, a connection to it, and a store with S3's smallest part size."""
-    moto_s3.reset()
-    boto_client(moto_s3.endpoint).create_bucket(Bucket=BUCKET)
-    set_connection("unit_staging", aws_connection(moto_s3.endpoint, "AKIASTAGING", "secret"))
+def _store(scratch, host_copies: bool) -> S3Staging:
+    """A store on the test bucket with S3's smallest part size."""
     return S3Staging(
         "unit_staging",
         BUCKET,
         "runs/",
-        tmp_path / "scratch",
+        scratch,
         multipart_threshold=5 * MiB,
         part_size=5 * MiB,
+        host_copies=host_copies,
     )
+
+
+@pytest.fixture
+def s3_bucket(moto_s3):
+    """An empty bucket and a connection to it."""
+    moto_s3.reset()
+    boto_client(moto_s3.endpoint).create_bucket(Bucket=BUCKET)
+    set_connection("unit_staging", aws_connection(moto_s3.endpoint, "AKIASTAGING", "secret"))
+
+
+@pytest.fixture
+def s3_store(s3_bucket, tmp_path):
+    """A store without host copies: every fetch downloads (a task on another worker)."""
+    return _store(tmp_path / "scratch", host_copies=False)
+
+
+@pytest.fixture
+def s3_copies(s3_bucket, tmp_path):
+    """A store keeping host copies, as deployed."""
+    return _store(tmp_path / "scratch", host_copies=True)
 
 
 def _digest(path) -> str:
@@ -141,3 +164,114 @@ def test_scratch_of_killed_tasks_goes_after_a_day(s3_store, tmp_path):
     os.utime(old, (two_days_ago, two_days_ago))
     with s3_store.workspace():
         assert not old.exists() and recent.exists()
+
+
+def _copies(store: S3Staging) -> list[str]:
+    return sorted(
+        p.relative_to(store.copies).as_posix() for p in store.copies.rglob("*") if p.is_file()
+    )
+
+
+def test_a_later_task_on_the_same_worker_links_the_copy_instead_of_downloading(s3_copies):
+    with s3_copies.workspace() as ws:
+        big = make_file(ws.path("exp/d1/package/acme.zip"), 11 * MiB + 7)  # multipart
+        small = make_file(ws.path("exp/d1/extract/extract.arrow"), 1000)  # one PUT
+        expected = [_digest(big), _digest(small)]
+        ws.publish(big)
+        ws.publish(small)
+    kept = _copies(s3_copies)
+    assert [k.rsplit("/", 1)[0] for k in kept] == [
+        "exp/d1/extract/extract.arrow",
+        "exp/d1/package/acme.zip",
+    ]
+    head = s3_copies.client.head_object(Bucket=BUCKET, Key="runs/exp/d1/package/acme.zip")
+    assert kept[1].rsplit("/", 1)[1] == head["ETag"].strip('"')  # named by S3's ETag
+    with s3_copies.workspace() as ws:
+        fetched = ws.fetch_all(["exp/d1/package/acme.zip", "exp/d1/extract/extract.arrow"])
+        copies = [s3_copies.copies / k for k in reversed(kept)]
+        assert all(os.path.samefile(f, c) for f, c in zip(fetched, copies, strict=True))
+        assert [_digest(p) for p in fetched] == expected
+        assert ws.fetch("exp/d1/extract/extract.arrow").stat().st_size == 1000  # again: replaced
+    assert [p.name for p in s3_copies.scratch.iterdir()] == ["copies"]  # no workspace left
+
+
+def test_a_copy_is_not_used_once_another_worker_staged_the_key_again(s3_bucket, tmp_path):
+    here, there = _store(tmp_path / "w1", True), _store(tmp_path / "w2", True)
+    for size in (1000, 1000, 1200):  # the same size with other bytes, then another size
+        with here.workspace() as ws:
+            ws.publish(make_file(ws.path("exp/d1/format/a.csv"), 1000))
+        with there.workspace() as ws:  # a retry on another worker
+            ws.publish(make_file(ws.path("exp/d1/format/a.csv"), size, seed=size + 1))
+            staged = _digest(ws.path("exp/d1/format/a.csv"))
+        with here.workspace() as ws:
+            fetched = ws.fetch("exp/d1/format/a.csv")
+            assert _digest(fetched) == staged
+            assert not any(os.path.samefile(fetched, here.copies / k) for k in _copies(here))
+
+
+def test_a_copy_written_to_after_it_was_staged_is_not_used(s3_copies):
+    with s3_copies.workspace() as ws:
+        staged = make_file(ws.path("exp/d1/format/a.csv"), 1000)
+        expected = _digest(staged)
+        ws.publish(staged)
+    (copy,) = _copies(s3_copies)
+    with (s3_copies.copies / copy).open("ab") as appended:  # the inode changed after its upload
+        appended.write(b"late bytes")
+    with s3_copies.workspace() as ws:
+        assert _digest(ws.fetch("exp/d1/format/a.csv")) == expected
+
+
+def test_uploads_go_on_while_the_task_works_and_the_workspace_waits_for_them(s3_store):
+    with s3_store.workspace() as ws:
+        keys = [
+            ws.publish(make_file(ws.path(f"exp/d1/format/{i}.csv"), 2000, seed=i)) for i in range(8)
+        ]
+        again = make_file(ws.path("exp/d1/format/0.csv"), 3000, seed=99)  # replaced, in order
+        ws.publish(again)
+        assert ws.fetch("exp/d1/format/0.csv").stat().st_size == 3000  # waits for its upload
+    assert s3_store.keys("exp/d1") == sorted(keys)  # every queued upload done at the exit
+    sizes = {
+        o["Key"]: o["Size"]
+        for o in s3_store.client.list_objects_v2(Bucket=BUCKET, Prefix="runs/exp/")["Contents"]
+    }
+    assert sizes["runs/exp/d1/format/0.csv"] == 3000
+
+
+def test_a_failed_upload_fails_the_task_at_the_workspace_exit(s3_store, monkeypatch):
+    def refused(local, key):
+        raise PermissionError(f"AccessDenied: {key}")
+
+    monkeypatch.setattr(s3_store, "publish", refused)
+    with pytest.raises(PermissionError, match="AccessDenied"), s3_store.workspace() as ws:
+        ws.publish(make_file(ws.path("exp/d1/format/a.csv"), 10))
+    assert list(s3_store.scratch.iterdir()) == []
+
+
+def test_copies_go_with_their_staging_and_after_hours_elsewhere(s3_copies):
+    with s3_copies.workspace() as ws:
+        for run in ("d1", "d2", "d3"):
+            ws.publish(make_file(ws.path(f"exp/{run}/extract/x.arrow"), 100))
+    s3_copies.clear("exp/d1")  # this worker released the run
+    assert {k.split("/")[1] for k in _copies(s3_copies)} == {"d2", "d3"}
+    with s3_copies.workspace() as ws, pytest.raises(Exception) as missing:
+        ws.fetch("exp/d1/extract/x.arrow")
+    assert missing.value.response["Error"]["Code"] == "404"  # as without copies: not staged
+
+    s3_copies.forget("exp/d2")  # staging kept after validate: the objects stay, the copies go
+    assert s3_copies.keys("exp/d2") == ["exp/d2/extract/x.arrow"]
+    assert {k.split("/")[1] for k in _copies(s3_copies)} == {"d3"}
+
+    with s3_copies.workspace() as ws:  # d4 staged now; d3 released on another worker long ago
+        ws.publish(make_file(ws.path("exp/d4/extract/x.arrow"), 100))
+    old = time.time() - COPIES_KEPT_S - 60
+    os.utime(s3_copies.copies / "exp" / "d3", (old, old))
+    with s3_copies.workspace():
+        assert {k.split("/")[1] for k in _copies(s3_copies)} == {"d4"}
+
+
+def test_host_copies_can_be_turned_off(monkeypatch, tmp_path):
+    monkeypatch.setenv("EES_STAGING_URI", "s3://bucket/staging")
+    monkeypatch.setenv("EES_STAGING_DIR", str(tmp_path))
+    assert staging_store().copies == tmp_path / "copies"
+    monkeypatch.setenv("EES_STAGING_HOST_COPIES", "off")
+    assert staging_store().copies is None
