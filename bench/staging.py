@@ -6,11 +6,17 @@ around each stage and each staging call (where S3's extra time goes), and one re
 (`dag.test()`, SQLite metadata in a temporary AIRFLOW_HOME). moto runs as its own process on
 127.0.0.1 and keeps objects in memory, so its figures show the cost of the transfers on this
 machine, not of a network. The `run_export` measures import Airflow's S3 provider before their
-clock in both modes (about 3 CPU-s in a fresh process; a task process has Airflow loaded, and
-preload imports the provider). Usage:
+clock in every mode (about 3 CPU-s in a fresh process; a task process has Airflow loaded, and
+preload imports the provider and loads the S3 client's data, `preload.warm_s3`). Usage:
     .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
         --events 1000000
-    .venv/bin/python bench/staging.py LAKE [--no-dag]
+    .venv/bin/python bench/staging.py LAKE [--no-dag] [--rounds=N]
+
+S3 runs twice: with host copies (a task links what an earlier task on this host staged,
+staging.py) and without (every fetch downloads, as tasks on other workers do). Each measure
+prints its wall time, the CPU seconds of its own process, and moto's CPU seconds over
+it (moto shares this machine's cores: what it spends a real S3 endpoint would not take from the
+workers).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -45,10 +53,14 @@ from event_export.pipeline.run import run_export
 # warm: a task process has Airflow imported already (its runner), and preload imports the S3
 # provider; importing it here costs about 3 CPU-s, none of it the staging's
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: F401
+# and where S3 is in use, preload also loads the S3 client's data before the fork (warm_s3)
+from event_export.preload import warm_s3
+warm_s3()
 config = load_config(__import__("pathlib").Path(sys.argv[1]))
+cpu = time.process_time()
 started = time.perf_counter()
 run_export(config, date.fromisoformat(sys.argv[2]))
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
 
 BREAKDOWN = """
@@ -78,11 +90,16 @@ for name in ("fetch", "publish", "publish_folder", "clear", "keys", "runs", "put
 # warm: a task process has Airflow imported already (its runner), and preload imports the S3
 # provider; importing it here costs about 3 CPU-s, none of it the staging's
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: F401
+# and where S3 is in use, preload also loads the S3 client's data before the fork (warm_s3)
+from event_export.preload import warm_s3
+warm_s3()
 config = load_config(__import__("pathlib").Path(sys.argv[1]))
+cpu = time.process_time()
 started = time.perf_counter()
 run_export(config, date.fromisoformat(sys.argv[2]))
 total = time.perf_counter() - started
-print(json.dumps({"total": total, "spent": spent, "calls": calls}))
+cpu = time.process_time() - cpu
+print(json.dumps({"total": total, "cpu": cpu, "spent": spent, "calls": calls}))
 """
 
 DAG_RUN = """
@@ -99,6 +116,10 @@ print(time.perf_counter() - started)
 
 def _python(code: str, args: list[str], env: dict) -> float:
     return float(_last_line(code, args, env))
+
+
+def _floats(code: str, args: list[str], env: dict) -> list[float]:
+    return [float(x) for x in _last_line(code, args, env).split()]
 
 
 def _last_line(code: str, args: list[str], env: dict) -> str:
@@ -162,24 +183,45 @@ def main() -> None:
         ).create_bucket(Bucket="staging")
         s3 = {**base, "EES_STAGING_URI": "s3://staging/runs"}
         s3["EES_STAGING_CONN_ID"] = "bench_staging"
+        s3_downloads = {**s3, "EES_STAGING_HOST_COPIES": "off"}  # every fetch downloads
         results = {}
-        for label, env in (("local", base), ("s3 (moto)", s3)):
-            shutil.rmtree(work / "staging", ignore_errors=True)
-            config = str(exports / "staging_bench.yaml")
-            one = _python(ONE_PROCESS, [config, DAY], env)
-            shutil.rmtree(work / "staging", ignore_errors=True)
-            parts = json.loads(_last_line(BREAKDOWN, [config, DAY], env))
-            dag = _python(DAG_RUN, [str(REPO / "dags"), LOGICAL], env) if with_dag else None
-            results[label] = {
-                "run_export_s": round(one, 1),
-                "dag_test_s": round(dag, 1) if dag is not None else None,
-                "timed_run_export_s": round(parts["total"], 1),
-                "spent_s": {k: round(v, 2) for k, v in sorted(parts["spent"].items())},
-                "calls": parts["calls"],
-            }
-            shown = f", DAG run (dag.test) {dag:.1f} s" if dag is not None else ""
-            print(f"{label}: run_export {one:.1f} s{shown}", flush=True)
-            print(f"{label}: where the time went {json.dumps(results[label])}", flush=True)
+        server = psutil.Process(moto.pid)
+
+        def moto_cpu() -> float:
+            times = server.cpu_times()
+            return times.user + times.system
+
+        rounds = next((int(a[9:]) for a in sys.argv[2:] if a.startswith("--rounds=")), 1)
+        for _ in range(rounds):
+            modes = (("local", base), ("s3 (moto)", s3), ("s3, no host copies", s3_downloads))
+            for label, env in modes:
+                shutil.rmtree(work / "staging", ignore_errors=True)
+                config = str(exports / "staging_bench.yaml")
+                moto_before = moto_cpu()
+                one, one_cpu = _floats(ONE_PROCESS, [config, DAY], env)
+                one_moto = moto_cpu() - moto_before
+                shutil.rmtree(work / "staging", ignore_errors=True)
+                parts = json.loads(_last_line(BREAKDOWN, [config, DAY], env))
+                dag = _python(DAG_RUN, [str(REPO / "dags"), LOGICAL], env) if with_dag else None
+                results.setdefault(label, []).append(
+                    {
+                        "run_export_s": round(one, 2),
+                        "run_export_cpu_s": round(one_cpu, 2),
+                        "moto_cpu_s": round(one_moto, 2),
+                        "dag_test_s": round(dag, 1) if dag is not None else None,
+                        "timed_run_export_s": round(parts["total"], 2),
+                        "timed_run_export_cpu_s": round(parts["cpu"], 2),
+                        "spent_s": {k: round(v, 2) for k, v in sorted(parts["spent"].items())},
+                        "calls": parts["calls"],
+                    }
+                )
+                shown = f", DAG run (dag.test) {dag:.1f} s" if dag is not None else ""
+                print(
+                    f"{label}: run_export {one:.2f} s, {one_cpu:.2f} CPU-s in its process, "
+                    f"moto {one_moto:.2f} CPU-s{shown}; load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+                print(f"{label}: where the time went {json.dumps(results[label][-1])}", flush=True)
         print(json.dumps(results))
     finally:
         moto.terminate()
