@@ -20,7 +20,7 @@ S3 for the object's ETag and size (the HEAD a download starts with anyway) and l
 both match; otherwise, or when the link fails, it downloads. S3 stays the truth: a retry on
 another worker that re-staged a key changes its ETag, and a copy whose size changed was written
 to after it was staged. `clear` removes the prefix's copies; copies of runs released on other
-workers go `COPIES_KEPT_S` after their last publish (each workspace looks: one folder a run).
+workers go `COPIES_KEPT_S` after their last publish (each new workspace looks: one folder a run).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -315,8 +315,11 @@ class S3Staging(Staging):
         """A fresh folder for one task, removed afterwards: nothing is handed over through it
         (host copies live beside it, under `copies`)."""
         self.scratch.mkdir(parents=True, exist_ok=True)
-        self._remove_abandoned()
-        self._expire_copies()
+        # scratch folders of tasks killed before their cleanup ran (a day old, so none in use)
+        _remove_aged(self.scratch.glob("task-*"), ABANDONED_AFTER_S, "abandoned scratch folder")
+        if self.copies is not None:  # copies of runs released on another worker (this one's
+            # `clear` removed its own) or failed and waiting for the staging sweep
+            _remove_aged(self.copies.glob("*/*"), COPIES_KEPT_S, "host copies of run")
         root = Path(tempfile.mkdtemp(prefix="task-", dir=self.scratch))
         uploads = ThreadPoolExecutor(TRANSFER_THREADS, thread_name_prefix="staging-upload")
         try:
@@ -326,17 +329,6 @@ class S3Staging(Staging):
         finally:
             uploads.shutdown(wait=True, cancel_futures=True)  # nothing reads the folder after
             shutil.rmtree(root, ignore_errors=True)
-
-    def _remove_abandoned(self) -> None:
-        """Scratch folders of tasks killed before their cleanup ran (a day old, so none in use)."""
-        cutoff = time.time() - ABANDONED_AFTER_S
-        for old in self.scratch.glob("task-*"):
-            try:
-                if old.stat().st_mtime < cutoff:
-                    log.info("Removing abandoned scratch folder %s", old)
-                    shutil.rmtree(old, ignore_errors=True)
-            except FileNotFoundError:  # another task removed it first
-                continue
 
     def fetch(self, key: str, target: Path) -> None:
         """Link this host's copy of `key` when S3 still holds those bytes, else stream the object
@@ -373,9 +365,9 @@ class S3Staging(Staging):
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             os.link(local, folder / tag)
-            run = PurePosixPath(key).parts[:2]
-            if len(PurePosixPath(key).parts) > 2:
-                os.utime(self.copies.joinpath(*run))  # the run's copies are fresh (the sweep)
+            parts = PurePosixPath(key).parts
+            if len(parts) > 2:  # <export>/<period>/...: the run's copies are fresh (the sweep)
+                os.utime(self.copies.joinpath(*parts[:2]))
         except OSError as exc:  # another file system, or a concurrent sweep: no copy, no harm
             log.debug("No host copy of %s: %s", key, exc)
 
@@ -398,19 +390,6 @@ class S3Staging(Staging):
         except OSError:  # swept meanwhile: download instead
             return False
         return True
-
-    def _expire_copies(self) -> None:
-        """Copies of runs whose last publish is `COPIES_KEPT_S` old: released on another worker
-        (this one's `clear` removed its own), or failed and waiting for the staging sweep."""
-        if self.copies is None or not self.copies.is_dir():
-            return
-        cutoff = time.time() - COPIES_KEPT_S
-        for run in self.copies.glob("*/*"):
-            try:
-                if run.is_dir() and run.stat().st_mtime < cutoff:
-                    shutil.rmtree(run, ignore_errors=True)
-            except FileNotFoundError:
-                continue
 
     def publish_folder(self, local: Path, prefix: str) -> None:
         self.clear(prefix)  # files of an earlier try that this one did not write again
@@ -459,6 +438,18 @@ class S3Staging(Staging):
                 )
             )
         return found
+
+
+def _remove_aged(folders: Iterable[Path], age_s: float, what: str) -> None:
+    """Remove each folder last changed `age_s` ago or earlier (another task may be first)."""
+    cutoff = time.time() - age_s
+    for folder in folders:
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                log.info("Removing %s %s", what, folder)
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue
 
 
 def _utc(timestamp: float) -> datetime:
