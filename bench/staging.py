@@ -45,23 +45,27 @@ destination: {{type: local, conn_id: bench_local, path: out}}
 DAY = "2026-11-01"
 LOGICAL = "2026-11-02T00:00:00+05:30"
 
-ONE_PROCESS = """
-import sys, time
-from datetime import date
-from event_export.config.model import load_config
-from event_export.pipeline.run import run_export
+WARM = """
 # warm: a task process has Airflow imported already (its runner), and preload imports the S3
 # provider; importing it here costs about 3 CPU-s, none of it the staging's
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: F401
 # and where S3 is in use, preload also loads the S3 client's data before the fork (warm_s3)
 from event_export.preload import warm_s3
 warm_s3()
+"""
+
+ONE_PROCESS = """
+import sys, time
+from datetime import date
+from event_export.config.model import load_config
+from event_export.pipeline.run import run_export
+{warm}
 config = load_config(__import__("pathlib").Path(sys.argv[1]))
 cpu = time.process_time()
 started = time.perf_counter()
 run_export(config, date.fromisoformat(sys.argv[2]))
 print(time.perf_counter() - started, time.process_time() - cpu)
-"""
+""".replace("{warm}", WARM)
 
 BREAKDOWN = """
 import json, sys, time
@@ -87,12 +91,7 @@ for name in ("fetch", "publish", "publish_folder", "clear", "keys", "runs", "put
     for cls in (staging.S3Staging, staging.LocalStaging):
         if name in vars(cls):
             timed(cls, name, "store " + name)
-# warm: a task process has Airflow imported already (its runner), and preload imports the S3
-# provider; importing it here costs about 3 CPU-s, none of it the staging's
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: F401
-# and where S3 is in use, preload also loads the S3 client's data before the fork (warm_s3)
-from event_export.preload import warm_s3
-warm_s3()
+{warm}
 config = load_config(__import__("pathlib").Path(sys.argv[1]))
 cpu = time.process_time()
 started = time.perf_counter()
@@ -100,7 +99,7 @@ run_export(config, date.fromisoformat(sys.argv[2]))
 total = time.perf_counter() - started
 cpu = time.process_time() - cpu
 print(json.dumps({"total": total, "cpu": cpu, "spent": spent, "calls": calls}))
-"""
+""".replace("{warm}", WARM)
 
 DAG_RUN = """
 import sys, time
@@ -112,10 +111,6 @@ state = dag.test(logical_date=datetime.fromisoformat(sys.argv[2])).state
 assert state == "success", state
 print(time.perf_counter() - started)
 """
-
-
-def _python(code: str, args: list[str], env: dict) -> float:
-    return float(_last_line(code, args, env))
 
 
 def _floats(code: str, args: list[str], env: dict) -> list[float]:
@@ -192,8 +187,8 @@ def main() -> None:
             return times.user + times.system
 
         rounds = next((int(a[9:]) for a in sys.argv[2:] if a.startswith("--rounds=")), 1)
+        modes = (("local", base), ("s3 (moto)", s3), ("s3, no host copies", s3_downloads))
         for _ in range(rounds):
-            modes = (("local", base), ("s3 (moto)", s3), ("s3, no host copies", s3_downloads))
             for label, env in modes:
                 shutil.rmtree(work / "staging", ignore_errors=True)
                 config = str(exports / "staging_bench.yaml")
@@ -202,7 +197,7 @@ def main() -> None:
                 one_moto = moto_cpu() - moto_before
                 shutil.rmtree(work / "staging", ignore_errors=True)
                 parts = json.loads(_last_line(BREAKDOWN, [config, DAY], env))
-                dag = _python(DAG_RUN, [str(REPO / "dags"), LOGICAL], env) if with_dag else None
+                dag = _floats(DAG_RUN, [str(REPO / "dags"), LOGICAL], env)[0] if with_dag else None
                 results.setdefault(label, []).append(
                     {
                         "run_export_s": round(one, 2),
