@@ -275,3 +275,20 @@ def test_host_copies_can_be_turned_off(monkeypatch, tmp_path):
     assert staging_store().copies == tmp_path / "copies"
     monkeypatch.setenv("EES_STAGING_HOST_COPIES", "off")
     assert staging_store().copies is None
+
+
+@pytest.mark.parametrize(
+    "etag", ['"../../escape"', '"a/b"', '""', '"' + "f" * 101 + '"', '"x\x00y"']
+)
+def test_an_etag_that_is_no_file_name_keeps_no_copy(s3_copies, etag):
+    """The ETag names the copy's file: one an S3-compatible store spells otherwise (a path, empty,
+    too long, a control character) keeps nothing, and the file is still staged and fetched."""
+    with s3_copies.workspace() as ws:
+        staged = make_file(ws.path("exp/d1/format/a.csv"), 100)
+        expected = _digest(staged)
+        s3_copies._keep_copy(staged, "exp/d1/format/a.csv", etag)
+        assert not (s3_copies.copies / "exp").exists()
+        ws.publish(staged)
+    assert not any(p.name in ("escape", "b") for p in s3_copies.scratch.rglob("*"))
+    with s3_copies.workspace() as ws:
+        assert _digest(ws.fetch("exp/d1/format/a.csv")) == expected
