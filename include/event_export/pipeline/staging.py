@@ -15,9 +15,12 @@ Host copies (S3 only, `EES_STAGING_HOST_COPIES`, on by default). A run's next ta
 the worker that staged its input (one host, or a Celery worker with several slots): downloading
 what this host has just uploaded costs a transfer and, for a 1 M-event day, about as much time as
 the stages' own work (docs/performance.md, "S3 staging"). So each publish also hard-links the file
-under `<scratch>/copies/<key>/<ETag>` (no bytes written again), and a fetch that finds a copy asks
-S3 for the object's ETag and size (the HEAD a download starts with anyway) and links the copy if
-both match; otherwise, or when the link fails, it downloads. S3 stays the truth: a retry on
+under `<scratch>/copies/<key>/<ETag>` (no bytes written again), and a fetch that finds a copy checks
+it against the object's ETag and size in S3 and links the copy if both match; otherwise, or when
+the link fails, it downloads. A workspace lists each run's prefix once, at its first fetch there,
+and checks every copy against that listing (`Listing`): one LIST for a task's inputs instead of a
+HEAD each (126 for a 40-event daily zip), which on S3 are round trips of their own. A key the
+listing does not hold (staged after it) gets a HEAD. S3 stays the truth: a retry on
 another worker that re-staged a key changes its ETag, and a copy whose size changed was written
 to after it was staged. `clear` removes the prefix's copies; copies of runs released on other
 workers go `COPIES_KEPT_S` after their last publish (each new workspace looks: one folder a run).
@@ -39,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from event_export.settings import (
     staging_conn_id,
@@ -100,9 +103,14 @@ class Staging:
     def workspace(self) -> Iterator[Workspace]:
         raise NotImplementedError
 
-    def fetch(self, key: str, target: Path) -> None:
-        """Make the staged file `key` available at `target`."""
+    def fetch(self, key: str, target: Path, listing: Listing | None = None) -> None:
+        """Make the staged file `key` available at `target` (`listing`: what the workspace has
+        seen staged, where the store checks against it)."""
         raise NotImplementedError
+
+    def listing(self) -> Listing | None:
+        """A new workspace's listing of what is staged (None: the store checks nothing)."""
+        return None
 
     def publish(self, local: Path, key: str) -> None:
         """Stage the file `local` as `key`, replacing it."""
@@ -133,6 +141,38 @@ class Staging:
         raise NotImplementedError
 
 
+class Version(NamedTuple):
+    """What S3 says of an object's bytes: its ETag (unquoted) and size."""
+
+    etag: str
+    size: int
+
+
+class Listing:
+    """What one workspace has seen staged: each run's keys with their `Version`, listed once, at
+    the workspace's first fetch under that run.
+
+    The inputs a task fetches were staged by tasks that finished before it started, and S3 lists
+    strongly (read-after-write) consistently, so the listing holds their current versions. Keys
+    the listing lacks (staged after it, by this task) are None: the store asks S3 for those.
+    """
+
+    def __init__(self, store: S3Staging):
+        self._store = store
+        self._runs: dict[str, dict[str, Version]] = {}
+        self._lock = threading.Lock()  # a task's parallel fetches wait for the one listing
+
+    def version(self, key: str) -> Version | None:
+        parts = PurePosixPath(key).parts
+        if len(parts) < 3:  # not under a run's <export>/<period>/
+            return None
+        run = "/".join(parts[:2])
+        with self._lock:
+            if run not in self._runs:
+                self._runs[run] = self._store.versions(run)
+            return self._runs[run].get(key)
+
+
 class Workspace:
     """One task's local view of staging: keys map to files under `root`.
 
@@ -148,6 +188,7 @@ class Workspace:
         self._uploads = uploads
         self._queued: dict[str, Future] = {}
         self._lock = threading.Lock()
+        self.listing = store.listing()
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -159,7 +200,7 @@ class Workspace:
         """The staged file `key` as a local file (downloaded unless staging is local)."""
         self._wait(lambda queued: queued == key)
         target = self.path(key)
-        self.store.fetch(key, target)
+        self.store.fetch(key, target, self.listing)
         return target
 
     def fetch_all(self, keys: list[str]) -> list[Path]:
@@ -212,7 +253,7 @@ class LocalStaging(Staging):
         self.root.mkdir(parents=True, exist_ok=True)
         yield Workspace(self, self.root)
 
-    def fetch(self, key: str, target: Path) -> None:
+    def fetch(self, key: str, target: Path, listing: Listing | None = None) -> None:
         if target != self.root / key or not target.is_file():
             raise FileNotFoundError(f"not staged: {self.root / key}")
 
@@ -330,11 +371,14 @@ class S3Staging(Staging):
             uploads.shutdown(wait=True, cancel_futures=True)  # nothing reads the folder after
             shutil.rmtree(root, ignore_errors=True)
 
-    def fetch(self, key: str, target: Path) -> None:
+    def listing(self) -> Listing | None:
+        return Listing(self) if self.copies is not None else None
+
+    def fetch(self, key: str, target: Path, listing: Listing | None = None) -> None:
         """Link this host's copy of `key` when S3 still holds those bytes, else stream the object
         to `target` (boto3 writes a temporary name, then renames it)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        if self._link_copy(key, target):
+        if self._link_copy(key, target, listing):
             return
         config = self.hook.transfer_config
         self.client.download_file(self.bucket, self.object_key(key), str(target), Config=config)
@@ -371,17 +415,21 @@ class S3Staging(Staging):
         except OSError as exc:  # another file system, or a concurrent sweep: no copy, no harm
             log.debug("No host copy of %s: %s", key, exc)
 
-    def _link_copy(self, key: str, target: Path) -> bool:
-        """Link this host's copy of `key` as `target` if S3's object has its ETag and size."""
+    def _link_copy(self, key: str, target: Path, listing: Listing | None) -> bool:
+        """Link this host's copy of `key` as `target` if S3's object has its ETag and size (as
+        `listing` saw them, else as a HEAD tells)."""
         if self.copies is None:
             return False
         try:
             kept = next((self.copies / check_key(key)).iterdir())
         except (OSError, StopIteration):
             return False
-        head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        version = listing.version(key) if listing is not None else None
+        if version is None:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+            version = Version(head["ETag"].strip('"'), head["ContentLength"])
         try:
-            if head["ETag"].strip('"') != kept.name or head["ContentLength"] != kept.stat().st_size:
+            if version != Version(kept.name, kept.stat().st_size):
                 return False
             linked = target.with_name(f".{target.name}.link")
             linked.unlink(missing_ok=True)
@@ -410,10 +458,17 @@ class S3Staging(Staging):
             shutil.rmtree(self.copies / check_key(prefix), ignore_errors=True)
 
     def keys(self, prefix: str) -> list[str]:
+        return sorted(self.versions(prefix))
+
+    def versions(self, prefix: str) -> dict[str, Version]:
+        """Each staged key under `prefix` with its object's ETag and size (one listing)."""
         below = f"{self.object_key(prefix)}/"
         strip = len(self.prefix) + 1 if self.prefix else 0
-        found = self.hook.iter_file_metadata(prefix=below, bucket_name=self.bucket)
-        return sorted(obj["Key"][strip:] for obj in found)
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=below
+        )
+        found = (o for page in pages for o in page.get("Contents", ()))
+        return {o["Key"][strip:]: Version(o["ETag"].strip('"'), int(o["Size"])) for o in found}
 
     def put_text(self, key: str, text: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=text.encode())

@@ -195,6 +195,36 @@ def test_a_later_task_on_the_same_worker_links_the_copy_instead_of_downloading(s
     assert [p.name for p in s3_copies.scratch.iterdir()] == ["copies"]  # no workspace left
 
 
+def _requests(store: S3Staging) -> dict[str, int]:
+    """Counts of the S3 operations `store`'s client sends from now on, by name."""
+    sent: dict[str, int] = {}
+
+    def count(model, **_):
+        sent[model.name] = sent.get(model.name, 0) + 1
+
+    store.client.meta.events.register("before-call.s3", count)
+    return sent
+
+
+def test_a_task_checks_its_copies_against_one_listing_per_run(s3_copies):
+    """A task's inputs are checked against one LIST of their run (not a HEAD each); a key
+    staged after that listing, by the task itself, is checked with a HEAD."""
+    keys = [f"exp/d{run}/extract/{i}.arrow" for run in (1, 2) for i in range(6)]
+    with s3_copies.workspace() as ws:
+        for i, key in enumerate(keys):
+            ws.publish(make_file(ws.path(key), 500 + i, seed=i))
+    sent = _requests(s3_copies)
+    with s3_copies.workspace() as ws:
+        fetched = ws.fetch_all(keys)
+        assert [p.stat().st_size for p in fetched] == [500 + i for i in range(12)]
+        assert all(p.stat().st_nlink == 2 for p in fetched)  # linked, not downloaded
+        assert sent == {"ListObjectsV2": 2}
+        late = ws.publish(make_file(ws.path("exp/d1/format/late.csv"), 70))
+        ws.settle()
+        assert ws.fetch(late).stat().st_size == 70
+    assert sent == {"ListObjectsV2": 2, "PutObject": 1, "HeadObject": 1}
+
+
 def test_a_copy_is_not_used_once_another_worker_staged_the_key_again(s3_bucket, tmp_path):
     here, there = _store(tmp_path / "w1", True), _store(tmp_path / "w2", True)
     for size in (1000, 1000, 1200):  # the same size with other bytes, then another size
