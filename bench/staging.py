@@ -10,7 +10,7 @@ clock in every mode (about 3 CPU-s in a fresh process; a task process has Airflo
 preload imports the provider and loads the S3 client's data, `preload.warm_s3`). Usage:
     .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
         --events 1000000
-    .venv/bin/python bench/staging.py LAKE [--no-dag] [--rounds=N]
+    .venv/bin/python bench/staging.py LAKE [--no-dag] [--rounds=N] [--modes=1,2,3]
 
 S3 runs twice: with host copies (a task links what an earlier task on this host staged,
 staging.py) and without (every fetch downloads, as tasks on other workers do). Each measure
@@ -87,6 +87,12 @@ def timed(owner, name, label):
     setattr(owner, name, wrapper)
 for name in ("extract", "split", "format_all", "package", "upload", "validate"):
     timed(ExportRun, name, "stage " + name)
+import botocore.client  # the S3 requests sent, by operation
+sent, _call = defaultdict(int), botocore.client.BaseClient._make_api_call
+def _counted(client, operation, params):
+    sent[operation] += 1
+    return _call(client, operation, params)
+botocore.client.BaseClient._make_api_call = _counted
 for name in ("fetch", "publish", "publish_folder", "clear", "keys", "runs", "put_text"):
     for cls in (staging.S3Staging, staging.LocalStaging):
         if name in vars(cls):
@@ -98,7 +104,7 @@ started = time.perf_counter()
 run_export(config, date.fromisoformat(sys.argv[2]))
 total = time.perf_counter() - started
 cpu = time.process_time() - cpu
-print(json.dumps({"total": total, "cpu": cpu, "spent": spent, "calls": calls}))
+print(json.dumps({"total": total, "cpu": cpu, "spent": spent, "calls": calls, "sent": sent}))
 """.replace("{warm}", WARM)
 
 DAG_RUN = """
@@ -188,6 +194,9 @@ def main() -> None:
 
         rounds = next((int(a[9:]) for a in sys.argv[2:] if a.startswith("--rounds=")), 1)
         modes = (("local", base), ("s3 (moto)", s3), ("s3, no host copies", s3_downloads))
+        chosen = next((a[8:].split(",") for a in sys.argv[2:] if a.startswith("--modes=")), None)
+        if chosen:  # by position: 1 local, 2 s3, 3 s3 without host copies
+            modes = tuple(modes[int(n) - 1] for n in chosen)
         for _ in range(rounds):
             for label, env in modes:
                 shutil.rmtree(work / "staging", ignore_errors=True)
@@ -208,6 +217,7 @@ def main() -> None:
                         "timed_run_export_cpu_s": round(parts["cpu"], 2),
                         "spent_s": {k: round(v, 2) for k, v in sorted(parts["spent"].items())},
                         "calls": parts["calls"],
+                        "s3_requests": dict(sorted(parts["sent"].items())),
                     }
                 )
                 shown = f", DAG run (dag.test) {dag:.1f} s" if dag is not None else ""
