@@ -10,13 +10,14 @@ clock in every mode (about 3 CPU-s in a fresh process; a task process has Airflo
 preload imports the provider and loads the S3 client's data, `preload.warm_s3`). Usage:
     .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
         --events 1000000
-    .venv/bin/python bench/staging.py LAKE [--no-dag] [--rounds=N] [--modes=1,2,3]
+    .venv/bin/python bench/staging.py LAKE [--no-dag] [--rounds=N] [--modes=1,2,3] [--pin]
 
 S3 runs twice: with host copies (a task links what an earlier task on this host staged,
 staging.py) and without (every fetch downloads, as tasks on other workers do). Each measure
 prints its wall time, the CPU seconds of its own process, and moto's CPU seconds over
 it (moto shares this machine's cores: what it spends a real S3 endpoint would not take from the
-workers).
+workers). `--pin` gives moto the last core and every measure the others, local ones included, so
+the ratio shows what S3 staging costs the workers when the endpoint's CPU is not theirs.
 """
 
 from __future__ import annotations
@@ -123,9 +124,17 @@ def _floats(code: str, args: list[str], env: dict) -> list[float]:
     return [float(x) for x in _last_line(code, args, env).split()]
 
 
+MEASURE_CPUS: set[int] | None = None  # --pin: the measures' cores (moto has the last one)
+
+
 def _last_line(code: str, args: list[str], env: dict) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=(lambda: os.sched_setaffinity(0, MEASURE_CPUS)) if MEASURE_CPUS else None,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
@@ -144,6 +153,12 @@ def main() -> None:
     )
     try:
         wait_for_port(port)
+        if "--pin" in sys.argv[2:]:  # the endpoint on a core of its own, as a real S3 would be
+            global MEASURE_CPUS
+            cores = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(moto.pid, {cores[-1]})
+            MEASURE_CPUS = set(cores[:-1])
+            print(f"pinned: measures on cores {sorted(MEASURE_CPUS)}, moto on {cores[-1]}")
         endpoint = f"http://127.0.0.1:{port}"
         exports = work / "exports"
         exports.mkdir()
