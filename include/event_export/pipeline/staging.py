@@ -62,6 +62,7 @@ TRANSFER_THREADS = 4  # files moved at once (many small split parts); each multi
 ABANDONED_AFTER_S = 24 * 3600  # a scratch folder this old was left by a killed task
 COPIES = "copies"  # under the scratch folder: host copies of what this worker staged
 COPIES_KEPT_S = 6 * 3600  # a run's copies this long after its last publish (released elsewhere)
+LIST_PAGE = 1000  # keys per LIST request (S3's most)
 ETAG = re.compile(r"[0-9A-Za-z-]{1,100}")  # as a file name: S3's hex digest, "-N" for multipart
 
 
@@ -465,7 +466,7 @@ class S3Staging(Staging):
         below = f"{self.object_key(prefix)}/"
         strip = len(self.prefix) + 1 if self.prefix else 0
         pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=below
+            Bucket=self.bucket, Prefix=below, PaginationConfig={"PageSize": LIST_PAGE}
         )
         found = (o for page in pages for o in page.get("Contents", ()))
         return {o["Key"][strip:]: Version(o["ETag"].strip('"'), int(o["Size"])) for o in found}

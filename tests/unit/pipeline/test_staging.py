@@ -7,6 +7,7 @@ import os
 import time
 
 import pytest
+from event_export.pipeline import staging
 from event_export.pipeline.staging import (
     COPIES_KEPT_S,
     LocalStaging,
@@ -223,6 +224,23 @@ def test_a_task_checks_its_copies_against_one_listing_per_run(s3_copies):
         ws.settle()
         assert ws.fetch(late).stat().st_size == 70
     assert sent == {"ListObjectsV2": 2, "PutObject": 1, "HeadObject": 1}
+
+
+def test_listings_and_clear_read_every_page(s3_copies, monkeypatch):
+    """A run staged in more objects than one LIST returns (S3: 1,000; 2 here) is listed whole:
+    its copies are checked against it and `clear` removes every object."""
+    monkeypatch.setattr(staging, "LIST_PAGE", 2)
+    keys = [f"exp/d1/format/{i}.csv" for i in range(7)]
+    with s3_copies.workspace() as ws:
+        for i, key in enumerate(keys):
+            ws.publish(make_file(ws.path(key), 10 + i, seed=i))
+    sent = _requests(s3_copies)
+    assert s3_copies.keys("exp/d1") == sorted(keys)
+    with s3_copies.workspace() as ws:
+        assert [p.stat().st_size for p in ws.fetch_all(keys)] == [10 + i for i in range(7)]
+    assert sent == {"ListObjectsV2": 8}  # 4 pages each time, no HEAD
+    s3_copies.clear("exp/d1")
+    assert s3_copies.keys("exp/d1") == []
 
 
 def test_a_copy_is_not_used_once_another_worker_staged_the_key_again(s3_bucket, tmp_path):
