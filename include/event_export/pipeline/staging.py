@@ -8,8 +8,9 @@ its outputs; XCom carries the keys (relative to the staging root), never a worke
   and publish copy nothing. Every worker must see that folder (one host, or a shared volume).
 - `S3Staging` (`EES_STAGING_URI=s3://bucket/prefix`, connection `EES_STAGING_CONN_ID`): each
   workspace is a fresh temporary folder under `EES_STAGING_DIR`, removed when the task ends, so
-  tasks of one run may execute on different workers. Files stream to and from S3 through boto3's
-  transfer manager (multipart above 64 MB, never a whole file in memory).
+  tasks of one run may execute on different workers. Files go up in one PUT (multipart above
+  64 MB) and come down in one streamed GET when the workspace's listing shows them below that,
+  else through boto3's transfer manager; never a whole file in memory.
 
 Host copies (S3 only, `EES_STAGING_HOST_COPIES`, on by default). A run's next task often runs on
 the worker that staged its input (one host, or a Celery worker with several slots): downloading
@@ -62,6 +63,7 @@ TRANSFER_THREADS = 4  # files moved at once (many small split parts); each multi
 ABANDONED_AFTER_S = 24 * 3600  # a scratch folder this old was left by a killed task
 COPIES = "copies"  # under the scratch folder: host copies of what this worker staged
 COPIES_KEPT_S = 6 * 3600  # a run's copies this long after its last publish (released elsewhere)
+COPY_BLOCK = 1024 * 1024  # bytes read from a GET's body at a time
 LIST_PAGE = 1000  # keys per LIST request (S3's most)
 ETAG = re.compile(r"[0-9A-Za-z-]{1,100}")  # as a file name: S3's hex digest, "-N" for multipart
 
@@ -155,7 +157,8 @@ class Listing:
 
     The inputs a task fetches were staged by tasks that finished before it started, and S3 lists
     strongly (read-after-write) consistently, so the listing holds their current versions. Keys
-    the listing lacks (staged after it, by this task) are None: the store asks S3 for those.
+    the listing lacks (staged after it, by this task) are None: the store asks S3 for those. A
+    version's size also chooses how a file without a host copy comes down (`S3Staging.fetch`).
     """
 
     def __init__(self, store: S3Staging):
@@ -372,17 +375,39 @@ class S3Staging(Staging):
             uploads.shutdown(wait=True, cancel_futures=True)  # nothing reads the folder after
             shutil.rmtree(root, ignore_errors=True)
 
-    def listing(self) -> Listing | None:
-        return Listing(self) if self.copies is not None else None
+    def listing(self) -> Listing:
+        return Listing(self)
 
     def fetch(self, key: str, target: Path, listing: Listing | None = None) -> None:
         """Link this host's copy of `key` when S3 still holds those bytes, else stream the object
-        to `target` (boto3 writes a temporary name, then renames it)."""
+        to `target`: one GET when the listing shows it below the multipart threshold, else
+        boto3's transfer manager (a HEAD, then ranged GETs in parallel)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        if self._link_copy(key, target, listing):
+        version = listing.version(key) if listing is not None else None
+        if self._link_copy(key, target, version):
+            return
+        if version is not None and version.size < self.transfer["multipart_threshold"]:
+            self._get(key, target)
             return
         config = self.hook.transfer_config
         self.client.download_file(self.bucket, self.object_key(key), str(target), Config=config)
+
+    def _get(self, key: str, target: Path) -> None:
+        """One GET streamed into a temporary name beside `target`, renamed once complete.
+
+        boto3's transfer manager sends a HEAD before each GET and moves the body through its
+        own threads; for the many small files a run stages that doubled the requests and the
+        CPU (docs/performance.md). botocore still checks the body's length, and its CRC32
+        where S3 holds one, as the body ends: a short or corrupt body raises, and no file is
+        left."""
+        fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))["Body"]
+                shutil.copyfileobj(body, out, COPY_BLOCK)
+            os.replace(partial, target)
+        finally:
+            Path(partial).unlink(missing_ok=True)
 
     def publish(self, local: Path, key: str) -> None:
         """Upload `local` as `key` (one PUT below the multipart threshold, whose answer carries
@@ -416,16 +441,15 @@ class S3Staging(Staging):
         except OSError as exc:  # another file system, or a concurrent sweep: no copy, no harm
             log.debug("No host copy of %s: %s", key, exc)
 
-    def _link_copy(self, key: str, target: Path, listing: Listing | None) -> bool:
+    def _link_copy(self, key: str, target: Path, version: Version | None) -> bool:
         """Link this host's copy of `key` as `target` if S3's object has its ETag and size (as
-        `listing` saw them, else as a HEAD tells)."""
+        a listing saw them, else as a HEAD tells)."""
         if self.copies is None:
             return False
         try:
             kept = next((self.copies / check_key(key)).iterdir())
         except (OSError, StopIteration):
             return False
-        version = listing.version(key) if listing is not None else None
         if version is None:
             head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
             version = Version(head["ETag"].strip('"'), head["ContentLength"])

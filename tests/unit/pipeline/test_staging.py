@@ -226,6 +226,42 @@ def test_a_task_checks_its_copies_against_one_listing_per_run(s3_copies):
     assert sent == {"ListObjectsV2": 2, "PutObject": 1, "HeadObject": 1}
 
 
+def test_a_small_file_comes_down_in_one_get_and_a_large_one_in_parts(s3_store):
+    """Without a host copy (a task on another worker): one GET per file the listing shows
+    below the multipart threshold, no HEAD; a larger one through the transfer manager."""
+    with s3_store.workspace() as ws:
+        small = [make_file(ws.path(f"exp/d1/format/{i}.csv"), 3000 + i, seed=i) for i in range(3)]
+        big = make_file(ws.path("exp/d1/package/acme.zip"), 6 * MiB + 1, seed=9)  # multipart
+        expected = [_digest(p) for p in (*small, big)]
+        for path in (*small, big):
+            ws.publish(path)
+    sent = _requests(s3_store)
+    with s3_store.workspace() as ws:
+        fetched = ws.fetch_all([f"exp/d1/format/{i}.csv" for i in range(3)])
+        assert sent == {"ListObjectsV2": 1, "GetObject": 3}
+        fetched.append(ws.fetch("exp/d1/package/acme.zip"))
+        assert [_digest(p) for p in fetched] == expected
+        assert sent["HeadObject"] == 1 and sent["GetObject"] == 5  # 2 ranged GETs for the big one
+        assert sorted(p.name for p in fetched[0].parent.iterdir()) == ["0.csv", "1.csv", "2.csv"]
+    # what makes one GET as safe as the transfer manager: S3 holds each staged file's CRC32, so
+    # botocore checks the body against it as it ends (and its length, as for any body)
+    got = s3_store.client.get_object(Bucket=BUCKET, Key="runs/exp/d1/format/0.csv")
+    assert got["ChecksumCRC32"] and type(got["Body"]).__name__ == "StreamingChecksumBody"
+
+
+def test_a_get_that_fails_leaves_no_file(s3_store):
+    with s3_store.workspace() as ws:
+        ws.publish(make_file(ws.path("exp/d1/format/a.csv"), 100))
+        ws.publish(make_file(ws.path("exp/d1/format/b.csv"), 100))
+    with s3_store.workspace() as ws:
+        ws.fetch("exp/d1/format/a.csv")  # the workspace's listing holds b.csv from here on
+        s3_store.client.delete_object(Bucket=BUCKET, Key="runs/exp/d1/format/b.csv")
+        with pytest.raises(Exception) as gone:
+            ws.fetch("exp/d1/format/b.csv")
+        assert gone.value.response["Error"]["Code"] == "NoSuchKey"
+        assert [p.name for p in ws.path("exp/d1/format").iterdir()] == ["a.csv"]
+
+
 def test_listings_and_clear_read_every_page(s3_copies, monkeypatch):
     """A run staged in more objects than one LIST returns (S3: 1,000; 2 here) is listed whole:
     its copies are checked against it and `clear` removes every object."""
