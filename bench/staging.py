@@ -9,7 +9,7 @@ machine, not of a network. The `run_export` measures import Airflow's S3 provide
 clock in every mode (about 3 CPU-s in a fresh process; a task process has Airflow loaded, and
 preload imports the provider and loads the S3 client's data, `preload.warm_s3`). Usage:
     .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
-        --events 1000000
+        --events 1000000 --distinct 0.95
     .venv/bin/python bench/staging.py LAKE [--no-dag] [--rounds=N] [--modes=1,2,3] [--pin]
 
 S3 runs twice: with host copies (a task links what an earlier task on this host staged,
@@ -22,12 +22,14 @@ the ratio shows what S3 staging costs the workers when the endpoint's CPU is not
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import psutil
@@ -141,8 +143,23 @@ def _last_line(code: str, args: list[str], env: dict) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def _distinctness(lake: Path) -> dict:
+    """The lake's distinct payloads in the measured day, as `make bench` counts them (its
+    `payload_distinctness`): realistic days have about 95% (`--distinct 0.95`), the generator's
+    default (`--distinct 0`) about 2%."""
+    spec = importlib.util.spec_from_file_location("ees_bench", REPO / "bench" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench.payload_distinctness(lake, date.fromisoformat(DAY), "Asia/Kolkata")
+
+
 def main() -> None:
     lake = Path(sys.argv[1]).resolve()
+    found = _distinctness(lake)
+    print(
+        f"lake: {found['rows']:,} events on {DAY}, {found['distinct_payloads']:,} distinct "
+        f"payloads ({found['ratio']:.1%})"
+    )
     with_dag = "--no-dag" not in sys.argv[2:]
     work = Path(tempfile.mkdtemp(prefix="ees-staging-bench-"))
     port = free_port()
