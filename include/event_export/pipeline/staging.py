@@ -82,6 +82,12 @@ VALIDATED_MARKER = "_validated"  # written into a run's prefix when its staging 
 PERIOD_KEY = re.compile(r"\d{4}-\d{2}-\d{2}(_\d{4}-\d{2}-\d{2}|T\d{4}[+-]\d{4}_\d{1,2}h)?")
 
 
+def run_of(key: str) -> str | None:
+    """The run a staged key lies under, `<export_id>/<period>`, or None for a shorter key."""
+    parts = PurePosixPath(key).parts
+    return "/".join(parts[:2]) if len(parts) > 2 else None
+
+
 def is_run_prefix(export_id: str, period: str) -> bool:
     return bool(export_id) and not export_id.startswith(".") and bool(PERIOD_KEY.fullmatch(period))
 
@@ -167,10 +173,9 @@ class Listing:
         self._lock = threading.Lock()  # a task's parallel fetches wait for the one listing
 
     def version(self, key: str) -> Version | None:
-        parts = PurePosixPath(key).parts
-        if len(parts) < 3:  # not under a run's <export>/<period>/
+        run = run_of(key)
+        if run is None:
             return None
-        run = "/".join(parts[:2])
         with self._lock:
             if run not in self._runs:
                 self._runs[run] = self._store.versions(run)
@@ -435,9 +440,8 @@ class S3Staging(Staging):
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             os.link(local, folder / tag)
-            parts = PurePosixPath(key).parts
-            if len(parts) > 2:  # <export>/<period>/...: the run's copies are fresh (the sweep)
-                os.utime(self.copies.joinpath(*parts[:2]))
+            if run := run_of(key):  # the run's copies are fresh (the sweep)
+                os.utime(self.copies / run)
         except OSError as exc:  # another file system, or a concurrent sweep: no copy, no harm
             log.debug("No host copy of %s: %s", key, exc)
 
@@ -487,13 +491,17 @@ class S3Staging(Staging):
 
     def versions(self, prefix: str) -> dict[str, Version]:
         """Each staged key under `prefix` with its object's ETag and size (one listing)."""
-        below = f"{self.object_key(prefix)}/"
         strip = len(self.prefix) + 1 if self.prefix else 0
+        found = self._objects(f"{self.object_key(prefix)}/")
+        return {o["Key"][strip:]: Version(o["ETag"].strip('"'), int(o["Size"])) for o in found}
+
+    def _objects(self, below: str) -> Iterator[dict]:
+        """Every object whose key starts with `below`, as S3 lists them, page after page."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=below, PaginationConfig={"PageSize": LIST_PAGE}
         )
-        found = (o for page in pages for o in page.get("Contents", ()))
-        return {o["Key"][strip:]: Version(o["ETag"].strip('"'), int(o["Size"])) for o in found}
+        for page in pages:
+            yield from page.get("Contents", ())
 
     def put_text(self, key: str, text: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=text.encode())
@@ -502,7 +510,7 @@ class S3Staging(Staging):
         """One listing of the whole staging prefix, grouped by `<export_id>/<period>`."""
         below = f"{self.prefix}/" if self.prefix else ""
         grouped: dict[str, list[dict]] = {}
-        for obj in self.hook.iter_file_metadata(prefix=below, bucket_name=self.bucket):
+        for obj in self._objects(below):
             parts = obj["Key"][len(below) :].split("/")
             if len(parts) >= 3 and is_run_prefix(parts[0], parts[1]):  # <export>/<period>/...
                 grouped.setdefault("/".join(parts[:2]), []).append(obj)
