@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 from event_export.alerts import emails
-from event_export.destinations import ClientSideError, destination_for
-from event_export.destinations.base import PROBE_PREFIX
+from event_export.destinations import ClientSideError, base, destination_for
+from event_export.destinations.base import PROBE_PREFIX, PROBE_STALE, probe_name
 from event_export.destinations.check import check_before_run, check_destination, validated
 from event_export.destinations.errors import SetupError
 from servers.delivery import make_file
@@ -303,9 +303,14 @@ def test_ftp_a_user_who_may_write_but_not_delete_fails_at_the_probes_deletion(ft
     assert result.code == "permission_denied"
     assert passed(result) == [True, True, True, False]
     (kept,) = (ftp.root / "acme").iterdir()
-    assert kept.name.startswith(PROBE_PREFIX) and len(kept.name) == len(PROBE_PREFIX) + 32
+    assert kept.name.startswith(PROBE_PREFIX) and len(kept.name) == len(PROBE_PREFIX) + 16 + 1 + 32
 
-    # The next check by a user who may delete clears what the refused deletion left.
+    # A check by a user who may delete leaves it while it may be a check's in flight, and clears
+    # it once it is an hour old (renamed here as an hour's wait would leave it).
+    assert check_destination(ftp_destination()).ok
+    assert list((ftp.root / "acme").iterdir()) == [kept]
+    old = kept.with_name(probe_name(datetime.now(UTC) - PROBE_STALE))
+    kept.rename(old)
     assert check_destination(ftp_destination()).ok
     assert list((ftp.root / "acme").iterdir()) == []
 
@@ -399,7 +404,9 @@ def test_gcs_a_read_only_service_account_is_denied_writing(refusing_gcs, gcs_buc
         check_before_run(gcs_destination())
 
 
-def test_gcs_a_retention_policy_shows_when_the_probe_cannot_be_deleted(refusing_gcs, gcs_bucket):
+def test_gcs_a_retention_policy_shows_when_the_probe_cannot_be_deleted(
+    refusing_gcs, gcs_bucket, monkeypatch
+):
     """A new object may be created under a retention policy, but not deleted or replaced: the
     probe's deletion is what finds it, and the probe stays (GCS deletes it when it may)."""
     refusing_gcs.refuse(
@@ -421,8 +428,12 @@ def test_gcs_a_retention_policy_shows_when_the_probe_cannot_be_deleted(refusing_
     assert not result.blocks_delivery
     assert check_before_run(gcs_destination())["code"] == "retention_policy"
     assert len(list(gcs_bucket.client.list_blobs(BUCKET))) == 2
-    # Once the policy lets them go, the next check deletes the probes earlier checks left.
+    # Once the policy lets them go, the next check deletes the probes earlier checks left, when
+    # they are an hour old (never a probe younger: it may be a concurrent check's in flight).
     refusing_gcs.rules.clear()
+    assert check_destination(gcs_destination()).ok
+    assert len(list(gcs_bucket.client.list_blobs(BUCKET))) == 2
+    monkeypatch.setattr(base, "PROBE_STALE", timedelta(0))  # as an hour later
     assert check_destination(gcs_destination()).ok
     assert list(gcs_bucket.client.list_blobs(BUCKET)) == []
 

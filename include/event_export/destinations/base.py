@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -23,6 +24,10 @@ _TEMP_ID_LENGTH = 32 + 1  # uuid hex and a dash
 PROBE_PREFIX = ".ees-probe-"  # hidden, and no export names a file with a leading dot
 PROBE_STEPS = ("credentials", "location", "write", "delete")
 PROBE_TEXT = b"Event Export Scheduler destination check. Safe to delete.\n"
+# a probe left this long ago is no check's in flight (a check takes seconds): the next check
+# deletes it; a younger one may be a concurrent check's (a backfill checks its runs together)
+PROBE_STALE = timedelta(hours=1)
+_PROBE_TIME = "%Y%m%dT%H%M%SZ"
 LocalCopy = Callable[[], Path]  # a delivered file's local copy, fetched from staging when called
 
 
@@ -35,13 +40,26 @@ def is_temp(entry: str) -> bool:
     return entry.startswith(TEMP_PREFIX)
 
 
-def probe_name() -> str:
-    """A name for the check's probe object that no client or export file can have."""
-    return f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+def probe_name(now: datetime | None = None) -> str:
+    """A name for the check's probe object that no client or export file can have, stamped with
+    its UTC time so that another check can tell a leftover from a probe in flight."""
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(_PROBE_TIME)
+    return f"{PROBE_PREFIX}{stamp}-{uuid.uuid4().hex}"
 
 
 def is_probe(entry: str) -> bool:
     return entry.startswith(PROBE_PREFIX)
+
+
+def is_stale_probe(entry: str, now: datetime | None = None) -> bool:
+    """Whether `entry` (a name `probes()` listed) is a probe left behind PROBE_STALE or more
+    ago, or unstamped (named before probes carried their time): never a concurrent check's."""
+    stamp = posixpath.basename(entry)[len(PROBE_PREFIX) :].partition("-")[0]
+    try:
+        made = datetime.strptime(stamp, _PROBE_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return True
+    return (now or datetime.now(UTC)) - made >= PROBE_STALE
 
 
 def is_ours(entry: str) -> bool:
@@ -138,8 +156,8 @@ class Destination(ABC):
         self.reach()
         passed("credentials")
         passed("location")
-        for left in self.probes():  # best effort: a retention policy may still hold them
-            with suppress(Exception):
+        for left in filter(is_stale_probe, self.probes()):  # best effort: a retention policy
+            with suppress(Exception):  # may still hold them
                 self.delete(left)
         name = probe_name()
         with tempfile.TemporaryDirectory(prefix="ees-probe-") as folder:

@@ -1,9 +1,10 @@
 """Check a destination before anything is sent there: seed 003's "Save Credentials" step.
 
 For a connection and a bucket or folder: are the credentials accepted, does the bucket or folder
-exist, can a file be written there? A tiny probe object (`.ees-probe-<random>`, a name no export
-or client file has) is written under the export's prefix through the destination's own upload and
-deleted again. A failure's explanation and fix are the ones the failure emails carry
+exist, can a file be written there? A tiny probe object (`.ees-probe-<UTC time>-<random>`, a
+name no export or client file has) is written under the export's prefix through the destination's
+own upload and deleted again; probes left behind an hour ago or more are deleted first. A
+failure's explanation and fix are the ones the failure emails carry
 (`destinations/explanations.py`), and every export run does this check first (dag_builder's
 `check_destination` task), so a client-side problem is found before any data is read.
 
