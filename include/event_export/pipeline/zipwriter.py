@@ -63,22 +63,48 @@ class _Entry:
         return max(self.member.size, self.member.compressed) >= ZIP64_LIMIT
 
 
-class _HashingWriter:
-    """Writes through to a file and hashes every byte on the way (the zip's SHA-256)."""
+Piece = bytes | Path  # a run of the zip's bytes: written here, or a member's file copied whole
 
-    def __init__(self, out):
+
+class _HashingWriter:
+    """Writes through to a file and hashes every byte on the way (the zip's SHA-256); `pieces`
+    records what the zip is made of (headers written here, members' files copied whole)."""
+
+    def __init__(self, out, pieces: list[Piece] | None = None):
         self.out, self.digest, self.offset = out, hashlib.sha256(), 0
+        self.pieces = pieces
 
     def write(self, data: bytes) -> None:
+        self._write(data)
+        if self.pieces is not None:
+            if self.pieces and isinstance(self.pieces[-1], bytes):
+                self.pieces[-1] += data
+            else:
+                self.pieces.append(bytes(data))
+
+    def copy(self, path: Path) -> int:
+        """Copy the file `path` in; returns its size."""
+        copied = 0
+        with path.open("rb") as source:
+            while block := source.read(COPY_BLOCK):
+                self._write(block)
+                copied += len(block)
+        if self.pieces is not None:
+            self.pieces.append(path)
+        return copied
+
+    def _write(self, data: bytes) -> None:
         self.out.write(data)
         self.digest.update(data)
         self.offset += len(data)
 
 
-def assemble_zip(members: Sequence[Member], target: Path) -> str:
-    """Write `members` into `target` in the order given; returns the zip's SHA-256 (hex)."""
+def assemble_zip(members: Sequence[Member], target: Path, pieces: list[Piece] | None = None) -> str:
+    """Write `members` into `target` in the order given; returns the zip's SHA-256 (hex).
+    `pieces`, when given, receives the zip as runs of bytes and members' files, in order (what
+    staging on object storage keeps instead of the zip: `staging.S3Staging.publish_assembled`)."""
     with target.open("wb") as handle:
-        out = _HashingWriter(handle)
+        out = _HashingWriter(handle, pieces)
         entries = [_write_member(out, m) for m in members]
         _write_central_directory(out, entries)
     return out.digest.hexdigest()
@@ -103,12 +129,7 @@ def _write_member(out: _HashingWriter, member: Member) -> _Entry:
     header = (version, flags, DEFLATED, DOS_TIME, DOS_DATE, facts.crc, *sizes)
     out.write(_LOCAL.pack(b"PK\x03\x04", *header, len(encoded), len(extra)))
     out.write(encoded + extra)
-    copied = 0
-    for path in member.paths:
-        with path.open("rb") as source:
-            while block := source.read(COPY_BLOCK):
-                out.write(block)
-                copied += len(block)
+    copied = sum(out.copy(path) for path in member.paths)
     if copied != facts.compressed:
         raise ValueError(f"{member.path} holds {copied} bytes, {facts.compressed} expected")
     return entry

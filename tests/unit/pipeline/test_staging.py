@@ -376,3 +376,96 @@ def test_an_etag_that_is_no_file_name_keeps_no_copy(s3_copies, etag):
     assert not any(p.name in ("escape", "b") for p in s3_copies.scratch.rglob("*"))
     with s3_copies.workspace() as ws:
         assert _digest(ws.fetch("exp/d1/format/a.csv")) == expected
+
+
+def _stage_members(store: S3Staging, count: int = 3) -> tuple[list[str], list[bytes | str]]:
+    """`count` members staged by one task (as format's are) and pieces that hold them between
+    runs of header bytes, as a zip does."""
+    with store.workspace() as ws:
+        keys = [
+            ws.publish(make_file(ws.path(f"exp/d1/format/{i}.deflate"), 2000 + i, seed=i))
+            for i in range(count)
+        ]
+    pieces: list[bytes | str] = [b"head"]
+    for key in keys:
+        pieces += [key, f"between {key}".encode()]
+    return keys, pieces
+
+
+def _assemble(ws, pieces: list[bytes | str], name: str = "exp/d1/package/acme.zip"):
+    """The file made of `pieces` written into `ws` (its keys fetched there), as package does."""
+    target = ws.path(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        for piece in pieces:
+            out.write(piece if isinstance(piece, bytes) else ws.fetch(piece).read_bytes())
+    return target
+
+
+def test_an_assembled_file_is_staged_as_its_pieces_and_rebuilt_elsewhere(s3_bucket, tmp_path):
+    """A zip's bytes are its members' between headers: S3 keeps the recipe, not the bytes again.
+    The worker that made it links its copy; another rebuilds it with one GET per member."""
+    here = _store(tmp_path / "here", host_copies=True)
+    keys, pieces = _stage_members(here)
+    with here.workspace() as ws:
+        target = _assemble(ws, pieces)
+        expected = target.read_bytes()
+        assert ws.publish_assembled(target, pieces) == "exp/d1/package/acme.zip"
+    assert here.keys("exp/d1/package") == [f"exp/d1/package/acme.zip{staging.ASSEMBLY}"]
+    sent = _requests(here)
+    with here.workspace() as ws:  # a later task on the same worker: its copy, no member fetched
+        fetched = ws.fetch("exp/d1/package/acme.zip")
+        assert fetched.read_bytes() == expected and fetched.stat().st_nlink == 2
+    assert sent == {"ListObjectsV2": 1, "GetObject": 1}  # the listing, the recipe
+
+    elsewhere = _store(tmp_path / "elsewhere", host_copies=False)
+    sent = _requests(elsewhere)
+    with elsewhere.workspace() as ws:
+        fetched = ws.fetch("exp/d1/package/acme.zip")
+        assert fetched.read_bytes() == expected
+        assert sorted(p.name for p in fetched.parent.iterdir()) == ["acme.zip"]
+    assert sent == {"ListObjectsV2": 1, "GetObject": 1 + len(keys)}
+
+
+def test_an_assembled_file_whose_member_was_staged_again_is_not_rebuilt(s3_bucket, tmp_path):
+    """Each member's GET holds S3 to the ETag recorded with the recipe: a member staged again
+    since (a format task rerun alone) fails the fetch and leaves no file, rather than a zip
+    that no longer matches the manifest's checksum."""
+    here = _store(tmp_path / "here", host_copies=True)
+    keys, pieces = _stage_members(here)
+    with here.workspace() as ws:
+        ws.publish_assembled(_assemble(ws, pieces), pieces)
+    with here.workspace() as ws:
+        ws.publish(make_file(ws.path(keys[1]), 2001, seed=99))  # same size, other bytes
+    elsewhere = _store(tmp_path / "elsewhere", host_copies=False)
+    with elsewhere.workspace() as ws:
+        with pytest.raises(Exception) as changed:
+            ws.fetch("exp/d1/package/acme.zip")
+        assert changed.value.response["Error"]["Code"] in ("PreconditionFailed", "412")
+        assert list(ws.path("exp/d1/package").iterdir()) == []
+
+
+def test_publishing_an_assembled_file_replaces_a_whole_one_and_checks_the_sizes(s3_copies):
+    _, pieces = _stage_members(s3_copies)
+    with s3_copies.workspace() as ws:
+        plain = ws.publish(make_file(ws.path("exp/d1/package/acme.zip"), 10))  # an earlier try
+    assert s3_copies.keys("exp/d1/package") == [plain]
+    with s3_copies.workspace() as ws:
+        target = _assemble(ws, pieces)
+        ws.publish_assembled(target, pieces)
+        ws.settle()
+        assert s3_copies.keys("exp/d1/package") == [f"{plain}{staging.ASSEMBLY}"]
+        with target.open("ab") as out:
+            out.write(b"one byte more than its pieces")
+        with pytest.raises(ValueError, match=r"pieces of exp/d1/package/acme\.zip hold"):
+            ws.publish_assembled(target, pieces)
+            ws.settle()
+
+
+def test_local_staging_keeps_an_assembled_file_as_it_is(tmp_path):
+    store = LocalStaging(tmp_path / "staging")
+    with store.workspace() as ws:
+        member = ws.publish(make_file(ws.path("exp/d1/format/0.deflate"), 100))
+        target = _assemble(ws, [b"head", member])
+        assert ws.publish_assembled(target, [b"head", member]) == "exp/d1/package/acme.zip"
+    assert store.keys("exp/d1/package") == ["exp/d1/package/acme.zip"]

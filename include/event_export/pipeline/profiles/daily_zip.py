@@ -20,7 +20,7 @@ from event_export.pipeline.shards import is_cut, joined_pieces, row_range
 from event_export.pipeline.stages.csv_format import READ_COLUMNS, format_csv, header, payload_keys
 from event_export.pipeline.stages.package import build_zip, describe
 from event_export.pipeline.staging import Workspace
-from event_export.pipeline.zipwriter import Member
+from event_export.pipeline.zipwriter import Member, Piece
 from event_export.scheduling.schedules import Period
 
 
@@ -109,11 +109,14 @@ class DailyZip:
         ]
         name = self.zip_name()
         target = out_dir / name
-        sha256 = build_zip(members, target)
+        written: list[Piece] = []  # the zip: its headers, and the members' staged files
+        sha256 = build_zip(members, target, written)
         rows = {key: sum(p["rows"] for p in pieces) for key, pieces in sorted(events.items())}
         keys = {entries[names[key]]: key for key in events}
         described = describe(target, name, sum(rows.values()), rows, keys, sha256).to_dict()
-        return [{**described, "path": ws.publish(target)}]
+        staged = {path: key for key, path in local.items()}
+        made_of = [p if isinstance(p, bytes) else staged[p] for p in written]
+        return [{**described, "path": ws.publish_assembled(target, made_of)}]
 
     def manifest_name(self, files: list[DeliveryDict]) -> str:
         if files:

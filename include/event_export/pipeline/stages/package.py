@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from event_export.pipeline.zipwriter import Member, assemble_zip
+from event_export.pipeline.zipwriter import Member, Piece, assemble_zip
 
 COPY_BLOCK = 1024 * 1024
 
@@ -40,14 +40,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_zip(members: list[Member], target: Path) -> str:
-    """Assemble `members` into a deterministic zip, in name order; returns its SHA-256.
+def build_zip(members: list[Member], target: Path, pieces: list[Piece] | None = None) -> str:
+    """Assemble `members` into a deterministic zip, in name order; returns its SHA-256
+    (`pieces`: see zipwriter.assemble_zip).
 
     The zip is written under a temporary name and renamed, so `target` is whole or absent.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    sha256 = assemble_zip(sorted(members, key=lambda m: m.name), partial)
+    sha256 = assemble_zip(sorted(members, key=lambda m: m.name), partial, pieces)
     partial.replace(target)
     return sha256
 
