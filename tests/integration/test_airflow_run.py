@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pytest
 from conftest import METADATA_DB, export_dags, set_local_connection, task_instances
 from event_export.pipeline.lake import read_window
+from event_export.pipeline.staging_cleanup import SWEPT
 from event_export.scheduling.windows import day_window
 
 CONFIG = """\
@@ -67,7 +68,8 @@ def test_dag_run_delivers_the_day_and_a_rerun_is_identical(
     assert errors == []
     staging = delivered.parent.parent / "staging"
     assert staging.is_dir()  # the run staged there, then released it after validate
-    assert list(staging.rglob("*")) == []  # nothing left behind, not even the export's folder
+    # nothing left behind, not even the export's folder (only the host's stamp of its last sweep)
+    assert [p.name for p in staging.rglob("*")] == [SWEPT]
     zip_path = delivered / "acme_01112026.zip"
     manifest = json.loads((delivered / "acme_01112026.manifest").read_text())
     first_zip = zip_path.read_bytes()
@@ -103,7 +105,7 @@ def test_dag_run_delivers_the_day_and_a_rerun_is_identical(
     assert delivered_rows == lake.num_rows == manifest["total_rows"]
 
     assert _run(dag, demo_day) == "success"
-    assert list(staging.rglob("*")) == []
+    assert [p.name for p in staging.rglob("*")] == [SWEPT]
     assert zip_path.read_bytes() == first_zip
     assert sorted(p.name for p in Path(delivered).iterdir()) == [
         "acme_01112026.manifest",

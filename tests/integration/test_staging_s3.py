@@ -20,6 +20,7 @@ from event_export.pipeline import schema
 from event_export.pipeline.lake import count_profiles, count_window
 from event_export.pipeline.run import ExportRun, run_export
 from event_export.pipeline.staging import ASSEMBLY, S3Staging
+from event_export.pipeline.staging_cleanup import SWEPT
 from event_export.scheduling.windows import day_window
 from servers.net import set_connection
 from servers.s3 import aws_connection, boto_client
@@ -79,7 +80,9 @@ def xcom(dag_run, task_id: str):
 
 
 def files_under(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    """The files under `folder` but the host's stamp of its last staging sweep."""
+    found = folder.rglob("*") if folder.exists() else []
+    return [p for p in found if p.is_file() and p.name != SWEPT]
 
 
 def test_dag_run_hands_over_through_s3_and_delivers_the_lake(
@@ -194,7 +197,7 @@ def test_gcp_export_through_s3_staging_delivers_what_local_staging_does(
     objects = staged(s3_staging, f"gcp_{case}/2026-11-01/")
     # No task's workspace is left; what stays (run_export does not release the run) is one host
     # copy per staged object, named by its ETag, for the worker's later tasks.
-    assert [p.name for p in (tmp_path / "scratch").iterdir()] == ["copies"]
+    assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == [SWEPT, "copies"]
     assert host_copies(tmp_path / "scratch") == etags(s3_staging, f"gcp_{case}/2026-11-01/")
     columns_file = f"/{schema.EVENT_FILE}"  # each event's recorded columns (schema contract)
     formatted = [k for k in objects if "/format/" in k and not k.endswith(columns_file)]

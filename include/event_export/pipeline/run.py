@@ -117,7 +117,7 @@ class ExportRun:
         name, only the columns the naming profile's format reads, with an index of the parts
         (`path` is the index's staging key) and the raw event names beside them; and `base`,
         the previous delivery's schema, for the run's format and validate (pipeline/schema.py)."""
-        staging_cleanup.sweep(self.store)  # every run's staging past its retention
+        staging_cleanup.sweep_if_due(self.store)  # runs' staging past its retention
         self.store.clear(self.prefix)  # our own stale staging from an earlier try of this day
         source = lake_uri(self.config.source)
         day = self.day.isoformat()

@@ -114,6 +114,7 @@ class Staging:
     """The store behind the workspaces: what `fetch`, `publish` and `clear` mean."""
 
     location: str
+    host_dir: Path  # this host's folder for the store (the local staging, or S3's scratch)
 
     @contextmanager
     def workspace(self) -> Iterator[Workspace]:
@@ -284,6 +285,7 @@ class LocalStaging(Staging):
     def __init__(self, root: Path):
         self.root = root
         self.location = str(root)
+        self.host_dir = root
 
     @contextmanager
     def workspace(self) -> Iterator[Workspace]:
@@ -364,7 +366,7 @@ class S3Staging(Staging):
         self.conn_id = conn_id
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.scratch = scratch
+        self.scratch = self.host_dir = scratch
         self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self.transfer = {
             "multipart_threshold": multipart_threshold,

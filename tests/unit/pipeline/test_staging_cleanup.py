@@ -3,13 +3,23 @@ failed run's stays for a retry until EES_STAGING_MAX_AGE_DAYS; on a local folder
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from event_export.pipeline.lake import Window
 from event_export.pipeline.staging import VALIDATED_MARKER, LocalStaging, S3Staging, is_run_prefix
-from event_export.pipeline.staging_cleanup import Retention, describe_left, release, sweep
+from event_export.pipeline.staging_cleanup import (
+    SWEEP_EVERY_S,
+    SWEPT,
+    Retention,
+    describe_left,
+    release,
+    sweep,
+    sweep_if_due,
+)
 from event_export.scheduling.schedules import day_period, days_period, hours_period
 from event_export.settings import staging_keep_days, staging_max_age_days
 from servers.net import set_connection
@@ -102,6 +112,24 @@ def test_the_sweep_spares_young_runs_of_every_export_and_removes_aged_ones(store
         "globex_6h/2026-11-01T0000+0000_6h"
     ]
     assert [r.prefix for r in store.runs()] == [RUN]
+
+
+def test_a_host_sweeps_at_most_every_ten_minutes(store, monkeypatch):
+    """Each extract would list every run in flight (0.4 CPU-s for 421 runs on a local folder):
+    a host's sweeps are SWEEP_EVERY_S apart, its stamp's mtime telling when it last swept."""
+    listed = []
+    runs = store.runs
+    monkeypatch.setattr(store, "runs", lambda: listed.append(1) or runs())
+    _stage(store, RUN)
+    assert sweep_if_due(store) == []  # never swept on this host: swept (nothing aged)
+    assert sweep_if_due(store) is None  # a moment later: not again
+    assert len(listed) == 1
+    stamp = store.host_dir / SWEPT
+    earlier = time.time() - SWEEP_EVERY_S - 1
+    os.utime(stamp, (earlier, earlier))
+    assert sweep_if_due(store) == []
+    assert len(listed) == 2 and stamp.stat().st_mtime > earlier
+    assert [r.prefix for r in runs()] == [RUN]  # the stamp is no run, and no run went
 
 
 def test_a_store_that_cannot_list_or_remove_never_fails_the_run(tmp_path):
