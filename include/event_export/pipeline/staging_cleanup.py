@@ -12,9 +12,9 @@ the zip) is about 20 times the delivered zip, so it must not outlive its use:
   first (the extract clears the prefix).
 - The sweep runs at the start of an export run (its extract task), over the whole staging area,
   so an export that no longer runs (stopped) is swept by the others; a host sweeps at most every
-  `SWEEP_EVERY_S` (its stamp `.swept`): retention counts in days, and each sweep lists every run
-  in flight, 0.4 CPU-s for 421 runs of 124 files on local staging, LIST pages on S3, which a
-  night's burst of extracts paid each (docs/performance.md).
+  `SWEEP_EVERY_S` (its stamp `.swept`): retention counts in days, and each sweep lists every
+  run staged (in flight, failed, or kept by EES_STAGING_KEEP_DAYS): 1.1 CPU-s for 1,000 runs of
+  124 files on local staging, 124 LIST pages on S3, which every extract paid (docs/capacity.md).
 
 Neither step may fail a run: what they could not remove is logged and swept again later.
 """
