@@ -479,17 +479,18 @@ class S3Staging(Staging):
         A fetch on this host links the copy; elsewhere it rebuilds the file from the pieces,
         each GET conditional on the ETag recorded here, so a member staged again since fails
         the fetch instead of changing the file."""
-        listed = []
+        listed, made = [], 0
         for piece in pieces:
             if isinstance(piece, bytes):
                 listed.append({"bytes": base64.b64encode(piece).decode("ascii")})
+                made += len(piece)
                 continue
             version = listing.version(piece) if listing is not None else None
             if version is None and (version := self._head(piece)) is None:
                 raise FileNotFoundError(f"{key}'s piece {piece} is not staged")
             listed.append({"key": piece, "etag": version.etag, "size": version.size})
+            made += version.size
         size = local.stat().st_size
-        made = sum(p["size"] if "key" in p else len(base64.b64decode(p["bytes"])) for p in listed)
         if made != size:
             raise ValueError(f"the pieces of {key} hold {made} bytes, {local} holds {size}")
         recipe = json.dumps({"size": size, "pieces": listed}).encode()
@@ -536,6 +537,12 @@ class S3Staging(Staging):
             if written != recipe["size"]:
                 raise OSError(f"{key} came to {written} bytes, {recipe['size']} expected")
             os.replace(partial_path, target)
+            log.info(
+                "Rebuilt %s (%d bytes) from its %d staged pieces",
+                key,
+                written,
+                len(recipe["pieces"]),
+            )
         finally:
             Path(partial_path).unlink(missing_ok=True)
 
@@ -545,11 +552,13 @@ class S3Staging(Staging):
         kept = self._copy_of(key, version)
         if kept is not None:
             try:
-                with kept.open("rb") as source:
+                source = kept.open("rb")
+            except FileNotFoundError:  # swept meanwhile: download instead
+                pass
+            else:
+                with source:
                     shutil.copyfileobj(source, out, COPY_BLOCK)
                 return
-            except FileNotFoundError:  # swept meanwhile: download instead
-                out.seek(0, os.SEEK_END)
         got = self.client.get_object(
             Bucket=self.bucket, Key=self.object_key(key), IfMatch=f'"{version.etag}"'
         )
