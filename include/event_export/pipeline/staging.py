@@ -114,7 +114,11 @@ class Staging:
     """The store behind the workspaces: what `fetch`, `publish` and `clear` mean."""
 
     location: str
-    host_dir: Path  # this host's folder for the store (the local staging, or S3's scratch)
+
+    @property
+    def host_dir(self) -> Path:
+        """This host's folder for the store (the local staging, or S3's scratch)."""
+        raise NotImplementedError
 
     @contextmanager
     def workspace(self) -> Iterator[Workspace]:
@@ -236,23 +240,21 @@ class Workspace:
         """Stage a file written under `root` (queued, with `uploads`); returns its key. The file
         must not change afterwards."""
         key = self.key(path)
-        if self._uploads is None:
-            self.store.publish(Path(path), key)
-            return key
-        self._wait(lambda queued: queued == key)  # the same key again: in order
-        with self._lock:
-            self._queued[key] = self._uploads.submit(self.store.publish, Path(path), key)
-        return key
+        return self._stage(key, partial(self.store.publish, Path(path), key))
 
     def publish_assembled(self, path: str | Path, pieces: list[bytes | str]) -> str:
         """As `publish`, for a file made of `pieces` (Staging.publish_assembled); the keys among
         them must have been fetched or published by this workspace."""
         key = self.key(path)
-        self._wait(lambda queued: queued == key)
         job = partial(self.store.publish_assembled, Path(path), key, pieces, self.listing)
+        return self._stage(key, job)
+
+    def _stage(self, key: str, job) -> str:
+        """Run `job` (staging `key`) now, or queue it with `uploads`; returns `key`."""
         if self._uploads is None:
             job()
             return key
+        self._wait(lambda queued: queued == key)  # the same key again: in order
         with self._lock:
             self._queued[key] = self._uploads.submit(job)
         return key
@@ -285,7 +287,10 @@ class LocalStaging(Staging):
     def __init__(self, root: Path):
         self.root = root
         self.location = str(root)
-        self.host_dir = root
+
+    @property
+    def host_dir(self) -> Path:
+        return self.root
 
     @contextmanager
     def workspace(self) -> Iterator[Workspace]:
@@ -366,7 +371,7 @@ class S3Staging(Staging):
         self.conn_id = conn_id
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.scratch = self.host_dir = scratch
+        self.scratch = scratch
         self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self.transfer = {
             "multipart_threshold": multipart_threshold,
@@ -374,6 +379,10 @@ class S3Staging(Staging):
         }
         self._client_lock = threading.Lock()  # boto3 builds clients unsafely across threads
         self.copies = scratch / COPIES if host_copies else None
+
+    @property
+    def host_dir(self) -> Path:
+        return self.scratch
 
     @cached_property
     def hook(self) -> S3Hook:
@@ -443,14 +452,15 @@ class S3Staging(Staging):
         CPU (docs/performance.md). botocore still checks the body's length, and its CRC32
         where S3 holds one, as the body ends: a short or corrupt body raises, and no file is
         left."""
-        fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))["Body"]
-                shutil.copyfileobj(body, out, COPY_BLOCK)
-            os.replace(partial, target)
-        finally:
-            Path(partial).unlink(missing_ok=True)
+        with _replacing(target) as out:
+            self._download_into(out, key)
+
+    def _download_into(self, out, key: str, etag: str | None = None) -> None:
+        """One GET of `key` streamed into `out`; with `etag`, answered only while the object
+        has it (S3 refuses with 412 otherwise)."""
+        condition = {"IfMatch": f'"{etag}"'} if etag is not None else {}
+        got = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key), **condition)
+        shutil.copyfileobj(got["Body"], out, COPY_BLOCK)
 
     def publish(self, local: Path, key: str) -> None:
         """Upload `local` as `key` (one PUT below the multipart threshold, whose answer carries
@@ -525,26 +535,16 @@ class S3Staging(Staging):
         size, else the pieces written in order into a temporary name, renamed once whole."""
         if self._link_copy(key, target, Version(etag, recipe["size"])):
             return
-        fd, partial_path = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for piece in recipe["pieces"]:
-                    if "bytes" in piece:
-                        out.write(base64.b64decode(piece["bytes"]))
-                        continue
-                    self._write_piece(out, piece["key"], Version(piece["etag"], piece["size"]))
-                written = out.tell()
-            if written != recipe["size"]:
+        with _replacing(target) as out:
+            for piece in recipe["pieces"]:
+                if "bytes" in piece:
+                    out.write(base64.b64decode(piece["bytes"]))
+                    continue
+                self._write_piece(out, piece["key"], Version(piece["etag"], piece["size"]))
+            if (written := out.tell()) != recipe["size"]:
                 raise OSError(f"{key} came to {written} bytes, {recipe['size']} expected")
-            os.replace(partial_path, target)
-            log.info(
-                "Rebuilt %s (%d bytes) from its %d staged pieces",
-                key,
-                written,
-                len(recipe["pieces"]),
-            )
-        finally:
-            Path(partial_path).unlink(missing_ok=True)
+        pieces = len(recipe["pieces"])
+        log.info("Rebuilt %s (%d bytes) from its %d staged pieces", key, written, pieces)
 
     def _write_piece(self, out, key: str, version: Version) -> None:
         """The staged file `key` appended to `out`: this host's copy if it has `version`, else
@@ -559,10 +559,7 @@ class S3Staging(Staging):
                 with source:
                     shutil.copyfileobj(source, out, COPY_BLOCK)
                 return
-        got = self.client.get_object(
-            Bucket=self.bucket, Key=self.object_key(key), IfMatch=f'"{version.etag}"'
-        )
-        shutil.copyfileobj(got["Body"], out, COPY_BLOCK)
+        self._download_into(out, key, version.etag)
 
     def _keep_copy(self, local: Path, key: str, etag: str) -> None:
         """Hard-link the staged file as `<copies>/<key>/<ETag>`, replacing an earlier copy."""
@@ -668,6 +665,19 @@ class S3Staging(Staging):
                 )
             )
         return found
+
+
+@contextmanager
+def _replacing(target: Path) -> Iterator:
+    """A file open for writing under a temporary name beside `target`, renamed to `target` when
+    the block ends without an error; removed otherwise, so `target` is whole or as it was."""
+    fd, partial_path = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.replace(partial_path, target)
+    finally:
+        Path(partial_path).unlink(missing_ok=True)
 
 
 def _remove_aged(folders: Iterable[Path], age_s: float, what: str) -> None:
