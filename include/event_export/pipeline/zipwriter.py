@@ -77,10 +77,10 @@ class _HashingWriter:
     def write(self, data: bytes) -> None:
         self._write(data)
         if self.pieces is not None:
-            if self.pieces and isinstance(self.pieces[-1], bytes):
-                self.pieces[-1] += data
+            if self.pieces and isinstance(self.pieces[-1], bytearray):
+                self.pieces[-1] += data  # in place: a run grows without being copied again
             else:
-                self.pieces.append(bytes(data))
+                self.pieces.append(bytearray(data))
 
     def copy(self, path: Path) -> int:
         """Copy the file `path` in; returns its size."""
@@ -107,6 +107,8 @@ def assemble_zip(members: Sequence[Member], target: Path, pieces: list[Piece] | 
         out = _HashingWriter(handle, pieces)
         entries = [_write_member(out, m) for m in members]
         _write_central_directory(out, entries)
+    if pieces is not None:
+        pieces[:] = [bytes(p) if isinstance(p, bytearray) else p for p in pieces]
     return out.digest.hexdigest()
 
 

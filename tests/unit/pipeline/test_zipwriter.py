@@ -2,6 +2,7 @@
 threads, read sizes or load, with its SHA-256 taken while it is written."""
 
 import hashlib
+import itertools
 import os
 import random
 import shutil
@@ -269,3 +270,19 @@ def test_deflate_pieces_join_into_one_stream_zlib_and_zip_readers_accept(sources
     member = Member("cut_01112026.csv", tuple(p for p, _ in pieces), joined)
     assert build_zip([member, *others], again) == sha256
     assert again.read_bytes() == target.read_bytes()
+
+
+def test_pieces_are_the_zip_as_written_bytes_and_member_files(sources, tmp_path):
+    """What S3 staging keeps instead of the zip (staging.publish_assembled): runs of bytes the
+    writer made and the members' files, which joined in order give the zip byte for byte."""
+    members = _members(sources, tmp_path / "members")
+    many = members + [  # thousands of entries: a central directory of many small writes
+        Member(f"e{i:05d}_01112026.csv", members[1].path, members[1].deflated) for i in range(3000)
+    ]
+    pieces = []
+    assemble_zip(many, tmp_path / "day.zip", pieces)
+    assert all(type(p) is bytes or p in {m.path for m in members} for p in pieces)
+    assert not any(type(a) is type(b) is bytes for a, b in itertools.pairwise(pieces))
+    joined = b"".join(p if type(p) is bytes else p.read_bytes() for p in pieces)
+    assert joined == (tmp_path / "day.zip").read_bytes()
+    assert sum(type(p) is not bytes for p in pieces) == len(many)
