@@ -23,7 +23,7 @@ GOOD = """\
 client_id: good
 export_id: {export_id}
 schedule: {{timezone: Asia/Kolkata, deadline: 7:30, start_date: 2026-10-01}}
-destination: {{type: local, conn_id: demo_local, path: good}}
+destination: {{type: local, conn_id: demo_local, path: "{export_id}"}}
 """
 VALID = GOOD.replace("client_id: good", "client_id: hostile")
 
@@ -50,6 +50,12 @@ def static_cases() -> list[Case]:
 
 def _valid(export_id: str) -> bytes:
     return VALID.format(export_id=export_id).encode()
+
+
+def _clash(export_id: str) -> bytes:
+    """A valid daily zip of client 'clash' into the folder 'shared'."""
+    text = VALID.format(export_id=export_id).replace("client_id: hostile", "client_id: clash")
+    return text.replace(f'path: "{export_id}"', "path: shared").encode()
 
 
 GENERATED: dict[str, tuple[str, str, bytes | str | None]] = {
@@ -84,6 +90,15 @@ GENERATED: dict[str, tuple[str, str, bytes | str | None]] = {
     "rlo\u202egnp.yaml": ("export_id", "must equal the file name 'rlo\\u202egnp'", None),
     # two files, one export id: the second is refused
     "dup_twin.yml": ("export_id", "'dup_twin' is already used by", None),
+    # daily zips of one client into one folder (clash_first.yaml holds it): the later ones are
+    # refused, each in a DAG file (shard) other than the holder's
+    "clash_later.yaml": ("destination.path", "clash_first.yaml already delivers", None),
+    "clash_folded.yaml": ("destination.path", "clash_first.yaml already delivers", None),
+    "clash_quoted.yaml": ("destination.path", "clash_first.yaml already delivers", None),
+}
+# the valid file a generated case is refused beside; it loads
+HOLDERS = {"dup_twin.yml": "dup_twin.yaml"} | {
+    f"clash_{kind}.yaml": "clash_first.yaml" for kind in ("later", "folded", "quoted")
 }
 
 
@@ -102,6 +117,11 @@ def write_generated(folder: Path) -> None:
         + b"[" * 100_000
         + b"]" * 100_000
         + b"\n",
+        "clash_first.yaml": _clash("clash_first"),
+        "clash_later.yaml": _clash("clash_later"),
+        "clash_folded.yaml": _clash("clash_folded").replace(b"path: shared", b"path: Shared"),
+        # the client id spelled with a YAML escape: no 'clash' in the file's bytes
+        "clash_quoted.yaml": _clash("clash_quoted").replace(b"clash", b'"\\x63lash"', 1),
     }
     for name, (_, _, kind) in GENERATED.items():
         path = folder / name
@@ -121,6 +141,7 @@ def write_generated(folder: Path) -> None:
                 )
             )
     (folder / "dup_twin.yaml").write_bytes(_valid("dup_twin"))  # loads; the .yml one is refused
+    (folder / "clash_first.yaml").write_bytes(contents["clash_first.yaml"])
 
 
 def populate(folder: Path, only: list[Case] | None = None) -> list[Case]:
@@ -139,7 +160,7 @@ def populate(folder: Path, only: list[Case] | None = None) -> list[Case]:
         for case in cases:
             if case.file_name in generated:
                 os.replace(scratch / case.file_name, folder / case.file_name)
-        if any(c.file_name == "dup_twin.yml" for c in cases):
-            os.replace(scratch / "dup_twin.yaml", folder / "dup_twin.yaml")
+        for holder in {HOLDERS[c.file_name] for c in cases if c.file_name in HOLDERS}:
+            os.replace(scratch / holder, folder / holder)
         shutil.rmtree(scratch)
     return cases

@@ -88,7 +88,7 @@ def hook_exports(receiver, lake: Path) -> dict[str, str]:
         # due 5 s after its logical date and paused: the triggered run never starts
         "dl_hook": "client_id: acme\nexport_id: dl_hook\n"
         "schedule: {timezone: Asia/Kolkata, deadline: '00:00:05', enabled: false}\n"
-        "destination: {type: local, conn_id: stack_missing_conn}\n"
+        "destination: {type: local, conn_id: stack_missing_conn, path: dl_hook}\n"
         f"notify: {{webhooks: [{hook('/hooks/deadline', 'deadline_missed')}]}}\n",
         # its own lake (the session's Kolkata day): the stack's lake changes with other tests
         "ok_hook": f"client_id: acme\nexport_id: ok_hook\nsource: {lake}\n"

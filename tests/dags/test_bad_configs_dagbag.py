@@ -53,7 +53,7 @@ def test_every_bad_config_in_one_folder_is_named_and_the_good_dags_load(tmp_path
     (folder / "build_raises.yaml").write_text(VALID.format(export_id="build_raises"))
     monkeypatch.setattr(dag_builder, "tags_for", _raise_for("build_raises", dag_builder.tags_for))
     bag = _parse(folder, monkeypatch)
-    assert _exports(bag) == {f"export_{GOOD_ID}", "export_dup_twin"}
+    assert _exports(bag) == {f"export_{GOOD_ID}", "export_dup_twin", "export_clash_first"}
     lines = _error_lines(bag)
     assert f"ValueError: {len(cases) + 1} export config(s) are invalid and were skipped:" in lines
     for case in cases:
@@ -124,3 +124,17 @@ def test_each_export_lives_in_the_dag_file_of_its_shard_and_a_worker_reads_only_
     other = next(p for p in (REPO / "dags").glob("exports_*.py") if p != own)
     assert DagBag(dag_folder=other).dag_ids == []
     assert os.environ[PARSING_DAG_ID] == "export_spread_3"
+
+
+def test_daily_zips_of_one_client_into_one_folder_keep_only_the_first_dag(tmp_path, monkeypatch):
+    clashes = [c for c in generated_cases() if c.file_name.startswith("clash_")]
+    folder = tmp_path / "exports"
+    populate(folder, clashes)
+    holder = factory.shard_of("clash_first")
+    assert all(factory.shard_of(Path(c.file_name).stem) != holder for c in clashes)
+    bag = _parse(folder, monkeypatch)
+    assert _exports(bag) == {f"export_{GOOD_ID}", "export_clash_first"}
+    lines = _error_lines(bag)
+    assert f"ValueError: {len(clashes)} export config(s) are invalid and were skipped:" in lines
+    for case in clashes:
+        assert len(_named(lines, case, folder)) == 1, case

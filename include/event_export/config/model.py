@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from event_export.config import object_keys, yaml_reader
+from event_export.config import collisions, object_keys, yaml_reader
 from event_export.config import path_template as templates
 from event_export.config.yaml_reader import ConfigProblem, describe, printable, unsafe_character
 
@@ -758,15 +758,18 @@ def load_all(
     select: Callable[[str], bool] | None = None,
     load: Callable[[Path], ExportConfig | ConfigError] = load_or_error,
 ) -> tuple[dict[Path, ExportConfig], list[ConfigError]]:
-    """Load every config in a folder; bad files and duplicate ids are reported, not raised.
+    """Load every config in a folder; bad files, duplicate ids and exports that would overwrite
+    each other's files (config/collisions.py) are reported, not raised.
 
     `select` keeps only files whose would-be export id it accepts (a DAG file's shard); `load`
     reads one file (the Exports page passes one that caches unchanged files)."""
     good: dict[Path, ExportConfig] = {}
     errors: list[ConfigError] = []
     seen: dict[str, Path] = {}
+    others: list[Path] = []  # outside the selection: read only to find who holds a place
     for path in config_files(folder):
         if select is not None and not select(path.stem):
+            others.append(path)
             continue
         result = load(path)
         if isinstance(result, ConfigError):
@@ -777,6 +780,7 @@ def load_all(
         else:
             seen[result.export_id] = path
             good[path] = result
+    errors.extend(collisions.refuse(good, others, load, yaml_reader.MAX_BYTES))
     return good, errors
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 from event_export.config import path_template
+from event_export.config.collisions import fold  # names one file system sees as one
 from event_export.scheduling.windows import ddmmyyyy  # the period label, reused in names
 
 MAX_NAME_BYTES = 255  # a file name component on ext4, APFS, NTFS (UTF-16 units there: fewer)
@@ -67,11 +68,6 @@ def safe_component(name: str, keep_spaces: bool = True, limit: int = MAX_FINAL_B
     cleaned = cleaned.lstrip(".") or "-"
     cleaned = _TRAILING.sub(lambda m: "_" * len(m.group()), cleaned)
     return fit_bytes(cleaned, limit)
-
-
-def fold(name: str) -> str:
-    """The key two names share when a case-insensitive, normalising file system sees one file."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
 def _tags(event: str) -> Iterable[str]:

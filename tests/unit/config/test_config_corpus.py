@@ -35,7 +35,7 @@ def test_every_bad_file_is_one_error_naming_its_field_and_the_good_one_loads(tmp
     folder = tmp_path / "exports"
     cases = populate(folder)
     good, errors = load_all(folder)
-    assert sorted(c.export_id for c in good.values()) == ["dup_twin", GOOD_ID]
+    assert sorted(c.export_id for c in good.values()) == ["clash_first", "dup_twin", GOOD_ID]
     assert len(errors) == len(cases)
     lines = _lines(errors)
     for case in cases:
@@ -93,7 +93,7 @@ def test_config_check_prints_file_field_message_and_exits_non_zero_without_a_tra
     assert "Traceback" not in done.stderr
     for case in cases:
         assert case.line_prefix(folder) in done.stderr
-    assert done.stdout.strip() == f"2 valid config(s), {len(cases)} broken"
+    assert done.stdout.strip() == f"3 valid config(s), {len(cases)} broken"
 
 
 class NoAirflowState:
@@ -119,7 +119,7 @@ def test_the_exports_page_lists_every_bad_file_as_an_invalid_row(tmp_path):
     cases = populate(folder)
     good, errors = _ConfigCache().load(folder)  # what GET /ees/api/exports and `ees list` read
     page = list_exports(good, errors, NoAirflowState(), {}, page_size=40)
-    assert page.total == len(cases) + 2
+    assert page.total == len(cases) + 3
     rows = page.items
     for number in range(2, page.total // 40 + 2):
         rows += list_exports(good, errors, NoAirflowState(), {}, page=number, page_size=40).items

@@ -1,0 +1,110 @@
+"""Two exports that would write the same files into the same place, refused at load.
+
+Why: a daily zip is named for its client and its day alone (`<client>_<DDMMYYYY>.zip` and
+`<client>_<DDMMYYYY>.manifest`, as the Event Data Scheduler document asks), so two daily_zip
+exports of one client delivering to one folder would overwrite each other's files every night,
+each run "succeeding", and the client would get whichever finished last. Only a duplicate
+export id was refused before. gcp_export names carry a request id made from the export id
+(`pipeline/naming.request_id_for`), so they never meet another export's.
+
+Which one keeps running: the config first in file-name order holds the place (as for a
+duplicate export id); every later one fails alone, naming the file that holds it and the field
+to change. The DAG files are sharded by export id, so a shard also looks at the configs of the
+other shards, but reads in full only those that could name one of its clients (`_may_name`).
+
+What is compared: the client id, and the place: for S3 and GCS the bucket (bucket names are
+global, whichever connection reaches them) and the path; for Azure the connection (its storage
+account), the container and the path; for local folders, sFTP and FTP the connection and the
+path, folded for case and Unicode normalisation (the server may be Windows or macOS). Two
+connections that reach one server and folder cannot be seen from the configs; docs/config.md
+says so.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from event_export.config.yaml_reader import printable
+
+if TYPE_CHECKING:
+    from event_export.config.model import ConfigError, ExportConfig
+
+FOLDERS = ("local", "sftp", "ftp")  # file systems that may ignore case and normal forms
+Place = tuple[str, ...]  # (client id, destination type, where, path)
+
+
+def fold(name: str) -> str:
+    """The key two names share when a case-insensitive, normalising file system sees one."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def place(config: ExportConfig) -> Place | None:
+    """Where `config`'s file names could meet another export's, or None when its names carry
+    its own export id (gcp_export)."""
+    if config.profile != "daily_zip":
+        return None
+    dest = config.destination
+    if dest.type in ("s3", "gcs"):
+        where = dest.bucket
+    elif dest.type == "azure":
+        where = f"{dest.conn_id}/{dest.container}"
+    else:
+        where = dest.conn_id
+    path = fold(dest.path) if dest.type in FOLDERS else dest.path
+    return (config.client_id, dest.type, where, path)
+
+
+def _may_name(path: Path, clients: set[str], limit: int) -> bool:
+    """Whether the file's text could give one of `clients` as its client id: the id appears in
+    it, or a backslash does (a double-quoted YAML escape can spell any character). A client id
+    is a plain identifier, so nothing else can write it without its letters."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
+    except OSError:
+        return False  # unreadable: it cannot load, so it holds no place
+    return b"\\" in raw or any(c.encode() in raw for c in clients)
+
+
+def refuse(
+    good: dict[Path, ExportConfig],
+    others: Iterable[Path],
+    load: Callable[[Path], ExportConfig | ConfigError],
+    limit: int,
+) -> list[ConfigError]:
+    """Remove from `good` every config whose place a config earlier in file-name order holds,
+    and return their errors. `others` are the config files outside `good`'s selection (a
+    DAG file's shard), in file-name order; `limit` bounds how much of one is read."""
+    from event_export.config.model import ConfigError, ExportConfig
+
+    mine = {path: where for path, config in good.items() if (where := place(config))}
+    if not mine:
+        return []
+    clients = {where[0] for where in mine.values()}
+    last = max(mine)
+    held = list(mine.items())
+    for path in others:
+        if path < last and _may_name(path, clients, limit):
+            loaded = load(path)
+            if isinstance(loaded, ExportConfig) and (where := place(loaded)) is not None:
+                held.append((path, where))
+    holder: dict[Place, Path] = {}
+    errors = []
+    for path, where in sorted(held):
+        first = holder.setdefault(where, path)
+        if first != path and path in mine:
+            config = good.pop(path)
+            errors.append(ConfigError(path, (_message(config, first),)))
+    return errors
+
+
+def _message(config: ExportConfig, holder: Path) -> str:
+    return printable(
+        f"destination.path: {holder.name} already delivers the daily zip of client "
+        f"{config.client_id!r} to {config.destination.location} under the same names "
+        f"({config.client_id}_<DDMMYYYY>.zip and .manifest): each would overwrite the other's "
+        "files; give this export another destination.path"
+    )
