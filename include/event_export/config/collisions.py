@@ -22,6 +22,7 @@ says so.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -32,6 +33,7 @@ from event_export.config.yaml_reader import printable
 if TYPE_CHECKING:
     from event_export.config.model import ConfigError, ExportConfig
 
+_WORD = re.compile(rb"[a-z0-9_-]+")  # a client id's alphabet (model.IDENTIFIER)
 FOLDERS = ("local", "sftp", "ftp")  # file systems that may ignore case and normal forms
 Place = tuple[str, ...]  # (client id, destination type, where, path)
 
@@ -57,16 +59,22 @@ def place(config: ExportConfig) -> Place | None:
     return (config.client_id, dest.type, where, path)
 
 
-def _may_name(path: Path, clients: set[str], limit: int) -> bool:
-    """Whether the file's text could give one of `clients` as its client id: the id appears in
-    it, or a backslash does (a double-quoted YAML escape can spell any character). A client id
-    is a plain identifier, so nothing else can write it without its letters."""
+def _may_name(path: Path, clients: frozenset[bytes], limit: int) -> bool:
+    """Whether the file's text could give one of `clients` as its client id: the id is one of
+    its words (runs of the id's alphabet), or a backslash is in it (a double-quoted YAML escape
+    can spell any character). Without an escape, YAML writes a value's characters as they are,
+    and any character next to the id's own would make another value."""
     try:
+        size = path.stat().st_size
+        if size > limit:
+            return False  # too big to load, so it holds no place
         with path.open("rb") as handle:
-            raw = handle.read(limit + 1)
+            raw = handle.read(size + 1)
     except OSError:
-        return False  # unreadable: it cannot load, so it holds no place
-    return b"\\" in raw or any(c.encode() in raw for c in clients)
+        return False  # unreadable: it cannot load either
+    if len(raw) > size:
+        return True  # grown since it was listed: the loader decides
+    return b"\\" in raw or not clients.isdisjoint(_WORD.findall(raw))
 
 
 def refuse(
@@ -83,7 +91,7 @@ def refuse(
     mine = {path: where for path, config in good.items() if (where := place(config))}
     if not mine:
         return []
-    clients = {where[0] for where in mine.values()}
+    clients = frozenset(where[0].encode() for where in mine.values())
     last = max(mine)
     held = list(mine.items())
     for path in others:
