@@ -1,5 +1,7 @@
 """Which config edits are allowed: the product lets a recurring export change from its next run,
-but never between events and user profiles, and never a one-time export.
+but never between events and user profiles, and never a one-time export. Nor may a change give
+an export's delivery place (config/collisions.py) to another file: the first file in name order
+holds a place, so a new file sorting before a running export would stop it.
 
 Configs live in git, so the check compares each config with its version at a git ref (the branch
 a change is merged into): `python -m event_export.config.edits --against origin/main`.
@@ -12,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from event_export.config import yaml_reader
+from event_export.config import collisions, yaml_reader
 from event_export.config.model import ConfigError, ExportConfig, config_files, load_or_error
 from event_export.settings import exports_dir
 
@@ -63,14 +65,45 @@ def check_against(ref: str, folder: Path) -> list[str]:
         ).stdout.strip()
     ).resolve()
     problems = []
+    current: dict[Path, ExportConfig] = {}
+    before: dict[Path, ExportConfig] = {}
     for path in config_files(folder):
         new = load_or_error(path)  # never raises, never blocks on a FIFO
         if isinstance(new, ConfigError):
             continue  # invalid configs are reported by `event_export.config.model check`
+        current[path] = new
         old = _at_ref(ref, path, repo)
         if old is None:
             continue
+        before[path] = old
         problems += [f"{path}: {p}" for p in edit_problems(old, new)]
+    return problems + takeovers(current, before, ref)
+
+
+def _holders(configs: dict[Path, ExportConfig]) -> dict[collisions.Place, Path]:
+    held: dict[collisions.Place, Path] = {}
+    for path in sorted(configs):
+        if (where := collisions.place(configs[path])) is not None:
+            held.setdefault(where, path)
+    return held
+
+
+def takeovers(
+    current: dict[Path, ExportConfig], before: dict[Path, ExportConfig], ref: str
+) -> list[str]:
+    """Files that now hold a place another file held at `ref` and still delivers to: the change
+    would refuse that running export (its DAG goes) in favour of this one."""
+    was = _holders(before)
+    problems = []
+    for where, path in _holders(current).items():
+        old = was.get(where)
+        if old is not None and old != path and collisions.place(current[old]) == where:
+            problems.append(
+                f"{path}: destination.path: takes the place of {old.name}, which delivers the "
+                f"daily zip of client {where[0]!r} to {current[path].destination.location} at "
+                f"{ref}: {old.name} would be refused and stop; give this export another "
+                "destination.path"
+            )
     return problems
 
 

@@ -50,6 +50,29 @@ def test_check_against_a_git_ref(tmp_path):
     (exports / "once.yaml").write_text(
         once.replace("one_time}", "one_time, timezone: Asia/Kolkata}")
     )
-    (exports / "new.yaml").write_text(once.replace("once", "new"))  # new files are not edits
+    new = once.replace("once", "new").replace("conn_id: c}", "conn_id: c, path: new}")
+    (exports / "new.yaml").write_text(new)  # new files are not edits
     (problem,) = check_against("HEAD", exports)
     assert "once.yaml: schedule.frequency: a one-time export cannot be edited" in problem
+
+
+def test_a_new_file_may_not_take_a_running_exports_place(tmp_path):
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    daily = "client_id: acme\nexport_id: {id}\ndestination: {{type: sftp, conn_id: c, path: {p}}}\n"
+    (exports / "m_daily.yaml").write_text(daily.format(id="m_daily", p="out"))
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    # sorts after the running export: refused at load, and no takeover
+    (exports / "z_later.yaml").write_text(daily.format(id="z_later", p="out"))
+    assert check_against("HEAD", exports) == []
+    # sorts before it, into the same folder spelled in another case: it would take the place
+    (exports / "a_first.yaml").write_text(daily.format(id="a_first", p="OUT"))
+    (problem,) = check_against("HEAD", exports)
+    assert problem.startswith(f"{exports / 'a_first.yaml'}: destination.path: takes the place")
+    assert "m_daily.yaml would be refused" in problem
+    # the running export moving away leaves the place free: no problem
+    (exports / "m_daily.yaml").write_text(daily.format(id="m_daily", p="elsewhere"))
+    assert check_against("HEAD", exports) == []
