@@ -36,16 +36,23 @@ def test_a_one_time_export_cannot_be_edited():
     assert edit_problems(old, old) == []
 
 
-def test_check_against_a_git_ref(tmp_path):
+def _committed(tmp_path, files: dict[str, str]):
+    """A git repository whose `exports/` folder holds `files` (name -> text), committed."""
     git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
     subprocess.run([*git, "init", "-q"], check=True)
     exports = tmp_path / "exports"
     exports.mkdir()
-    once = "client_id: acme\nexport_id: once\nschedule: {frequency: one_time}\n"
-    once += "destination: {type: local, conn_id: c}\n"
-    (exports / "once.yaml").write_text(once)
+    for name, text in files.items():
+        (exports / name).write_text(text)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    return exports
+
+
+def test_check_against_a_git_ref(tmp_path):
+    once = "client_id: acme\nexport_id: once\nschedule: {frequency: one_time}\n"
+    once += "destination: {type: local, conn_id: c}\n"
+    exports = _committed(tmp_path, {"once.yaml": once})
     assert check_against("HEAD", exports) == []
     (exports / "once.yaml").write_text(
         once.replace("one_time}", "one_time, timezone: Asia/Kolkata}")
@@ -57,14 +64,8 @@ def test_check_against_a_git_ref(tmp_path):
 
 
 def test_a_new_file_may_not_take_a_running_exports_place(tmp_path):
-    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    exports = tmp_path / "exports"
-    exports.mkdir()
     daily = "client_id: acme\nexport_id: {id}\ndestination: {{type: sftp, conn_id: c, path: {p}}}\n"
-    (exports / "m_daily.yaml").write_text(daily.format(id="m_daily", p="out"))
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    exports = _committed(tmp_path, {"m_daily.yaml": daily.format(id="m_daily", p="out")})
     # sorts after the running export: refused at load, and no takeover
     (exports / "z_later.yaml").write_text(daily.format(id="z_later", p="out"))
     assert check_against("HEAD", exports) == []
