@@ -10,12 +10,19 @@ a change is merged into): `python -m event_export.config.edits --against origin/
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from event_export.config import collisions, yaml_reader
-from event_export.config.model import ConfigError, ExportConfig, config_files, load_or_error
+from event_export.config.model import (
+    CONFIG_SUFFIXES,
+    ConfigError,
+    ExportConfig,
+    config_files,
+    load_or_error,
+)
 from event_export.settings import exports_dir
 
 
@@ -77,7 +84,26 @@ def check_against(ref: str, folder: Path) -> list[str]:
             continue
         before[path] = old
         problems += [f"{path}: {p}" for p in edit_problems(old, new)]
+    for path in _removed_since(ref, folder, repo, current):
+        if (old := _at_ref(ref, path, repo)) is not None and old.export_id == path.stem:
+            before[path] = old
     return problems + takeovers(current, before, ref)
+
+
+def _removed_since(
+    ref: str, folder: Path, repo: Path, current: dict[Path, ExportConfig]
+) -> list[Path]:
+    """The config files the folder held at `ref` that are not among `current` (removed, renamed
+    or broken since): they held places at `ref` too."""
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "ls-tree", "-z", "--name-only", ref, "--", f"{folder.resolve()}/"],
+        capture_output=True,
+    )
+    if listed.returncode:
+        return []  # no such ref or folder there: nothing was removed
+    names = [Path(os.fsdecode(n)).name for n in listed.stdout.split(b"\0") if n]
+    paths = [folder / name for name in names if name.endswith(CONFIG_SUFFIXES)]
+    return [p for p in paths if p not in current]
 
 
 def _holders(configs: dict[Path, ExportConfig]) -> dict[collisions.Place, Path]:
@@ -97,13 +123,14 @@ def takeovers(
     problems = []
     for where, path in _holders(current).items():
         old = was.get(where)
-        if old is not None and old != path and collisions.place(current[old]) == where:
-            problems.append(
-                f"{path}: destination.path: takes the place of {old.name}, which delivers the "
-                f"daily zip of client {where[0]!r} to {current[path].destination.location} at "
-                f"{ref}: {old.name} would be refused and stop; give this export another "
-                "destination.path"
-            )
+        if old in (None, path) or old not in current or collisions.place(current[old]) != where:
+            continue  # the place was free, or is still its holder's, or its holder left it
+        problems.append(
+            f"{path}: destination.path: takes the place of {old.name}, which delivers the "
+            f"daily zip of client {where[0]!r} to {current[path].destination.location} at "
+            f"{ref}: {old.name} would be refused and stop; give this export another "
+            "destination.path"
+        )
     return problems
 
 

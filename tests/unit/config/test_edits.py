@@ -77,3 +77,25 @@ def test_a_new_file_may_not_take_a_running_exports_place(tmp_path):
     # the running export moving away leaves the place free: no problem
     (exports / "m_daily.yaml").write_text(daily.format(id="m_daily", p="elsewhere"))
     assert check_against("HEAD", exports) == []
+
+
+def test_a_removed_holder_leaves_its_place_to_the_next_file(tmp_path):
+    daily = "client_id: acme\nexport_id: {id}\ndestination: {{type: sftp, conn_id: c, path: {p}}}\n"
+    exports = _committed(
+        tmp_path,
+        {
+            "a_old.yaml": daily.format(id="a_old", p="out"),
+            "m_b.yaml": daily.format(id="m_b", p="out"),
+        },
+    )
+    # at the ref a_old delivered and m_b was refused; a_old removed, c_new sorts before m_b
+    (exports / "a_old.yaml").unlink()
+    (exports / "c_new.yaml").write_text(daily.format(id="c_new", p="out"))
+    assert check_against("HEAD", exports) == []  # m_b never ran: nothing is taken from it
+    # a_old back: c_new now takes nothing either (a_old sorts first and keeps its place)
+    (exports / "a_old.yaml").write_text(daily.format(id="a_old", p="out"))
+    assert check_against("HEAD", exports) == []
+    # a_old renamed to z_old: the file that ran is gone, its successor sorts last
+    (exports / "a_old.yaml").unlink()
+    (exports / "z_old.yaml").write_text(daily.format(id="z_old", p="out"))
+    assert check_against("HEAD", exports) == []
