@@ -317,3 +317,43 @@ def test_a_failed_upload_keeps_its_staging_and_clearing_the_task_retries_from_it
     assert done["upload"]["try_number"] >= 2  # retried from the staged zip, the lake not re-read
     assert delivered.is_file() and delivered.stat().st_size > 0
     assert not staged.exists()  # validated: released
+
+
+def test_a_config_that_stops_loading_reaches_on_call_once(airflow_stack, smtp_server):
+    """The hourly check's own path: a worker runs `check_exports`, which emails on-call about a
+    config that no longer loads (its export has no DAG, so no run would ever alert)."""
+    api = airflow_stack.api()
+    airflow_stack.wait_for_dag("ees_health_check")
+    api.set_paused("ees_health_check", False)
+    broken = airflow_stack.home / "exports" / "typo_zone.yaml"
+    broken.write_text(
+        "client_id: acme\nexport_id: typo_zone\nschedule: {timezone: Asia/Kolkta}\n"
+        "destination: {type: local, conn_id: stack_delivery, path: typo}\n"
+    )
+
+    def config_emails():
+        return [m for m in smtp_server.messages if str(m["Subject"]).startswith("[EES config]")]
+
+    def checked() -> dict:
+        logical = datetime.now(UTC).replace(microsecond=0)
+        if logical.minute == logical.second == 0:  # the hourly run's own logical date
+            logical += timedelta(seconds=1)
+        run_id = api.trigger("ees_health_check", logical.isoformat())["dag_run_id"]
+
+        def finished():
+            runs = [r for r in api.latest_runs("ees_health_check") if r["dag_run_id"] == run_id]
+            return runs[0] if runs else None
+
+        return wait_until(finished, 180, f"health check {run_id}", every=2)
+
+    before = len(config_emails())
+    try:
+        assert checked()["state"] == "success", airflow_stack.log_text()[-4000:]
+        (email,) = wait_until(lambda: config_emails()[before:], 30, "the on-call email")
+        assert email["X-Envelope-To"] == "oncall@ees.invalid"
+        body = smtp_server.body(email)
+        assert f"{broken}: schedule.timezone: unknown IANA time zone" in body
+        assert checked()["state"] == "success"  # the next check: already told
+        assert len(config_emails()) == before + 1
+    finally:
+        broken.unlink()

@@ -150,6 +150,23 @@ def internal_failure(to: Sequence[str], export_id: str, run_id: str, error: str)
     )
 
 
+def broken_configs(to: Sequence[str], errors: Sequence[str]) -> Email:
+    """On-call: export configs that stopped loading, so their exports do not run at all."""
+    count = len(errors)
+    return Email(
+        tuple(to),
+        f"[EES config] {count} export config(s) not loaded: their exports do not run",
+        (
+            f"{count} export config file(s) could not be loaded. Each such export has no DAG, so "
+            "it runs no more, and no deadline or failure alert will come for it.",
+            *errors,
+            "Fix each file (`ees validate` lists what is wrong with every file); the export's "
+            "DAG returns with the next parse of the DAG files. Deliver the days it missed with "
+            "`ees backfill`.",
+        ),
+    )
+
+
 def notification_failed(
     to: Sequence[str], export_id: str, event: str, failures: Sequence[str]
 ) -> Email:

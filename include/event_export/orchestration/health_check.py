@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from event_export.alerts import emails, notifications
+from event_export.alerts import broken_configs, emails, notifications
 from event_export.alerts.deadlines import alert_line
 from event_export.alerts.failure_policy import (
     AlertOnCall,
@@ -25,7 +25,7 @@ from event_export.alerts.failure_policy import (
     undo,
 )
 from event_export.alerts.incidents import IncidentStore
-from event_export.config.model import ExportConfig
+from event_export.config.model import ConfigError, ExportConfig
 from event_export.orchestration.airflow_api import AirflowApi
 from event_export.orchestration.failure_reports import XCOM_KEY
 from event_export.orchestration.task_ids import CHECK_REQUEST
@@ -177,3 +177,14 @@ def run_check(
     if errors:
         raise RuntimeError("health check incomplete: " + "; ".join(errors))
     return report
+
+
+def alert_broken_configs(
+    errors: list[ConfigError], store: IncidentStore, actors: Actors | None = None
+) -> list[str]:
+    """On-call's one email about configs that stopped loading (alerts/broken_configs.py), kept
+    beside the incident state and under its lock."""
+    send = (actors or Actors()).send
+    with store.locked():
+        state = store.path.with_name(broken_configs.STATE_FILE)
+        return broken_configs.alert(errors, state, send, oncall_emails())
