@@ -6,6 +6,8 @@ the stack listens on is on loopback."""
 
 import ipaddress
 import json
+import os
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +16,8 @@ from event_export.alerts.incidents import IncidentStore
 from event_export.config.model import load_config
 from event_export.generator import write_window
 from event_export.orchestration.airflow_api import AirflowApi
-from event_export.orchestration.health_check import observe, run_check
+from event_export.orchestration.factory import shard_of
+from event_export.orchestration.health_check import missing_dags, observe, run_check
 from event_export.orchestration.pools import ASK_EACH_UP_TO, ensure_upload_pools
 from event_export.pipeline.lake import Window
 from event_export.scheduling.priorities import POOL_PREFIX, upload_pool
@@ -357,3 +360,26 @@ def test_a_config_that_stops_loading_reaches_on_call_once(airflow_stack, smtp_se
         assert len(config_emails()) == before + 1
     finally:
         broken.unlink()
+
+
+def test_a_valid_config_airflow_has_no_dag_for_is_found_through_the_rest_api(
+    airflow_stack, tmp_path
+):
+    """What a DAG file that failed to import leaves: valid configs without DAGs. Airflow's own
+    listing of non-stale DAGs (`AirflowApi.dag_ids`) is what the health check compares with."""
+    api = airflow_stack.api()
+    airflow_stack.wait_for_dag("export_stop_me")
+    running = airflow_stack.home / "exports" / "stop_me.yaml"
+    orphan = tmp_path / "no_dag_here.yaml"  # never in the stack's folder: Airflow has no DAG
+    orphan.write_text(running.read_text().replace("export_id: stop_me", "export_id: no_dag_here"))
+    hour_ago = time.time() - 3600
+    os.utime(orphan, (hour_ago, hour_ago))
+    configs = {running: load_config(running), orphan: load_config(orphan)}
+    assert {"export_stop_me", "ees_health_check"} <= api.dag_ids("")
+    now = datetime.now(UTC)
+    missing = missing_dags(configs, api, now)
+    assert list(missing) == [str(orphan)]
+    shard = f"dags/exports_{shard_of('no_dag_here'):02d}.py did not import"
+    assert missing[str(orphan)].startswith(f"{orphan}: (dag): ") and shard in missing[str(orphan)]
+    os.utime(orphan)  # just written: a new config's DAG gets its grace
+    assert missing_dags(configs, api, now) == {}

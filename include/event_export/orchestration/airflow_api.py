@@ -133,6 +133,20 @@ class AirflowApi:
     def get_dag(self, dag_id: str) -> dict | None:
         return self._call("GET", f"/dags/{quote(dag_id)}")
 
+    def dag_ids(self, prefix: str) -> set[str]:
+        """Every DAG id starting with `prefix` that Airflow has and that is not stale (a DAG
+        whose file no longer declares it is stale), a page of 100 at a time."""
+        found: set[str] = set()
+        offset = 0
+        while True:
+            params = {"dag_id_prefix_pattern": prefix, "limit": 100, "offset": offset}
+            page = self._call("GET", "/dags", params=params) or {}
+            rows = list(page.get("dags", []))
+            found.update(row["dag_id"] for row in rows)
+            offset += len(rows)
+            if not rows or offset >= page["total_entries"]:
+                return found
+
     def set_paused(self, dag_id: str, paused: bool = True) -> dict:
         """PATCH /api/v2/dags/{dag_id} with is_paused: how a stopped export is paused."""
         done = self._call(

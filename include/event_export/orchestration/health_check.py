@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from event_export.alerts import broken_configs, emails, notifications
 from event_export.alerts.deadlines import alert_line
@@ -25,8 +26,10 @@ from event_export.alerts.failure_policy import (
     undo,
 )
 from event_export.alerts.incidents import IncidentStore
-from event_export.config.model import ConfigError, ExportConfig
+from event_export.config.model import DAG_ID_PREFIX, ConfigError, ExportConfig
+from event_export.config.yaml_reader import printable
 from event_export.orchestration.airflow_api import AirflowApi
+from event_export.orchestration.factory import shard_of
 from event_export.orchestration.failure_reports import XCOM_KEY
 from event_export.orchestration.task_ids import CHECK_REQUEST
 from event_export.settings import oncall_emails
@@ -179,12 +182,44 @@ def run_check(
     return report
 
 
-def alert_broken_configs(
-    errors: list[ConfigError], store: IncidentStore, actors: Actors | None = None
+MISSING_GRACE = timedelta(minutes=30)  # a new or edited config's DAG appears within a few parses
+
+
+def missing_dags(
+    configs: dict[Path, ExportConfig], api: AirflowApi, now: datetime
+) -> dict[str, str]:
+    """The valid configs, unchanged for MISSING_GRACE, that Airflow has no DAG for: their DAG
+    file did not import or timed out (file -> what is wrong, as broken_configs.alert takes it)."""
+    have = api.dag_ids(DAG_ID_PREFIX)
+    missing = {}
+    for path, config in configs.items():
+        if config.dag_id in have:
+            continue
+        try:
+            changed = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except OSError:
+            continue  # gone since it was read
+        if now - changed < MISSING_GRACE:
+            continue
+        shard = f"exports_{shard_of(config.export_id):02d}.py"
+        missing[printable(str(path))] = printable(
+            f"{path}: (dag): the config loads, but Airflow has no DAG {config.dag_id} for it: "
+            f"its DAG file dags/{shard} did not import or timed out (see its import error)"
+        )
+    return missing
+
+
+def alert_missing_exports(
+    broken: list[ConfigError],
+    missing: dict[str, str],
+    store: IncidentStore,
+    actors: Actors | None = None,
 ) -> list[str]:
-    """On-call's one email about configs that stopped loading (alerts/broken_configs.py), kept
-    beside the incident state and under its lock."""
+    """On-call's one email about exports without a DAG (alerts/broken_configs.py): configs that
+    do not load or build, and valid ones whose DAG file failed; kept beside the incident state
+    and under its lock."""
     send = (actors or Actors()).send
     with store.locked():
         state = store.path.with_name(broken_configs.STATE_FILE)
-        return broken_configs.alert(errors, state, send, oncall_emails())
+        problems = {**broken_configs.lines(broken), **missing}
+        return broken_configs.alert(problems, state, send, oncall_emails())

@@ -25,9 +25,9 @@ def build_health_dag() -> DAG:
             "Every hour: looks at each export's latest finished run. Client-side failures follow "
             "the three-email policy (email 1 at once, 2 a day later, 3 on day three with the "
             "export paused); failures on our side alert on-call. State: EES_INCIDENTS_PATH. "
-            "Emails on-call once about each export config that stopped loading (its export has "
-            "no DAG, so no run alerts). Also creates any missing upload pool (ees_upload_*) the "
-            "export configs use."
+            "Emails on-call once about each export without a DAG (a config that does not load, "
+            "or whose DAG file failed: no run could alert). Also creates any missing upload "
+            "pool (ees_upload_*) the export configs use."
         ),
         default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
     ) as dag:
@@ -37,17 +37,22 @@ def build_health_dag() -> DAG:
             from event_export.alerts.incidents import IncidentStore
             from event_export.config.model import load_all
             from event_export.orchestration.airflow_api import AirflowApi
-            from event_export.orchestration.health_check import alert_broken_configs, run_check
+            from event_export.orchestration.factory import config_errors
+            from event_export.orchestration.health_check import (
+                alert_missing_exports,
+                missing_dags,
+                run_check,
+            )
             from event_export.settings import exports_dir
 
-            good, broken = load_all(exports_dir())
-            store = IncidentStore()
-            try:  # a config that stopped loading has no DAG, so no run would ever alert
-                alerted = alert_broken_configs(broken, store)
+            good, _ = load_all(exports_dir())
+            store, api, now = IncidentStore(), AirflowApi.from_connection(), datetime.now(UTC)
+            try:  # an export without a DAG has no run that could alert
+                broken, missing = config_errors(), missing_dags(good, api, now)
+                alerted = alert_missing_exports(broken, missing, store)
             finally:  # the exports' own checks run whatever that email did
-                api = AirflowApi.from_connection()
-                report = run_check(list(good.values()), api, store, datetime.now(UTC))
-            return {**report, **({"broken configs": alerted} if alerted else {})}
+                report = run_check(list(good.values()), api, store, now)
+            return {**report, **({"exports without a DAG": alerted} if alerted else {})}
 
         @task
         def ensure_upload_pools() -> dict:

@@ -1,5 +1,5 @@
-"""On-call's email about export configs that stopped loading (alerts/broken_configs.py): once per
-broken file, again only when its error changes, retried after a refused send."""
+"""On-call's email about exports without a DAG (alerts/broken_configs.py): once per broken file,
+again only when its error changes, retried after a refused send."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bad_configs import GOOD, GOOD_ID, populate, static_cases
 from event_export.alerts import broken_configs
 from event_export.alerts.incidents import IncidentStore
 from event_export.config.model import load_all
-from event_export.orchestration.health_check import alert_broken_configs
+from event_export.orchestration.health_check import alert_missing_exports
 
 TO = ("oncall@ees.invalid",)
 
@@ -22,8 +22,8 @@ def _write(folder, export_id: str, text: str):
     return path
 
 
-def _errors(folder):
-    return load_all(folder)[1]
+def _errors(folder) -> dict[str, str]:
+    return broken_configs.lines(load_all(folder)[1])
 
 
 def test_each_broken_file_is_emailed_once_and_again_only_when_its_error_changes(tmp_path, caplog):
@@ -41,7 +41,7 @@ def test_each_broken_file_is_emailed_once_and_again_only_when_its_error_changes(
     assert any(
         "typo.yaml: schedule.timezone: unknown IANA time zone" in p for p in email.paragraphs
     )
-    assert "EES_ALERT config_invalid export=typo" in caplog.text
+    assert f"EES_ALERT config_invalid file={folder / 'typo.yaml'}" in caplog.text
     # the next hours: nothing new, nothing sent
     assert broken_configs.alert(_errors(folder), state, sent.append, TO) == []
     assert len(sent) == 1
@@ -77,10 +77,10 @@ def test_the_whole_corpus_reaches_on_call_by_smtp_in_one_email(tmp_path, smtp_se
     folder = tmp_path / "exports"
     cases = populate(folder)
     store = IncidentStore(tmp_path / "incidents.json")
-    errors = _errors(folder)
+    errors = load_all(folder)[1]
     before = len(smtp_server.messages)
-    assert len(alert_broken_configs(errors, store)) == len(cases)
-    assert alert_broken_configs(errors, store) == []  # the next check: already told
+    assert len(alert_missing_exports(errors, {}, store)) == len(cases)
+    assert alert_missing_exports(errors, {}, store) == []  # the next check: already told
     (message,) = smtp_server.messages[before:]
     assert message["X-Envelope-To"] == TO[0]
     assert str(message["Subject"]) == (
