@@ -82,6 +82,14 @@ class _ConfigCache:
             self._seen[path] = cached
         return cached[1]
 
+    def changed(self) -> dict[str, datetime]:
+        """When each loaded export's config file last changed (UTC), by export id."""
+        return {
+            result.export_id: datetime.fromtimestamp(stamp[0] / 1e9, UTC)
+            for stamp, result in self._seen.values()
+            if stamp is not None and isinstance(result, ExportConfig)
+        }
+
     def load(self, folder: Path) -> tuple[list[ExportConfig], list[ConfigError]]:
         """As `load_all` loads them (duplicate ids are errors), reading changed files only."""
         good, errors = load_all(folder, load=self._load)
@@ -295,6 +303,7 @@ def create_app() -> FastAPI:
             page,
             page_size,
             visible=_visible(user, session),
+            changed=CONFIGS.changed(),
         )
         return found.to_dict()
 

@@ -8,9 +8,9 @@ the `TypedDict`s of `payloads.py`, plain dicts the JSON API returns as they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +18,8 @@ from event_export.alerts.failure_policy import STOP_EMAIL, ExportState
 from event_export.config import yaml_reader
 from event_export.config.model import ConfigError, ExportConfig, dag_id_for
 from event_export.config.yaml_reader import printable, unsafe_character
+from event_export.orchestration.factory import shard_of
+from event_export.orchestration.health_check import MISSING_GRACE
 from event_export.scheduling.schedules import ONE_TIME_FIELDS
 from event_export.ui.payloads import (
     DeliverySummary,
@@ -133,10 +135,15 @@ def incident_stage(state: ExportState | None) -> IncidentStage | None:
 
 
 def status_of(
-    config: ExportConfig, dag: DagFacts | None, last: RunFacts | None, state: ExportState | None
+    config: ExportConfig,
+    dag: DagFacts | None,
+    last: RunFacts | None,
+    state: ExportState | None,
+    orphaned: bool = False,
 ) -> tuple[str, str]:
     """(status, one line saying why). Stopped beats failing (an open client incident) beats
-    running beats failed (the latest finished run failed) beats done/pending."""
+    running beats failed (the latest finished run failed) beats done/pending. `orphaned`: Airflow
+    still has no DAG for the config MISSING_GRACE after its file changed (its DAG file failed)."""
     incident = state.incident if state else None
     paused = dag.paused if dag is not None else not config.schedule.enabled
     if paused:
@@ -152,6 +159,9 @@ def status_of(
         )
     if dag is not None and dag.active_runs:
         return "RUNNING", f"{dag.active_runs} run(s) in progress"
+    if dag is None and orphaned:
+        shard = f"dags/exports_{shard_of(config.export_id):02d}.py"
+        return "FAILED", f"no DAG in Airflow: its DAG file {shard} did not import or timed out"
     if dag is None:
         return "PENDING", "waiting for Airflow to parse its DAG"
     if last is not None and last.state == "failed":
@@ -305,8 +315,9 @@ def export_row(
     dag: DagFacts | None,
     last: RunFacts | None,
     state: ExportState | None,
+    orphaned: bool = False,
 ) -> ExportRow:
-    status, detail = status_of(config, dag, last, state)
+    status, detail = status_of(config, dag, last, state, orphaned)
     summary = run_summary(last)
     return _row(
         describe(config),
@@ -405,11 +416,14 @@ def list_exports(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
     visible: Callable[[set[str]], set[str]] | None = None,
+    changed: Mapping[str, datetime] | None = None,
 ) -> Page:
     """One page of rows, sorted by export id, after the user's permissions and the filters.
 
     `visible` narrows a set of DAG ids to those the user may see (the auth manager's answer);
-    Airflow state is read only for those, in one bulk call per kind of fact.
+    Airflow state is read only for those, in one bulk call per kind of fact. `changed`: when
+    each export's config file last changed (UTC), so a config Airflow has had no DAG for since
+    MISSING_GRACE shows as failed, not as waiting for its first parse.
     """
     if page_size not in PAGE_SIZES:
         raise ValueError(f"page_size: one of {', '.join(map(str, PAGE_SIZES))}")
@@ -426,9 +440,14 @@ def list_exports(
     # deliveries are the bulk of the data: read them for the page only, unless searching them
     last = source.last_runs(list(by_dag), deliveries=bool(filters.q))
 
+    now = datetime.now(UTC)
+
     def row(config: ExportConfig) -> ExportRow:
         dag_id, export_id = config.dag_id, config.export_id
-        return export_row(config, dags.get(dag_id), last.get(dag_id), incidents.get(export_id))
+        since = (changed or {}).get(export_id)
+        orphaned = since is not None and now - since >= MISSING_GRACE
+        dag, state = dags.get(dag_id), incidents.get(export_id)
+        return export_row(config, dag, last.get(dag_id), state, orphaned)
 
     rows = [row(c) for c in configs] + [broken_row(e) for e in errors]
     rows = [r for r in rows if _matches(r, filters)]

@@ -370,3 +370,34 @@ def test_the_last_delivery_counts_its_schema_changes_by_label():
     assert delivery_summary(DELIVERED)["schema"] is None
     odd = delivery_summary({**DELIVERED, "schema_changes": {"compared_with": None, "columns": 7}})
     assert odd["schema"]["compared_with"] is None and odd["schema"]["events_changed"] == 0
+
+
+def test_a_config_airflow_has_had_no_dag_for_since_its_grace_shows_failed(folder):
+    """What a DAG file that failed to import leaves: a valid config with no DAG. Waiting for the
+    first parse is PENDING; MISSING_GRACE after the file changed, it is FAILED and says why."""
+    from event_export.orchestration.factory import shard_of
+    from event_export.orchestration.health_check import MISSING_GRACE
+    from event_export.ui.exports_api import _ConfigCache
+
+    (folder / "f_orphan.yaml").write_text(
+        "client_id: f\nexport_id: f_orphan\ndestination: {type: local, conn_id: c, path: f}\n"
+    )
+    cache = _ConfigCache()  # what GET /ees/api/exports reads, with the files' times
+    good, errors = cache.load(folder)
+    changed = cache.changed()
+    assert set(changed) == {c.export_id for c in good}  # z_broken did not load: no time
+    just_now = list_exports(good, errors, state(), {}, changed=changed)
+    found = {r["export_id"]: r for r in just_now.items}
+    assert found["f_orphan"]["status"] == "PENDING"
+    assert found["f_orphan"]["status_detail"] == "waiting for Airflow to parse its DAG"
+    long_ago = {k: t - MISSING_GRACE for k, t in changed.items()}
+    found = {
+        r["export_id"]: r for r in list_exports(good, errors, state(), {}, changed=long_ago).items
+    }
+    assert found["f_orphan"]["status"] == "FAILED"
+    shard = f"dags/exports_{shard_of('f_orphan'):02d}.py"
+    assert found["f_orphan"]["status_detail"] == (
+        f"no DAG in Airflow: its DAG file {shard} did not import or timed out"
+    )
+    assert found["f_orphan"]["actions"] == ["check"]  # the destination; no DAG to run or stop
+    assert found["a_daily"]["status"] == "PENDING"  # it has its DAG: unchanged by the time
