@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from event_export.alerts import emails
 from event_export.alerts.deadlines import alert_line
+from event_export.alerts.incidents import replace_json
 from event_export.config.model import ConfigError
 from event_export.config.yaml_reader import printable
 
@@ -47,13 +47,6 @@ def _load(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def _save(path: Path, known: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".tmp")
-    temp.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temp, path)
-
-
 def alert(
     problems: Mapping[str, str],
     path: Path,
@@ -70,7 +63,7 @@ def alert(
         log.info(alert_line("config_loads_again", file=file))
     if now == known:
         return []
-    _save(path, now)
+    replace_json(path, now)
     if not fresh:
         return []
     for file in fresh:
@@ -78,6 +71,6 @@ def alert(
     try:
         send(emails.broken_configs(to, [problems[file] for file in fresh]))
     except Exception:
-        _save(path, {**now, **{file: known.get(file, "") for file in fresh}})
+        replace_json(path, {**now, **{file: known.get(file, "") for file in fresh}})
         raise
     return fresh

@@ -65,6 +65,15 @@ def state_from_json(data: dict) -> ExportState:
     )
 
 
+def replace_json(path: Path, body: object) -> None:
+    """Write `body` as `path` atomically (a temporary file renamed over it): a crash leaves the
+    old state or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
 class IncidentStore:
     """`with store.locked() as states:` gives {export_id: ExportState}; `save(states)` persists."""
 
@@ -79,9 +88,7 @@ class IncidentStore:
 
     def save(self, states: dict[str, ExportState]) -> None:
         body = {"exports": {k: state_to_json(v) for k, v in sorted(states.items())}}
-        temp = self.path.with_suffix(".tmp")
-        temp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(temp, self.path)
+        replace_json(self.path, body)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, ExportState]]:

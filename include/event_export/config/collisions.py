@@ -77,6 +77,15 @@ def _may_name(path: Path, clients: frozenset[bytes], limit: int) -> bool:
     return b"\\" in raw or not clients.isdisjoint(_WORD.findall(raw))
 
 
+def holders(configs: dict[Path, ExportConfig]) -> dict[Place, Path]:
+    """Each place and the file that holds it: the first in file-name order."""
+    held: dict[Place, Path] = {}
+    for path in sorted(configs):
+        if (where := place(configs[path])) is not None:
+            held.setdefault(where, path)
+    return held
+
+
 def refuse(
     good: dict[Path, ExportConfig],
     others: Iterable[Path],
@@ -93,19 +102,18 @@ def refuse(
         return []
     clients = frozenset(where[0].encode() for where in mine.values())
     last = max(mine)
-    held = list(mine.items())
+    candidates = dict(good)
     for path in others:
         if path < last and _may_name(path, clients, limit):
             loaded = load(path)
-            if isinstance(loaded, ExportConfig) and (where := place(loaded)) is not None:
-                held.append((path, where))
-    holder: dict[Place, Path] = {}
+            if isinstance(loaded, ExportConfig):
+                candidates[path] = loaded
+    held = holders(candidates)
     errors = []
-    for path, where in sorted(held):
-        first = holder.setdefault(where, path)
-        if first != path and path in mine:
+    for path, where in sorted(mine.items()):
+        if held[where] != path:
             config = good.pop(path)
-            errors.append(ConfigError(path, (_message(config, first),)))
+            errors.append(ConfigError(path, (_message(config, held[where]),)))
     return errors
 
 

@@ -106,22 +106,14 @@ def _removed_since(
     return [p for p in paths if p not in current]
 
 
-def _holders(configs: dict[Path, ExportConfig]) -> dict[collisions.Place, Path]:
-    held: dict[collisions.Place, Path] = {}
-    for path in sorted(configs):
-        if (where := collisions.place(configs[path])) is not None:
-            held.setdefault(where, path)
-    return held
-
-
 def takeovers(
     current: dict[Path, ExportConfig], before: dict[Path, ExportConfig], ref: str
 ) -> list[str]:
     """Files that now hold a place another file held at `ref` and still delivers to: the change
     would refuse that running export (its DAG goes) in favour of this one."""
-    was = _holders(before)
+    was = collisions.holders(before)
     problems = []
-    for where, path in _holders(current).items():
+    for where, path in collisions.holders(current).items():
         old = was.get(where)
         if old in (None, path) or old not in current or collisions.place(current[old]) != where:
             continue  # the place was free, or is still its holder's, or its holder left it

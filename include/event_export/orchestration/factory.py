@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 from event_export.config.model import (
@@ -30,12 +31,20 @@ from event_export.settings import exports_dir
 log = logging.getLogger(__name__)
 SHARDS = 8  # the DAG files dags/exports_00.py .. exports_07.py; see docs/performance.md
 SHARD_FILE = re.compile(r"^exports_(\d\d)\.py$")
+# a new or edited config's DAG appears within a few parses; an export still without one this
+# long after its file changed lost it (its DAG file failed): health check and Exports page
+MISSING_GRACE = timedelta(minutes=30)
 
 
 def shard_of(export_id: str) -> int:
     """The shard (DAG file) of an export: CRC-32 of its id, stable across processes and
     Python versions (`hash()` is salted per process)."""
     return zlib.crc32(export_id.encode("utf-8", "surrogatepass")) % SHARDS
+
+
+def shard_file(export_id: str) -> str:
+    """The DAG file that declares an export: `dags/exports_NN.py`."""
+    return f"dags/exports_{shard_of(export_id):02d}.py"
 
 
 def shard_file_index(dag_file: str | Path) -> int:
@@ -114,14 +123,20 @@ def config_errors(folder: Path | None = None) -> list[ConfigError]:
     deadline, tags, params) for a fraction of a full build (3.2 against 18 CPU-s at 5,000
     configs); the tasks are the same for every export (plus `check_request` for one-time ones),
     so a failure there is a code bug that fails every export alike, and the tests catch it."""
+    good, errors = load_all(folder or exports_dir())
+    return sorted(errors + dag_argument_errors(good), key=lambda e: str(e.path))
+
+
+def dag_argument_errors(good: dict[Path, ExportConfig]) -> list[ConfigError]:
+    """The loaded configs whose DAG arguments do not build (see `config_errors`)."""
     from airflow.sdk import DAG
 
     from event_export.orchestration.dag_builder import dag_arguments
 
-    good, errors = load_all(folder or exports_dir())
+    errors = []
     for path, config in good.items():
         try:
             DAG(**dag_arguments(config, path))
         except Exception as exc:
             errors.append(build_error(path, exc))
-    return sorted(errors, key=lambda e: str(e.path))
+    return errors

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from event_export.alerts import broken_configs, emails, notifications
@@ -29,7 +29,7 @@ from event_export.alerts.incidents import IncidentStore
 from event_export.config.model import DAG_ID_PREFIX, ConfigError, ExportConfig
 from event_export.config.yaml_reader import printable
 from event_export.orchestration.airflow_api import AirflowApi
-from event_export.orchestration.factory import shard_of
+from event_export.orchestration.factory import MISSING_GRACE, shard_file
 from event_export.orchestration.failure_reports import XCOM_KEY
 from event_export.orchestration.task_ids import CHECK_REQUEST
 from event_export.settings import oncall_emails
@@ -182,9 +182,6 @@ def run_check(
     return report
 
 
-MISSING_GRACE = timedelta(minutes=30)  # a new or edited config's DAG appears within a few parses
-
-
 def missing_dags(
     configs: dict[Path, ExportConfig], api: AirflowApi, now: datetime
 ) -> dict[str, str]:
@@ -201,10 +198,10 @@ def missing_dags(
             continue  # gone since it was read
         if now - changed < MISSING_GRACE:
             continue
-        shard = f"exports_{shard_of(config.export_id):02d}.py"
         missing[printable(str(path))] = printable(
             f"{path}: (dag): the config loads, but Airflow has no DAG {config.dag_id} for it: "
-            f"its DAG file dags/{shard} did not import or timed out (see its import error)"
+            f"its DAG file {shard_file(config.export_id)} did not import or timed out (see its "
+            "import error)"
         )
     return missing
 

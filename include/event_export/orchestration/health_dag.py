@@ -37,7 +37,7 @@ def build_health_dag() -> DAG:
             from event_export.alerts.incidents import IncidentStore
             from event_export.config.model import load_all
             from event_export.orchestration.airflow_api import AirflowApi
-            from event_export.orchestration.factory import config_errors
+            from event_export.orchestration.factory import dag_argument_errors
             from event_export.orchestration.health_check import (
                 alert_missing_exports,
                 missing_dags,
@@ -45,10 +45,11 @@ def build_health_dag() -> DAG:
             )
             from event_export.settings import exports_dir
 
-            good, _ = load_all(exports_dir())
+            good, broken = load_all(exports_dir())
             store, api, now = IncidentStore(), AirflowApi.from_connection(), datetime.now(UTC)
             try:  # an export without a DAG has no run that could alert
-                broken, missing = config_errors(), missing_dags(good, api, now)
+                broken += dag_argument_errors(good)  # as dags/export_config_errors.py says
+                missing = missing_dags(good, api, now)
                 alerted = alert_missing_exports(broken, missing, store)
             finally:  # the exports' own checks run whatever that email did
                 report = run_check(list(good.values()), api, store, now)

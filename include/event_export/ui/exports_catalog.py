@@ -18,8 +18,7 @@ from event_export.alerts.failure_policy import STOP_EMAIL, ExportState
 from event_export.config import yaml_reader
 from event_export.config.model import ConfigError, ExportConfig, dag_id_for
 from event_export.config.yaml_reader import printable, unsafe_character
-from event_export.orchestration.factory import shard_of
-from event_export.orchestration.health_check import MISSING_GRACE
+from event_export.orchestration.factory import MISSING_GRACE, shard_file
 from event_export.scheduling.schedules import ONE_TIME_FIELDS
 from event_export.ui.payloads import (
     DeliverySummary,
@@ -160,7 +159,7 @@ def status_of(
     if dag is not None and dag.active_runs:
         return "RUNNING", f"{dag.active_runs} run(s) in progress"
     if dag is None and orphaned:
-        shard = f"dags/exports_{shard_of(config.export_id):02d}.py"
+        shard = shard_file(config.export_id)
         return "FAILED", f"no DAG in Airflow: its DAG file {shard} did not import or timed out"
     if dag is None:
         return "PENDING", "waiting for Airflow to parse its DAG"

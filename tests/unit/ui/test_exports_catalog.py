@@ -375,8 +375,7 @@ def test_the_last_delivery_counts_its_schema_changes_by_label():
 def test_a_config_airflow_has_had_no_dag_for_since_its_grace_shows_failed(folder):
     """What a DAG file that failed to import leaves: a valid config with no DAG. Waiting for the
     first parse is PENDING; MISSING_GRACE after the file changed, it is FAILED and says why."""
-    from event_export.orchestration.factory import shard_of
-    from event_export.orchestration.health_check import MISSING_GRACE
+    from event_export.orchestration.factory import MISSING_GRACE, shard_of
     from event_export.ui.exports_api import _ConfigCache
 
     (folder / "f_orphan.yaml").write_text(
