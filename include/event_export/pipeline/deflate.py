@@ -2,7 +2,7 @@
 
 Why: the daily zip's members are deflated where their CSV is written (each mapped `format`
 task), so no uncompressed CSV is staged and `package` only concatenates ready members. ISA-L at
-level 1 deflates CSV at about 400 MB/s per core.
+level 2 deflates CSV at about 340 MB/s per core.
 
 Why the bytes cannot vary: the input is cut into fixed 1 MiB blocks, whatever sizes the writer
 hands in (a CSV writer's batches, a file's reads), and each block is deflated on its own with the
@@ -10,7 +10,14 @@ previous block's last 32 KiB as its dictionary, ending in a sync flush (as pigz 
 join into one stream in input order, so neither the number of threads nor their timing nor the
 read sizes reach the output. A compressor is reset before every block (`isal_deflate_reset`), so
 a thread's earlier blocks leave nothing behind. The stream ends with a constant empty final block.
-What does reach the output is ISA-L's own code path, chosen per CPU (see docs/file-layout.md).
+What does reach the output is ISA-L's own code path, chosen per CPU (see docs/file-layouts.md).
+
+Why level 2 and not level 1: inside an export run, ISA-L's level 1 (its fused hash-and-histogram
+routine) now and then deflates the very same block, with the same dictionary, one to three bytes
+longer (another dynamic Huffman header), so a rerun's zip differed (issue 19.7; CI saw it once).
+bench/deflate_repeat.py counts it: level 1 in a few deflations per ten thousand, levels 2 and 3
+in none of tens of thousands (docs/performance.md, "Byte-identical reruns"). Level 2 costs about
+15% more deflate CPU for a slightly smaller stream.
 
 Pieces: an event cut over several `format` tasks (pipeline/shards.py) is deflated as pieces, each
 a stream that ends byte-aligned after its last block's sync flush, only the last one with the
@@ -34,7 +41,7 @@ from isal import isal_zlib
 BLOCK = 1 << 20
 WINDOW = 32 * 1024  # deflate's history: the dictionary handed from one block to the next
 FINAL_BLOCK = b"\x03\x00"  # an empty final block with fixed codes: the stream's end, always
-LEVEL = 1  # ISA-L's fastest level: ~0.2-0.35 of a CSV's size at ~400 MB/s per core
+LEVEL = 2  # ~0.2-0.35 of a CSV's size at ~340 MB/s per core; level 1's bytes vary (above)
 THREADS = 2
 
 
