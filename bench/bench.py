@@ -284,6 +284,7 @@ def _tree_rss(root: int) -> int:
 def measure(stage: str, spec: dict) -> dict:
     """Run `stage` in a child process; add its wall time and peak memory to what it reports."""
     command = [sys.executable, __file__, "--child", stage, json.dumps(spec)]
+    load = os.getloadavg()[0]  # what else the machine ran as this measure started
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak = [0]
@@ -304,6 +305,7 @@ def measure(stage: str, spec: dict) -> dict:
         raise SystemExit(f"bench: stage {stage} failed with exit code {child.returncode}")
     result = json.loads(output.strip().splitlines()[-1])
     result["wall_seconds"] = time.perf_counter() - started
+    result["load_at_start"] = round(load, 2)
     result["peak_mb"] = max(result.pop("hwm_mb"), peak[0] / 1e6)
     result["rows_per_s"] = result["rows"] / result["seconds"] if result["seconds"] else 0.0
     result["mb_per_s"] = result["bytes"] / 1e6 / result["seconds"] if result["seconds"] else 0.0
@@ -375,8 +377,13 @@ def table(results: dict) -> str:
             f"{r['read_rchar'] / 1e6:>9.1f} {r['read_disk'] / 1e6:>8.1f} {r['peak_mb']:>8.0f}"
         )
     s, p = results["summary"], results["payloads"]
+    measures = {**results["stages"], "end to end": results["end_to_end"]}
+    measures.update({"DuckDB": results["duckdb"], "DuckDB flattened": results["duckdb_flat"]})
+    loads = ", ".join(f"{n} {r['load_at_start']:.2f}" for n, r in measures.items() if r)
     lines += [
         "-" * (len(head) + 9),
+        f"load average (1 min) as each measure started: {loads}; "
+        f"at the end {results['machine']['load_at_end']:.2f}",
         f"payloads: {p['distinct_payloads']:,} distinct of {p['rows']:,} rows "
         f"(ratio {p['ratio']:.1%}, --distinct {p['distinct_setting']:g})",
         f"daily zip (extract..package, sum of stages): {s['core_seconds']:.2f} s, "
@@ -471,7 +478,11 @@ def main() -> None:
         "day": args.day.isoformat(),
         "timezone": args.timezone,
         "payloads": {"distinct_setting": args.distinct, **payloads},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_at_end": round(os.getloadavg()[0], 2),  # each measure has its load_at_start
+        },
         "commit": _commit(),
         "stages": stages,
         "end_to_end": end_to_end,

@@ -14,6 +14,7 @@ thread; it counts the deflations whose bytes differ from that block's first at t
 
 It re-runs itself under libasan (gcc's; `make setup` installs gcc). Usage:
     .venv/bin/python bench/deflate_repeat.py [--runs 60] [--repeats 8] [--levels 1 2 3] [--events N]
+        [--out counts.json]
 Measured here (docs/performance.md, "Byte-identical reruns"): level 1 differs in a few
 deflations per ten thousand, levels 2 and 3 in none.
 """
@@ -36,7 +37,7 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parents[1]
 
 
-def child(runs: int, repeats: int, levels: list[int], events: int) -> None:
+def child(runs: int, repeats: int, levels: list[int], events: int, out: str | None) -> None:
     import event_export.pipeline.deflate as deflate
     from event_export.config.model import ExportConfig
     from event_export.generator import write_window
@@ -88,6 +89,11 @@ def child(runs: int, repeats: int, levels: list[int], events: int) -> None:
     for level, (differing, total) in counts.items():
         print(f"level {level}: {differing} of {total:,} deflations differ from the block's first")
     print(f"delivered zips over {runs} runs: {len(zips)} distinct")
+    if out:
+        counts_out = {
+            str(level): {"differing": d, "deflations": t} for level, (d, t) in counts.items()
+        }
+        Path(out).write_text(json.dumps({"levels": counts_out, "distinct_zips": len(zips)}))
 
 
 def main() -> None:
@@ -96,10 +102,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--levels", nargs="*", type=int, default=[1, 2, 3])
     parser.add_argument("--events", type=int, default=6_000, help="the day's events")
+    parser.add_argument("--out", help="also write the counts to this JSON file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.runs, args.repeats, args.levels, args.events)
+        child(args.runs, args.repeats, args.levels, args.events, args.out)
         return
     found = sorted(glob.glob("/usr/lib/gcc/*/*/libasan.so"))
     if not found:
@@ -114,6 +121,8 @@ def main() -> None:
     command = [sys.executable, __file__, "--child", "--runs", str(args.runs)]
     command += ["--repeats", str(args.repeats), "--events", str(args.events)]
     command += ["--levels", *map(str, args.levels)]
+    if args.out:
+        command += ["--out", args.out]
     subprocess.run(command, env=env, check=True)
 
 

@@ -39,6 +39,12 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
     for stage in results["stages"].values():
         assert stage["rows"] == 20_000
         assert stage["peak_mb"] > 0 and stage["seconds"] >= 0
+    measures = [*results["stages"].values(), results["end_to_end"], results["duckdb"]]
+    measures.append(results["duckdb_flat"])
+    assert all(m["load_at_start"] >= 0 for m in measures)  # the machine's load, recorded
+    assert results["machine"]["load_at_end"] >= 0
+    load = next(line for line in lines if line.startswith("load average (1 min)"))
+    assert "extract " in load and "DuckDB flattened " in load and "at the end" in load, load
     assert results["duckdb"]["rows"] == 20_000
     payloads = results["payloads"]  # the default day's payloads are realistic: nearly all distinct
     assert payloads["rows"] == 20_000 and payloads["ratio"] >= 0.9

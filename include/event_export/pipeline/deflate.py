@@ -12,12 +12,13 @@ read sizes reach the output. A compressor is reset before every block (`isal_def
 a thread's earlier blocks leave nothing behind. The stream ends with a constant empty final block.
 What does reach the output is ISA-L's own code path, chosen per CPU (see docs/file-layouts.md).
 
-Why level 2 and not level 1: inside an export run, ISA-L's level 1 (its fused hash-and-histogram
-routine) now and then deflates the very same block, with the same dictionary, one to three bytes
-longer (another dynamic Huffman header), so a rerun's zip differed (issue 19.7; CI saw it once).
-bench/deflate_repeat.py counts it: level 1 in a few deflations per ten thousand, levels 2 and 3
-in none of tens of thousands (docs/performance.md, "Byte-identical reruns"). Level 2 costs about
-15% more deflate CPU for a slightly smaller stream.
+Why level 2 and not level 1: inside an export run, ISA-L's level 1 now and then deflates the very
+same block, with the same dictionary, one to three bytes longer (another dynamic Huffman header),
+so a rerun's zip differed (issue 19.7; CI saw it once). bench/deflate_repeat.py counts it: level
+1 in none to about 90 deflations per ten thousand from one trial to the next, levels 2 and 3
+in none of tens of thousands (docs/performance.md, "Byte-identical reruns"; on x86 levels 1 and
+2 run the same body routine, so what differs is not known). Level 2 costs about 15% more deflate
+CPU for a slightly smaller stream.
 
 Pieces: an event cut over several `format` tasks (pipeline/shards.py) is deflated as pieces, each
 a stream that ends byte-aligned after its last block's sync flush, only the last one with the
