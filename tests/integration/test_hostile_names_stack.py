@@ -1,7 +1,8 @@
 """Hostile event names (tests/hostile_names.py) through real DAG runs under a real scheduler on the
 stack's PostgreSQL: one daily_zip and one gcp_export export (one-time, so one run each) to local
 folders. XCom and task labels go through PostgreSQL, which refuses NUL in JSONB; each event must
-arrive with the lake's row count under a portable name unique under case folding and NFC.
+arrive with the lake's row count under a portable name unique under case folding and NFC; rows
+with no event name (null) arrive with the empty name's.
 
 The two exports share a connection, so an upload pool, which is deleted first, as for exports added
 after deployment: the runs, started together, make it in their first task (one of them does; the
@@ -44,7 +45,9 @@ def _health_check_idle(api) -> bool:
 def test_every_hostile_event_name_is_delivered_by_a_real_run(airflow_stack):
     api = airflow_stack.api()
     day = (datetime.now(UTC) - timedelta(days=3)).date()
-    lake = write_hostile_lake(airflow_stack.home / "lake", day, "Asia/Kolkata", STACK_EVENTS)
+    events = (*STACK_EVENTS, None)  # and rows with no event name at all (null in the lake)
+    lake = write_hostile_lake(airflow_stack.home / "lake", day, "Asia/Kolkata", events)
+    lake[""] += lake.pop(None)  # delivered with the empty name's rows
     (pool,) = {
         upload_pool(load_config(airflow_stack.home / "exports" / f"{e}.yaml")) for e in EXPORTS
     }

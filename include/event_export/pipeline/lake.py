@@ -102,6 +102,17 @@ def _row_filter(batch: pa.RecordBatch, window: Window, events: Sequence[str] | N
     return mask
 
 
+def _named(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with a row that has no event name (null) named "" instead: it is delivered with
+    the empty name's events (file name `-`), counted and validated like them, where a null stopped
+    the run for the whole client day (it cannot be grouped, named or sorted with the names)."""
+    names = batch.column("event_name")
+    if not names.null_count:
+        return batch
+    at = batch.schema.get_field_index("event_name")
+    return batch.set_column(at, batch.schema.field(at), pc.fill_null(names, ""))
+
+
 def read_window(
     root: str,
     window: Window,
@@ -116,6 +127,7 @@ def read_window(
         with fs.open_input_file(path) as handle:
             parquet = pq.ParquetFile(handle)
             for batch in parquet.iter_batches(batch_size=batch_rows, columns=read_cols):
+                batch = _named(batch)
                 kept = batch.filter(_row_filter(batch, window, events))
                 if kept.num_rows:
                     yield kept.select(wanted)

@@ -138,3 +138,20 @@ def test_every_hostile_event_is_delivered_in_process(hostile_lake, tmp_path, fie
     first = {p.name: p.read_bytes() for p in (tmp_path / "client" / "out").iterdir()}
     run_export(config, DAY)
     assert {p.name: p.read_bytes() for p in (tmp_path / "client" / "out").iterdir()} == first
+
+
+@pytest.mark.parametrize(
+    "fields", [{}, {"profile": "gcp_export", "chunk_size_mb": 0.002}], ids=["zip", "gcp"]
+)
+def test_rows_without_an_event_name_go_out_with_the_empty_names(tmp_path, fields):
+    """A null event name in the lake (the platform's data: no config can prevent it) stopped the
+    run for the client's whole day. Its rows are now delivered with the empty name's (file `-`),
+    counted in the manifest and validated like them."""
+    root = tmp_path / "lake"
+    counts = write_hostile_lake(root, DAY, TZ, events=(*HOSTILE_EVENTS, None))
+    expected = dict(counts)
+    expected[""] += expected.pop(None)
+    assert expected[""] > counts[""]  # the lake does hold null-named rows
+    run_export(_config(root, tmp_path, **fields), DAY)
+    manifest = check_delivery(tmp_path / "client", "out", expected)
+    assert manifest["rows_per_event"][""] == expected[""]

@@ -119,3 +119,32 @@ def test_extract_with_the_keys_stages_each_rows_payload_member_count(tmp_path):
     assert counted == sum(p.rows for p in parts) > 5_000
     plain = extract(lake_uri, window, None, tmp_path / "plain", READ_COLUMNS)
     assert all(schema_of(p.path).names == READ_COLUMNS for p in plain)
+
+
+def test_a_batch_is_cut_per_event_into_compact_copies_in_batch_order():
+    """`_runs` (column by column, for the CPU cache): each event gets exactly its rows, in the
+    batch's order, as its own compact copy: no slice that would keep the whole lake batch alive
+    while the event's buffer waits to be written. Null values, an empty name and a hostile one
+    too (a null name never gets here: lake.read_window names it "")."""
+    names = ["b", "a\x00tab\t", "b", "", "a\x00tab\t", "b", "é", "c"]
+    payloads = ['{"i":0}', None, '{"i":2}', '{"i":3}', '{"i":4}', "x" * 5000, '{"i":6}', "[]"]
+    batch = pa.record_batch(
+        {
+            "event_name": pa.array(names, pa.string()),
+            "n": pa.array(range(8), pa.int64()),
+            "payload": pa.array(payloads, pa.string()),
+            "skipped": pa.array([1.5] * 8),
+        }
+    )
+    runs = split_module._runs(batch, ["event_name", "n", "payload"])
+    expected = {}
+    for i, name in enumerate(names):
+        expected.setdefault(name, []).append(i)
+    assert {name for name, _ in runs} == set(expected)
+    for name, part in runs:
+        assert part.schema.names == ["event_name", "n", "payload"]
+        assert part.column("n").to_pylist() == expected[name], name
+        assert part.column("payload").to_pylist() == [payloads[i] for i in expected[name]]
+        # compact: the buffers hold this event's rows only, not the batch's
+        assert part.get_total_buffer_size() <= part.nbytes + 64 * part.num_columns, name
+    assert split_module._runs(batch.slice(0, 0), ["n"]) == []

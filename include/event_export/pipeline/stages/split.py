@@ -130,18 +130,24 @@ def _runs(
 
     Sorting the event names' dictionary codes (integers) is cheaper than sorting the names, and
     taking each event's rows separately copies them, so a buffered event holds only its own rows.
+    The takes go column by column, every event's rows of one column before the next column: that
+    column's buffers stay in the CPU's cache while the events gather their rows from it. Event by
+    event (each taking all its columns) took about twice the CPU on a 65,536-row lake batch of 40
+    events: every event's pass fetched the whole batch's memory again (docs/performance.md).
     """
     if encoded is None:
         encoded = pc.dictionary_encode(batch.column("event_name"))
     codes = encoded.indices
     order = pc.sort_indices(codes)  # stable: rows keep their order within an event
-    counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary))
+    counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary)).tolist()
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).tolist() if counts else []
+    rows = [order.slice(start, n) for start, n in zip(starts, counts, strict=True)]
     kept = batch.select(list(columns)) if columns is not None else batch
-    runs, offset = [], 0
-    for name, n in zip(encoded.dictionary.to_pylist(), counts.tolist(), strict=True):
-        runs.append((name, kept.take(order.slice(offset, n))))
-        offset += n
-    return runs
+    taken = [[column.take(part) for part in rows] for column in kept.columns]
+    return [
+        (name, pa.RecordBatch.from_arrays([column[i] for column in taken], schema=kept.schema))
+        for i, name in enumerate(encoded.dictionary.to_pylist())
+    ]
 
 
 def _runs_with_keys(
