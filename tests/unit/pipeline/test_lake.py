@@ -3,6 +3,7 @@ hour file lies wholly inside (passed as decoded, no copy) or across an edge (fil
 events asked for, with a row that has no time left out and one that has no event name named ""."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +16,7 @@ def _write(root, hour: datetime, rows: int, edit=None) -> pa.Table:
     table = generate_hour(hour.date(), hour.hour, rows)
     if edit:
         table = edit(table)
-    folder = root / partition_dir("", hour).lstrip("/")
+    folder = Path(partition_dir(str(root), hour))
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "part-0.parquet", row_group_size=700)  # several batches
     return table

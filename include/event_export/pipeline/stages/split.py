@@ -140,7 +140,7 @@ def _runs(
     codes = encoded.indices
     order = pc.sort_indices(codes)  # stable: rows keep their order within an event
     counts = np.bincount(codes.to_numpy(), minlength=len(encoded.dictionary)).tolist()
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).tolist() if counts else []
+    starts = np.cumsum([0, *counts])[:-1].tolist()
     rows = [order.slice(start, n) for start, n in zip(starts, counts, strict=True)]
     kept = batch.select(list(columns)) if columns is not None else batch
     taken = [[column.take(part) for part in rows] for column in kept.columns]
