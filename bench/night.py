@@ -385,7 +385,6 @@ def probe_summary(folder: Path, work_s: float | None = None, summary: dict | Non
         "callables_minus_work_cpu_s": round(callable_cpu - work_s, 2) if work_s else None,
         "gc_cpu_s_per_ti": round(sum(sum(r["gc_cpu_s"]) for r in records) / n, 4),
         "gc_runs_per_ti": [round(sum(r["gc_runs"][g] for r in records) / n, 1) for g in range(3)],
-        "gc_frozen_objects_median": statistics.median(r["gc_frozen"] for r in records),
         "threads_at_exit_median": statistics.median(r["threads"] for r in records),
         "messages_per_ti": {k: round(v[0] / n, 2) for k, v in sorted(sends.items())},
         "messages_cpu_s_per_ti": round(sum(v[1] for v in sends.values()) / n, 4),
@@ -473,7 +472,7 @@ def pool_summary(folder: Path) -> dict:
         ),
         "gc_runs_per_task": [round(sum(r["gc_runs"][g] for r in records) / n, 2) for g in range(3)],
         "gc_cpu_s_per_task": round(sum(sum(r["gc_cpu_s"]) for r in records) / n, 4),
-        "gc_frozen_median": statistics.median(r["gc_frozen"] for r in records),
+        "gc_frozen_at_first_task": [r["gc_frozen"] for r in records if r.get("gc_frozen")],
         "gc_tracked_at_first_task": [r["gc_tracked"] for r in records if r.get("gc_tracked")],
         "spans": {
             name: {
