@@ -48,6 +48,7 @@ def test_extract_stages_each_events_rows_once_in_lake_order(
 def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypatch):
     """Realistic payloads (nearly all distinct, so no dictionary keeps them small): the staged
     day is ZSTD-compressed to well under its plain size."""
+    monkeypatch.setattr(ipc, "PLAIN_BELOW", 0)  # this day's events are small enough to go plain
     window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
     write_window(tmp_path / "lake", window, 20_000, distinct=0.95)
     lake_uri = str(tmp_path / "lake")
@@ -78,6 +79,38 @@ def test_a_small_days_event_is_staged_as_one_batch(tmp_path):
         assert len(batches) == 1, (part.event, [b.num_rows for b in batches])
         expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
         assert pa.Table.from_batches(batches).equals(expected.select(READ_COLUMNS))
+
+
+def test_a_small_event_written_in_one_batch_is_staged_plain(tmp_path, monkeypatch):
+    """Under ipc.PLAIN_BELOW bytes in one batch, an event is staged without compression (its
+    buffers' ZSTD set-up and compression cost more than the bytes they save); a larger one, or one
+    written in several batches, is compressed. Both read back as the lake's rows."""
+    window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
+    write_window(tmp_path / "lake", window, 20_000, distinct=0.95)
+    lake_uri = str(tmp_path / "lake")
+    lake = pa.Table.from_batches(list(read_window(lake_uri, window))).select(
+        [*READ_COLUMNS, "event_name"]
+    )
+    sizes = sorted(
+        lake.filter(pa.compute.equal(lake.column("event_name"), name)).select(READ_COLUMNS).nbytes
+        for name in set(lake.column("event_name").to_pylist())
+    )
+    threshold = sizes[len(sizes) // 2]  # half the events under it
+    monkeypatch.setattr(ipc, "PLAIN_BELOW", threshold)
+    parts = extract(lake_uri, window, None, tmp_path / "extract", READ_COLUMNS)
+    plain = compressed = 0
+    for part in parts:
+        batches = list(read_staged(part.path))
+        got = pa.Table.from_batches(batches, schema_of(part.path))
+        expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
+        assert got.equals(expected.select(READ_COLUMNS))
+        if len(batches) == 1 and got.nbytes < threshold:
+            assert _size(part) > got.nbytes, part.event  # the buffers as they are, and a footer
+            plain += 1
+        else:
+            assert _size(part) < 0.6 * got.nbytes, part.event
+            compressed += 1
+    assert plain >= 5 and compressed >= 5
 
 
 def _size(part) -> int:

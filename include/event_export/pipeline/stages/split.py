@@ -89,7 +89,8 @@ class _EventWriter:
         if self.pending_bytes >= FLUSH_BYTES:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, last: bool = False) -> None:
+        """Hand the buffered rows to the pool as one batch (`last`: no rows will follow)."""
         if not self.pending:
             return
         # one record batch per flush: a small event gathers a slice of every lake batch, and each
@@ -98,12 +99,13 @@ class _EventWriter:
         self.pending, self.pending_bytes = [], 0
         self.wait()  # row groups of one file go in order
         self.slots.acquire()
-        self.writing = self.pool.submit(self._write, table)
+        self.writing = self.pool.submit(self._write, table, last)
 
-    def _write(self, table: pa.Table) -> None:
+    def _write(self, table: pa.Table, last: bool) -> None:
         try:
-            if self.writer is None:
-                self.writer = ipc.open_writer(self.path, self.schema)
+            if self.writer is None:  # a small event written in one batch is staged plain
+                plain = last and table.nbytes < ipc.PLAIN_BELOW
+                self.writer = ipc.open_writer(self.path, self.schema, compress=not plain)
             self.writer.write_table(table, max_chunksize=table.num_rows or None)
         finally:
             self.slots.release()
@@ -114,7 +116,7 @@ class _EventWriter:
             self.writing = None
 
     def close(self) -> None:
-        self.flush()
+        self.flush(last=True)
         self.wait()
         if self.writer is not None:
             self.writer.close()
@@ -210,7 +212,7 @@ def split_by_event(
                     elif found:
                         keys[name].update(found[0])
             for writer in writers.values():
-                writer.flush()
+                writer.flush(last=True)
         finally:
             for writer in writers.values():
                 writer.close()
