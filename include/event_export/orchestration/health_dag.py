@@ -32,7 +32,7 @@ def build_health_dag() -> DAG:
         default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
     ) as dag:
 
-        @task
+        @task(multiple_outputs=False)  # one XCom value, as the exports' tasks (dag_builder)
         def check_exports() -> dict:
             from event_export.alerts.incidents import IncidentStore
             from event_export.config.model import load_all
@@ -55,7 +55,7 @@ def build_health_dag() -> DAG:
                 report = run_check(list(good.values()), api, store, now)
             return {**report, **({"exports without a DAG": alerted} if alerted else {})}
 
-        @task
+        @task(multiple_outputs=False)
         def ensure_upload_pools() -> dict:
             """Every upload pool the configs use exists (a new export's too, within the hour)."""
             from event_export.orchestration.airflow_api import AirflowApi
