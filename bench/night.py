@@ -474,6 +474,9 @@ def pool_summary(folder: Path) -> dict:
         "gc_cpu_s_per_task": round(sum(sum(r["gc_cpu_s"]) for r in records) / n, 4),
         "gc_frozen_at_first_task": [r["gc_frozen"] for r in records if r.get("gc_frozen")],
         "gc_tracked_at_first_task": [r["gc_tracked"] for r in records if r.get("gc_tracked")],
+        # the execution API's heartbeats a task's supervisor sent (none in its first second:
+        # task_heartbeat.py)
+        "heartbeats_per_task": round(sum(r.get("heartbeats", 0) for r in records) / n, 2),
         "spans": {
             name: {
                 "n": len(v["wall"]),

@@ -196,7 +196,9 @@ def _pool_timed(name: str, fn):
 
 
 def _pool_prerun(**kwargs) -> None:
-    _pool.update(marks=[], gc0=(list(_state["gc_runs"]), list(_state["gc_cpu"])), task=None)
+    _pool.update(
+        marks=[], gc0=(list(_state["gc_runs"]), list(_state["gc_cpu"])), task=None, heartbeats=0
+    )
     # execute_workload's one argument: the workload as JSON
     with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
         _pool["task"] = json.loads((kwargs.get("args") or [""])[0])["ti"]["task_id"]
@@ -216,6 +218,7 @@ def _pool_postrun(**_kwargs) -> None:
         # 213,000), so once per pool process, at its first task
         "gc_frozen": gc.get_freeze_count() if _pool.get("count_objects") else None,
         "gc_tracked": len(gc.get_objects()) if _pool.get("count_objects") else None,
+        "heartbeats": _pool.get("heartbeats", 0),  # sent to the execution API for this task
     }
     _pool["count_objects"] = False
     with open(os.path.join(_DIR, f"pool-{os.getpid()}.jsonl"), "a") as out:
@@ -266,6 +269,17 @@ def _patch_pool() -> None:
 
     watched._check_subprocess_exit = seen_exit
     watched._on_socket_closed = closed
+    send_heartbeat = activity._send_heartbeat_if_needed
+
+    def counted_heartbeat(self):
+        before = self._last_heartbeat_attempt
+        try:
+            return send_heartbeat(self)
+        finally:
+            if self._last_heartbeat_attempt != before:  # an attempt went out
+                _pool["heartbeats"] = _pool.get("heartbeats", 0) + 1
+
+    activity._send_heartbeat_if_needed = counted_heartbeat
 
     def prerun(**kwargs):
         _pool["exit_seen"] = False

@@ -24,7 +24,9 @@ CPU-s a task process, `bench/night.py --probe`); a process that has not loaded t
 for each task.
 
 The same processes also get `task_exit.install()`: their task supervisors wait on a finished
-task process's exit rather than sleeping out Airflow's poll interval (task_exit.py says why).
+task process's exit rather than sleeping out Airflow's poll interval (task_exit.py says why);
+and `task_heartbeat.install()`: no heartbeat right after the start the API just recorded
+(task_heartbeat.py).
 
 The same processes import the providers of the destination kinds the exports use
 (`DESTINATIONS`, read from the configs' `destination.type` at start): a forked task imported its
@@ -53,7 +55,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from event_export import task_exit
+from event_export import task_exit, task_heartbeat
 from event_export.settings import preload_enabled
 
 log = logging.getLogger(__name__)
@@ -136,11 +138,14 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
     that fails to import is logged and skipped: the task that needs it reports the error. In a
     process that runs tasks, also load the Task SDK's plugins, and (whether or not preload is on)
     let its task supervisors see a task process's exit at once (task_exit.py: `task_exit_wait`
-    among the names when installed)."""
+    among the names when installed) and defer a task's first heartbeat (task_heartbeat.py:
+    `task_first_heartbeat`)."""
     argv = sys.argv if argv is None else argv
     done = []
     if role(argv) == "tasks" and task_exit.install():
         done.append("task_exit_wait")
+    if role(argv) == "tasks" and task_heartbeat.install():
+        done.append("task_first_heartbeat")
     if not preload_enabled():
         return done
     done += _import(modules_for(argv))

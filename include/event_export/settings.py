@@ -99,6 +99,13 @@ def task_exit_wait_enabled() -> bool:
     return _switch("EES_TASK_EXIT_WAIT")
 
 
+def task_first_heartbeat_deferred() -> bool:
+    """Whether a task's supervisor sends its first heartbeat one interval after the task started
+    rather than at once (EES_TASK_FIRST_HEARTBEAT, default on; off, 0, false or no turns it off):
+    task_heartbeat.py says why."""
+    return _switch("EES_TASK_FIRST_HEARTBEAT")
+
+
 def payload_scanner_enabled() -> bool:
     """Whether extract and format read payloads with the project's JSON scanner in C where it is
     built (EES_PAYLOAD_SCANNER, default on; off, 0, false or no reads them with DuckDB, the way

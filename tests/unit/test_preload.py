@@ -15,9 +15,11 @@ from event_export.standalone.airflow_env import LOCAL_SETTINGS_DIR
 
 @pytest.fixture(autouse=True)
 def _imports_only(monkeypatch):
-    """These tests are about the imports: the task supervisors' exit wait, which preload() also
-    installs in the processes that run tasks, has its own (test_task_exit.py)."""
+    """These tests are about the imports: the task supervisors' exit wait and first heartbeat,
+    which preload() also installs in the processes that run tasks, have their own
+    (test_task_exit.py, test_task_heartbeat.py)."""
     monkeypatch.setenv("EES_TASK_EXIT_WAIT", "off")
+    monkeypatch.setenv("EES_TASK_FIRST_HEARTBEAT", "off")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from airflow.sdk.execution_time.supervisor import WatchedSubprocess
+from airflow.sdk.execution_time.supervisor import ActivitySubprocess, WatchedSubprocess
 from event_export import preload, task_exit
 
 # the supervisor's poll interval in these tests: long, so a pass that sleeps it out shows
@@ -19,9 +19,13 @@ TEARDOWN = 0.4
 
 @pytest.fixture
 def airflows_wait(monkeypatch):
-    """Airflow's own _service_subprocess again after the test (install() replaces it)."""
+    """Airflow's own _service_subprocess again after the test (install() replaces it), and its
+    _on_child_started (preload also installs task_heartbeat)."""
     monkeypatch.setattr(
         WatchedSubprocess, "_service_subprocess", WatchedSubprocess._service_subprocess
+    )
+    monkeypatch.setattr(
+        ActivitySubprocess, "_on_child_started", ActivitySubprocess._on_child_started
     )
 
 
@@ -104,6 +108,7 @@ def test_wait_for_exit_returns_at_the_exit_without_reaping():
 
 def test_preload_installs_it_in_the_processes_that_supervise_tasks_only(airflows_wait, monkeypatch):
     monkeypatch.setenv("EES_PRELOAD", "off")  # the imports aside: the wait only
+    monkeypatch.setenv("EES_TASK_FIRST_HEARTBEAT", "off")
     assert preload.preload(["airflow", "dag-processor"]) == []
     assert not getattr(WatchedSubprocess._service_subprocess, "waits_for_exit", False)
     assert preload.preload(["airflow", "celery", "worker"]) == ["task_exit_wait"]
