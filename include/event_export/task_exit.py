@@ -53,18 +53,29 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
     return True
 
 
+def supervisor_class(name: str, needs: tuple[str, ...], who: str) -> type | None:
+    """Airflow's supervisor class `name` when it has every attribute (or attrs field) in
+    `needs`; else None, with a warning naming `who` (this project's adjustment) and what lacks."""
+    try:
+        from airflow.sdk.execution_time import supervisor
+    except ImportError:
+        log.warning("%s: no Airflow task supervisor to adjust", who, exc_info=True)
+        return None
+    found = getattr(supervisor, name, None)
+    fields = {f.name for f in getattr(found, "__attrs_attrs__", ())}
+    missing = [n for n in needs if not hasattr(found, n) and n not in fields]
+    if found is None or missing:
+        log.warning("%s: Airflow's supervisor has no %s; left as it is", who, missing or name)
+        return None
+    return found
+
+
 def install() -> bool:
     """Replace the supervisor's idle pass (module docstring); True when installed (or already)."""
     if not task_exit_wait_enabled():
         return False
-    try:
-        from airflow.sdk.execution_time.supervisor import WatchedSubprocess
-    except ImportError:
-        log.warning("task_exit: no Airflow task supervisor to adjust", exc_info=True)
-        return False
-    missing = [name for name in _NEEDS if not hasattr(WatchedSubprocess, name)]
-    if missing:
-        log.warning("task_exit: Airflow's supervisor has no %s; left as it is", missing)
+    WatchedSubprocess = supervisor_class("WatchedSubprocess", _NEEDS, "task_exit")
+    if WatchedSubprocess is None:
         return False
     airflows = WatchedSubprocess._service_subprocess
     if getattr(airflows, "waits_for_exit", False):

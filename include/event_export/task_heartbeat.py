@@ -21,12 +21,10 @@ nothing is installed and a warning is logged.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 
 from event_export.settings import task_first_heartbeat_deferred
-
-log = logging.getLogger(__name__)
+from event_export.task_exit import supervisor_class
 
 # what the wrapper reads and sets on Airflow's ActivitySubprocess (checked before installing)
 _NEEDS = ("_on_child_started", "_last_heartbeat_attempt", "_last_successful_heartbeat")
@@ -36,15 +34,8 @@ def install() -> bool:
     """Defer each task's first heartbeat (module docstring); True when installed (or already)."""
     if not task_first_heartbeat_deferred():
         return False
-    try:
-        from airflow.sdk.execution_time.supervisor import ActivitySubprocess
-    except ImportError:
-        log.warning("task_heartbeat: no Airflow task supervisor to adjust", exc_info=True)
-        return False
-    fields = {f.name for f in getattr(ActivitySubprocess, "__attrs_attrs__", ())}
-    missing = [n for n in _NEEDS if not hasattr(ActivitySubprocess, n) and n not in fields]
-    if missing:
-        log.warning("task_heartbeat: Airflow's supervisor has no %s; left as it is", missing)
+    ActivitySubprocess = supervisor_class("ActivitySubprocess", _NEEDS, "task_heartbeat")
+    if ActivitySubprocess is None:
         return False
     airflows = ActivitySubprocess._on_child_started
     if getattr(airflows, "defers_first_heartbeat", False):
