@@ -156,8 +156,9 @@ def test_a_handful_of_exports_run_one_night_and_late_runs_alert_once(tmp_path):
     # every frozen object)
     assert slots["gc_frozen_at_first_task"] and min(slots["gc_frozen_at_first_task"]) > 0
     # no heartbeat right after the start the execution API just recorded (task_heartbeat.py):
-    # a task instance under a second sends none (each sent one at once before, 1.0 or more)
-    assert slots["heartbeats_per_task"] < 0.7
+    # a task instance under a second sends none (each sent one at once before: 1.0 or more;
+    # 0.01 measured here, the margin for a loaded host whose tasks take longer)
+    assert slots["heartbeats_per_task"] < 0.9
     assert s["cpu_s"]["scheduler"] > 0 and s["peak_stack_pss_mb"] > 0
     assert s["db_growth_mb"] is None or s["db_growth_mb"] >= 0
     for row in result["exports"]:
