@@ -62,7 +62,7 @@ def read_staged(
     Reading rather than memory-mapping keeps a task's resident memory at a few batches. A Parquet
     file (one staged by hand or by an older version) is read the same way. `rows` = (start, stop)
     yields only rows [start, stop) (a cut event's range, pipeline/shards.py); batches outside it
-    are not decoded: their lengths come from a read of no column.
+    are not decoded: their lengths come from a read of one narrow column (`_batch_rows`).
     """
     if rows is not None:
         yield from _read_range(path, columns, *rows)
@@ -72,11 +72,7 @@ def read_staged(
         yield from source.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
         return
     with pa.OSFile(path) as source:
-        options = None
-        if columns is not None:
-            names = pa.ipc.open_file(source).schema.names
-            options = pa.ipc.IpcReadOptions(included_fields=[names.index(c) for c in columns])
-        reader = pa.ipc.open_file(source, options=options)
+        reader = pa.ipc.open_file(source, options=_read_options(source, columns))
         for i in range(reader.num_record_batches):
             yield reader.get_batch(i)
 
@@ -95,12 +91,8 @@ def _read_range(
                 return
         return
     with pa.OSFile(path) as source:
-        names = pa.ipc.open_file(source).schema.names
         sizes = _batch_rows(source)
-        options = None
-        if columns is not None:
-            options = pa.ipc.IpcReadOptions(included_fields=[names.index(c) for c in columns])
-        reader = pa.ipc.open_file(source, options=options)
+        reader = pa.ipc.open_file(source, options=_read_options(source, columns))
         offset = 0
         for i, size in enumerate(sizes):
             low, high = max(start - offset, 0), min(stop - offset, size)
@@ -120,10 +112,18 @@ def _batch_rows(source: pa.NativeFile) -> list[int]:
     fixed-width column (a timestamp or an integer: a few bytes a row) costs about 0.04.
     """
     schema = pa.ipc.open_file(source).schema
-    fixed = [i for i, field in enumerate(schema) if _fixed_width(field.type)]
-    options = pa.ipc.IpcReadOptions(included_fields=fixed[:1] or [0]) if len(schema) else None
-    reader = pa.ipc.open_file(source, options=options)
+    narrow = [f.name for f in schema if _fixed_width(f.type)][:1] or schema.names[:1]
+    reader = pa.ipc.open_file(source, options=_read_options(source, narrow or None))
     return [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+
+
+def _read_options(source: pa.NativeFile, columns: Sequence[str] | None) -> pa.ipc.IpcReadOptions:
+    """Read only `columns` (all if None; an empty list would mean all to Arrow, too)."""
+    fields = None
+    if columns is not None:
+        names = pa.ipc.open_file(source).schema.names
+        fields = [names.index(c) for c in columns]
+    return pa.ipc.IpcReadOptions(included_fields=fields)
 
 
 def _fixed_width(kind: pa.DataType) -> bool:
