@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -312,6 +313,35 @@ def measure(stage: str, spec: dict) -> dict:
     return result
 
 
+def _round(stages: dict, duck: dict) -> dict:
+    """One round's daily zip (extract..package, each stage in its own process) against DuckDB's
+    raw split measured next to it."""
+    core = sum(stages[s]["seconds"] for s in CORE)
+    core_cpu = sum(stages[s]["cpu_seconds"] for s in CORE)
+    return {
+        "core_seconds": core,
+        "core_cpu_seconds": core_cpu,
+        "duckdb_seconds": duck["seconds"],
+        "duckdb_cpu_seconds": duck["cpu_seconds"],
+        "ratio": core / duck["seconds"] if duck["seconds"] else None,
+        "cpu_ratio": core_cpu / duck["cpu_seconds"] if duck["cpu_seconds"] else None,
+        "load_at_start": min(stages[s]["load_at_start"] for s in CORE),
+    }
+
+
+def measure_round(spec: dict, duckdb_first: bool) -> dict:
+    """Another round of the daily zip's stages and DuckDB's raw split; every other round runs
+    DuckDB first, so a load that rises or falls through the run weighs on both sides alike."""
+    duck = measure("duckdb", spec) if duckdb_first else None
+    stages = {stage: measure(stage, spec) for stage in CORE}
+    return _round(stages, duck or measure("duckdb", spec))
+
+
+def _median(values) -> float | None:
+    found = sorted(v for v in values if v is not None)
+    return statistics.median(found) if found else None
+
+
 def ensure_lake(
     workdir: Path, day: date, timezone: str, events: int, distinct: float
 ) -> tuple[Path, float | None]:
@@ -404,6 +434,14 @@ def table(results: dict) -> str:
             f"CPU seconds: daily zip {s['core_cpu_seconds']:.2f}, DuckDB "
             f"{s['duckdb_cpu_seconds']:.2f}, ratio {s['core_cpu_ratio']:.2f} (steadier when busy)",
         ]
+    if len(results["rounds"]) > 1:
+        cpu = ", ".join(f"{r['cpu_ratio']:.2f}" for r in results["rounds"])
+        wall = ", ".join(f"{r['ratio']:.2f}" for r in results["rounds"])
+        lines += [
+            f"rounds ({len(results['rounds'])}, alternating with DuckDB): CPU ratio {cpu} "
+            f"(median {s['rounds_cpu_ratio_median']:.2f}); wall ratio {wall} "
+            f"(median {s['rounds_ratio_median']:.2f})",
+        ]
     if s["flat_seconds"] is not None:
         lines += [
             f"DuckDB flattened (json_extract_string per key, one COPY per event, no zip): "
@@ -425,6 +463,14 @@ def main() -> None:
     parser.add_argument("--skip-duckdb", action="store_true", help="no baselines (no ratios)")
     parser.add_argument(
         "--skip-flat", action="store_true", help="no flattened DuckDB baseline (slow at 10 M)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure the daily zip and DuckDB's raw split this many times, alternating, and "
+        "print each round's ratio and their median (the machine's spread between runs is "
+        "larger than many changes)",
     )
     parser.add_argument(
         "--distinct",
@@ -471,6 +517,13 @@ def main() -> None:
 
     core = sum(stages[s]["seconds"] for s in CORE)
     core_cpu = sum(stages[s]["cpu_seconds"] for s in CORE)
+    rounds = [] if duck is None else [_round(stages, duck)]
+    for n in range(2, args.rounds + 1 if duck else 0):
+        rounds.append(measure_round(spec, duckdb_first=n % 2 == 0))
+        r = rounds[-1]
+        print(
+            f"bench: round {n}: CPU ratio {r['cpu_ratio']:.2f}, wall {r['ratio']:.2f}", flush=True
+        )
     rows = stages["extract"]["rows"]
     duck_seconds = duck["seconds"] if duck else None
     results = {
@@ -488,6 +541,7 @@ def main() -> None:
         "end_to_end": end_to_end,
         "duckdb": duck,
         "duckdb_flat": flat,
+        "rounds": rounds,
         "summary": {
             "rows": rows,
             "core_seconds": core,
@@ -516,6 +570,8 @@ def main() -> None:
             "duckdb_cpu_seconds": duck["cpu_seconds"] if duck else None,
             "core_cpu_ratio": core_cpu / duck["cpu_seconds"] if duck else None,
             "end_to_end_ratio": end_to_end["seconds"] / duck_seconds if duck_seconds else None,
+            "rounds_cpu_ratio_median": _median(r["cpu_ratio"] for r in rounds),
+            "rounds_ratio_median": _median(r["ratio"] for r in rounds),
             "flat_seconds": flat["seconds"] if flat else None,
             "flat_cpu_seconds": flat["cpu_seconds"] if flat else None,
             "flat_peak_mb": flat["peak_mb"] if flat else None,

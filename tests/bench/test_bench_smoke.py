@@ -20,7 +20,7 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
     out = tmp_path / "results.json"
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "bench.py"), "--events", "20000",
-         "--workdir", str(tmp_path / "work"), "--out", str(out)],
+         "--workdir", str(tmp_path / "work"), "--out", str(out), "--rounds", "2"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -50,6 +50,7 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
     assert payloads["rows"] == 20_000 and payloads["ratio"] >= 0.9
     summary, stages = results["summary"], results["stages"]
     assert summary["core_ratio"] > 0 and summary["end_to_end_ratio"] > 0
+    _assert_rounds(results, summary, lines)
     _assert_bytes_read(stages, results, tmp_path / "work")
     _assert_flat_baseline(results, summary, tmp_path / "work")
     delivered = tmp_path / "work" / "delivered" / "out"
@@ -57,6 +58,21 @@ def test_bench_runs_at_small_n_and_writes_its_table_and_json(tmp_path):
         "bench_01112026.manifest",
         "bench_01112026.zip",
     ]
+
+
+def _assert_rounds(results, summary, lines):
+    """`--rounds 2`: the first round is the table's own measures, the second measured again;
+    each ratio is its round's daily zip over its DuckDB, and the medians are of those."""
+    first, second = results["rounds"]
+    assert first["core_cpu_seconds"] == summary["core_cpu_seconds"]
+    assert first["duckdb_cpu_seconds"] == summary["duckdb_cpu_seconds"]
+    for r in (first, second):
+        assert r["core_cpu_seconds"] > 0 and r["duckdb_cpu_seconds"] > 0
+        assert r["cpu_ratio"] == r["core_cpu_seconds"] / r["duckdb_cpu_seconds"]
+        assert r["ratio"] == r["core_seconds"] / r["duckdb_seconds"]
+    assert summary["rounds_cpu_ratio_median"] == (first["cpu_ratio"] + second["cpu_ratio"]) / 2
+    printed = next(line for line in lines if line.startswith("rounds (2, alternating"))
+    assert f"median {summary['rounds_cpu_ratio_median']:.2f}" in printed, printed
 
 
 def _assert_bytes_read(stages, results, work):
