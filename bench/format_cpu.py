@@ -5,7 +5,7 @@ the stage's total alone does not say which part grows with distinct payloads (th
 and which with the bytes (reading the staged day, the CSV writer, deflate). This reads a day
 that `make bench` staged (its work folder's `staging`, after `extract` and `split`) the way
 `format` does (the staged batches coalesced to `BATCH_ROWS`, the document's columns,
-`payload.flatten_column` with extract's member counts, Arrow's CSV writer with format's options,
+`payload.flatten_column` with extract's member counts, the CSV writer format uses (`csv_lines`),
 `DeflateWriter`) and prints CPU microseconds a row per component. The flattening is split by
 timing the native path's own functions (`payload_native`) around their calls; the real code runs.
 
@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 FLATTEN_PARTS = {
     "_query": "flatten: DuckDB query (json_transform, member check)",
@@ -41,7 +40,7 @@ ORDER = [
     *FLATTEN_PARTS.values(),
     SCANNER,
     FLATTEN_REST,
-    "Arrow's CSV writer",
+    "the CSV writer (csv_lines)",
     "deflate (DeflateWriter)",
 ]
 
@@ -71,7 +70,7 @@ def _timed(spent: collections.Counter, label: str, function: Callable) -> Callab
 def profile(staging: Path, reader: str = "scanner") -> dict:
     """CPU seconds per component over every part the bench's `split` planned, and the rows.
     `reader`: the payload reader format uses, the scanner in C or DuckDB (`payload_native`)."""
-    from event_export.pipeline import payload, payload_cells, payload_native
+    from event_export.pipeline import csv_lines, payload, payload_cells, payload_native
     from event_export.pipeline.deflate import DeflateWriter
     from event_export.pipeline.ipc import read_staged, schema_of
     from event_export.pipeline.stages import csv_format as cf
@@ -127,17 +126,14 @@ def profile(staging: Path, reader: str = "scanner") -> dict:
                 )
                 spent[FLATTEN_REST] -= sum(spent[label] for label in inner) - inside
                 lap(FLATTEN_REST)
-                text = pa.BufferOutputStream()
-                options = pacsv.WriteOptions(
-                    quoting_style="needed", batch_size=cf.BATCH_ROWS, include_header=n == 0
+                text = (csv_lines.header(schema.names) if n == 0 else b"") + csv_lines.records(
+                    columns
                 )
-                pacsv.write_csv(pa.record_batch(columns, schema=schema), text, options)
-                text = text.getvalue()
-                lap("Arrow's CSV writer")
+                lap("the CSV writer (csv_lines)")
                 deflater.write(memoryview(text))
                 lap("deflate (DeflateWriter)")
                 rows += batch.num_rows
-                csv_bytes += text.size
+                csv_bytes += len(text)
             deflater.close()
             lap("deflate (DeflateWriter)")
             deflated += sink.size

@@ -65,12 +65,16 @@ if [ "$test_tools" = 1 ] && ! azurite_installed && command -v npm >/dev/null 2>&
 fi
 
 # the payload scanner extract and format read payloads with (pipeline/payload_cells.c, plain C,
-# no Python headers): built where the library is missing or older than its source, under 1 s;
-# into a temporary name first, so a concurrent set-up never loads half a file. Without it they
-# read payloads with DuckDB (slower, the same bytes).
+# no Python headers) and format's CSV writer (csv_lines.c), one library: built where it is
+# missing or older than a source, under 1 s; into a temporary name first, so a concurrent set-up
+# never loads half a file. Without it they read payloads with DuckDB and write CSV with Arrow's
+# kernels (slower, the same bytes).
 scanner=include/event_export/pipeline/_payload_cells.so
-if [ ! -f "$scanner" ] || [ include/event_export/pipeline/payload_cells.c -nt "$scanner" ]; then
-  if cc -O2 -shared -fPIC -o "$scanner.$$" include/event_export/pipeline/payload_cells.c; then
+sources="include/event_export/pipeline/payload_cells.c include/event_export/pipeline/csv_lines.c"
+stale=$([ -f "$scanner" ] && find $sources -newer "$scanner" | head -1 || echo missing)
+if [ -n "$stale" ]; then
+  # shellcheck disable=SC2086  # two file names, no blanks in them
+  if cc -O2 -shared -fPIC -o "$scanner.$$" $sources; then
     mv -f "$scanner.$$" "$scanner"
   else
     rm -f "$scanner.$$"

@@ -23,7 +23,8 @@ The same pass serves extract (`keys_and_members`: each row's keys and member cou
 each row's properties object written compact); each function's docstring says what it sets
 aside beyond the list above.
 
-The library is built by `make setup` (scripts/setup.sh, next to this file) and by the image
+The library (this file's C and `csv_lines.c`, the CSV records' writer) is built by `make setup`
+(scripts/setup.sh, from the sources next to this file) and by the image
 (deploy/Dockerfile, at `EES_SCANNER_LIBRARY`: docker-compose mounts the host's `include` over the
 package). Where neither loads, `available()` is false, a warning says so once, and format reads
 payloads with DuckDB (`payload_native`) as before: the same cells, slower.
@@ -45,7 +46,7 @@ from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
-ABI = 3  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
+ABI = 4  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
 log = logging.getLogger(__name__)
 
 _P = ctypes.c_void_p
@@ -95,7 +96,17 @@ def _open() -> ctypes.CDLL | None:
     lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _P, _I, _P, _P, _P, _P, _P, _I]
     lib.ees_objects_parse.restype = _I
     lib.ees_objects_parse.argtypes = [_I, _P, _P, _P, _I, _P, _P, _P]
+    lib.ees_csv_scratch.restype = _I  # csv_lines.c, built into the same library
+    lib.ees_csv_scratch.argtypes = [_I]
+    lib.ees_csv_lines.restype = _I
+    lib.ees_csv_lines.argtypes = [_I, _I, _P, _P, _P, _P, _I, _P, _I, _P, _P]
     return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The built library whatever EES_PAYLOAD_SCANNER says (csv_lines.py's writer is in it too),
+    None when it is not built or is a stale build."""
+    return _load()
 
 
 def available() -> bool:
@@ -108,8 +119,8 @@ def _address(array: np.ndarray) -> int:
 
 
 @dataclass(frozen=True)
-class _Texts:
-    """The texts as the C functions take them: one `pa.string()` array's buffers by address."""
+class StringBuffers:
+    """Texts as the C functions take them: one `pa.string()` array's buffers by address."""
 
     array: pa.Array
     offsets: int  # the first row's offset, as an address
@@ -134,16 +145,16 @@ class _Texts:
 _NO_BYTES = np.zeros(1, np.uint8)  # where an array has no data buffer (all null or empty)
 
 
-def _texts(texts: pa.Array | pa.ChunkedArray) -> _Texts:
+def string_buffers(texts: pa.Array | pa.ChunkedArray) -> StringBuffers:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if texts.type != pa.string():
         texts = texts.cast(pa.string())
     validity, offsets, data = texts.buffers() if len(texts) else (None, None, None)
     if offsets is None:  # no rows: the callers return before any C call
-        return _Texts(texts, _address(_NO_BYTES), _address(_NO_BYTES), None, 0)
+        return StringBuffers(texts, _address(_NO_BYTES), _address(_NO_BYTES), None, 0)
     span = np.frombuffer(offsets, np.int32, len(texts) + 1, 4 * texts.offset)
-    return _Texts(
+    return StringBuffers(
         texts,
         offsets.address + 4 * texts.offset,
         data.address if data is not None and data.size else _address(_NO_BYTES),
@@ -187,7 +198,7 @@ def _table(slots: int) -> list[np.ndarray]:
 def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flattened:
     """One string column per key for the payload texts (null or empty
     text: all null), and the rows left to the Python reference (their cells null)."""
-    lib, view = _library(), _texts(texts)
+    lib, view = _library(), string_buffers(texts)
     n = view.rows
     if n == 0:
         empty = pa.array([], pa.string())
@@ -290,7 +301,7 @@ def _pairs(
     texts: pa.Array | pa.ChunkedArray, groups: pa.Array | None, kinds: bool
 ) -> tuple[list[tuple[int, str, int]], pa.Array, pa.Array]:
     """(group, key, kind bits) of every distinct pair, the suspect rows, the member counts."""
-    lib, view = _library(), _texts(texts)
+    lib, view = _library(), string_buffers(texts)
     n = view.rows
     suspect = np.zeros(n, np.uint8)
     members = np.full(n, -1, np.int32)
@@ -335,7 +346,7 @@ def objects(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     ensure_ascii=False, separators=(",", ":"))` writes it (a null or empty text: `{}`), and the
     rows left to the Python reference (written empty): those `flatten_cells` leaves, a repeated
     key, and a raw U+0085, U+2028 or U+2029 (the JSON lines writer escapes them)."""
-    lib, view = _library(), _texts(texts)
+    lib, view = _library(), string_buffers(texts)
     n = view.rows
     if n == 0:
         return pa.array([], pa.string()), pa.array([], pa.bool_())

@@ -90,8 +90,14 @@ def test_csv_round_trips_hostile_values_through_the_standard_reader(tmp_path):
     assert first["payload.qty"] == ""
     assert second["payload.qty"] == "2"
     assert second["Identity"] == "" and second["appId"] == ""
+    raw_header, raw_first = text.split("\n", 1)  # the first record, and the second after it
+    assert raw_header.startswith("appVersion,appId,siteId,")  # names need no quotes
+    assert raw_first.startswith(",,,,e1,,2026-11-01T10:15:05.123+0530,,")  # quoted only if needed
+    assert ',"quote "" and, comma",' in raw_first  # a comma or quote: quoted, quotes doubled
+    assert ',"line1\nline2",' in raw_first and ',"मोबाइल, 🛒"' in raw_first
+    assert ",12," in raw_first and ",59.99," in raw_first and ",true," in raw_first
     raw_second = text.rstrip("\n").rsplit("\n", 1)[-1]
-    assert raw_second.startswith(',,,,"e2",')  # absent values: empty, unquoted
+    assert raw_second.startswith(",,,,e2,,")  # absent values: empty, unquoted
     assert ',"",' in raw_second  # an empty string: quoted
 
 

@@ -3,7 +3,9 @@
 Columns: the Event Data Scheduler document's fields under its names and in its order, then one
 `payload.<key>` column per payload key seen that day for that event, sorted. Timestamps are ISO
 8601 in the client's time zone with milliseconds and offset (2026-11-01T10:15:05.123+0530).
-An absent value is an empty field; an empty string is `""`.
+A field is quoted (quotes doubled) only when it holds a comma, a quote or a line break, starts
+or ends with a blank, or is empty: an absent value is an empty field, an empty string `""`
+(pipeline/csv_lines.py).
 
 For the daily zip the CSV is never staged as text: it goes straight into a deflate stream
 (`deflate.DeflateWriter`), staged as a ready zip member with its CRC-32 and sizes.
@@ -17,9 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from event_export.formats.text import UTF8_BOM, excel_safe
+from event_export.pipeline import csv_lines
 from event_export.pipeline.deflate import Deflated, DeflateWriter
 from event_export.pipeline.ipc import read_staged, schema_of
 from event_export.pipeline.payload import MEMBERS, flatten_column, keys_of
@@ -131,12 +133,8 @@ def format_csv(
     if keys is None:
         keys = payload_keys(staged_path)
     names = header(keys)
-    schema = pa.schema([(n, pa.string()) for n in names])
     target.parent.mkdir(parents=True, exist_ok=True)
     count, deflated = 0, None
-    options = pacsv.WriteOptions(
-        quoting_style="needed", batch_size=BATCH_ROWS, include_header=first
-    )
     # extract's member counts, when it staged them (a file staged before them has none: the
     # payloads are then tested and counted here)
     staged = schema_of(staged_path).names
@@ -145,14 +143,14 @@ def format_csv(
     with ExitStack() as stack:
         out = stack.enter_context(target.open("wb"))
         deflater = stack.enter_context(DeflateWriter(out, final=last)) if deflate else None
-        sink = pa.PythonFile(deflater, mode="w") if deflater else pa.PythonFile(out, mode="w")
+        sink = deflater if deflater else out
         if excel and first:  # the header's names start `payload.` or are the document's
             sink.write(UTF8_BOM)
-        with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
-            for batch in prefetch(batches):
-                columns = _as_strings(batch, timezone, keys, excel)
-                writer.write_batch(pa.record_batch(columns, schema=schema))
-                count += batch.num_rows
+        if first:
+            sink.write(csv_lines.header(names))
+        for batch in prefetch(batches):
+            csv_lines.write(sink, _as_strings(batch, timezone, keys, excel))
+            count += batch.num_rows
         if deflater is not None:
             deflated = deflater.close()
     size = deflated.size if deflated else target.stat().st_size
