@@ -26,6 +26,7 @@ from event_export.formats.text import (
     excel_safe,
     excel_safe_py,
 )
+from event_export.pipeline import csv_lines
 from event_export.pipeline.payload import as_text
 
 
@@ -64,15 +65,24 @@ class CsvWriter(TextWriter):
         return ",".join("" if text is None else csv_field_py(text) for text in texts)
 
     def encode(self, rows: Rows) -> pa.Array:
-        fields = [text for _, text in rows.times_text]
+        if records.NATIVE:  # every field text, quoted where needed by csv_lines
+            texts = [text for _, text in rows.times_text]
+            texts += [self._text(column) for _, column in rows.scalars()]
+            for _, group in rows.groups():
+                texts += [self._text(column) for _, column in group]
+            texts += [self._text(text) for _, text in rows.props_text()]
+            return csv_lines.lines(texts)
+        fields = [text for _, text in rows.times_text]  # the reference
         fields += [_field(column, self.excel) for _, column in rows.scalars()]
         for _, group in rows.groups():
             fields += [_field(column, self.excel) for _, column in group]
-        if self.props.keys and records.NATIVE:
-            fields += [_field(text, self.excel) for _, text in rows.props_text()]
-        elif self.props.keys:
+        if self.props.keys:
             fields.append(rows.props_fragment(self._props))
         line = pc.binary_join_element_wise(
             *fields, ",", null_handling="replace", null_replacement=""
         )
         return pc.binary_join_element_wise(line, "\n", "")
+
+    def _text(self, column: pa.Array) -> pa.Array:
+        """A field's text before quoting (numbers too: a negative one starts with '-')."""
+        return excel_safe(column) if self.excel else as_strings(column)

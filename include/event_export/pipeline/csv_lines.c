@@ -118,11 +118,12 @@ int64_t ees_csv_scratch(int64_t columns) { return columns * BLOCK_ROWS; }
 
    offsets[c]: column c's int32 offsets, from its row 0; data[c]: its data buffer; validity[c]:
    its validity bitmap, or NULL when it has no nulls, with bits[c] the bit of its row 0;
-   scratch: ees_csv_scratch(columns) int64s. */
+   scratch: ees_csv_scratch(columns) int64s; ends, unless NULL: each row's end in `out`, at
+   ends[row]. */
 int64_t ees_csv_lines(int64_t columns, int64_t rows, const int32_t *const *offsets,
                       const uint8_t *const *data, const uint8_t *const *validity,
                       const int64_t *bits, int64_t first, uint8_t *out, int64_t room,
-                      int64_t *scratch, int64_t *next) {
+                      int64_t *scratch, int64_t *next, int64_t *ends) {
     int64_t written = 0;
     for (; first < rows; first += BLOCK_ROWS) {
         int64_t block = rows - first < BLOCK_ROWS ? rows - first : BLOCK_ROWS;
@@ -157,6 +158,7 @@ int64_t ees_csv_lines(int64_t columns, int64_t rows, const int32_t *const *offse
                 *at++ = ',';
             }
             at[-1] = '\n';
+            if (ends != NULL) ends[first + r] = at - out;
         }
         written = at - out;
     }

@@ -46,7 +46,7 @@ from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
-ABI = 4  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
+ABI = 5  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
 log = logging.getLogger(__name__)
 
 _P = ctypes.c_void_p
@@ -99,7 +99,7 @@ def _open() -> ctypes.CDLL | None:
     lib.ees_csv_scratch.restype = _I  # csv_lines.c, built into the same library
     lib.ees_csv_scratch.argtypes = [_I]
     lib.ees_csv_lines.restype = _I
-    lib.ees_csv_lines.argtypes = [_I, _I, _P, _P, _P, _P, _I, _P, _I, _P, _P]
+    lib.ees_csv_lines.argtypes = [_I, _I, _P, _P, _P, _P, _I, _P, _I, _P, _P, _P]
     return lib
 
 

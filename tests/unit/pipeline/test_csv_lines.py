@@ -58,6 +58,22 @@ def test_records_quote_only_where_needed_and_match_the_rule(seed):
     assert csv_lines.records_arrow(columns) == expected
 
 
+@pytest.mark.parametrize("chunk", [600, csv_lines.CHUNK_BYTES])
+def test_lines_are_the_records_one_per_row(monkeypatch, chunk):
+    """gcp_export's CSV cuts files at record boundaries: one string per record, whichever
+    pieces of the reused buffer they were written in."""
+    monkeypatch.setattr(csv_lines, "CHUNK_BYTES", chunk)
+    rows = _rows(5, 700, 5)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(csv_lines.lines(_columns(rows))))
+    worker.start()
+    worker.join()
+    expected = [_reference([row]).decode("utf-8") for row in rows]
+    assert got[0].to_pylist() == expected
+    assert csv_lines.lines_arrow(_columns(rows)).to_pylist() == expected
+    assert csv_lines.lines(_columns(rows[:0])).to_pylist() == []
+
+
 def test_every_hostile_value_reads_back_with_the_standard_reader():
     rows = [[value, None, value] for value in HOSTILE]
     text = csv_lines.records(_columns(rows)).decode("utf-8")
