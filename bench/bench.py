@@ -419,7 +419,8 @@ def table(results: dict) -> str:
         f"daily zip (extract..package, sum of stages): {s['core_seconds']:.2f} s, "
         f"{s['core_rows_per_s']:,.0f} rows/s",
         f"staged between tasks: {s['staged_mb_per_million']:,.0f} MB written, "
-        f"{s['staged_read_mb_per_million']:,.0f} MB read back per 1 M events",
+        f"{s['staged_read_mb_per_million']:,.0f} MB read back per 1 M events "
+        f"(EES_STAGING_COMPRESSION {s.get('staging_compression', 'zstd')})",
         "read MB: the stage's read() bytes (/proc/self/io rchar, page cache or disk); "
         "disk MB: fetched from storage (read_bytes)",
         f"end to end (run_export in one process):       {s['end_to_end_seconds']:.2f} s, "
@@ -454,6 +455,8 @@ def table(results: dict) -> str:
 
 
 def main() -> None:
+    from event_export import settings
+
     parser = argparse.ArgumentParser(description="Benchmark the daily-zip export against DuckDB.")
     parser.add_argument("--events", type=int, default=10_000_000, help="events in the day (N)")
     parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 1))
@@ -547,6 +550,7 @@ def main() -> None:
             "core_seconds": core,
             "core_rows_per_s": rows / core if core else 0.0,
             # what waits between tasks: extract's staged day, format's members (not the zip)
+            "staging_compression": settings.staging_compression() or "none",
             "staged_mb_per_million": (stages["extract"]["bytes"] + stages["format"]["bytes"])
             / 1e6
             / (rows / 1e6)

@@ -57,3 +57,14 @@ def test_settings_defaults_and_values(monkeypatch, tmp_path):
     assert settings.deadline_alerts_enabled() is False
     assert settings.oncall_emails() == ("a@x.example", "b@x.example")
     assert "s3cret-value" not in repr(settings.api_login())  # never in a log line
+
+
+def test_staging_compression_is_one_of_three_and_names_itself_when_wrong(monkeypatch):
+    monkeypatch.delenv("EES_STAGING_COMPRESSION", raising=False)
+    assert settings.staging_compression() == "zstd"
+    for raw, codec in ((" LZ4 ", "lz4"), ("none", None), ("zstd", "zstd"), ("", "zstd")):
+        monkeypatch.setenv("EES_STAGING_COMPRESSION", raw)
+        assert settings.staging_compression() == codec
+    monkeypatch.setenv("EES_STAGING_COMPRESSION", "gzip")
+    with pytest.raises(ValueError, match="EES_STAGING_COMPRESSION: 'gzip' is not one of"):
+        settings.staging_compression()

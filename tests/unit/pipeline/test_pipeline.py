@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from conftest import set_local_connection
 from event_export.config.model import ExportConfig
-from event_export.pipeline import schema
+from event_export.pipeline import ipc, schema
 from event_export.pipeline.lake import read_window
 from event_export.pipeline.run import ExportRun, run_export
 
@@ -56,6 +56,19 @@ def test_rerun_of_the_same_day_is_byte_identical(config, demo_day, tmp_path):
     second = {p.name: p.read_bytes() for p in target.iterdir()}
     assert first == second
     assert sorted(first) == ["acme_01112026.manifest", "acme_01112026.zip"]
+
+
+def test_the_zip_is_the_same_whichever_staging_compression(config, demo_day, tmp_path, monkeypatch):
+    """EES_STAGING_COMPRESSION changes the staged bytes only: lz4 or plain staging delivers the
+    zip that ZSTD staging does, byte for byte."""
+    monkeypatch.setattr(ipc, "PLAIN_BELOW", 0)  # this day's events would all go plain
+    target = tmp_path / "client" / "out" / "acme_01112026.zip"
+    delivered = {}
+    for codec in ("zstd", "lz4", "none"):
+        monkeypatch.setenv("EES_STAGING_COMPRESSION", codec)
+        run_export(config, demo_day)
+        delivered[codec] = target.read_bytes()
+    assert delivered["lz4"] == delivered["zstd"] == delivered["none"]
 
 
 def test_selected_events_export_only_those(config, demo_day):

@@ -59,9 +59,16 @@ def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypa
         assert got.column_names == READ_COLUMNS  # no event name, email or phone
         expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
         assert got.equals(expected.select(READ_COLUMNS))
-    monkeypatch.setattr(ipc, "COMPRESSION", None)
-    plain = extract(lake_uri, window, None, tmp_path / "plain", READ_COLUMNS)
-    assert sum(_size(p) for p in parts) < 0.6 * sum(_size(p) for p in plain)
+    staged = {"zstd": sum(_size(p) for p in parts)}
+    for codec in ("lz4", "none"):  # EES_STAGING_COMPRESSION: the same rows, other bytes
+        monkeypatch.setenv("EES_STAGING_COMPRESSION", codec)
+        other = extract(lake_uri, window, None, tmp_path / codec, READ_COLUMNS)
+        for part, again in zip(parts, other, strict=True):
+            got = pa.Table.from_batches(list(read_staged(again.path)), schema_of(again.path))
+            assert got.equals(pa.Table.from_batches(list(read_staged(part.path))))
+        staged[codec] = sum(_size(p) for p in other)
+    assert staged["zstd"] < 0.6 * staged["none"]
+    assert staged["zstd"] < staged["lz4"] < staged["none"], staged
 
 
 def test_a_small_days_event_is_staged_as_one_batch(tmp_path):

@@ -46,7 +46,11 @@ def extract(
     # A small day's lake holds a few rows per hour file: cut per event once per COALESCE_ROWS, not
     # once per file, so each event gets a few slices to stage instead of one per hour. A big
     # day's batches pass as they are (no copy, no larger batches in flight).
-    batches = coalesce(read_window(lake_uri, window, events), COALESCE_ROWS)
+    read = None  # the lake's columns decoded: what is staged, and what the cut and scans use
+    if columns is not None:
+        scanned = ["payload"] if payload_keys or payload_kinds else []
+        read = list(dict.fromkeys([*columns, "event_name", *scanned]))
+    batches = coalesce(read_window(lake_uri, window, events, read), COALESCE_ROWS)
     return split_by_event(batches, out_dir, columns, payload_keys, payload_kinds)
 
 
