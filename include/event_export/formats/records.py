@@ -189,6 +189,11 @@ def scan_props(
     return props_schema(dict.fromkeys(keys_in(texts), ()), values_as_strings=True)
 
 
+def _as_texts(properties: dict) -> dict:
+    """The properties with each value as `payload.as_text` spells it (values as strings)."""
+    return {key: as_text(value) for key, value in properties.items()}
+
+
 class Rows:
     """One lake batch as a layout's fields; each view is computed on first use."""
 
@@ -267,7 +272,7 @@ class Rows:
             keep = frozenset(self.props_schema.keys)
             parsed = [{k: v for k, v in p.items() if k in keep} for p in parsed]
         if self.options.values_as_strings:
-            parsed = [{k: as_text(v) for k, v in p.items()} for p in parsed]
+            parsed = [_as_texts(p) for p in parsed]
         texts = pa.array([render(p) for p in parsed], pa.string())
         return pc.fill_null(texts.take(indices), render({}))
 
@@ -291,15 +296,19 @@ class Rows:
 
     def props_json(self) -> pa.Array:
         """Each row's properties as one compact JSON object (values as strings if asked): from
-        the payload scanner where it is built and the object is written as it is (no key
-        dropped, values keep their types), the rows it sets aside rendered in Python."""
+        the payload scanner where it is built and no key is dropped (the locked schema's are
+        rendered in Python), the rows it sets aside rendered in Python."""
         scanner = NATIVE and payload_cells.available()
-        if not scanner or self.props_schema.exact or self.options.values_as_strings:
+        if not scanner or self.props_schema.exact:
             return self.props_fragment(json_text)
         texts, indices = distinct_texts(self.batch.column(self.layout.props_column))
-        written, suspect = payload_cells.objects(texts)
+        strings = self.options.values_as_strings
+        written, suspect = payload_cells.objects(texts, strings)
         if pc.any(suspect).as_py():
-            rest = [json_text(parse(text)) for text in texts.filter(suspect).to_pylist()]
+            parsed = [parse(text) for text in texts.filter(suspect).to_pylist()]
+            if strings:
+                parsed = [_as_texts(p) for p in parsed]
+            rest = [json_text(p) for p in parsed]
             written = pc.replace_with_mask(written, suspect, pa.array(rest, pa.string()))
         if indices is not None:
             written = pc.fill_null(written.take(indices), json_text({}))

@@ -25,7 +25,7 @@
 #define MAX_ROW_KEYS 256     /* a row with more top-level members is read by Python */
 
 /* Bumped with every change to a function's arguments: payload_cells.py calls no other build. */
-int64_t ees_cells_abi(void) { return 5; }
+int64_t ees_cells_abi(void) { return 6; }
 
 typedef struct {
     const uint8_t *p, *end;
@@ -753,11 +753,45 @@ static int has_line_break(const uint8_t *p, const uint8_t *end) {
     return 0;
 }
 
+/* The text written since `start` made a JSON string's content: each quote and backslash gets a
+   backslash (json.dumps of the text; nested() writes no control byte and no raw line break). The
+   caller leaves room for the text twice over. */
+static void escape_since(cursor *c, uint8_t *start) {
+    size_t extra = 0;
+    for (const uint8_t *q = start; q < c->out; q++) extra += (*q == '"' || *q == '\\');
+    if (extra == 0) return;
+    uint8_t *from = c->out, *to = c->out + extra;
+    c->out = to;
+    while (from > start) {
+        uint8_t b = *--from;
+        *--to = b;
+        if (b == '"' || b == '\\') *--to = '\\';
+    }
+}
+
+/* A member's value as payload.as_text spells it, written as a JSON string: a string as written,
+   null as null, true, false and numbers quoted, a nested value's compact JSON as a string. */
+static void string_value(cursor *c) {
+    switch (*c->p) {
+    case '"': nested_string(c); return;
+    case 'n': if (word(c, "null", 4, AS_WRITTEN)) emit_span(c); return;
+    default: {
+        *c->out++ = '"';
+        uint8_t *start = c->out;
+        compact(c, 1, 0);
+        if (c->bad) return;
+        if (*start == '{' || *start == '[') escape_since(c, start);
+        *c->out++ = '"';
+    }
+    }
+}
+
 /* One row's object written compact into c->out, as json.dumps(parse(text), ensure_ascii=False,
    separators=(",", ":")) writes it: members in order, strings as written (the escapes json.dumps
    writes the same way only), numbers as the cells spell them, nested values as nested() writes
-   them. A repeated key (Python keeps the last, at the first's place) sets the row aside. */
-static void object(cursor *c) {
+   them; with `strings`, each value as string_value() writes it (gcp_export's values as strings).
+   A repeated key (Python keeps the last, at the first's place) sets the row aside. */
+static void object(cursor *c, int strings) {
     int members = open_object(c);
     if (c->bad) return;
     *c->out++ = '{';
@@ -778,7 +812,8 @@ static void object(cursor *c) {
             *c->out++ = '"';
             *c->out++ = ':';
             count++;
-            compact(c, 1, 0);
+            if (strings) string_value(c);
+            else compact(c, 1, 0);
             if (c->bad) return;
             if (!more(c, '}')) break;
             *c->out++ = ',';
@@ -790,11 +825,12 @@ static void object(cursor *c) {
 }
 
 /* Each row's object (a null or empty text: `{}`) as an Arrow string column: out_offsets[n + 1]
-   and out_data, which has room for the texts' bytes plus 2 a row; suspect[n] marks the rows
-   left to Python (written empty). Returns the bytes written. */
+   and out_data, which has room for the texts' bytes plus 2 a row (with `strings`: three times
+   the texts' bytes plus 2 a row); suspect[n] marks the rows left to Python (written empty).
+   Returns the bytes written. */
 int64_t ees_objects_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
                           const uint8_t *validity, int64_t bit_offset, uint8_t *suspect,
-                          int32_t *out_offsets, uint8_t *out_data) {
+                          int32_t *out_offsets, uint8_t *out_data, int64_t strings) {
     uint8_t *out = out_data;
     out_offsets[0] = 0;
     for (int64_t r = 0; r < n; r++) {
@@ -810,7 +846,7 @@ int64_t ees_objects_parse(int64_t n, const int32_t *offsets, const uint8_t *data
             *out++ = '}';
         } else {
             cursor c = {data + a, data + b, out, 0, NULL, NULL};
-            object(&c);
+            object(&c, (int)strings);
             if (c.bad || has_line_break(data + a, data + b)) suspect[r] = 1;
             else out = c.out;
         }

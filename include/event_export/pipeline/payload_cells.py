@@ -46,7 +46,7 @@ from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
-ABI = 5  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
+ABI = 6  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
 log = logging.getLogger(__name__)
 
 _P = ctypes.c_void_p
@@ -95,7 +95,7 @@ def _open() -> ctypes.CDLL | None:
     lib.ees_pairs_rehash.restype = None
     lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _P, _I, _P, _P, _P, _P, _P, _I]
     lib.ees_objects_parse.restype = _I
-    lib.ees_objects_parse.argtypes = [_I, _P, _P, _P, _I, _P, _P, _P]
+    lib.ees_objects_parse.argtypes = [_I, _P, _P, _P, _I, _P, _P, _P, _I]
     lib.ees_csv_scratch.restype = _I  # csv_lines.c, built into the same library
     lib.ees_csv_scratch.argtypes = [_I]
     lib.ees_csv_lines.restype = _I
@@ -341,18 +341,30 @@ def _pairs(
     return pairs, pa.array(suspect.view(np.bool_)), counts
 
 
-def objects(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+OBJECTS_ROOM = 2**31  # the bytes `objects` may write in one Arrow string column
+
+
+def objects(texts: pa.Array | pa.ChunkedArray, strings: bool = False) -> tuple[pa.Array, pa.Array]:
     """Each text's object written compact, as `json.dumps(payload.parse(text),
     ensure_ascii=False, separators=(",", ":"))` writes it (a null or empty text: `{}`), and the
     rows left to the Python reference (written empty): those `flatten_cells` leaves, a repeated
-    key, and a raw U+0085, U+2028 or U+2029 (the JSON lines writer escapes them)."""
+    key, and a raw U+0085, U+2028 or U+2029 (the JSON lines writer escapes them). With
+    `strings`, each value as `payload.as_text` spells it (null stays null): gcp_export's
+    `values_as_strings`."""
     lib, view = _library(), string_buffers(texts)
     n = view.rows
     if n == 0:
         return pa.array([], pa.string()), pa.array([], pa.bool_())
     suspect = np.empty(n, np.uint8)
     out_offsets = np.empty(n + 1, np.int32)
-    out_data = np.empty(view.size + 2 * n, np.uint8)
+    # as strings, a nested value's quotes and backslashes are escaped and each value quoted:
+    # at most twice its bytes plus 2, and a member is at least 4 bytes (`"":0`)
+    room = (3 if strings else 1) * view.size + 2 * n
+    if room >= OBJECTS_ROOM:  # past int32 offsets: every row to the Python reference
+        offsets = pa.py_buffer(np.zeros(n + 1, np.int32))
+        aside = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(b"")])
+        return aside, pa.array(np.ones(n, np.bool_))
+    out_data = np.empty(room, np.uint8)
     written = lib.ees_objects_parse(
         n,
         view.offsets,
@@ -362,6 +374,7 @@ def objects(texts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
         _address(suspect),
         _address(out_offsets),
         _address(out_data),
+        int(strings),
     )
     buffers = [None, pa.py_buffer(out_offsets), pa.py_buffer(out_data).slice(0, written)]
     return pa.Array.from_buffers(pa.string(), n, buffers), pa.array(suspect.view(np.bool_))

@@ -327,20 +327,41 @@ def test_kinds_are_the_references(seed):
         payload.kinds_of([broken])
 
 
+@pytest.mark.parametrize("strings", [False, True], ids=["typed", "values as strings"])
 @pytest.mark.parametrize("seed", range(3))
-def test_objects_are_written_as_the_json_lines_reference(seed):
+def test_objects_are_written_as_the_json_lines_reference(seed, strings):
     """gcp_export's JSON lines: each kept row's object is what the writer's reference gives
-    (`json_text(parse(text))`), a null or empty text `{}`; rows set aside are left empty."""
+    (`json_text(parse(text))`; values as strings: each value `as_text` first), a null or empty
+    text `{}`; rows set aside are left empty."""
     from event_export.formats.text import json_text
 
     texts = [*_generated(seed, 2000), '{"a": "line\u2028break"}', '{"a": 1, "a": 2}']
-    written, suspect = payload_cells.objects(pa.array(texts, pa.string()))
+    texts += [  # what values as strings quote, escape or keep
+        '{"n": null, "t": true, "f": false, "i": -12, "x": 1.50, "s": "q\\"b\\\\s\\n"}',
+        '{"o": {"k": "v \\"q\\" \\\\ \\t", "l": [1, -25, null, "ü"]}, "e": {}, "a": []}',
+        '{"deep": [[{"k": ["\\"", "\\\\"]}]], "u": "中文, 🛒"}',
+    ]
+    written, suspect = payload_cells.objects(pa.array(texts, pa.string()), strings)
     kept = 0
     for text, got, aside in zip(texts, written.to_pylist(), suspect.to_pylist(), strict=True):
         if aside:
             assert got == ""
             continue
         kept += 1
-        assert got == json_text(payload.parse(text)), text
-    assert suspect.to_pylist()[-2:] == [True, True]
+        expected = payload.parse(text)
+        if strings and isinstance(expected, dict):
+            expected = {k: payload.as_text(v) for k, v in expected.items()}
+        assert got == json_text(expected), text
+    assert suspect.to_pylist()[-5:-3] == [True, True]  # the raw line break, the repeated key
+    assert suspect.to_pylist()[-3:-1] == [False, False]  # written here, not by Python
     assert kept > 400
+
+
+def test_objects_past_int32_offsets_go_to_python(monkeypatch):
+    """A batch whose objects could pass Arrow's int32 offsets is left to the Python reference
+    whole, rather than written past its buffer (values as strings take up to 3x the bytes)."""
+    texts = pa.array(['{"a": [1, "x"]}'] * 10, pa.string())  # 150 bytes of text
+    monkeypatch.setattr(payload_cells, "OBJECTS_ROOM", 300)  # typed: 170, as strings: 470
+    assert payload_cells.objects(texts)[1].to_pylist() == [False] * 10
+    written, suspect = payload_cells.objects(texts, strings=True)
+    assert suspect.to_pylist() == [True] * 10 and written.to_pylist() == [""] * 10
