@@ -189,6 +189,11 @@ def scan_props(
     return props_schema(dict.fromkeys(keys_in(texts), ()), values_as_strings=True)
 
 
+def _kept(properties: dict, keep: frozenset[str]) -> dict:
+    """Only the properties a locked schema holds, in their order."""
+    return {key: value for key, value in properties.items() if key in keep}
+
+
 def _as_texts(properties: dict) -> dict:
     """The properties with each value as `payload.as_text` spells it (values as strings)."""
     return {key: as_text(value) for key, value in properties.items()}
@@ -263,14 +268,14 @@ class Rows:
     def props_fragment(self, render: Callable[[dict], str]) -> pa.Array:
         """`render(properties)` for each row, computed once per distinct properties text.
 
-        The reference way of the text formats (and JSON's with values as strings): a row's
-        whole properties part rendered in Python (a JSON object, XML entries, CSV fields).
+        The reference way of the text formats (JSON's where the payload scanner is not built): a
+        row's whole properties part rendered in Python (a JSON object, XML entries, CSV fields).
         Values are already strings when values go as strings; absent properties render as {}.
         """
         parsed, indices = self._decoded
-        if self.props_schema.exact:  # schema: locked - the one place other keys are dropped
+        if self.props_schema.exact:  # schema: locked - other keys are dropped (and props_json)
             keep = frozenset(self.props_schema.keys)
-            parsed = [{k: v for k, v in p.items() if k in keep} for p in parsed]
+            parsed = [_kept(p, keep) for p in parsed]
         if self.options.values_as_strings:
             parsed = [_as_texts(p) for p in parsed]
         texts = pa.array([render(p) for p in parsed], pa.string())
@@ -295,17 +300,19 @@ class Rows:
         return list(zip(keys, [c.take(indices) for c in typed(parsed, keys, types)], strict=True))
 
     def props_json(self) -> pa.Array:
-        """Each row's properties as one compact JSON object (values as strings if asked): from
-        the payload scanner where it is built and no key is dropped (the locked schema's are
-        rendered in Python), the rows it sets aside rendered in Python."""
-        scanner = NATIVE and payload_cells.available()
-        if not scanner or self.props_schema.exact:
+        """Each row's properties as one compact JSON object (values as strings if asked, only a
+        locked schema's keys): from the payload scanner where it is built, the rows it sets
+        aside rendered in Python."""
+        if not (NATIVE and payload_cells.available()):
             return self.props_fragment(json_text)
         texts, indices = distinct_texts(self.batch.column(self.layout.props_column))
         strings = self.options.values_as_strings
-        written, suspect = payload_cells.objects(texts, strings)
+        keep = self.props_schema.keys if self.props_schema.exact else None
+        written, suspect = payload_cells.objects(texts, strings, keep)
         if pc.any(suspect).as_py():
             parsed = [parse(text) for text in texts.filter(suspect).to_pylist()]
+            if keep is not None:
+                parsed = [_kept(p, frozenset(keep)) for p in parsed]
             if strings:
                 parsed = [_as_texts(p) for p in parsed]
             rest = [json_text(p) for p in parsed]

@@ -25,7 +25,7 @@
 #define MAX_ROW_KEYS 256     /* a row with more top-level members is read by Python */
 
 /* Bumped with every change to a function's arguments: payload_cells.py calls no other build. */
-int64_t ees_cells_abi(void) { return 6; }
+int64_t ees_cells_abi(void) { return 7; }
 
 typedef struct {
     const uint8_t *p, *end;
@@ -90,6 +90,21 @@ static int key_index(const keytab *t, const uint8_t *s, size_t n) {
         if ((size_t)(b - a) == n && same_bytes(t->key_data + a, s, n)) return k;
         i = (i + 1) & t->mask;
     }
+}
+
+/* The table of nkeys keys (key_offsets/key_data) in `slots`, a power of two (slot_mask + 1) at
+   least twice nkeys. */
+static keytab key_table(int64_t nkeys, const int32_t *key_offsets, const uint8_t *key_data,
+                        int32_t *slots, int64_t slot_mask) {
+    keytab t = {key_offsets, key_data, slots, (uint32_t)slot_mask};
+    memset(slots, 0, sizeof(int32_t) * (size_t)(slot_mask + 1));
+    for (int64_t k = 0; k < nkeys; k++) {
+        int32_t a = key_offsets[k], b = key_offsets[k + 1];
+        uint32_t i = hash_bytes(key_data + a, (size_t)(b - a)) & t.mask;
+        while (slots[i] != 0) i = (i + 1) & t.mask;
+        slots[i] = (int32_t)(k + 1);
+    }
+    return t;
 }
 
 static inline void skip_ws(cursor *c) {
@@ -478,15 +493,8 @@ int64_t ees_cells_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
                         const int32_t *key_offsets, const uint8_t *key_data, int32_t *slots,
                         int64_t slot_mask, int32_t *seen, uint8_t *suspect, int32_t *cell_start,
                         int32_t *cell_len, uint8_t *scratch, int64_t *key_bytes) {
-    keytab t = {key_offsets, key_data, slots, (uint32_t)slot_mask};
-    memset(slots, 0, sizeof(int32_t) * (size_t)(slot_mask + 1));
-    for (int64_t k = 0; k < nkeys; k++) {
-        int32_t a = key_offsets[k], b = key_offsets[k + 1];
-        uint32_t i = hash_bytes(key_data + a, (size_t)(b - a)) & t.mask;
-        while (slots[i] != 0) i = (i + 1) & t.mask;
-        slots[i] = (int32_t)(k + 1);
-        seen[k] = -1;
-    }
+    keytab t = key_table(nkeys, key_offsets, key_data, slots, slot_mask);
+    for (int64_t k = 0; k < nkeys; k++) seen[k] = -1;
     for (int64_t i = 0; i < nkeys * n; i++) cell_start[i] = -1;
     uint8_t *out = scratch;
     for (int64_t r = 0; r < n; r++) {
@@ -789,12 +797,14 @@ static void string_value(cursor *c) {
 /* One row's object written compact into c->out, as json.dumps(parse(text), ensure_ascii=False,
    separators=(",", ":")) writes it: members in order, strings as written (the escapes json.dumps
    writes the same way only), numbers as the cells spell them, nested values as nested() writes
-   them; with `strings`, each value as string_value() writes it (gcp_export's values as strings).
+   them; with `strings`, each value as string_value() writes it (gcp_export's values as strings);
+   with `keep`, only the members whose key it holds (a locked schema's keys).
    A repeated key (Python keeps the last, at the first's place) sets the row aside. */
-static void object(cursor *c, int strings) {
+static void object(cursor *c, int strings, const keytab *keep) {
     int members = open_object(c);
     if (c->bad) return;
     *c->out++ = '{';
+    int written = 0;
     if (members) {
         const uint8_t *ks[MAX_ROW_KEYS];
         size_t kn[MAX_ROW_KEYS];
@@ -806,17 +816,20 @@ static void object(cursor *c, int strings) {
             }
             for (int i = 0; i < count; i++)
                 if (kn[i] == kn[count] && same_bytes(ks[i], ks[count], kn[i])) { c->bad = 1; return; }
+            uint8_t *member = c->out;
+            if (written) *c->out++ = ',';
             *c->out++ = '"';
             memcpy(c->out, ks[count], kn[count]);
             c->out += kn[count];
             *c->out++ = '"';
             *c->out++ = ':';
-            count++;
             if (strings) string_value(c);
             else compact(c, 1, 0);
             if (c->bad) return;
+            if (keep && key_index(keep, ks[count], kn[count]) < 0) c->out = member;  /* dropped */
+            else written++;
+            count++;
             if (!more(c, '}')) break;
-            *c->out++ = ',';
         }
         if (c->bad) return;
     }
@@ -827,10 +840,19 @@ static void object(cursor *c, int strings) {
 /* Each row's object (a null or empty text: `{}`) as an Arrow string column: out_offsets[n + 1]
    and out_data, which has room for the texts' bytes plus 2 a row (with `strings`: three times
    the texts' bytes plus 2 a row); suspect[n] marks the rows left to Python (written empty).
-   Returns the bytes written. */
+   With nkeys >= 0, only the members of those keys are written (key_offsets, key_data and slots
+   as for ees_cells_parse). Returns the bytes written. */
 int64_t ees_objects_parse(int64_t n, const int32_t *offsets, const uint8_t *data,
                           const uint8_t *validity, int64_t bit_offset, uint8_t *suspect,
-                          int32_t *out_offsets, uint8_t *out_data, int64_t strings) {
+                          int32_t *out_offsets, uint8_t *out_data, int64_t strings,
+                          int64_t nkeys, const int32_t *key_offsets, const uint8_t *key_data,
+                          int32_t *slots, int64_t slot_mask) {
+    keytab table;
+    const keytab *keep = NULL;
+    if (nkeys >= 0) {
+        table = key_table(nkeys, key_offsets, key_data, slots, slot_mask);
+        keep = &table;
+    }
     uint8_t *out = out_data;
     out_offsets[0] = 0;
     for (int64_t r = 0; r < n; r++) {
@@ -846,7 +868,7 @@ int64_t ees_objects_parse(int64_t n, const int32_t *offsets, const uint8_t *data
             *out++ = '}';
         } else {
             cursor c = {data + a, data + b, out, 0, NULL, NULL};
-            object(&c, (int)strings);
+            object(&c, (int)strings, keep);
             if (c.bad || has_line_break(data + a, data + b)) suspect[r] = 1;
             else out = c.out;
         }

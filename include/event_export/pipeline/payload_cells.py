@@ -35,6 +35,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from event_export import settings
 from event_export.pipeline.payload_native import Flattened
 
 LIBRARY = Path(__file__).with_name("_payload_cells.so")
-ABI = 6  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
+ABI = 7  # what payload_cells.c's ees_cells_abi() must return: a stale build is not called
 log = logging.getLogger(__name__)
 
 _P = ctypes.c_void_p
@@ -95,7 +96,7 @@ def _open() -> ctypes.CDLL | None:
     lib.ees_pairs_rehash.restype = None
     lib.ees_pairs_rehash.argtypes = [_P, _P, _P, _P, _I, _P, _P, _P, _P, _P, _I]
     lib.ees_objects_parse.restype = _I
-    lib.ees_objects_parse.argtypes = [_I, _P, _P, _P, _I, _P, _P, _P, _I]
+    lib.ees_objects_parse.argtypes = [_I, _P, _P, _P, _I, _P, _P, _P, _I, _I, _P, _P, _P, _I]
     lib.ees_csv_scratch.restype = _I  # csv_lines.c, built into the same library
     lib.ees_csv_scratch.argtypes = [_I]
     lib.ees_csv_lines.restype = _I
@@ -195,6 +196,17 @@ def _table(slots: int) -> list[np.ndarray]:
     return [np.empty(slots, np.int32), np.empty(slots, np.int32), empty, np.zeros(slots, np.int32)]
 
 
+def _key_table(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The keys as the C side's key table takes them: offsets, UTF-8 bytes, and room for slots
+    (a power of two, at least twice the keys)."""
+    encoded = [k.encode("utf-8", "surrogatepass") for k in keys]
+    key_offsets = np.zeros(len(keys) + 1, np.int32)
+    key_offsets[1:] = np.cumsum([len(k) for k in encoded], dtype=np.int64)
+    key_data = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
+    slots = np.empty(1 << max(3, (2 * len(keys)).bit_length()), np.int32)
+    return key_offsets, key_data, slots
+
+
 def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flattened:
     """One string column per key for the payload texts (null or empty
     text: all null), and the rows left to the Python reference (their cells null)."""
@@ -203,11 +215,7 @@ def flatten_cells(texts: pa.Array | pa.ChunkedArray, keys: list[str]) -> Flatten
     if n == 0:
         empty = pa.array([], pa.string())
         return Flattened([empty] * len(keys), pa.array([], pa.bool_()))
-    encoded = [k.encode("utf-8", "surrogatepass") for k in keys]
-    key_offsets = np.zeros(len(keys) + 1, np.int32)
-    key_offsets[1:] = np.cumsum([len(k) for k in encoded], dtype=np.int64)
-    key_data = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
-    slots = np.empty(1 << max(3, (2 * len(keys)).bit_length()), np.int32)
+    key_offsets, key_data, slots = _key_table(keys)
     seen = np.empty(max(len(keys), 1), np.int32)
     suspect = np.empty(n, np.uint8)
     cell_start = np.empty(max(n * len(keys), 1), np.int32)
@@ -344,13 +352,15 @@ def _pairs(
 OBJECTS_ROOM = 2**31  # the bytes `objects` may write in one Arrow string column
 
 
-def objects(texts: pa.Array | pa.ChunkedArray, strings: bool = False) -> tuple[pa.Array, pa.Array]:
+def objects(
+    texts: pa.Array | pa.ChunkedArray, strings: bool = False, keep: Sequence[str] | None = None
+) -> tuple[pa.Array, pa.Array]:
     """Each text's object written compact, as `json.dumps(payload.parse(text),
     ensure_ascii=False, separators=(",", ":"))` writes it (a null or empty text: `{}`), and the
     rows left to the Python reference (written empty): those `flatten_cells` leaves, a repeated
     key, and a raw U+0085, U+2028 or U+2029 (the JSON lines writer escapes them). With
     `strings`, each value as `payload.as_text` spells it (null stays null): gcp_export's
-    `values_as_strings`."""
+    `values_as_strings`. With `keep`, only the members of those keys (a locked schema's)."""
     lib, view = _library(), string_buffers(texts)
     n = view.rows
     if n == 0:
@@ -365,6 +375,7 @@ def objects(texts: pa.Array | pa.ChunkedArray, strings: bool = False) -> tuple[p
         aside = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(b"")])
         return aside, pa.array(np.ones(n, np.bool_))
     out_data = np.empty(room, np.uint8)
+    key_offsets, key_data, slots = _key_table(keep or ())
     written = lib.ees_objects_parse(
         n,
         view.offsets,
@@ -375,6 +386,11 @@ def objects(texts: pa.Array | pa.ChunkedArray, strings: bool = False) -> tuple[p
         _address(out_offsets),
         _address(out_data),
         int(strings),
+        -1 if keep is None else len(keep),
+        _address(key_offsets),
+        _address(key_data),
+        _address(slots),
+        len(slots) - 1,
     )
     buffers = [None, pa.py_buffer(out_offsets), pa.py_buffer(out_data).slice(0, written)]
     return pa.Array.from_buffers(pa.string(), n, buffers), pa.array(suspect.view(np.bool_))

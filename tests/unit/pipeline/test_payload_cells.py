@@ -327,12 +327,15 @@ def test_kinds_are_the_references(seed):
         payload.kinds_of([broken])
 
 
+@pytest.mark.parametrize(
+    "keep", [None, ("a", "i", "o", "price", "s", "x", "zz")], ids=["all", "locked"]
+)
 @pytest.mark.parametrize("strings", [False, True], ids=["typed", "values as strings"])
 @pytest.mark.parametrize("seed", range(3))
-def test_objects_are_written_as_the_json_lines_reference(seed, strings):
+def test_objects_are_written_as_the_json_lines_reference(seed, strings, keep):
     """gcp_export's JSON lines: each kept row's object is what the writer's reference gives
-    (`json_text(parse(text))`; values as strings: each value `as_text` first), a null or empty
-    text `{}`; rows set aside are left empty."""
+    (`json_text(parse(text))`; values as strings: each value `as_text` first; a locked schema:
+    only its keys), a null or empty text `{}`; rows set aside are left empty."""
     from event_export.formats.text import json_text
 
     texts = [*_generated(seed, 2000), '{"a": "line\u2028break"}', '{"a": 1, "a": 2}']
@@ -341,17 +344,21 @@ def test_objects_are_written_as_the_json_lines_reference(seed, strings):
         '{"o": {"k": "v \\"q\\" \\\\ \\t", "l": [1, -25, null, "ü"]}, "e": {}, "a": []}',
         '{"deep": [[{"k": ["\\"", "\\\\"]}]], "u": "中文, 🛒"}',
     ]
-    written, suspect = payload_cells.objects(pa.array(texts, pa.string()), strings)
-    kept = 0
+    written, suspect = payload_cells.objects(pa.array(texts, pa.string()), strings, keep)
+    kept = dropped = 0
     for text, got, aside in zip(texts, written.to_pylist(), suspect.to_pylist(), strict=True):
         if aside:
             assert got == ""
             continue
         kept += 1
         expected = payload.parse(text)
+        if keep is not None and isinstance(expected, dict):
+            expected = {k: v for k, v in expected.items() if k in keep}
         if strings and isinstance(expected, dict):
             expected = {k: payload.as_text(v) for k, v in expected.items()}
         assert got == json_text(expected), text
+        dropped += keep is not None and len(expected) < len(payload.parse(text))
+    assert (dropped > 100) == (keep is not None)  # a locked schema dropped members
     assert suspect.to_pylist()[-5:-3] == [True, True]  # the raw line break, the repeated key
     assert suspect.to_pylist()[-3:-1] == [False, False]  # written here, not by Python
     assert kept > 400
