@@ -189,16 +189,6 @@ def scan_props(
     return props_schema(dict.fromkeys(keys_in(texts), ()), values_as_strings=True)
 
 
-def _kept(properties: dict, keep: frozenset[str]) -> dict:
-    """Only the properties a locked schema holds, in their order."""
-    return {key: value for key, value in properties.items() if key in keep}
-
-
-def _as_texts(properties: dict) -> dict:
-    """The properties with each value as `payload.as_text` spells it (values as strings)."""
-    return {key: as_text(value) for key, value in properties.items()}
-
-
 class Rows:
     """One lake batch as a layout's fields; each view is computed on first use."""
 
@@ -273,13 +263,19 @@ class Rows:
         Values are already strings when values go as strings; absent properties render as {}.
         """
         parsed, indices = self._decoded
-        if self.props_schema.exact:  # schema: locked - other keys are dropped (and props_json)
-            keep = frozenset(self.props_schema.keys)
-            parsed = [_kept(p, keep) for p in parsed]
-        if self.options.values_as_strings:
-            parsed = [_as_texts(p) for p in parsed]
-        texts = pa.array([render(p) for p in parsed], pa.string())
+        texts = pa.array([render(p) for p in self._delivered(parsed)], pa.string())
         return pc.fill_null(texts.take(indices), render({}))
+
+    def _delivered(self, parsed: list[dict]) -> list[dict]:
+        """The parsed properties as the Python reference writes them: a locked schema's keys
+        only (schema: locked, the one place other keys are dropped), values as `as_text` spells
+        them when values go as strings."""
+        if self.props_schema.exact:
+            keep = frozenset(self.props_schema.keys)
+            parsed = [{k: v for k, v in p.items() if k in keep} for p in parsed]
+        if self.options.values_as_strings:
+            parsed = [{k: as_text(v) for k, v in p.items()} for p in parsed]
+        return parsed
 
     def props_text(self) -> list[tuple[str, pa.Array]]:
         """Each property key of the schema with its values as text (`payload.as_text`), null
@@ -306,16 +302,11 @@ class Rows:
         if not (NATIVE and payload_cells.available()):
             return self.props_fragment(json_text)
         texts, indices = distinct_texts(self.batch.column(self.layout.props_column))
-        strings = self.options.values_as_strings
         keep = self.props_schema.keys if self.props_schema.exact else None
-        written, suspect = payload_cells.objects(texts, strings, keep)
+        written, suspect = payload_cells.objects(texts, self.options.values_as_strings, keep)
         if pc.any(suspect).as_py():
             parsed = [parse(text) for text in texts.filter(suspect).to_pylist()]
-            if keep is not None:
-                parsed = [_kept(p, frozenset(keep)) for p in parsed]
-            if strings:
-                parsed = [_as_texts(p) for p in parsed]
-            rest = [json_text(p) for p in parsed]
+            rest = [json_text(p) for p in self._delivered(parsed)]
             written = pc.replace_with_mask(written, suspect, pa.array(rest, pa.string()))
         if indices is not None:
             written = pc.fill_null(written.take(indices), json_text({}))
