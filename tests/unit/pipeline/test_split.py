@@ -71,6 +71,27 @@ def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypa
     assert staged["zstd"] < staged["lz4"] < staged["none"], staged
 
 
+def test_extract_decodes_only_the_lake_columns_it_stages_or_scans(tmp_path, monkeypatch):
+    """The daily zip stages neither `email` nor `phone`: the lake's reader is not asked for them
+    (each is a string column decoded for nothing), but it is for the names the cut needs and the
+    payload the key scan reads; without `columns`, every lake column, as before."""
+    window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
+    write_window(tmp_path / "lake", window, 2_000)
+    asked = []
+
+    def reading(root, window, events=None, columns=None):
+        asked.append(columns)
+        return read_window(root, window, events, columns)
+
+    monkeypatch.setattr(extract_module, "read_window", reading)
+    parts = extract(str(tmp_path / "lake"), window, None, tmp_path / "a", READ_COLUMNS, True)
+    assert sum(p.rows for p in parts) == 2_000
+    assert {"email", "phone"}.isdisjoint(asked[0])
+    assert set(asked[0]) == {*READ_COLUMNS, "event_name", "payload"}
+    extract(str(tmp_path / "lake"), window, None, tmp_path / "b")
+    assert asked[1] is None
+
+
 def test_a_small_days_event_is_staged_as_one_batch(tmp_path):
     """A small day holds a few rows per hour file: each event's rows arrive as one batch to stage
     and to read back, not one per hour (each staged batch costs its own compressed buffers)."""
