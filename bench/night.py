@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -364,6 +365,7 @@ def probe_summary(folder: Path, work_s: float | None = None, summary: dict | Non
             seen[0] += count
             seen[1] += cpu_s
     n = len(records)
+    imported = Counter(m for r in records for m in r.get("imported", ()))
     phases = {
         name: {
             "cpu_s_per_ti": round(sum(v) / n, 4),
@@ -388,6 +390,9 @@ def probe_summary(folder: Path, work_s: float | None = None, summary: dict | Non
         "threads_at_exit_median": statistics.median(r["threads"] for r in records),
         "messages_per_ti": {k: round(v[0] / n, 2) for k, v in sorted(sends.items())},
         "messages_cpu_s_per_ti": round(sum(v[1] for v in sends.values()) / n, 4),
+        # modules the task processes imported themselves (preload did not give them), by how
+        # many task processes imported each: candidates for preload.py
+        "imported_by_task_processes": dict(imported.most_common(30)),
         "phases": phases,
         # per task id, summed over its task instances: the process, our callable in it, and
         # the same stage's warm work in one process

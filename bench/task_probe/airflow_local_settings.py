@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 import os
 import resource
@@ -155,9 +156,21 @@ def _write(code) -> None:
         # which would be counted as the task process's own exit; the pool's record has it once
         "threads": _threads(),
         "modules": len(sys.modules),
+        # what this task process imported itself (a module preload could have given it)
+        "imported": _imported(),
     }
     with open(os.path.join(_DIR, f"task-{os.getpid()}.json"), "w") as out:
         json.dump(record, out)
+
+
+def _imported() -> list[str]:
+    """The modules imported since the fork: the last ones of `sys.modules`, which keeps its
+    insertion order, read from its end. Not a set of every name taken at the fork: that touches
+    each inherited name's reference count and copied about 1,200 pages a task process, 2.5 ms of
+    CPU the probe then counted as the task's (a module removed since the fork shortens the list
+    by one)."""
+    new = len(sys.modules) - _state.get("modules_at_fork", len(sys.modules))
+    return sorted(itertools.islice(reversed(sys.modules), max(new, 0)))
 
 
 def _threads() -> int:
@@ -296,6 +309,7 @@ def _patch_pool() -> None:
 def _after_fork() -> None:
     _state.update(task=None, marks=[], wall=[], sends={}, gc_cpu=[0.0, 0.0, 0.0], gc_runs=[0, 0, 0])
     _mark("fork")
+    _state["modules_at_fork"] = len(sys.modules)
     if os.getppid() == _ROOT:  # a Celery worker's pool process, a LocalExecutor worker
         _patch_pool()
         return

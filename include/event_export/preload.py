@@ -37,6 +37,9 @@ an export of a new kind added later imports its provider in its tasks until the 
 Where S3 is in use (a destination or the staging), `warm_s3` also shares botocore's data loader
 among the S3 clients the task processes build, loaded here.
 
+One more cost of each task process's start is paid here once: the Task SDK's pydantic
+validators for the supervisor's messages and rendered fields (task_adapters.py).
+
 The same holds for the TLS context of our REST API client (`airflow_api.tls_context`):
 httpx loads the CA bundle for every request otherwise, twice in each `check_destination`; and
 for the payload scanner's library (`payload_cells`), loaded once here, where a missing build is
@@ -55,7 +58,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from event_export import task_exit, task_heartbeat
+from event_export import task_adapters, task_exit, task_heartbeat
 from event_export.settings import preload_enabled
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,18 @@ TASKS = (
     "pyarrow.pandas_compat",
     "pandas",
     "_strptime",  # datetime.strptime's first call
+    # imported by every task process of the night's bench that preload did not give them
+    # (`bench/night.py --probe`, each task process's own imports): the Task SDK's DAG bundle,
+    # its asset metadata and cache, the template environment's extensions and the codec its
+    # lexer reads string literals with (the mapped tasks' map index template), the version
+    # checks pyarrow makes on first use
+    "airflow.dag_processing.bundles.local",
+    "airflow.sdk.definitions.asset.metadata",
+    "airflow.sdk.execution_time.cache",
+    "airflow.version",
+    "jinja2.ext",
+    "pyarrow.vendored.version",
+    "encodings.unicode_escape",
 )
 
 
@@ -156,6 +171,8 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
             done.append("s3_client_data")
         if warm_task_sdk():
             done.append("task_sdk_plugins")
+        if _warmed("build the Task SDK's validators", task_adapters.install):
+            done.append("task_sdk_validators")
         if warm_tls():
             done.append("tls_context")
         if warm_scanner():

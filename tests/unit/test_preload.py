@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from conftest import REPO
-from event_export import preload
+from event_export import preload, task_adapters
 from event_export.standalone.airflow_env import LOCAL_SETTINGS_DIR
 
 
@@ -107,7 +107,11 @@ def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch, tmp_p
     monkeypatch.setattr(preload, "TASKS", preload.PARSING)
     monkeypatch.setenv("EES_EXPORTS_DIR", str(tmp_path))  # no configs: no destination imports
     monkeypatch.setattr(preload, "warm_task_sdk", lambda: called.append("warm") or True)
-    expected = [*preload.PARSING, "task_sdk_plugins", "tls_context", "payload_scanner"]
+    for name in task_adapters.MODULES:  # what preload installs in Airflow's modules, undone after
+        module = importlib.import_module(name)
+        monkeypatch.setattr(module, "TypeAdapter", module.TypeAdapter)
+    expected = [*preload.PARSING, "task_sdk_plugins", "task_sdk_validators", "tls_context"]
+    expected += ["payload_scanner"]
     assert preload.preload(["airflow", "scheduler"]) == expected
     assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)
     assert called == ["warm"]
