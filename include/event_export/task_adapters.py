@@ -55,7 +55,7 @@ def shared_adapter_class(types: tuple) -> type:
             kwargs["_parent_depth"] = kwargs.get("_parent_depth", 2) + 1
             return TypeAdapter(type, *args, **kwargs)
 
-    SharedTypeAdapter.shared = tuple(adapter for _, adapter in built.values())
+    SharedTypeAdapter.shared = True  # install() finds it installed
     return SharedTypeAdapter
 
 
