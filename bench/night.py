@@ -738,6 +738,11 @@ def report(args, api, planned, runs, dag_ids, makespan, cpu, work, db_before, db
         "task_overhead_cpu_s_per_ti": round((tasks_cpu - total_work) / max(1, tis), 2),
         "task_cpu_s_split": {k: round(v, 1) for k, v in (split or {}).items()},
         "preload": os.environ.get("EES_PRELOAD", "on"),
+        "result_backend": (
+            os.environ.get("EES_STACK_RESULT_BACKEND", "").split(":")[0] or "database"
+        )
+        if args.celery_workers
+        else None,
         "scheduler_cpu_s_per_run": round(cpu.get("scheduler", 0.0) / len(rows), 2),
         # the issue's "task overhead <= 25% of total CPU": the tasks' CPU beyond the work, over
         # every role's CPU (before, this key held everything but the work over everything, and
@@ -865,6 +870,12 @@ def main(argv=None) -> None:
         metavar="DIR",
         help="record each task process's phases into DIR (bench/task_probe) and summarize them",
     )
+    parser.add_argument(
+        "--result-backend",
+        metavar="URL",
+        help="Celery's result backend (default: the metadata database, as Airflow's provider "
+        "recommends; for example redis://127.0.0.1:6379/11 to measure the difference)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the stack's home and logs")
     parser.add_argument("--workdir", default=str(REPO / ".bench" / "night"))
     parser.add_argument("--out", default=str(REPO / "bench" / "night.json"))
@@ -873,6 +884,8 @@ def main(argv=None) -> None:
         args.parallelism = default_parallelism(args.celery_workers, os.cpu_count() or 1)
     if args.no_preload:  # inherited by the stack's processes (tests/stack.py copies os.environ)
         os.environ["EES_PRELOAD"] = "off"
+    if args.result_backend:  # read by tests/stack.py's Celery settings
+        os.environ["EES_STACK_RESULT_BACKEND"] = args.result_backend
     try:
         result = run_night(args)
     finally:

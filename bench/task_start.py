@@ -15,7 +15,10 @@ the Task SDK's supervisor), then per repetition a forked child that:
   - runs one full garbage collection (`full_gc`: what a collection would cost a child that
     walks every object it inherited, copying the pages it touches; the parent here has frozen
     nothing, while LocalExecutor's workers inherit the scheduler's objects frozen, and the
-    stack's task processes ran no full collection: `bench/night.py --probe`).
+    stack's task processes ran no full collection: `bench/night.py --probe`);
+  - does nothing but exit (`fork_exit`): what the fork costs the parent (the kernel copies its
+    page tables) and what a child that inherited them costs to start and tear down, whatever
+    it runs; the parent's anonymous memory and page tables are reported beside it.
 Each figure is the child's own CPU seconds (user + system) and minor page faults, median of
 `--repeat`. `--preload` runs `event_export.preload` in the parent first (as
 `airflow_local_settings` makes every Airflow process do), to show what forking inherits.
@@ -35,6 +38,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -157,6 +161,34 @@ def full_gc() -> dict:
     return {"cpu_s": cpu() - start, "minflt": faults() - flt}
 
 
+def fork_exit() -> dict:
+    """Fork a child that exits at once: the parent's wall and CPU time in the fork, the child's
+    CPU (its start after the fork, its exit) and page faults, as `wait4` reports them."""
+    started, wall = cpu(), time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    fork_wall, fork_cpu = time.perf_counter() - wall, cpu() - started
+    _, _, usage = os.wait4(pid, 0)
+    return {
+        "fork_wall_s": fork_wall,
+        "fork_cpu_s": fork_cpu,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "minflt": usage.ru_minflt,
+    }
+
+
+def memory() -> dict:
+    """This process's anonymous resident memory and page tables, MB (/proc/self/status)."""
+    wanted = {"RssAnon": "anon_mb", "VmPTE": "page_tables_mb"}
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in wanted:
+            out[wanted[key]] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", type=int, default=12)
@@ -197,6 +229,7 @@ def main(argv=None) -> None:
         "task_imports": [in_child(import_only(TASK_IMPORTS)) for _ in range(args.repeat)],
         "task_sdk_plugins": [in_child(task_sdk_plugins) for _ in range(args.repeat)],
         "full_gc": [in_child(full_gc) for _ in range(args.repeat)],
+        "fork_exit": [fork_exit() for _ in range(args.repeat)],
         "parse": [
             in_child(parse_one(dag_file, f"export_{export_id}", False)) for _ in range(args.repeat)
         ],
@@ -211,6 +244,7 @@ def main(argv=None) -> None:
         "dags_built": first.get("dags_built"),
         "errors": first.get("errors") or first.get("error"),
         "modules_new_in_parse": first.get("modules_new"),
+        **{f"parent_{k}": v for k, v in memory().items()},
     }
     for name, runs in results.items():
         key = "parse_cpu_s" if name == "parse" else "cpu_s"
@@ -219,6 +253,8 @@ def main(argv=None) -> None:
         summary[f"{name}_cpu_s_range"] = [round(min(values), 3), round(max(values), 3)]
         if flts := [r["minflt"] for r in runs if "minflt" in r]:
             summary[f"{name}_minflt_median"] = statistics.median(flts)
+    for key in ("fork_wall_s", "fork_cpu_s"):  # the parent's side of `fork_exit`
+        summary[f"{key}_median"] = round(statistics.median(r[key] for r in results["fork_exit"]), 4)
     print(json.dumps(summary, indent=1))
 
 

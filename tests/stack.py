@@ -232,7 +232,10 @@ def _celery_env(database: str) -> dict[str, str]:
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database,
+        # the metadata database, as Airflow's Celery provider recommends; `bench/night.py
+        # --result-backend` sets another to measure what the pool processes spend on it
+        "AIRFLOW__CELERY__RESULT_BACKEND": os.environ.get("EES_STACK_RESULT_BACKEND")
+        or "db+" + database,
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": _queue(),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
     }

@@ -38,7 +38,9 @@ Where S3 is in use (a destination or the staging), `warm_s3` also shares botocor
 among the S3 clients the task processes build, loaded here.
 
 One more cost of each task process's start is paid here once: the Task SDK's pydantic
-validators for the supervisor's messages and rendered fields (task_adapters.py).
+validators for the supervisor's messages and rendered fields (task_adapters.py). And one of
+each Celery pool process's first task: Airflow's models and their ORM mappers, which the
+database result backend's first write sets up (`warm_orm`).
 
 The same holds for the TLS context of our REST API client (`airflow_api.tls_context`):
 httpx loads the CA bundle for every request otherwise, twice in each `check_destination`; and
@@ -90,6 +92,12 @@ TASKS = (
     "jinja2.ext",
     "pyarrow.vendored.version",
     "encodings.unicode_escape",
+    # the task runner's parse of the DAG file (`BundleDagBag`) and what it imports (Airflow's
+    # serialization, trigger rules, dependencies): a scheduler has them; a Celery worker's pool
+    # process got them only as a side effect of its result backend's first write (Airflow's
+    # models, imported by the database backend), so with another backend each task process
+    # imported them itself, 0.08 CPU-s a task instance (docs/capacity.md)
+    "airflow.dag_processing.dagbag",
 )
 
 
@@ -177,7 +185,25 @@ def preload(argv: Sequence[str] | None = None) -> list[str]:
             done.append("tls_context")
         if warm_scanner():
             done.append("payload_scanner")
+        if warm_orm():
+            done.append("orm_mappers")
     return done
+
+
+def warm_orm() -> bool:
+    """Import Airflow's models and configure their ORM mappers before the forks. A Celery
+    worker's pool process does that at its first write to the database result backend (0.3
+    CPU-s, once per pool process); a scheduler has done it already. False (and logged) when it
+    fails: the pool processes then do it themselves, as without preload."""
+
+    def configure() -> None:
+        from airflow.models import import_all_models
+        from sqlalchemy.orm import configure_mappers
+
+        import_all_models()
+        configure_mappers()
+
+    return _warmed("configure Airflow's ORM mappers", configure)
 
 
 def warm_scanner() -> bool:

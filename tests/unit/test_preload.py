@@ -111,7 +111,7 @@ def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch, tmp_p
         module = importlib.import_module(name)
         monkeypatch.setattr(module, "TypeAdapter", module.TypeAdapter)
     expected = [*preload.PARSING, "task_sdk_plugins", "task_sdk_validators", "tls_context"]
-    expected += ["payload_scanner"]
+    expected += ["payload_scanner", "orm_mappers"]
     assert preload.preload(["airflow", "scheduler"]) == expected
     assert preload.preload(["airflow", "dag-processor"]) == list(preload.PARSING)
     assert called == ["warm"]
@@ -251,3 +251,53 @@ def test_s3_is_warmed_where_a_destination_or_the_staging_uses_it(monkeypatch, tm
     assert preload.kinds_in_use() == ["ftp", "s3"]
     done = preload.preload(["airflow", "scheduler"])
     assert "s3_client_data" in done and set(preload.DESTINATIONS["s3"]) <= set(done)
+
+
+def test_a_celery_workers_task_processes_parse_with_nothing_left_to_import(tmp_path):
+    """A fresh interpreter preloads as a Celery worker does (which, unlike a scheduler, has no
+    Airflow models or DAG bag of its own), then a forked child parses an export's DAG file as
+    the task runner does: it imports the DAG file's module and no Airflow module. With neither
+    `airflow.dag_processing.dagbag` in preload.TASKS nor Airflow's models (`warm_orm`) the child
+    imported dozens (the bag, Airflow's serialization, trigger rules), as the stack's task
+    processes did on a Redis result backend. The same worker has Airflow's ORM mappers
+    configured, which its pool processes' first write to the database result backend would
+    otherwise do."""
+    (tmp_path / "night_0001.yaml").write_text(
+        "client_id: acme\nexport_id: night_0001\nsource: /nonexistent/lake\n"
+        "schedule: {timezone: Asia/Kolkata}\n"
+        "destination: {type: local, conn_id: night_host, path: night_0001}\n"
+    )
+    probe = f"""
+import os, sys
+os.environ["EES_EXPORTS_DIR"] = {str(tmp_path)!r}
+os.environ["EES_TASK_EXIT_WAIT"] = os.environ["EES_TASK_FIRST_HEARTBEAT"] = "off"
+from event_export import preload
+from event_export.orchestration.factory import shard_of
+done = preload.preload(["airflow", "celery", "worker"])
+from airflow.models.base import Base
+configured = "orm_mappers" in done and all(m.configured for m in Base.registry.mappers)
+dag_file = {str(REPO / "dags")!r} + f"/exports_{{shard_of('night_0001'):02d}}.py"
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    before = set(sys.modules)
+    os.environ["_AIRFLOW_PARSING_CONTEXT_DAG_ID"] = "export_night_0001"
+    from airflow.dag_processing.dagbag import BundleDagBag
+    bag = BundleDagBag(dag_folder=dag_file, safe_mode=False, load_op_links=False,
+                       bundle_path=os.path.dirname(dag_file), bundle_name="dags-folder")
+    new = sorted(m for m in set(sys.modules) - before if m.startswith("airflow"))
+    os.write(write, (",".join(bag.dag_ids) + "|" + ",".join(new)).encode())
+    os._exit(0)
+os.close(write)
+out = os.read(read, 65536).decode()
+os.waitpid(pid, 0)
+print(configured, out)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True
+    )
+    configured, _, parsed = done.stdout.strip().rpartition("\n")[2].partition(" ")
+    dags, _, airflow_modules = parsed.partition("|")
+    assert dags == "export_night_0001"
+    assert airflow_modules == ""
+    assert configured == "True"
