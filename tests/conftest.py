@@ -30,6 +30,19 @@ _HOME = Path(tempfile.mkdtemp(prefix="ees-airflow-"))
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # = standalone.postgres's
 
 
+def load_bench(file: str, name: str | None = None):
+    """`bench/<file>` executed as a module named `name` (bench_<stem> by default), registered in
+    sys.modules (dataclasses look their module up there): the benches are scripts, not a package."""
+    import importlib.util
+
+    name = name or f"bench_{Path(file).stem}"
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def create_database(name: str, template: str | None = None) -> str | None:
     """A fresh PostgreSQL database `name` (an `ees_test_..._<pid>` name) where the machine runs
     one, else None. Databases that killed sessions left behind are dropped first. With

@@ -6,28 +6,18 @@ work, not a lookalike), the native flattening ran and was timed, and the timers 
 `payload_native`'s functions are gone afterwards.
 """
 
-import importlib.util
 import json
-import sys
 from datetime import date
 
-from conftest import REPO
+from conftest import load_bench
 from event_export.pipeline import payload_cells, payload_native
 
 EVENTS = 10_000  # the largest events pass payload._NATIVE_MIN_ROWS: the native path runs
 
 
-def _load(name, file):
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_format_cpu_profiles_the_bytes_format_writes(tmp_path):
-    bench = _load("bench_main", "bench.py")
-    format_cpu = _load("bench_format_cpu", "format_cpu.py")
+    bench = load_bench("bench.py", "bench_main")
+    format_cpu = load_bench("format_cpu.py")
     lake, _ = bench.ensure_lake(tmp_path, date(2026, 11, 1), "UTC", EVENTS, 0.95)
     spec = {
         "lake": str(lake),

@@ -1,7 +1,6 @@
 """`make bench-night` (issue 18): the planned night is what the docs say, and a handful of exports
 runs through a real Airflow with every figure reported. Timings are never asserted."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,17 +9,13 @@ from datetime import date, timedelta
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, load_bench
 from event_export.config.model import ExportConfig
 from event_export.scheduling.priorities import priority_weight
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_night", REPO / "bench" / "night.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("night.py")
 
 
 NIGHT = date(2026, 11, 29)

@@ -2,19 +2,15 @@
 destination, kind and schedule, and one DAG file's parse in a fresh process reports its DAGs.
 Timings are never asserted."""
 
-import importlib.util
 from collections import Counter
 
-from conftest import REPO
+from conftest import REPO, load_bench
 from event_export.config.model import load_all
 from event_export.orchestration.factory import shard_of
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_parse", REPO / "bench" / "parse.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("parse.py")
 
 
 def test_generated_configs_load_and_one_shard_parses_alone(tmp_path):

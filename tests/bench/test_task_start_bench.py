@@ -1,18 +1,11 @@
 """`bench/task_start.py`'s fork measure: a child that only exits is forked and reaped, its CPU
 and page faults counted (`wait4`), and the parent's memory is read. Timings are never asserted."""
 
-import importlib.util
-
-from conftest import REPO
+from conftest import load_bench
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_task_start", REPO / "bench" / "task_start.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("task_start.py")
 
 
 def test_fork_exit_reports_the_fork_and_the_child():

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, load_bench
 from event_export import preload, task_adapters
 from event_export.standalone.airflow_env import LOCAL_SETTINGS_DIR
 
@@ -76,12 +76,7 @@ def test_airflow_finds_the_local_settings_that_preload():
 def _in_fork(body) -> str:
     """`body()`'s string from a forked child (which exits), so at-fork hooks and caches stay
     out of the test process: `bench/task_start.py`'s `in_child`, as the bench measures it."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_task_start", REPO / "bench" / "task_start.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.in_child(body)
+    return load_bench("task_start.py").in_child(body)
 
 
 def test_the_task_sdk_plugins_are_loaded_once_before_the_fork(monkeypatch, tmp_path):
