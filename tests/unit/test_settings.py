@@ -61,10 +61,16 @@ def test_settings_defaults_and_values(monkeypatch, tmp_path):
 
 def test_staging_compression_is_one_of_three_and_names_itself_when_wrong(monkeypatch):
     monkeypatch.delenv("EES_STAGING_COMPRESSION", raising=False)
-    assert settings.staging_compression() == "zstd"
+    monkeypatch.delenv("EES_STAGING_URI", raising=False)
+    assert settings.staging_compression() == "lz4"  # a local folder: CPU before bytes
+    monkeypatch.setenv("EES_STAGING_URI", "s3://bucket/staging")
+    assert settings.staging_compression() == "zstd"  # object storage: bytes before CPU
     for raw, codec in ((" LZ4 ", "lz4"), ("none", None), ("zstd", "zstd"), ("", "zstd")):
         monkeypatch.setenv("EES_STAGING_COMPRESSION", raw)
         assert settings.staging_compression() == codec
+    monkeypatch.delenv("EES_STAGING_URI")
+    monkeypatch.setenv("EES_STAGING_COMPRESSION", "zstd")
+    assert settings.staging_compression() == "zstd"  # an operator's choice wins either way
     monkeypatch.setenv("EES_STAGING_COMPRESSION", "gzip")
     with pytest.raises(ValueError, match="EES_STAGING_COMPRESSION: 'gzip' is not one of"):
         settings.staging_compression()

@@ -24,7 +24,7 @@ from event_export.formats.records import (
     scan_props,
 )
 from event_export.formats.xml import XmlWriter
-from event_export.pipeline.ipc import read_staged
+from event_export.pipeline.ipc import decoded, read_staged
 from event_export.pipeline.streams import coalesce
 
 BATCH_ROWS = 65_536
@@ -76,7 +76,7 @@ def write_series(
         props = scan_series(staged_path, layout, options, file_format)
     writer = WRITERS[file_format](layout, options, props, output, title)
     for batch in coalesce(read_staged(staged_path, rows=rows), BATCH_ROWS):
-        writer.write(Rows(batch, layout, options, props))
+        writer.write(Rows(decoded(batch), layout, options, props))
     return writer.close()
 
 

@@ -3,10 +3,16 @@
 A staged file is written once and read once, on the same machine, within one run. Arrow IPC costs
 about a fifth of Parquet's encoding to write and next to nothing to read (measured per million
 events: 0.5 CPU-s against 3.0), and a reader can take only the columns it needs. Its buffers
-are ZSTD-compressed by default: a day of realistic payloads shrinks about 5 times (LZ4: about 2.7
-times, for about 9% less CPU over the daily zip's stages; `EES_STAGING_COMPRESSION`), which
-staging on object storage also pays for. The lake and the files clients receive keep their own
-formats.
+are LZ4-compressed where staging is a local folder and ZSTD-compressed on object storage, whose
+transfers pay for every byte (`EES_STAGING_COMPRESSION`, settings.py): a realistic day's columns
+shrink about 3.4 and 6.5 times. The lake and the files clients receive keep their own formats.
+
+Low-cardinality text columns (the app, site, device, OS, SDK, event type and medium: a few
+distinct values a day, lake.LOW_CARDINALITY) come from the lake as dictionaries and are staged as
+dictionaries, one per column and event file, grown batch by batch (Arrow IPC's dictionary deltas):
+16-bit codes in place of repeated text and its 32-bit offsets, which LZ4 compresses poorly. Under
+LZ4 they take about a quarter of the bytes they took as text (docs/performance.md).
+`read_staged` yields them as dictionaries; `decoded` spells them out for a reader that needs text.
 """
 
 from __future__ import annotations
@@ -30,15 +36,122 @@ PARQUET_BATCH_ROWS = 65_536
 PLAIN_BELOW = 1024 * 1024
 
 
-def open_writer(
-    path: Path, schema: pa.Schema, compress: bool = True
-) -> pa.ipc.RecordBatchFileWriter:
-    """A writer of `path` (buffers compressed as `EES_STAGING_COMPRESSION` says, ZSTD by default,
-    or plain ones without `compress`); closing it closes the file. A reader needs no flag: each
-    batch says how its buffers are stored."""
-    codec = settings.staging_compression() if compress else None
-    options = pa.ipc.IpcWriteOptions(compression=codec)
-    return pa.ipc.new_file(str(path), schema, options=options)
+# A dictionary column whose values pass this many in one staged file is not low-cardinality
+# after all (a lake whose device models are free text, say): the file is rewritten with that
+# column as plain text, once, and it stays so, so no file pays for a growing dictionary per batch.
+# Below it the codes fit 16 bits (LZ4 stages 16-bit codes in 4% fewer bytes of the day than the
+# lake's 32-bit ones).
+MAX_DICTIONARY = 2**15 - 1
+CODES = pa.int16()
+
+
+class StagedWriter:
+    """Writes one staged file batch by batch: `pa.ipc.RecordBatchFileWriter`'s calls, with each
+    dictionary column's codes remapped to the file's own dictionary.
+
+    An IPC file holds one dictionary a column, which may grow (a delta appended) but never be
+    replaced, while each lake row group, and so each batch that reaches a writer, brings its own.
+    The file's dictionary keeps every value in the order first seen; a batch's codes are mapped
+    to it through a table of its (small) dictionary's values, so a value is never hashed per row.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, compress: bool = True):
+        self._path = Path(path)
+        self._codec = settings.staging_compression() if compress else None
+        for i, field in enumerate(schema):
+            if pa.types.is_dictionary(field.type):
+                coded = pa.dictionary(CODES, field.type.value_type)
+                schema = schema.set(i, field.with_type(coded))
+        self._writer = self._open(self._path, schema)
+        # column position -> (value -> code, the dictionary as an array, or None before any rows)
+        self._dictionaries: dict[int, tuple[dict, pa.Array | None]] = {
+            i: ({}, None) for i, field in enumerate(schema) if pa.types.is_dictionary(field.type)
+        }
+
+    def _open(self, path: Path, schema: pa.Schema) -> pa.ipc.RecordBatchFileWriter:
+        self._schema = schema
+        options = pa.ipc.IpcWriteOptions(compression=self._codec, emit_dictionary_deltas=True)
+        return pa.ipc.new_file(str(path), schema, options=options)
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows and any(pa.types.is_dictionary(f.type) for f in batch.schema):
+            batch = self._remapped(batch)
+        self._writer.write_batch(batch)
+
+    def write_table(self, table: pa.Table, max_chunksize: int | None = None) -> None:
+        for batch in table.to_batches(max_chunksize=max_chunksize):
+            self.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> StagedWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _remapped(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        columns = batch.columns
+        for i in list(self._dictionaries):
+            codes, dictionary = self._dictionaries[i]
+            column = columns[i]
+            seen = len(codes)
+            mapping = [codes.setdefault(v, len(codes)) for v in column.dictionary.to_pylist()]
+            if len(codes) > MAX_DICTIONARY:
+                self._as_text(i)
+                columns[i] = column.dictionary_decode()
+                continue
+            if dictionary is None or len(codes) > seen:
+                dictionary = pa.array(list(codes), column.type.value_type)
+                self._dictionaries[i] = (codes, dictionary)
+            indices = column.indices
+            if mapping != list(range(len(mapping))):  # not already the file's codes
+                indices = pa.array(mapping, CODES).take(indices)
+            elif indices.type != CODES:
+                indices = indices.cast(CODES)
+            columns[i] = pa.DictionaryArray.from_arrays(indices, dictionary)
+        for i, field in enumerate(self._schema):  # a column `_as_text` spelled out before
+            if pa.types.is_dictionary(columns[i].type) and not pa.types.is_dictionary(field.type):
+                columns[i] = columns[i].dictionary_decode()
+        return pa.RecordBatch.from_arrays(columns, schema=self._schema)
+
+    def _as_text(self, i: int) -> None:
+        """Rewrite what the file holds with column `i` spelled out, and go on writing so."""
+        self._writer.close()
+        del self._dictionaries[i]
+        field = self._schema.field(i)
+        schema = self._schema.set(i, field.with_type(field.type.value_type))
+        written = self._path.with_name(self._path.name + ".dictionary")
+        self._path.rename(written)
+        self._writer = self._open(self._path, schema)
+        with pa.OSFile(str(written)) as source:
+            reader = pa.ipc.open_file(source)
+            for n in range(reader.num_record_batches):
+                batch = reader.get_batch(n)
+                columns = batch.columns
+                columns[i] = columns[i].dictionary_decode()
+                self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+        written.unlink()
+
+
+def open_writer(path: Path, schema: pa.Schema, compress: bool = True) -> StagedWriter:
+    """A writer of `path` (buffers compressed as settings.staging_compression says, or plain
+    ones without `compress`); closing it closes the file. A reader needs no flag: each batch says
+    how its buffers are stored."""
+    return StagedWriter(path, schema, compress)
+
+
+def decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with its dictionary columns spelled out as their values' type."""
+    kinds = [f.type for f in batch.schema]
+    if not any(pa.types.is_dictionary(kind) for kind in kinds):
+        return batch
+    columns = [
+        column.dictionary_decode() if pa.types.is_dictionary(kind) else column
+        for column, kind in zip(batch.columns, kinds, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def schema_of(path: str) -> pa.Schema:
@@ -130,6 +243,8 @@ def _read_options(source: pa.NativeFile, columns: Sequence[str] | None) -> pa.ip
 
 
 def _fixed_width(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):  # its codes, but its dictionary is read with them
+        return False
     try:
         return kind.bit_width > 0
     except ValueError:  # variable width: strings, lists, structs

@@ -69,6 +69,22 @@ PROFILE_SCHEMA = pa.schema(
 
 READ_BATCH_ROWS = 65_536
 
+# Columns with few distinct values in a day (the app, site, device, OS, SDK, event type and
+# medium). Extract reads them as dictionaries: the rows are cut per event as integer codes, and
+# staged with one dictionary per event file (pipeline/ipc.py).
+LOW_CARDINALITY = (
+    "event_type",
+    "app_version",
+    "app_id",
+    "site_id",
+    "model",
+    "sdk_version",
+    "os_version",
+    "os_type",
+    "make",
+    "medium",
+)
+
 
 def partition_dir(root: str, hour: datetime) -> str:
     return f"{root.rstrip('/')}/{EVENTS_TABLE}/date={hour:%Y-%m-%d}/hour={hour:%H}"
@@ -119,13 +135,16 @@ def read_window(
     events: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
     batch_rows: int = READ_BATCH_ROWS,
+    dictionaries: Sequence[str] = (),
 ) -> Iterator[pa.RecordBatch]:
-    """Stream the lake's rows inside the window (and of the given events), batch by batch."""
+    """Stream the lake's rows inside the window (and of the given events), batch by batch;
+    the columns named in `dictionaries` come as dictionary arrays (each batch its own)."""
     wanted = list(columns) if columns else EVENT_SCHEMA.names
     read_cols = list(dict.fromkeys([*wanted, "ts", "event_name"]))
+    as_dictionaries = [c for c in dictionaries if c in wanted and c != "event_name"] or None
     for fs, path in partition_files(root, window):
         with fs.open_input_file(path) as handle:
-            parquet = pq.ParquetFile(handle)
+            parquet = pq.ParquetFile(handle, read_dictionary=as_dictionaries)
             for batch in parquet.iter_batches(batch_size=batch_rows, columns=read_cols):
                 batch = _named(batch)
                 mask = _row_filter(batch, window, events)

@@ -11,7 +11,7 @@ from event_export.formats import EVENTS, Options, props_schema, scan_series
 from event_export.generator import write_window
 from event_export.pipeline import ipc
 from event_export.pipeline.ipc import read_staged, schema_of
-from event_export.pipeline.lake import read_window
+from event_export.pipeline.lake import LOW_CARDINALITY, read_window
 from event_export.pipeline.payload import MEMBERS
 from event_export.pipeline.stages import extract as extract_module
 from event_export.pipeline.stages import split as split_module
@@ -33,7 +33,11 @@ def test_extract_stages_each_events_rows_once_in_lake_order(
     for part in parts:
         assert part.path.endswith(".arrow")
         batches = list(read_staged(part.path))
-        got = pa.Table.from_batches(batches, schema_of(part.path))
+        staged = schema_of(part.path)
+        assert [n for n in staged.names if pa.types.is_dictionary(staged.field(n).type)] == [
+            n for n in staged.names if n in LOW_CARDINALITY
+        ]
+        got = pa.Table.from_batches([ipc.decoded(b) for b in batches])
         assert len(batches) > 1 or part.rows < 200
         payloads = pa.Table.from_batches(list(read_staged(part.path, ["payload"])))
         assert payloads.column_names == ["payload"]
@@ -49,13 +53,14 @@ def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypa
     """Realistic payloads (nearly all distinct, so no dictionary keeps them small): the staged
     day is ZSTD-compressed to well under its plain size."""
     monkeypatch.setattr(ipc, "PLAIN_BELOW", 0)  # this day's events are small enough to go plain
+    monkeypatch.setenv("EES_STAGING_COMPRESSION", "zstd")
     window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
     write_window(tmp_path / "lake", window, 20_000, distinct=0.95)
     lake_uri = str(tmp_path / "lake")
     lake = pa.Table.from_batches(list(read_window(lake_uri, window)))
     parts = extract(lake_uri, window, None, tmp_path / "narrow", READ_COLUMNS)
     for part in parts:
-        got = pa.Table.from_batches(list(read_staged(part.path)), schema_of(part.path))
+        got = _staged(part.path)
         assert got.column_names == READ_COLUMNS  # no event name, email or phone
         expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
         assert got.equals(expected.select(READ_COLUMNS))
@@ -64,8 +69,7 @@ def test_extract_stages_only_the_columns_asked_for_compressed(tmp_path, monkeypa
         monkeypatch.setenv("EES_STAGING_COMPRESSION", codec)
         other = extract(lake_uri, window, None, tmp_path / codec, READ_COLUMNS)
         for part, again in zip(parts, other, strict=True):
-            got = pa.Table.from_batches(list(read_staged(again.path)), schema_of(again.path))
-            assert got.equals(pa.Table.from_batches(list(read_staged(part.path))))
+            assert _staged(again.path).equals(_staged(part.path))
         staged[codec] = sum(_size(p) for p in other)
     assert staged["zstd"] < 0.6 * staged["none"]
     assert staged["zstd"] < staged["lz4"] < staged["none"], staged
@@ -79,9 +83,9 @@ def test_extract_decodes_only_the_lake_columns_it_stages_or_scans(tmp_path, monk
     write_window(tmp_path / "lake", window, 2_000)
     asked = []
 
-    def reading(root, window, events=None, columns=None):
+    def reading(root, window, events=None, columns=None, **options):
         asked.append(columns)
-        return read_window(root, window, events, columns)
+        return read_window(root, window, events, columns, **options)
 
     monkeypatch.setattr(extract_module, "read_window", reading)
     parts = extract(str(tmp_path / "lake"), window, None, tmp_path / "a", READ_COLUMNS, True)
@@ -106,7 +110,7 @@ def test_a_small_days_event_is_staged_as_one_batch(tmp_path):
         batches = list(read_staged(part.path))
         assert len(batches) == 1, (part.event, [b.num_rows for b in batches])
         expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
-        assert pa.Table.from_batches(batches).equals(expected.select(READ_COLUMNS))
+        assert _staged(part.path).equals(expected.select(READ_COLUMNS))
 
 
 def test_a_small_event_written_in_one_batch_is_staged_plain(tmp_path, monkeypatch):
@@ -129,9 +133,9 @@ def test_a_small_event_written_in_one_batch_is_staged_plain(tmp_path, monkeypatc
     plain = compressed = 0
     for part in parts:
         batches = list(read_staged(part.path))
-        got = pa.Table.from_batches(batches, schema_of(part.path))
+        got = pa.Table.from_batches(batches, schema_of(part.path))  # as staged: dictionaries
         expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
-        assert got.equals(expected.select(READ_COLUMNS))
+        assert _staged(part.path).equals(expected.select(READ_COLUMNS))
         if len(batches) == 1 and got.nbytes < threshold:
             assert _size(part) > got.nbytes, part.event  # the buffers as they are, and a footer
             plain += 1
@@ -139,6 +143,11 @@ def test_a_small_event_written_in_one_batch_is_staged_plain(tmp_path, monkeypatc
             assert _size(part) < 0.6 * got.nbytes, part.event
             compressed += 1
     assert plain >= 5 and compressed >= 5
+
+
+def _staged(path: str) -> pa.Table:
+    """A staged file's rows as the lake holds them (its dictionary columns spelled out)."""
+    return pa.Table.from_batches([ipc.decoded(b) for b in read_staged(path)])
 
 
 def _size(part) -> int:

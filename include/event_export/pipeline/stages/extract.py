@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from event_export.pipeline.lake import (
+    LOW_CARDINALITY,
     PROFILE_SCHEMA,
     READ_BATCH_ROWS,
     Window,
@@ -50,7 +51,9 @@ def extract(
     if columns is not None:
         scanned = ["payload"] if payload_keys or payload_kinds else []
         read = list(dict.fromkeys([*columns, "event_name", *scanned]))
-    batches = coalesce(read_window(lake_uri, window, events, read), COALESCE_ROWS)
+    # the low-cardinality columns stay dictionaries from the lake to the staged file
+    lake = read_window(lake_uri, window, events, read, dictionaries=LOW_CARDINALITY)
+    batches = coalesce(lake, COALESCE_ROWS)
     return split_by_event(batches, out_dir, columns, payload_keys, payload_kinds)
 
 

@@ -76,7 +76,7 @@ class _EventWriter:
         self.schema = schema
         self.pool = pool
         self.slots = slots
-        self.writer: pa.ipc.RecordBatchFileWriter | None = None
+        self.writer: ipc.StagedWriter | None = None
         self.writing: Future | None = None
         self.pending: list[pa.RecordBatch] = []
         self.pending_bytes = 0
