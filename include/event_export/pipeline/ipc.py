@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from event_export import settings
@@ -43,6 +45,7 @@ PLAIN_BELOW = 1024 * 1024
 # lake's 32-bit ones).
 MAX_DICTIONARY = 2**15 - 1
 CODES = pa.int16()
+COMPACT_ABOVE = 256  # a batch's dictionary longer than this is first cut to the values it uses
 
 
 class StagedWriter:
@@ -97,7 +100,7 @@ class StagedWriter:
             codes, dictionary = self._dictionaries[i]
             column = columns[i]
             seen = len(codes)
-            mapping = [codes.setdefault(v, len(codes)) for v in column.dictionary.to_pylist()]
+            mapping = self._mapping(column, codes)
             if len(codes) > MAX_DICTIONARY:
                 self._as_text(i)
                 columns[i] = column.dictionary_decode()
@@ -106,8 +109,8 @@ class StagedWriter:
                 dictionary = pa.array(list(codes), column.type.value_type)
                 self._dictionaries[i] = (codes, dictionary)
             indices = column.indices
-            if mapping != list(range(len(mapping))):  # not already the file's codes
-                indices = pa.array(mapping, CODES).take(indices)
+            if mapping is not None:  # not already the file's codes
+                indices = mapping.cast(CODES).take(indices)  # within CODES: the bound held
             elif indices.type != CODES:
                 indices = indices.cast(CODES)
             columns[i] = pa.DictionaryArray.from_arrays(indices, dictionary)
@@ -115,6 +118,24 @@ class StagedWriter:
             if pa.types.is_dictionary(columns[i].type) and not pa.types.is_dictionary(field.type):
                 columns[i] = columns[i].dictionary_decode()
         return pa.RecordBatch.from_arrays(columns, schema=self._schema)
+
+    @staticmethod
+    def _mapping(column: pa.DictionaryArray, codes: dict) -> pa.Array | None:
+        """The file's code for each of the column's dictionary positions (None: the same codes),
+        adding the values the file has not seen to `codes`.
+
+        A batch cut from a lake row group carries the row group's whole dictionary. Where that is
+        large (thousands of device models, say), only the values this batch's rows use go into the
+        file's dictionary, so an event's file does not collect every value of every row group."""
+        values = column.dictionary
+        if len(values) <= COMPACT_ABOVE:
+            found = [codes.setdefault(v, len(codes)) for v in values.to_pylist()]
+            return None if found == list(range(len(found))) else pa.array(found, pa.int64())
+        used = pc.drop_null(pc.unique(column.indices))
+        found = [codes.setdefault(v, len(codes)) for v in values.take(used).to_pylist()]
+        mapping = np.zeros(len(values), np.int64)  # positions no row uses stay 0, never read
+        mapping[used.to_numpy()] = found
+        return pa.array(mapping)
 
     def _as_text(self, i: int) -> None:
         """Rewrite what the file holds with column `i` spelled out, and go on writing so."""

@@ -142,3 +142,26 @@ def test_a_low_cardinality_column_staged_as_a_dictionary_is_a_fraction_of_its_te
         assert ipc.decoded(next(ipc.read_staged(str(path)))).column(0).to_pylist() == values
         sizes[name] = path.stat().st_size
     assert sizes["dictionary"] < sizes["text"] / 3, sizes
+
+
+def test_a_batch_stages_only_the_dictionary_values_its_rows_use(tmp_path):
+    """A batch cut per event from a lake row group carries the row group's whole dictionary: an
+    event whose rows use three device models of 40,000 stages those three, and stays a
+    dictionary, where collecting every value would pass ipc.MAX_DICTIONARY and restage it as
+    text."""
+    row_group = pa.array([f"model {n}" for n in range(40_000)])
+    schema = pa.schema([("model", pa.dictionary(pa.int32(), pa.string()))])
+    path = tmp_path / "event.arrow"
+    with ipc.open_writer(path, schema) as writer:
+        for start in (7, 19_000):  # two batches of one event: other rows, other models
+            codes = pa.array([start, None, start + 2, start + 4, start] * 50, pa.int32())
+            column = pa.DictionaryArray.from_arrays(codes, row_group)
+            writer.write_batch(pa.RecordBatch.from_arrays([column], schema=schema))
+    assert pa.types.is_dictionary(ipc.schema_of(str(path)).field("model").type)
+    read = list(ipc.read_staged(str(path)))
+    assert read[-1].column(0).dictionary.to_pylist() == [
+        f"model {n}" for n in (7, 9, 11, 19_000, 19_002, 19_004)
+    ]
+    assert ipc.decoded(read[1]).column(0).to_pylist()[:5] == [
+        "model 19000", None, "model 19002", "model 19004", "model 19000",
+    ]  # fmt: skip
