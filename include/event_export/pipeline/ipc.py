@@ -42,7 +42,7 @@ PLAIN_BELOW = 1024 * 1024
 # after all (a lake whose device models are free text, say): the file is rewritten with that
 # column as plain text, once, and it stays so, so no file pays for a growing dictionary per batch.
 # Below it the codes fit 16 bits (LZ4 stages 16-bit codes in 4% fewer bytes of the day than the
-# lake's 32-bit ones).
+# lake's 32-bit ones, which a file staged plain keeps: casting a small event's codes cost more).
 MAX_DICTIONARY = 2**15 - 1
 CODES = pa.int16()
 COMPACT_ABOVE = 256  # a batch's dictionary longer than this is first cut to the values it uses
@@ -61,8 +61,8 @@ class StagedWriter:
     def __init__(self, path: Path, schema: pa.Schema, compress: bool = True):
         self._path = Path(path)
         self._codec = settings.staging_compression() if compress else None
-        for i, field in enumerate(schema):
-            if pa.types.is_dictionary(field.type):
+        for i, field in enumerate(schema):  # a plain file keeps the lake's codes: no cast
+            if compress and pa.types.is_dictionary(field.type):
                 coded = pa.dictionary(CODES, field.type.value_type)
                 schema = schema.set(i, field.with_type(coded))
         self._writer = self._open(self._path, schema)
@@ -105,14 +105,17 @@ class StagedWriter:
                 self._as_text(i)
                 columns[i] = column.dictionary_decode()
                 continue
-            if dictionary is None or len(codes) > seen:
+            if mapping is None and len(codes) == len(column.dictionary):
+                dictionary = column.dictionary  # the file's, value for value (a first batch)
+            elif dictionary is None or len(codes) > seen:
                 dictionary = pa.array(list(codes), column.type.value_type)
-                self._dictionaries[i] = (codes, dictionary)
+            self._dictionaries[i] = (codes, dictionary)
+            kind = self._schema.field(i).type.index_type
             indices = column.indices
             if mapping is not None:  # not already the file's codes
-                indices = mapping.cast(CODES).take(indices)  # within CODES: the bound held
-            elif indices.type != CODES:
-                indices = indices.cast(CODES)
+                indices = mapping.cast(kind).take(indices)  # within CODES: the bound held
+            elif indices.type != kind:
+                indices = indices.cast(kind)
             columns[i] = pa.DictionaryArray.from_arrays(indices, dictionary)
         for i, field in enumerate(self._schema):  # a column `_as_text` spelled out before
             if pa.types.is_dictionary(columns[i].type) and not pa.types.is_dictionary(field.type):

@@ -18,6 +18,7 @@ import pytest
 from event_export.formats import EVENTS, Options, Output, write_series
 from event_export.generator import generate_hour
 from event_export.pipeline import ipc
+from event_export.pipeline import lake as lake_module
 from event_export.pipeline.lake import LOW_CARDINALITY, partition_dir, read_window
 from event_export.pipeline.stages.csv_format import READ_COLUMNS, SEED_COLUMNS, format_csv
 from event_export.pipeline.stages.extract import extract
@@ -59,6 +60,7 @@ def _lake_rows(root, event: str) -> pa.Table:
 def test_hostile_values_reach_the_csv_as_the_lake_holds_them(tmp_path, monkeypatch, bound):
     """`outgrown`: past 8 values a column is restaged as text mid-file (ipc.MAX_DICTIONARY)."""
     monkeypatch.setattr(ipc, "MAX_DICTIONARY", bound)
+    monkeypatch.setattr(lake_module, "DICTIONARIES_FROM_BYTES", 0)  # this small lake too
     _hostile_lake(tmp_path / "lake")
     window = day_window(DAY, ZoneInfo("UTC"))
     parts = extract(str(tmp_path / "lake"), window, None, tmp_path / "s", READ_COLUMNS, True)
@@ -77,7 +79,8 @@ def test_hostile_values_reach_the_csv_as_the_lake_holds_them(tmp_path, monkeypat
             assert [r[CLIENT_NAME[column]] for r in records] == expected, column
 
 
-def test_hostile_values_reach_gcp_json_as_the_lake_holds_them(tmp_path):
+def test_hostile_values_reach_gcp_json_as_the_lake_holds_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(lake_module, "DICTIONARIES_FROM_BYTES", 0)
     _hostile_lake(tmp_path / "lake", hours=2)
     window = day_window(DAY, ZoneInfo("UTC"))
     parts = extract(str(tmp_path / "lake"), window, None, tmp_path / "s")

@@ -10,6 +10,7 @@ import pyarrow as pa
 from event_export.formats import EVENTS, Options, props_schema, scan_series
 from event_export.generator import write_window
 from event_export.pipeline import ipc
+from event_export.pipeline import lake as lake_module
 from event_export.pipeline.ipc import read_staged, schema_of
 from event_export.pipeline.lake import LOW_CARDINALITY, read_window
 from event_export.pipeline.payload import MEMBERS
@@ -25,6 +26,7 @@ def test_extract_stages_each_events_rows_once_in_lake_order(
 ):
     monkeypatch.setattr(split_module, "FLUSH_BYTES", 16 * 1024)  # many batches per event
     monkeypatch.setattr(extract_module, "COALESCE_ROWS", 1)  # the lake's batches as they come
+    monkeypatch.setattr(lake_module, "DICTIONARIES_FROM_BYTES", 0)  # a small lake, as a large one
     window = day_window(demo_day, ZoneInfo("Asia/Kolkata"))
     lake = pa.Table.from_batches(list(read_window(str(kolkata_lake), window)))
     parts = extract(str(kolkata_lake), window, None, tmp_path / "extract")
@@ -111,6 +113,30 @@ def test_a_small_days_event_is_staged_as_one_batch(tmp_path):
         assert len(batches) == 1, (part.event, [b.num_rows for b in batches])
         expected = lake.filter(pa.compute.equal(lake.column("event_name"), part.event))
         assert _staged(part.path).equals(expected.select(READ_COLUMNS))
+
+
+def test_a_small_day_reads_and_stages_its_low_cardinality_columns_as_text(tmp_path, monkeypatch):
+    """Under lake.DICTIONARIES_FROM_BYTES of lake files in the window, no column is read as a
+    dictionary (its many small row groups cost more to read and unify than codes save); at the
+    threshold the same day stages the ten columns as dictionaries, the same rows either way."""
+    window = day_window(date(2026, 11, 1), ZoneInfo("UTC"))
+    write_window(tmp_path / "lake", window, 5_000)
+    lake_uri = str(tmp_path / "lake")
+    size = sum(f.stat().st_size for f in (tmp_path / "lake").rglob("*.parquet"))
+    assert size < lake_module.DICTIONARIES_FROM_BYTES
+    staged = {}
+    for name, threshold in (("small", lake_module.DICTIONARIES_FROM_BYTES), ("large", size)):
+        monkeypatch.setattr(lake_module, "DICTIONARIES_FROM_BYTES", threshold)
+        parts = extract(lake_uri, window, None, tmp_path / name, READ_COLUMNS)
+        coded = set()
+        for part in parts:
+            schema = schema_of(part.path)
+            coded |= {n for n in schema.names if pa.types.is_dictionary(schema.field(n).type)}
+        staged[name] = ([p.rows for p in parts], [_staged(p.path) for p in parts], coded)
+    assert staged["small"][2] == set()
+    assert staged["large"][2] == set(LOW_CARDINALITY)
+    assert staged["small"][0] == staged["large"][0]
+    assert all(a.equals(b) for a, b in zip(staged["small"][1], staged["large"][1], strict=True))
 
 
 def test_a_small_event_written_in_one_batch_is_staged_plain(tmp_path, monkeypatch):
