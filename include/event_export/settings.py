@@ -87,9 +87,10 @@ def staging_compression() -> str | None:
     """How staged Arrow buffers are compressed (EES_STAGING_COMPRESSION: lz4, zstd or none).
 
     Unset, LZ4 where staging is a local folder and ZSTD on object storage (EES_STAGING_URI): at
-    10 M events LZ4 costs the daily zip about 8% less CPU and stages about 1.4 times the bytes
-    (234 MB per 1 M events against 165), which a local disk's page cache absorbs and an upload
-    pays for. Readers need no setting: each batch says how it was written (docs/performance.md).
+    10 M events LZ4 costs the daily zip 7-8% less CPU and stages about 1.4 times the bytes (236
+    MB per 1 M events against 165, with the zip's members), which a local disk's page cache
+    absorbs and an upload pays for. Readers need no setting: each batch says how it was written
+    (docs/performance.md).
     """
     default = "zstd" if staging_uri() else "lz4"
     raw = os.environ.get("EES_STAGING_COMPRESSION", "").strip().lower() or default

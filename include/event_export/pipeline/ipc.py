@@ -8,11 +8,12 @@ transfers pay for every byte (`EES_STAGING_COMPRESSION`, settings.py): a realist
 shrink about 3.4 and 6.5 times. The lake and the files clients receive keep their own formats.
 
 Low-cardinality text columns (the app, site, device, OS, SDK, event type and medium: a few
-distinct values a day, lake.LOW_CARDINALITY) come from the lake as dictionaries and are staged as
-dictionaries, one per column and event file, grown batch by batch (Arrow IPC's dictionary deltas):
-16-bit codes in place of repeated text and its 32-bit offsets, which LZ4 compresses poorly. Under
-LZ4 they take about a quarter of the bytes they took as text (docs/performance.md).
-`read_staged` yields them as dictionaries; `decoded` spells them out for a reader that needs text.
+distinct values a day, lake.LOW_CARDINALITY) come from the lake as dictionaries, for a day of 16 MB
+of lake files or more, and are staged as dictionaries, one per column and event file, grown batch
+by batch (Arrow IPC's dictionary deltas): 16-bit codes in place of repeated text and its 32-bit
+offsets, which LZ4 compresses poorly. Under LZ4 they take about a quarter of the bytes they took
+as text (docs/performance.md). `read_staged` yields them as dictionaries; `decoded` spells them
+out for a reader that needs text.
 """
 
 from __future__ import annotations
