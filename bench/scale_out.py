@@ -9,6 +9,7 @@ sets the isolated AIRFLOW_HOME first. Usage:
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -66,7 +67,11 @@ def time_run(lake: Path, celery_workers: int) -> float:
 
 
 def main() -> None:
-    lake = Path(sys.argv[1]).resolve()
+    parser = argparse.ArgumentParser(description="One export run: LocalExecutor, 2 Celery workers.")
+    parser.add_argument("lake", type=Path, help="a lake from `python -m event_export.generator`")
+    lake = parser.parse_args().lake.resolve()
+    if not (lake / "events").is_dir():
+        raise SystemExit(f"scale_out.py: no lake at {lake} (its events/ folder is missing)")
     try:
         for label, workers in (("LocalExecutor", 0), ("2 Celery workers", 2)):
             print(f"{label}: {time_run(lake, workers):.1f} s from trigger to success", flush=True)

@@ -11,6 +11,7 @@ preload imports the provider and loads the S3 client's data, `preload.warm_s3`).
     .venv/bin/python -m event_export.generator LAKE --day 2026-11-01 --timezone Asia/Kolkata \
         --events 1000000 --distinct 0.95
     .venv/bin/python bench/staging.py LAKE [--no-dag] [--rounds=N] [--modes=1,2,3] [--pin]
+        [--out FILE]
 
 S3 runs twice: with host copies (a task links what an earlier task on this host staged,
 staging.py) and without (every fetch downloads, as tasks on other workers do). Each measure
@@ -18,10 +19,13 @@ prints its wall time, the CPU seconds of its own process, and moto's CPU seconds
 it (moto shares this machine's cores: what it spends a real S3 endpoint would not take from the
 workers). `--pin` gives moto the last core and every measure the others, local ones included, so
 the ratio shows what S3 staging costs the workers when the endpoint's CPU is not theirs.
+Last it prints each S3 mode's mean `run_export` time over local's (the ratio issue 19 bounds at
+1.3), and `--out` writes every measure and those ratios as JSON.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -153,14 +157,46 @@ def _distinctness(lake: Path) -> dict:
     return bench.payload_distinctness(lake, date.fromisoformat(DAY), "Asia/Kolkata")
 
 
-def main() -> None:
-    lake = Path(sys.argv[1]).resolve()
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="A 1 M-event daily zip with staging in a local folder, then on S3 (moto)."
+    )
+    parser.add_argument("lake", type=Path, help="a lake from event_export.generator (usage above)")
+    parser.add_argument("--no-dag", action="store_true", help="leave out the DAG run (dag.test)")
+    parser.add_argument("--rounds", type=int, default=1, help="every mode this many times")
+    parser.add_argument(
+        "--modes",
+        default="1,2,3",
+        help="by position: 1 local, 2 S3 with host copies, 3 S3 without (default: all)",
+    )
+    parser.add_argument("--pin", action="store_true", help="moto on the last core, measures not")
+    parser.add_argument("--out", type=Path, help="every measure and the ratios, as JSON")
+    return parser.parse_args(argv)
+
+
+def ratios(results: dict[str, list[dict]]) -> dict[str, float]:
+    """Each S3 mode's mean `run_export` wall time over the local mode's (none without it)."""
+
+    def mean(label: str) -> float:
+        times = [r["run_export_s"] for r in results[label]]
+        return sum(times) / len(times)
+
+    if "local" not in results:
+        return {}
+    return {label: round(mean(label) / mean("local"), 2) for label in results if label != "local"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _arguments(argv)
+    lake = args.lake.resolve()
+    if not any(lake.rglob("*.parquet")):
+        raise SystemExit(f"staging.py: no lake at {lake} (generate one: see the usage above)")
     found = _distinctness(lake)
     print(
         f"lake: {found['rows']:,} events on {DAY}, {found['distinct_payloads']:,} distinct "
         f"payloads ({found['ratio']:.1%})"
     )
-    with_dag = "--no-dag" not in sys.argv[2:]
+    with_dag = not args.no_dag
     work = Path(tempfile.mkdtemp(prefix="ees-staging-bench-"))
     port = free_port()
     moto = subprocess.Popen(
@@ -170,7 +206,7 @@ def main() -> None:
     )
     try:
         wait_for_port(port)
-        if "--pin" in sys.argv[2:]:  # the endpoint on a core of its own, as a real S3 would be
+        if args.pin:  # the endpoint on a core of its own, as a real S3 would be
             global MEASURE_CPUS
             cores = sorted(os.sched_getaffinity(0))
             os.sched_setaffinity(moto.pid, {cores[-1]})
@@ -224,12 +260,10 @@ def main() -> None:
             times = server.cpu_times()
             return times.user + times.system
 
-        rounds = next((int(a[9:]) for a in sys.argv[2:] if a.startswith("--rounds=")), 1)
         modes = (("local", base), ("s3 (moto)", s3), ("s3, no host copies", s3_downloads))
-        chosen = next((a[8:].split(",") for a in sys.argv[2:] if a.startswith("--modes=")), None)
-        if chosen:  # by position: 1 local, 2 s3, 3 s3 without host copies
-            modes = tuple(modes[int(n) - 1] for n in chosen)
-        for _ in range(rounds):
+        # by position: 1 local, 2 s3, 3 s3 without host copies
+        modes = tuple(modes[int(n) - 1] for n in args.modes.split(","))
+        for _ in range(args.rounds):
             for label, env in modes:
                 shutil.rmtree(work / "staging", ignore_errors=True)
                 config = str(exports / "staging_bench.yaml")
@@ -260,6 +294,10 @@ def main() -> None:
                 )
                 print(f"{label}: where the time went {json.dumps(results[label][-1])}", flush=True)
         print(json.dumps(results))
+        for label, ratio in ratios(results).items():
+            print(f"{label} / local, means of run_export: {ratio:.2f} (issue 19: at most 1.3)")
+        if args.out:
+            args.out.write_text(json.dumps({"results": results, "ratios": ratios(results)}))
     finally:
         moto.terminate()
         moto.wait(timeout=10)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 from conftest import REPO, drop_database, migrated_database, smtp_connection_json
+from event_export.pipeline.lake import EVENTS_TABLE
 from event_export.standalone.airflow_env import (
     Ports,
     Secrets,
@@ -191,6 +192,9 @@ def start_stack(
     (home / "exports").mkdir()
     (home / DELIVERIES).mkdir()
     (home / BACKFILLED).mkdir()
+    # the stack's lake exists from the start, as a deployment's does, though tests write its
+    # days later: a run before then delivers an empty day (a lake without events/ fails extract)
+    (home / "lake" / EVENTS_TABLE).mkdir(parents=True)
     for export_id, text in {**(exports or _default_exports(home)), **(more_exports or {})}.items():
         (home / "exports" / f"{export_id}.yaml").write_text(text)
     # migrated already (a copy of the session's migrated template), or None: SQLite, migrated below

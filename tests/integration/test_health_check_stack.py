@@ -40,7 +40,7 @@ def test_every_dag_decides_its_own_pause_state(airflow_stack):
         return runs[0] if runs else None
 
     # catchup=False: the latest hour's check and Berlin's last day start as soon as parsed
-    check = wait_until(lambda: scheduled("ees_health_check"), 180, "a scheduled health check")
+    check = wait_until(lambda: scheduled("ees_health_check"), 300, "a scheduled health check")
     assert check["state"] == "success", airflow_stack.describe_runs("ees_health_check")
     export = wait_until(lambda: scheduled("export_stop_me"), 180, "a scheduled export run")
     assert export["state"] == "failed"  # it ran: its client's folder is missing (path_missing)

@@ -213,8 +213,13 @@ def build_dag(config: ExportConfig, source: Path) -> DAG:
         @task(task_id=task_ids.EXTRACT)
         @reports_failures
         def extract() -> Extracted:
+            from event_export.pipeline.lake import LakeNotFoundError  # pyarrow: not at parse
+
             # the previous delivery's schema, staged for the run's format and validate
-            return _run(config).extract(schema_state.previous(get_current_context()))
+            try:
+                return _run(config).extract(schema_state.previous(get_current_context()))
+            except LakeNotFoundError as exc:  # a wrong source: on-call's, at once, no retries
+                raise AirflowFailException(str(exc)) from exc
 
         @task(task_id=task_ids.SPLIT_BY_EVENT)
         @reports_failures

@@ -4,12 +4,17 @@ Layout: ``<root>/events/date=YYYY-MM-DD/hour=HH/*.parquet``. The payload is JSON
 value keeps its original type (string, number, boolean, nested) whatever keys an event carries.
 User profiles are a daily snapshot beside the events: ``<root>/profiles/date=YYYY-MM-DD/*.parquet``
 holds every profile as it stood at the end of that day, custom properties as JSON text.
+
+A root without its ``events/`` folder is an error (`LakeNotFoundError`), never an empty day: a
+mistyped `source` or an unmounted lake would otherwise deliver empty files every day with every
+check passing. A day whose hour folders are missing under an existing ``events/`` is empty.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -90,6 +95,31 @@ LOW_CARDINALITY = (
 DICTIONARIES_FROM_BYTES = 16 * 1024 * 1024  # about 200,000 events of the bench's realistic lake
 
 
+class LakeNotFoundError(FileNotFoundError):
+    """The export's lake has no events folder: a wrong `source` (or EES_LAKE_URI), or a lake that
+    is not there. Ours to fix, not the client's; retrying does not bring the folder back."""
+
+    def __init__(self, root: str):
+        shown = shown_uri(root)
+        super().__init__(
+            f"no event lake at {shown}: its {EVENTS_TABLE}/ folder does not exist. Check the "
+            "export's `source` (or EES_LAKE_URI); a lake holds that folder even on a day "
+            "without events."
+        )
+        self.root = shown
+
+
+def shown_uri(uri: str) -> str:
+    """`uri` fit for a log or an alert: no user or password, no query (pyarrow takes keys
+    there)."""
+    if "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def partition_dir(root: str, hour: datetime) -> str:
     return f"{root.rstrip('/')}/{EVENTS_TABLE}/date={hour:%Y-%m-%d}/hour={hour:%H}"
 
@@ -110,6 +140,9 @@ def partition_files(root: str, window: Window) -> Iterator[tuple[pafs.FileSystem
 
 def _window_files(root: str, window: Window) -> tuple[pafs.FileSystem, list[pafs.FileInfo]]:
     fs, base = resolve(root)
+    table = fs.get_file_info(f"{base.rstrip('/')}/{EVENTS_TABLE}")
+    if table.type != pafs.FileType.Directory:
+        raise LakeNotFoundError(root)
     found = []
     for hour in window.hours():
         selector = pafs.FileSelector(partition_dir(base, hour), allow_not_found=True)

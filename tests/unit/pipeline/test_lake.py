@@ -8,8 +8,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 from event_export.generator import generate_hour
-from event_export.pipeline.lake import Window, count_window, partition_dir, read_window
+from event_export.pipeline.lake import (
+    LakeNotFoundError,
+    Window,
+    count_window,
+    partition_dir,
+    read_window,
+    shown_uri,
+)
 
 
 def _write(root, hour: datetime, rows: int, edit=None) -> pa.Table:
@@ -62,3 +70,37 @@ def test_the_window_holds_its_rows_only_inside_hours_whole_and_edge_hours_filter
         e for e, n in zip(got["event_id"].to_pylist(), got["event_name"].to_pylist(), strict=True)
         if n in names
     ]  # fmt: skip
+
+
+def test_a_missing_lake_is_an_error_naming_it_never_an_empty_day(tmp_path):
+    """A mistyped `source` (or a lake not mounted) must not deliver empty files every day."""
+    window = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    wrong = tmp_path / "lake-typo"
+    for root in (wrong, tmp_path):  # no folder at all; a folder without events/
+        with pytest.raises(LakeNotFoundError, match="events/ folder does not exist") as raised:
+            list(read_window(str(root), window))
+        assert str(root) in str(raised.value)
+        with pytest.raises(LakeNotFoundError):
+            count_window(str(root), window)
+    (tmp_path / "file-lake").mkdir()
+    (tmp_path / "file-lake" / "events").write_text("not a folder")
+    with pytest.raises(LakeNotFoundError):
+        list(read_window(str(tmp_path / "file-lake"), window))
+
+
+def test_a_lake_without_the_days_hours_is_an_empty_day(tmp_path):
+    root = tmp_path / "lake"
+    _write(root, datetime(2026, 11, 3, 5, tzinfo=UTC), 100)  # another day's hour only
+    window = Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    assert list(read_window(str(root), window)) == []
+    assert count_window(str(root), window) == {}
+
+
+def test_a_lake_uri_is_shown_without_credentials():
+    assert shown_uri("s3://AKIAKEY:s3cret@bucket/lake?secret_key=s3cret") == "s3://bucket/lake"
+    assert shown_uri("gs://bucket/lake") == "gs://bucket/lake"
+    assert shown_uri("http://user:pw@127.0.0.1:9000/lake") == "http://127.0.0.1:9000/lake"
+    assert shown_uri("/data/lake") == "/data/lake"
+    error = LakeNotFoundError("s3://AKIAKEY:s3cret@bucket/lake?secret_key=s3cret")
+    assert "s3cret" not in str(error) and "AKIAKEY" not in str(error)
+    assert "s3://bucket/lake" in str(error)
