@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import METADATA_DB, drop_database, free_port
+from event_export.pipeline.lake import has_events
 from stack import start_stack, wait_until
 
 DAY = date(2026, 11, 1)
@@ -70,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="One export run: LocalExecutor, 2 Celery workers.")
     parser.add_argument("lake", type=Path, help="a lake from `python -m event_export.generator`")
     lake = parser.parse_args().lake.resolve()
-    if not (lake / "events").is_dir():
+    if not has_events(str(lake)):
         raise SystemExit(f"scale_out.py: no lake at {lake} (its events/ folder is missing)")
     try:
         for label, workers in (("LocalExecutor", 0), ("2 Celery workers", 2)):

@@ -40,6 +40,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+from event_export.pipeline.lake import has_events  # noqa: E402
 from servers.net import free_port, wait_for_port  # noqa: E402
 
 CONFIG = """\
@@ -157,7 +158,7 @@ def _distinctness(lake: Path) -> dict:
     return bench.payload_distinctness(lake, date.fromisoformat(DAY), "Asia/Kolkata")
 
 
-def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="A 1 M-event daily zip with staging in a local folder, then on S3 (moto)."
     )
@@ -171,7 +172,7 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--pin", action="store_true", help="moto on the last core, measures not")
     parser.add_argument("--out", type=Path, help="every measure and the ratios, as JSON")
-    return parser.parse_args(argv)
+    return parser.parse_args()
 
 
 def ratios(results: dict[str, list[dict]]) -> dict[str, float]:
@@ -186,10 +187,10 @@ def ratios(results: dict[str, list[dict]]) -> dict[str, float]:
     return {label: round(mean(label) / mean("local"), 2) for label in results if label != "local"}
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = _arguments(argv)
+def main() -> None:
+    args = _arguments()
     lake = args.lake.resolve()
-    if not any(lake.rglob("*.parquet")):
+    if not has_events(str(lake)):
         raise SystemExit(f"staging.py: no lake at {lake} (generate one: see the usage above)")
     found = _distinctness(lake)
     print(

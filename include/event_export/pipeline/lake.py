@@ -106,7 +106,6 @@ class LakeNotFoundError(FileNotFoundError):
             "export's `source` (or EES_LAKE_URI); a lake holds that folder even on a day "
             "without events."
         )
-        self.root = shown
 
 
 def shown_uri(uri: str) -> str:
@@ -138,11 +137,16 @@ def partition_files(root: str, window: Window) -> Iterator[tuple[pafs.FileSystem
         yield fs, info.path
 
 
-def _window_files(root: str, window: Window) -> tuple[pafs.FileSystem, list[pafs.FileInfo]]:
+def has_events(root: str) -> bool:
+    """Whether `root` is a lake: it holds the events folder, even on a day without events."""
     fs, base = resolve(root)
-    table = fs.get_file_info(f"{base.rstrip('/')}/{EVENTS_TABLE}")
-    if table.type != pafs.FileType.Directory:
+    return fs.get_file_info(f"{base.rstrip('/')}/{EVENTS_TABLE}").type == pafs.FileType.Directory
+
+
+def _window_files(root: str, window: Window) -> tuple[pafs.FileSystem, list[pafs.FileInfo]]:
+    if not has_events(root):
         raise LakeNotFoundError(root)
+    fs, base = resolve(root)
     found = []
     for hour in window.hours():
         selector = pafs.FileSelector(partition_dir(base, hour), allow_not_found=True)
